@@ -1,1 +1,36 @@
-//! Placeholder.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod capability;
+pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
+mod inbound;
+pub mod measure;
+pub mod message;
+pub mod phone;
+pub mod receipt;
+pub mod report;
+mod secret;
+pub mod serde_duration;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod time;
+mod traits;
+
+pub use async_trait::async_trait;
+pub use capability::{Capabilities, InboundMode};
+pub use error::{Attempt, Error, ErrorKind, Operation};
+pub use inbound::inbound_stream;
+pub use measure::{TextEncoding, TextMeasure};
+pub use message::{
+    AmbiguityPolicy, ClientReference, Message, MessageBody, MessageKind, MmsContent, Recipients,
+    TemplateText, VoiceCode,
+};
+pub use phone::{PhoneNumber, PhoneNumberError};
+pub use receipt::{Balance, BalanceUnit, Receipt, RecipientOutcome, RecipientStatus};
+pub use report::{DeliveryReport, DeliveryStatus, InboundMessage};
+pub use secret::Secret;
+pub use time::BeijingTime;
+pub use traits::{BalanceQuery, InboundSource, MessageSender, MessageSenderExt};

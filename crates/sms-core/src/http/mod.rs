@@ -1,0 +1,287 @@
+//! HTTP plumbing shared by the provider crates: one way to build the client, one capped body reader and
+//! one place that decides whether a transport failure means "nothing was sent" or "maybe sent".
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::StatusCode;
+
+use crate::error::{Error, ErrorKind, Operation};
+
+/// The default cap on a provider response body. Provider answers are a few hundred bytes; anything
+/// near this size is a broken or hostile server.
+pub const DEFAULT_BODY_CAP: usize = 64 * 1024;
+
+/// Timeouts and identity for a provider's HTTP client.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Time allowed to open a connection (TCP and TLS). Failing here means nothing was sent.
+    #[serde(with = "crate::serde_duration")]
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, answer included.
+    #[serde(with = "crate::serde_duration")]
+    pub request_timeout: Duration,
+    /// How long an idle pooled connection is kept. Kept under 60 s because provider front ends close
+    /// idle connections around then, and reusing a closed one costs a failed request.
+    #[serde(with = "crate::serde_duration")]
+    pub pool_idle_timeout: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// The cap on a response body, in bytes.
+    pub body_cap: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            pool_idle_timeout: Duration::from_secs(50),
+            user_agent: concat!("sms-toolkit/", env!("CARGO_PKG_VERSION")).to_owned(),
+            body_cap: DEFAULT_BODY_CAP,
+        }
+    }
+}
+
+/// The longest idle time [`build_client`] accepts.
+pub const MAX_POOL_IDLE: Duration = Duration::from_secs(59);
+
+/// Builds the one `reqwest::Client` a provider should share across all its requests.
+///
+/// # Errors
+/// [`ErrorKind::Configuration`] when a timeout is zero, the idle timeout is 60 s or more, or the
+/// client cannot be built.
+pub fn build_client(provider: &str, config: &HttpConfig) -> Result<reqwest::Client, Error> {
+    let invalid = |message: String| {
+        Error::new(ErrorKind::Configuration, Operation::Configure)
+            .with_provider(provider)
+            .with_message(message)
+    };
+    if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
+        return Err(invalid("HTTP timeouts must be greater than zero".to_owned()));
+    }
+    if config.pool_idle_timeout > MAX_POOL_IDLE {
+        return Err(invalid(format!(
+            "pool_idle_timeout must be under 60 s (got {:?})",
+            config.pool_idle_timeout
+        )));
+    }
+    if config.body_cap == 0 {
+        return Err(invalid("body_cap must be greater than zero".to_owned()));
+    }
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .user_agent(config.user_agent.clone())
+        .build()
+        .map_err(|e| invalid(format!("cannot build HTTP client: {e}")).with_source(e))
+}
+
+/// Where a transport failure happened, which decides whether the request may have been delivered.
+///
+/// Connect-phase failures (refused, DNS, TLS handshake, connect timeout) mean nothing was sent:
+/// [`ErrorKind::Unavailable`]. Anything after the connection was up (timeout waiting for the answer,
+/// reset, truncated answer) may follow a delivered request: [`ErrorKind::Ambiguous`]. A failure to
+/// build the request is [`ErrorKind::Configuration`].
+pub fn classify_transport(error: &reqwest::Error) -> ErrorKind {
+    if error.is_builder() {
+        ErrorKind::Configuration
+    } else if error.is_connect() {
+        ErrorKind::Unavailable
+    } else {
+        ErrorKind::Ambiguous
+    }
+}
+
+/// Turns a transport failure into an [`Error`] of the kind [`classify_transport`] gives.
+pub fn transport_error(provider: &str, operation: Operation, error: reqwest::Error) -> Error {
+    let kind = classify_transport(&error);
+    let what = match kind {
+        ErrorKind::Unavailable => "could not connect; nothing was sent",
+        ErrorKind::Configuration => "could not build the request",
+        _ if error.is_timeout() => "no answer in time; the request may have been processed",
+        _ => "connection failed after the request was written; it may have been processed",
+    };
+    Error::new(kind, operation)
+        .with_provider(provider)
+        .with_message(what)
+        .with_source(error)
+}
+
+/// A provider's HTTP answer: status and the capped body.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// The status code.
+    pub status: StatusCode,
+    /// The body, at most the configured cap.
+    pub body: Bytes,
+}
+
+/// Sends a form POST and reads the answer, mapping every failure to the error model.
+///
+/// `body` must already be form-encoded (UTF-8 or, for GBK providers, their own bytes). Credentials
+/// belong in the body, never in `url`.
+///
+/// # Errors
+/// Transport failures as [`transport_error`]; HTTP 5xx as [`ErrorKind::Unavailable`]; 429 as
+/// [`ErrorKind::RateLimited`] with the `Retry-After` delay; 404 and 405 as
+/// [`ErrorKind::Configuration`] (wrong base URL); other non-2xx as [`ErrorKind::ProviderFault`]; a
+/// body over `body_cap` as [`ErrorKind::Protocol`]; a body cut off mid-way as
+/// [`ErrorKind::Ambiguous`].
+pub async fn post_form(
+    client: &reqwest::Client,
+    provider: &str,
+    operation: Operation,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+    content_type: &str,
+    body_cap: usize,
+) -> Result<HttpReply, Error> {
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, operation, e))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = read_capped(response, body_cap)
+        .await
+        .map_err(|e| e.into_error(provider, operation))?;
+    if status.is_success() {
+        return Ok(HttpReply { status, body });
+    }
+    let kind = match status {
+        s if s.is_server_error() => ErrorKind::Unavailable,
+        StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ErrorKind::Configuration,
+        _ => ErrorKind::ProviderFault,
+    };
+    let mut error = Error::new(kind, operation)
+        .with_provider(provider)
+        .with_code(format!("HTTP {}", status.as_u16()))
+        .with_message(excerpt(&body, 200));
+    if let Some(delay) = retry_after.filter(|_| kind == ErrorKind::RateLimited) {
+        error = error.with_retry_after(delay);
+    }
+    Err(error)
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyReadError {
+    /// The body is larger than the cap (by its `Content-Length` or by what arrived).
+    TooLarge {
+        /// The cap in bytes.
+        cap: usize,
+    },
+    /// The connection failed while the body was arriving.
+    Transport(reqwest::Error),
+}
+
+impl BodyReadError {
+    /// Maps to the error model: too large is [`ErrorKind::Protocol`], a broken body
+    /// [`ErrorKind::Ambiguous`] (the request was delivered and answered).
+    pub fn into_error(self, provider: &str, operation: Operation) -> Error {
+        match self {
+            Self::TooLarge { cap } => Error::new(ErrorKind::Protocol, operation)
+                .with_provider(provider)
+                .with_message(format!("the response body is larger than {cap} bytes")),
+            Self::Transport(e) => Error::new(ErrorKind::Ambiguous, operation)
+                .with_provider(provider)
+                .with_message("the response was cut off; the request may have been processed")
+                .with_source(e),
+        }
+    }
+}
+
+impl std::fmt::Display for BodyReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge { cap } => write!(f, "response body larger than {cap} bytes"),
+            Self::Transport(e) => write!(f, "response body cut off: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyReadError {}
+
+/// Reads a response body chunk by chunk, stopping with [`BodyReadError::TooLarge`] as soon as it
+/// would exceed `cap` bytes instead of buffering whatever a server sends.
+///
+/// # Errors
+/// [`BodyReadError`].
+pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Bytes, BodyReadError> {
+    if response.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(BodyReadError::TooLarge { cap });
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyReadError::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyReadError::TooLarge { cap });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A short, printable excerpt of a body for error messages: decoded lossily as UTF-8, control
+/// characters escaped, cut at `max_chars` with an ellipsis.
+pub fn excerpt(body: &[u8], max_chars: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Form-encodes UTF-8 pairs as `application/x-www-form-urlencoded` (every reserved character escaped).
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        percent_encode_into(&mut out, name.as_bytes());
+        out.push('=');
+        percent_encode_into(&mut out, value.as_bytes());
+    }
+    out
+}
+
+/// Percent-encodes bytes the way HTML forms do: alphanumerics and `*-._` stay, space becomes `+`,
+/// everything else `%XX`. Works on any bytes, so GBK providers encode their own bytes with it.
+pub fn percent_encode_into(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xF)] as char);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,235 @@
+//! Transport classification against real local sockets: each server misbehaves in one way.
+
+use super::*;
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A one-connection server on loopback that runs `behave` on the accepted socket.
+async fn serve_once<F, Fut>(behave: F) -> SocketAddr
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((socket, _)) = listener.accept().await {
+            behave(socket).await;
+        }
+    });
+    addr
+}
+
+/// Reads until the end of the request headers and body (the test bodies are small and sent at once).
+async fn read_request(socket: &mut TcpStream) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap_or(0);
+        if n == 0 {
+            return seen;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let headers = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let length = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if seen.len() >= end + 4 + length {
+                return seen;
+            }
+        }
+    }
+}
+
+fn client(request_timeout: Duration) -> reqwest::Client {
+    let config = HttpConfig {
+        request_timeout,
+        ..HttpConfig::default()
+    };
+    build_client("test", &config).unwrap()
+}
+
+async fn post(addr: SocketAddr, timeout: Duration) -> Result<HttpReply, Error> {
+    post_form(
+        &client(timeout),
+        "test",
+        Operation::Send,
+        &format!("http://{addr}/webservice/sms.php?method=Submit"),
+        form_encode(&[("account", "a"), ("content", "hi")]),
+        "application/x-www-form-urlencoded",
+        DEFAULT_BODY_CAP,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn refused_connection_is_unavailable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = post(addr, Duration::from_secs(5)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert!(err.is_retryable() && err.can_failover() && !err.is_ambiguous());
+}
+
+#[tokio::test]
+async fn timeout_after_the_request_was_written_is_ambiguous() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let addr = serve_once(|mut socket| async move {
+        let request = read_request(&mut socket).await;
+        let _ = tx.send(request);
+        // Hold the connection open without answering until the client gives up.
+        let _ = socket.read(&mut [0u8; 1]).await;
+    })
+    .await;
+    let err = post(addr, Duration::from_millis(300)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Ambiguous, "{err:?}");
+    assert!(err.is_ambiguous() && !err.can_failover() && !err.is_retryable());
+    // The server really did receive the whole request: that is why the outcome is unknown.
+    let request = String::from_utf8(rx.await.unwrap()).unwrap();
+    assert!(request.ends_with("account=a&content=hi"), "{request}");
+}
+
+#[tokio::test]
+async fn connection_closed_after_the_request_is_ambiguous() {
+    let addr = serve_once(|mut socket| async move {
+        read_request(&mut socket).await;
+        drop(socket);
+    })
+    .await;
+    let err = post(addr, Duration::from_secs(5)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Ambiguous, "{err:?}");
+}
+
+#[tokio::test]
+async fn body_cut_off_is_ambiguous() {
+    let addr = serve_once(|mut socket| async move {
+        read_request(&mut socket).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<SubmitResult><code>2</co")
+            .await;
+        drop(socket);
+    })
+    .await;
+    let err = post(addr, Duration::from_secs(5)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Ambiguous, "{err:?}");
+}
+
+async fn answer(response: Vec<u8>) -> SocketAddr {
+    serve_once(move |mut socket| async move {
+        read_request(&mut socket).await;
+        let _ = socket.write_all(&response).await;
+        let _ = socket.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn oversized_bodies_stop_at_the_cap() {
+    // Declared too large: refused before reading.
+    let big = vec![b'x'; DEFAULT_BODY_CAP + 1];
+    let mut declared = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", big.len()).into_bytes();
+    declared.extend_from_slice(&big);
+    let err = post(answer(declared).await, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
+    // Chunked with no length: cut while streaming.
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 8192).as_bytes());
+        chunked.extend_from_slice(&[b'y'; 8192]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let err = post(answer(chunked).await, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
+    assert!(err.to_string().contains("larger than 65536 bytes"), "{err}");
+    // Exactly at the cap is fine.
+    let exact = vec![b'z'; DEFAULT_BODY_CAP];
+    let mut ok = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", exact.len()).into_bytes();
+    ok.extend_from_slice(&exact);
+    let reply = post(answer(ok).await, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(reply.body.len(), DEFAULT_BODY_CAP);
+}
+
+#[tokio::test]
+async fn http_statuses_map_to_kinds() {
+    let cases: [(&str, ErrorKind); 4] = [
+        ("503 Service Unavailable", ErrorKind::Unavailable),
+        ("500 Internal Server Error", ErrorKind::Unavailable),
+        ("404 Not Found", ErrorKind::Configuration),
+        ("403 Forbidden", ErrorKind::ProviderFault),
+    ];
+    for (status, kind) in cases {
+        let response = format!("HTTP/1.1 {status}\r\nContent-Length: 4\r\n\r\noops").into_bytes();
+        let err = post(answer(response).await, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}: {err:?}");
+        assert_eq!(err.message(), "oops");
+    }
+    let response = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let err = post(answer(response).await, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.retry_after()),
+        (ErrorKind::RateLimited, Some(Duration::from_secs(3)))
+    );
+}
+
+#[test]
+fn client_config_is_checked() {
+    let bad_idle = HttpConfig {
+        pool_idle_timeout: Duration::from_secs(60),
+        ..HttpConfig::default()
+    };
+    assert_eq!(
+        build_client("p", &bad_idle).unwrap_err().kind(),
+        ErrorKind::Configuration
+    );
+    let zero = HttpConfig {
+        request_timeout: Duration::ZERO,
+        ..HttpConfig::default()
+    };
+    assert_eq!(
+        build_client("p", &zero).unwrap_err().kind(),
+        ErrorKind::Configuration
+    );
+    let parsed: HttpConfig =
+        serde_json::from_str(r#"{"connect_timeout":"250ms","request_timeout":2.5}"#).unwrap();
+    assert_eq!(parsed.connect_timeout, Duration::from_millis(250));
+    assert_eq!(parsed.request_timeout, Duration::from_millis(2500));
+    assert_eq!(parsed.pool_idle_timeout, Duration::from_secs(50));
+}
+
+#[test]
+fn form_encoding_escapes_every_reserved_character() {
+    let encoded = form_encode(&[("content", "a&b=c+d%e f/中"), ("k", "")]);
+    assert_eq!(encoded, "content=a%26b%3Dc%2Bd%25e+f%2F%E4%B8%AD&k=");
+    let back: Vec<(String, String)> = serde_urlencoded_roundtrip(&encoded);
+    assert_eq!(back[0].1, "a&b=c+d%e f/中");
+}
+
+/// Decodes with an independent implementation (reqwest's own form decoding via url) to check ours.
+fn serde_urlencoded_roundtrip(encoded: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{encoded}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[test]
+fn excerpts_are_short_and_printable() {
+    assert_eq!(excerpt(b"ab\ncd", 10), "ab\\ncd");
+    assert_eq!(excerpt("验证码错误".as_bytes(), 2), "验证…");
+    assert_eq!(excerpt(&[0xff, b'a'], 10), "\u{fffd}a");
+}

@@ -1,0 +1,96 @@
+//! Wall-clock helpers: Unix seconds and Beijing-time (UTC+8) calendar formatting.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
+
+/// Seconds since the Unix epoch (negative before it).
+pub(crate) fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Milliseconds since the Unix epoch (negative before it).
+pub(crate) fn unix_millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The time `ms` milliseconds after (or before) the epoch.
+pub(crate) fn from_unix_millis(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + d
+    } else {
+        UNIX_EPOCH - d
+    }
+}
+
+/// Days since the epoch of the Beijing calendar day of `t` (the providers' daily limits reset at
+/// Beijing midnight).
+pub(crate) fn beijing_day(t: SystemTime) -> i64 {
+    (unix_secs(t) + BEIJING_OFFSET_SECS).div_euclid(86_400)
+}
+
+/// Beijing calendar fields: (year, month, day, hour, minute, second).
+fn beijing_fields(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = unix_secs(t) + BEIJING_OFFSET_SECS;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let h = u32::try_from(rem / 3600).unwrap_or(0);
+    let min = u32::try_from(rem % 3600 / 60).unwrap_or(0);
+    let s = u32::try_from(rem % 60).unwrap_or(0);
+    (y, m, d, h, min, s)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in Beijing time (ihuyi `report_time`).
+pub(crate) fn format_dashed(t: SystemTime) -> String {
+    let (y, m, d, h, min, s) = beijing_fields(t);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}")
+}
+
+/// `YYYYMMDDHHMM` in Beijing time (Juxiang `time`).
+pub(crate) fn format_compact(t: SystemTime) -> String {
+    let (y, m, d, h, min, _) = beijing_fields(t);
+    format!("{y:04}{m:02}{d:02}{h:02}{min:02}")
+}
+
+/// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
+}
+
+/// Whether `s` is a plausible calendar time written with `digits` (after removing `-`, `:` and
+/// spaces): the right length, all digits, month 1-12, day 1-31, hour < 24, minute < 60.
+pub(crate) fn is_calendar_time(s: &str, compact_len: usize) -> bool {
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':' | ' '))
+        .collect();
+    if digits.len() != compact_len || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let field = |range: std::ops::Range<usize>| digits.get(range).and_then(|f| f.parse::<u32>().ok());
+    matches!(
+        (field(4..6), field(6..8), field(8..10), field(10..12)),
+        (Some(1..=12), Some(1..=31), Some(0..=23), Some(0..=59))
+    )
+}

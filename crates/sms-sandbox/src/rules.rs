@@ -1,0 +1,103 @@
+//! Text and number rules shared by the products: formats, emoji, sensitive words, billing.
+
+use crate::config::{Account, BUILTIN_SENSITIVE_WORDS};
+
+/// A mainland mobile number: 11 digits, `1` then `3`-`9`.
+pub(crate) fn is_mainland_mobile(number: &str) -> bool {
+    let b = number.as_bytes();
+    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && all_digits(b)
+}
+
+/// An international number as ihuyi wants it: `"<country code> <national number>"`, one space,
+/// no `+`, 1-4 digit country code, 4-14 digit national number.
+pub(crate) fn is_international_mobile(number: &str) -> bool {
+    let Some((cc, national)) = number.split_once(' ') else {
+        return false;
+    };
+    (1..=4).contains(&cc.len())
+        && all_digits(cc.as_bytes())
+        && !cc.starts_with('0')
+        && (4..=14).contains(&national.len())
+        && all_digits(national.as_bytes())
+}
+
+fn all_digits(b: &[u8]) -> bool {
+    !b.is_empty() && b.iter().all(u8::is_ascii_digit)
+}
+
+/// Emoji as ihuyi rejects them (4074): anything outside the Basic Multilingual Plane, plus the
+/// emoji variation selector and the zero-width joiner that build emoji sequences.
+pub(crate) fn contains_emoji(text: &str) -> bool {
+    text.chars()
+        .any(|c| u32::from(c) > 0xFFFF || c == '\u{FE0F}' || c == '\u{200D}')
+}
+
+/// The first sensitive word (built-in or the account's own) found in `text`.
+pub(crate) fn sensitive_word<'a>(account: &'a Account, text: &str) -> Option<&'a str> {
+    BUILTIN_SENSITIVE_WORDS
+        .iter()
+        .copied()
+        .chain(account.sensitive_words.iter().map(String::as_str))
+        .find(|w| !w.is_empty() && text.contains(w))
+}
+
+/// Whether the text is a verification code message (counted against the daily code limit).
+pub(crate) fn is_verification_code(text: &str) -> bool {
+    text.contains("验证码") || text.contains("校验码") || text.contains("动态码")
+}
+
+/// Mainland billing (PROTOCOLS §5): every character counts one; 70 fit one SMS, longer text is
+/// split in parts of 67.
+pub(crate) fn mainland_parts(text: &str) -> u32 {
+    let n = text.chars().count();
+    parts(n, 70, 67)
+}
+
+/// International billing (PROTOCOLS §5): GSM-7 text holds 160 septets (153 per part, extension
+/// characters count two); anything else is UCS-2 with 70 UTF-16 units (67 per part).
+pub(crate) fn international_parts(text: &str) -> u32 {
+    match gsm7_septets(text) {
+        Some(septets) => parts(septets, 160, 153),
+        None => parts(text.encode_utf16().count(), 70, 67),
+    }
+}
+
+/// Juxiang billing (this sandbox's documented rule): one part per started 60 characters, per
+/// recipient.
+pub(crate) fn juxiang_parts(text: &str) -> u32 {
+    let n = text.chars().count();
+    u32::try_from(n.div_ceil(60).max(1)).unwrap_or(u32::MAX)
+}
+
+fn parts(units: usize, single: usize, per_part: usize) -> u32 {
+    let count = if units <= single {
+        1
+    } else {
+        units.div_ceil(per_part)
+    };
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{000C}";
+
+/// Septets needed for `text` in GSM-7, or `None` when it does not fit the alphabet.
+fn gsm7_septets(text: &str) -> Option<usize> {
+    text.chars().try_fold(0usize, |n, c| {
+        if GSM7_BASIC.contains(c) {
+            Some(n + 1)
+        } else if GSM7_EXTENSION.contains(c) {
+            Some(n + 2)
+        } else {
+            None
+        }
+    })
+}
+
+/// A text's first `max` characters.
+pub(crate) fn cut_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
