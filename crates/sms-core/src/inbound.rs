@@ -73,6 +73,7 @@ mod tests {
             service_number: None,
             text: text.into(),
             received_at: None,
+            opt_out: false,
             raw: BTreeMap::new(),
         }
     }

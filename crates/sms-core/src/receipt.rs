@@ -1,6 +1,6 @@
 //! What a send or balance query returns.
 
-use crate::error::Error;
+use crate::error::{Attempt, Error};
 use crate::message::ClientReference;
 use crate::phone::PhoneNumber;
 
@@ -87,6 +87,9 @@ pub struct Receipt {
     pub outcomes: Vec<RecipientOutcome>,
     /// Billed parts over all accepted recipients, when known.
     pub billed_parts: Option<u32>,
+    /// Failed attempts that came before this result (a failover chain fills it in, so that a caller
+    /// can see why the message went out through a later provider).
+    pub attempts: Vec<Attempt>,
 }
 
 impl Receipt {
@@ -96,6 +99,7 @@ impl Receipt {
             reference,
             outcomes,
             billed_parts: None,
+            attempts: Vec::new(),
         }
     }
 

@@ -55,6 +55,10 @@ pub struct InboundMessage {
     pub text: String,
     /// When it was received, if the provider gave a readable time.
     pub received_at: Option<BeijingTime>,
+    /// True when, by the provider's rules, this reply unsubscribes the sender (Juxiang: the text
+    /// `0000`). The sender must then get no reply and no further messages; a failover chain's
+    /// suppression list records it.
+    pub opt_out: bool,
     /// Every field as received.
     pub raw: BTreeMap<String, String>,
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
@@ -131,7 +131,7 @@ impl Shared {
 /// A configured account and what changed at run time.
 #[derive(Debug)]
 pub(crate) struct AccountState {
-    pub(crate) config: Account,
+    pub(crate) config: Arc<Account>,
     pub(crate) balance: i64,
     /// The current key or password (Juxiang `cpwd.asp` changes it).
     pub(crate) key: String,
@@ -213,7 +213,7 @@ impl State {
             accounts.entry(product).or_default().push(AccountState {
                 balance: account.balance,
                 key: account.key.clone(),
-                config: account,
+                config: Arc::new(account),
             });
         }
         State {
