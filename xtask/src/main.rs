@@ -1,1 +1,122 @@
-fn main() {}
+//! Project automation. `cargo xtask ci` runs exactly what CI runs (`.ci/run` calls it), so a developer
+//! needs one command to know whether a change will land.
+//!
+//! Subcommands:
+//! - `ci`: every step below, in order, stopping at the first failure.
+//! - `test`: only README's test command.
+//! - `features`: only the facade feature matrix.
+//! - `bench`: the sandbox throughput bench (release build; not part of CI because of its build time).
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// README's test command. CI runs exactly this, so README and CI cannot drift apart.
+const TEST_COMMAND: &[&str] = &["test", "--workspace", "--all-features"];
+
+/// README's main command: a send through the failover chain on the built-in sandbox.
+const QUICKSTART_COMMAND: &[&str] = &["run", "--quiet", "--example", "quickstart"];
+
+/// Facade features an application may enable on their own; each must build alone.
+const FACADE_FEATURES: &[&str] = &[
+    "ihuyi",
+    "ihuyi-voice",
+    "mms-10658",
+    "juxiang",
+    "failover",
+    "sandbox",
+    "testkit",
+    "full",
+];
+
+struct Step {
+    name: String,
+    args: Vec<String>,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+impl Step {
+    fn cargo(name: impl Into<String>, args: &[&str]) -> Self {
+        Self {
+            name: name.into(),
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    fn env(mut self, key: &'static str, value: &'static str) -> Self {
+        self.env.push((key, value));
+        self
+    }
+
+    fn run(&self) -> Result<(), String> {
+        let started = Instant::now();
+        println!("==> {}: cargo {}", self.name, self.args.join(" "));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(&self.args)
+            .envs(self.env.iter().copied())
+            .status()
+            .map_err(|e| format!("{}: cannot start cargo: {e}", self.name))?;
+        println!("<== {} ({:.1} s)", self.name, started.elapsed().as_secs_f64());
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{} failed ({status})", self.name))
+        }
+    }
+}
+
+fn feature_steps() -> Vec<Step> {
+    let mut steps = vec![Step::cargo(
+        "facade without features",
+        &["check", "--quiet", "--package", "sms", "--no-default-features"],
+    )];
+    for feature in FACADE_FEATURES {
+        steps.push(Step::cargo(
+            format!("facade with only `{feature}`"),
+            &["check", "--quiet", "--package", "sms", "--no-default-features", "--features", feature],
+        ));
+    }
+    steps
+}
+
+fn ci_steps() -> Vec<Step> {
+    let mut steps = vec![
+        Step::cargo("format", &["fmt", "--all", "--", "--check"]),
+        Step::cargo(
+            "clippy",
+            &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        ),
+        Step::cargo("tests (README test command)", TEST_COMMAND),
+        Step::cargo("docs", &["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings"),
+    ];
+    steps.extend(feature_steps());
+    steps.push(Step::cargo("quickstart (README main command)", QUICKSTART_COMMAND));
+    steps
+}
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let steps = match task.as_str() {
+        "ci" => ci_steps(),
+        "test" => vec![Step::cargo("tests", TEST_COMMAND)],
+        "features" => feature_steps(),
+        "bench" => vec![Step::cargo(
+            "sandbox throughput bench",
+            &["bench", "--package", "sms-sandbox", "--bench", "submit_throughput"],
+        )],
+        _ => {
+            eprintln!("usage: cargo xtask <ci|test|features|bench>");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    for step in &steps {
+        if let Err(message) = step.run() {
+            eprintln!("xtask {task}: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("xtask {task}: all {} steps passed in {:.0} s", steps.len(), started.elapsed().as_secs_f64());
+    ExitCode::SUCCESS
+}

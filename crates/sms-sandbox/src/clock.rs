@@ -23,11 +23,7 @@ pub(crate) fn unix_millis(t: SystemTime) -> i64 {
 /// The time `ms` milliseconds after (or before) the epoch.
 pub(crate) fn from_unix_millis(ms: i64) -> SystemTime {
     let d = Duration::from_millis(ms.unsigned_abs());
-    if ms >= 0 {
-        UNIX_EPOCH + d
-    } else {
-        UNIX_EPOCH - d
-    }
+    if ms >= 0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d }
 }
 
 /// Days since the epoch of the Beijing calendar day of `t` (the providers' daily limits reset at
@@ -71,20 +67,13 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
+    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
 }
 
 /// Whether `s` is a plausible calendar time written with `digits` (after removing `-`, `:` and
 /// spaces): the right length, all digits, month 1-12, day 1-31, hour < 24, minute < 60.
 pub(crate) fn is_calendar_time(s: &str, compact_len: usize) -> bool {
-    let digits: String = s
-        .chars()
-        .filter(|c| !matches!(c, '-' | ':' | ' '))
-        .collect();
+    let digits: String = s.chars().filter(|c| !matches!(c, '-' | ':' | ' ')).collect();
     if digits.len() != compact_len || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
@@ -93,4 +82,31 @@ pub(crate) fn is_calendar_time(s: &str, compact_len: usize) -> bool {
         (field(4..6), field(6..8), field(8..10), field(10..12)),
         (Some(1..=12), Some(1..=31), Some(0..=23), Some(0..=59))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beijing_formatting_of_known_instants() {
+        assert_eq!(format_dashed(UNIX_EPOCH), "1970-01-01 08:00:00");
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(format_dashed(t), "2023-11-15 06:13:20");
+        // 2024-02-29 12:00:00 UTC, a leap day.
+        let leap = UNIX_EPOCH + Duration::from_secs(1_709_208_000);
+        assert_eq!(format_compact(leap), "202402292000");
+        // 16:00 UTC is already the next Beijing day.
+        assert_eq!(beijing_day(UNIX_EPOCH + Duration::from_secs(16 * 3600)), 1);
+        assert_eq!(unix_millis(from_unix_millis(-1_500)), -1_500);
+    }
+
+    #[test]
+    fn calendar_times() {
+        assert!(is_calendar_time("2030-01-02 03:04:05", 14));
+        assert!(is_calendar_time("203001020304", 12));
+        assert!(!is_calendar_time("2030-13-02 03:04:05", 14));
+        assert!(!is_calendar_time("20300102030", 12));
+        assert!(!is_calendar_time("tomorrow", 12));
+    }
 }

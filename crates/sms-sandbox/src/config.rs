@@ -83,14 +83,6 @@ impl Product {
             Product::Juxiang => 4,
         }
     }
-
-    /// Whether the product sends ihuyi delivery receipts.
-    pub(crate) fn has_receipts(self) -> bool {
-        matches!(
-            self,
-            Product::IhuyiSms | Product::IhuyiInternational | Product::IhuyiVoice
-        )
-    }
 }
 
 impl fmt::Display for Product {
@@ -380,8 +372,7 @@ impl SandboxConfig {
     /// Parses a TOML configuration. Errors: [`SandboxError::Config`] on a syntax error, an unknown
     /// key or a value out of range.
     pub fn from_toml_str(text: &str) -> Result<Self, SandboxError> {
-        let config: SandboxConfig =
-            toml::from_str(text).map_err(|e| SandboxError::Config(e.to_string()))?;
+        let config: SandboxConfig = toml::from_str(text).map_err(|e| SandboxError::Config(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }

@@ -171,7 +171,7 @@ impl FaultSet {
             match &fault.kind {
                 FaultKind::Latency { min, max } => {
                     let delay = random_between(*min, *max);
-                    decision.delay = Some(decision.delay.unwrap_or_default() + delay);
+                    decision.delay = Some(decision.delay.unwrap_or_default().saturating_add(delay));
                 }
                 other => decision.action = Some(other.clone()),
             }
@@ -187,7 +187,7 @@ fn random_between(min: Duration, max: Duration) -> Duration {
     }
     let span = max - min;
     let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
-    min + Duration::from_nanos(fastrand::u64(0..=nanos))
+    min.saturating_add(Duration::from_nanos(fastrand::u64(0..=nanos)))
 }
 
 mod duration_ms {

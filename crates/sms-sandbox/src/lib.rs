@@ -1,1 +1,28 @@
-//! Placeholder.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod clock;
+mod config;
+mod control;
+mod error;
+mod faults;
+mod multipart;
+mod params;
+mod products;
+mod pushes;
+mod records;
+mod render;
+mod rules;
+mod sandbox;
+mod server;
+mod state;
+
+pub use config::{
+    Account, BUILTIN_SENSITIVE_WORDS, DEFAULT_ACCOUNT, DEFAULT_BALANCE, DEFAULT_JUXIANG_PASSWORD,
+    DEFAULT_KEY, DEFAULT_MMS_PACKAGE_ID, DEFAULT_MMS_PRODUCT_ID, Product, SandboxConfig,
+};
+pub use error::SandboxError;
+pub use faults::{Fault, FaultKind, FaultTarget};
+pub use records::{InboundReply, PushKind, RecordedMessage, RecordedPush};
+pub use sandbox::{Sandbox, SandboxBuilder};

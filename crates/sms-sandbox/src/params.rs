@@ -40,8 +40,8 @@ impl Params {
             if let Some(boundary) = multipart_boundary(content_type.unwrap_or("")) {
                 for (name, value) in crate::multipart::parts(body, &boundary) {
                     let key = decode(&name, charset, "")?;
-                    // File parts may be binary (a raw zip): keep them as Latin-1-free bytes via
-                    // base64 so that text handling stays UTF-8 clean.
+                    // A file part may be binary (a raw MMS zip): keep what is not text as
+                    // base64, the form CreateMms takes anyway.
                     let text = match decode(&value, charset, &key) {
                         Ok(t) => t,
                         Err(_) => {
@@ -86,11 +86,6 @@ impl Params {
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map_or("", |(_, v)| v.as_str())
     }
-
-    /// Whether `key` is present at all.
-    pub(crate) fn has(&self, key: &str) -> bool {
-        self.pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
-    }
 }
 
 fn decode(bytes: &[u8], charset: Charset, key: &str) -> Result<String, BadEncoding> {
@@ -98,9 +93,8 @@ fn decode(bytes: &[u8], charset: Charset, key: &str) -> Result<String, BadEncodi
         Charset::Utf8 => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
         Charset::Gbk => encoding_rs::GBK.decode_without_bom_handling_and_without_replacement(bytes),
     };
-    text.map(Cow::into_owned).ok_or_else(|| BadEncoding {
-        key: key.to_owned(),
-    })
+    text.map(Cow::into_owned)
+        .ok_or_else(|| BadEncoding { key: key.to_owned() })
 }
 
 /// `application/x-www-form-urlencoded` decoding to bytes: `+` is a space, `%XX` a byte; a `%` not

@@ -101,3 +101,35 @@ pub(crate) fn cut_chars(text: &str, max: usize) -> &str {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_counts_follow_protocols_section_5() {
+        assert_eq!(mainland_parts(&"字".repeat(70)), 1);
+        assert_eq!(mainland_parts(&"字".repeat(71)), 2);
+        assert_eq!(mainland_parts(&"字".repeat(201)), 3);
+        assert_eq!(mainland_parts(&"字".repeat(202)), 4);
+        assert_eq!(international_parts(&"a".repeat(306)), 2);
+        assert_eq!(international_parts(&"a".repeat(307)), 3);
+        assert_eq!(international_parts("€"), 1);
+        assert_eq!(international_parts(&"€".repeat(81)), 2);
+        assert_eq!(international_parts(&"中".repeat(134)), 2);
+        assert_eq!(juxiang_parts(""), 1);
+        assert_eq!(juxiang_parts(&"字".repeat(61)), 2);
+    }
+
+    #[test]
+    fn numbers_and_text_helpers() {
+        assert!(is_mainland_mobile("19912345678"));
+        assert!(!is_mainland_mobile("11912345678"));
+        assert!(is_international_mobile("852 91234567"));
+        assert!(!is_international_mobile("852 912"));
+        assert!(contains_emoji("ok 👍"));
+        assert!(!contains_emoji("【签名】你好★"));
+        assert_eq!(cut_chars("你好世界", 2), "你好");
+        assert_eq!(cut_chars("ab", 5), "ab");
+    }
+}

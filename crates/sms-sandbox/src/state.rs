@@ -30,11 +30,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        config: SandboxConfig,
-        http: reqwest::Client,
-        shutdown: watch::Receiver<()>,
-    ) -> Self {
+    pub(crate) fn new(config: SandboxConfig, http: reqwest::Client, shutdown: watch::Receiver<()>) -> Self {
         let state = State::new(&config);
         Shared {
             config,
@@ -81,8 +77,7 @@ impl Shared {
         }
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         let decision = faults.decide(product, path);
-        self.faults_active
-            .store(!faults.is_empty(), Ordering::Release);
+        self.faults_active.store(!faults.is_empty(), Ordering::Release);
         decision
     }
 
@@ -95,10 +90,7 @@ impl Shared {
     }
 
     pub(crate) fn pushes(&self) -> Vec<RecordedPush> {
-        self.pushes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.pushes.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) async fn wait_for_pushes(&self, count: usize) -> Vec<RecordedPush> {
@@ -120,10 +112,7 @@ impl Shared {
         for counter in &self.requests {
             counter.store(0, Ordering::Relaxed);
         }
-        self.pushes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.pushes.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.push_count.send_modify(|c| *c = 0);
     }
 }
@@ -149,9 +138,9 @@ struct NumberUsage {
 /// Which per-number limit a message would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LimitHit {
-    PerSecond,
-    PerDay,
-    PerDayCodes,
+    Second,
+    Day,
+    DayCodes,
 }
 
 /// A stored MMS package.
@@ -269,19 +258,18 @@ impl State {
             .filter(|t| window_start.is_none_or(|start| **t > start))
             .count();
         if account.per_second_limit > 0 && in_last_second >= account.per_second_limit as usize {
-            return Some(LimitHit::PerSecond);
+            return Some(LimitHit::Second);
         }
         let (sent_today, codes_today) = if usage.day == today {
             (usage.today, usage.codes_today)
         } else {
             (0, 0)
         };
-        if is_code && account.per_day_code_limit > 0 && codes_today >= account.per_day_code_limit
-        {
-            return Some(LimitHit::PerDayCodes);
+        if is_code && account.per_day_code_limit > 0 && codes_today >= account.per_day_code_limit {
+            return Some(LimitHit::DayCodes);
         }
         if account.per_day_limit > 0 && sent_today >= account.per_day_limit {
-            return Some(LimitHit::PerDay);
+            return Some(LimitHit::Day);
         }
         None
     }

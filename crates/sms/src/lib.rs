@@ -1,1 +1,38 @@
-//! Placeholder.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+// The whole core vocabulary, so that applications depend on this one crate.
+pub use sms_core::*;
+
+/// ihuyi (互亿无线) SMS and international SMS (feature `ihuyi`).
+#[cfg(feature = "ihuyi")]
+pub use sms_ihuyi as ihuyi;
+
+/// ihuyi voice verification codes (feature `ihuyi-voice`).
+#[cfg(feature = "ihuyi-voice")]
+pub use sms_ihuyi_voice as ihuyi_voice;
+
+/// 10658.cc MMS (feature `mms-10658`).
+#[cfg(feature = "mms-10658")]
+pub use sms_10658_mms as mms_10658;
+
+/// Juxiang (巨象) enterprise SMS, GB2312 URL API (feature `juxiang`).
+#[cfg(feature = "juxiang")]
+pub use sms_juxiang as juxiang;
+
+/// Failover chains with retry, circuit breaking, per-recipient limits and opt-outs (feature `failover`).
+#[cfg(feature = "failover")]
+pub use sms_failover as failover;
+
+/// The local simulator of every provider, for tests and development (feature `sandbox`).
+#[cfg(feature = "sandbox")]
+pub use sms_sandbox as sandbox;
+
+/// The traits and types most applications use, for `use sms::prelude::*`.
+pub mod prelude {
+    pub use sms_core::{
+        AmbiguityPolicy, BalanceQuery, Error, ErrorKind, InboundSource, Message, MessageSender, MessageSenderExt,
+        PhoneNumber, Receipt, Secret,
+    };
+}

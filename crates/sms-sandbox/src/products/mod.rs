@@ -91,9 +91,7 @@ pub(crate) fn answer(ctx: &Ctx<'_>, query: Option<&str>, content_type: Option<&s
         }
     };
     match ctx.product {
-        Product::IhuyiSms | Product::IhuyiInternational | Product::IhuyiVoice => {
-            ihuyi::answer(ctx, &params)
-        }
+        Product::IhuyiSms | Product::IhuyiInternational | Product::IhuyiVoice => ihuyi::answer(ctx, &params),
         Product::Mms => mms::answer(ctx, &params),
         Product::Juxiang => juxiang::answer(ctx, &params),
     }
