@@ -5,7 +5,7 @@
 //! - `ci`: every step below, in order, stopping at the first failure.
 //! - `test`: only README's test command.
 //! - `features`: only the facade feature matrix.
-//! - `bench`: the sandbox throughput bench (release build; not part of CI because of its build time).
+//! - `bench`: the full sandbox throughput bench (CI runs its `--quick` form).
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -15,6 +15,17 @@ const TEST_COMMAND: &[&str] = &["test", "--workspace", "--all-features"];
 
 /// README's main command: a send through the failover chain on the built-in sandbox.
 const QUICKSTART_COMMAND: &[&str] = &["run", "--quiet", "--example", "quickstart"];
+
+/// The sandbox bench in its quick form.
+const BENCH_QUICK_COMMAND: &[&str] = &[
+    "bench",
+    "--package",
+    "sms-sandbox",
+    "--bench",
+    "submit_throughput",
+    "--",
+    "--quick",
+];
 
 /// Facade features an application may enable on their own; each must build alone.
 const FACADE_FEATURES: &[&str] = &[
@@ -92,6 +103,9 @@ fn ci_steps() -> Vec<Step> {
     ];
     steps.extend(feature_steps());
     steps.push(Step::cargo("quickstart (README main command)", QUICKSTART_COMMAND));
+    // Re-measures the sandbox against a bare axum server in the same run and prints the ratio; the
+    // ratio is reported, not gated, because CI machines are shared and a threshold would flake.
+    steps.push(Step::cargo("sandbox throughput (quick)", BENCH_QUICK_COMMAND));
     steps
 }
 

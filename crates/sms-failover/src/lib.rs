@@ -1,1 +1,30 @@
-//! Placeholder.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod breaker;
+mod builder;
+mod clock;
+mod delivery;
+mod health;
+mod limits;
+mod provider;
+mod retry;
+mod sender;
+mod strategy;
+mod suppression;
+
+pub use breaker::{BreakerConfig, BreakerState};
+pub use builder::FailoverSenderBuilder;
+pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
+pub use health::ProviderHealth;
+pub use limits::{LimitWindow, RecipientLimits};
+pub use provider::ProviderEntry;
+pub use retry::RetryPolicy;
+pub use sender::FailoverSender;
+pub use strategy::Strategy;
+pub use suppression::{InMemorySuppressionList, SuppressionList};
+
+/// The chain's name: [`sms_core::MessageSender::name`] of a [`FailoverSender`], and the provider named
+/// on errors and outcomes the chain decides itself (local limits, opt-outs, all providers failed).
+pub const CHAIN_NAME: &str = "failover";

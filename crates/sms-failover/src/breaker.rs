@@ -1,0 +1,318 @@
+//! A circuit breaker per provider: after a run of provider-side failures the chain stops sending to
+//! that provider for a cool-down, then lets one probe through.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use sms_core::Error;
+
+use crate::clock::Clock;
+
+/// When a provider's breaker opens and how long it stays open.
+///
+/// ```
+/// use std::time::Duration;
+/// use sms_failover::BreakerConfig;
+/// let config = BreakerConfig::default().failure_threshold(3).cool_down(Duration::from_secs(10));
+/// assert_eq!((config.failure_threshold, config.cool_down), (3, Duration::from_secs(10)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive provider-side failures (unavailable, ambiguous, unreadable answers, provider fault
+    /// codes; never caller mistakes) that open the breaker. Default 5; must be at least 1.
+    pub failure_threshold: u32,
+    /// How long an open breaker skips its provider before one probe may go through. Default 30 s.
+    pub cool_down: Duration,
+}
+
+impl BreakerConfig {
+    /// Sets [`Self::failure_threshold`].
+    #[must_use]
+    pub fn failure_threshold(mut self, failures: u32) -> Self {
+        self.failure_threshold = failures;
+        self
+    }
+
+    /// Sets [`Self::cool_down`].
+    #[must_use]
+    pub fn cool_down(mut self, cool_down: Duration) -> Self {
+        self.cool_down = cool_down;
+        self
+    }
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            cool_down: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A breaker's state, as [`crate::FailoverSender::health`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Requests go through.
+    Closed,
+    /// The provider is skipped without any request until the cool-down ends.
+    Open,
+    /// The cool-down has ended: the next request is a probe (or one is in flight); its success closes
+    /// the breaker, its failure opens it again.
+    HalfOpen,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Closed,
+    Open {
+        since: Instant,
+    },
+    /// The cool-down is over and one probe is in flight.
+    Probing,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    consecutive_failures: u32,
+}
+
+/// One provider's breaker.
+#[derive(Debug)]
+pub(crate) struct CircuitBreaker {
+    config: BreakerConfig,
+    clock: Arc<dyn Clock>,
+    inner: Mutex<Inner>,
+}
+
+impl CircuitBreaker {
+    pub(crate) fn new(config: BreakerConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            config,
+            clock,
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                consecutive_failures: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks to send one request. `None` when the breaker is open (or its one probe is in flight): skip
+    /// the provider.
+    pub(crate) fn try_acquire(&self) -> Option<Permit<'_>> {
+        let mut inner = self.lock();
+        match inner.state {
+            State::Closed => Some(Permit {
+                breaker: self,
+                probe_of: None,
+                settled: false,
+            }),
+            State::Open { since }
+                if self.clock.now().saturating_duration_since(since) >= self.config.cool_down =>
+            {
+                inner.state = State::Probing;
+                Some(Permit {
+                    breaker: self,
+                    probe_of: Some(since),
+                    settled: false,
+                })
+            }
+            State::Open { .. } | State::Probing => None,
+        }
+    }
+
+    /// The state for health reports.
+    pub(crate) fn state(&self) -> BreakerState {
+        match self.lock().state {
+            State::Closed => BreakerState::Closed,
+            State::Open { since }
+                if self.clock.now().saturating_duration_since(since) >= self.config.cool_down =>
+            {
+                BreakerState::HalfOpen
+            }
+            State::Open { .. } => BreakerState::Open,
+            State::Probing => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Provider-side failures in a row so far.
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.lock().consecutive_failures
+    }
+
+    fn settle(&self, failed: bool, probe: bool) {
+        let mut inner = self.lock();
+        if failed {
+            inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
+            let trips = probe || inner.consecutive_failures >= self.config.failure_threshold;
+            // An answer to a request sent before the breaker opened must not restart the cool-down.
+            if trips && !matches!(inner.state, State::Open { .. }) {
+                inner.state = State::Open {
+                    since: self.clock.now(),
+                };
+            }
+        } else {
+            inner.consecutive_failures = 0;
+            inner.state = State::Closed;
+        }
+    }
+
+    fn abandon_probe(&self, opened: Instant) {
+        let mut inner = self.lock();
+        if matches!(inner.state, State::Probing) {
+            // The probe never answered (its future was dropped): let the next request probe instead.
+            inner.state = State::Open { since: opened };
+        }
+    }
+}
+
+/// True when an error counts against the provider's breaker: it says the provider itself is unwell
+/// (unreachable, no answer, unreadable answers, its own faults), not that the caller asked for
+/// something wrong or that the account needs attention.
+pub(crate) fn counts_as_failure(error: &Error) -> bool {
+    error.is_provider_fault()
+}
+
+/// Leave to send one request; report its result with [`Permit::record`].
+#[derive(Debug)]
+pub(crate) struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    probe_of: Option<Instant>,
+    settled: bool,
+}
+
+impl Permit<'_> {
+    /// Reports the request's result: a provider-side failure counts towards opening the breaker (and
+    /// reopens it after a probe); any other answer closes it.
+    pub(crate) fn record<T>(mut self, result: &Result<T, Error>) {
+        let failed = result.as_ref().err().is_some_and(counts_as_failure);
+        self.breaker.settle(failed, self.probe_of.is_some());
+        self.settled = true;
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let (false, Some(opened)) = (self.settled, self.probe_of) {
+            self.breaker.abandon_probe(opened);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use sms_core::{ErrorKind, Operation};
+
+    fn breaker(threshold: u32, cool_down_secs: u64) -> (CircuitBreaker, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new());
+        let config = BreakerConfig::default()
+            .failure_threshold(threshold)
+            .cool_down(Duration::from_secs(cool_down_secs));
+        (CircuitBreaker::new(config, clock.clone()), clock)
+    }
+
+    fn fail(kind: ErrorKind) -> Result<(), Error> {
+        Err(Error::new(kind, Operation::Send))
+    }
+
+    fn send(breaker: &CircuitBreaker, result: Result<(), Error>) -> bool {
+        match breaker.try_acquire() {
+            Some(permit) => {
+                permit.record(&result);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn opens_after_consecutive_provider_failures_only() {
+        let (b, _) = breaker(3, 30);
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        assert!(send(&b, fail(ErrorKind::ProviderFault)));
+        // A success in between starts the count again.
+        assert!(send(&b, Ok(())));
+        assert!(send(&b, fail(ErrorKind::Ambiguous)));
+        assert!(send(&b, fail(ErrorKind::Protocol)));
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(b.try_acquire().is_none());
+    }
+
+    #[test]
+    fn caller_mistakes_and_account_problems_never_open_it() {
+        let (b, _) = breaker(1, 30);
+        for kind in [
+            ErrorKind::InvalidRecipient,
+            ErrorKind::InvalidContent,
+            ErrorKind::InvalidRequest,
+            ErrorKind::RecipientThrottled,
+            ErrorKind::ContentRejected,
+            ErrorKind::InsufficientBalance,
+            ErrorKind::Unauthorized,
+            ErrorKind::RateLimited,
+        ] {
+            assert!(send(&b, fail(kind)), "{kind:?}");
+            assert_eq!(b.state(), BreakerState::Closed, "{kind:?}");
+            assert_eq!(b.consecutive_failures(), 0);
+        }
+    }
+
+    #[test]
+    fn one_probe_after_cool_down_closes_on_success() {
+        let (b, clock) = breaker(1, 30);
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        clock.advance(Duration::from_secs(29));
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(b.try_acquire().is_none());
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let probe = b.try_acquire().expect("a probe after the cool-down");
+        assert!(b.try_acquire().is_none(), "only one probe at a time");
+        probe.record(&Ok::<(), Error>(()));
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(send(&b, Ok(())));
+    }
+
+    #[test]
+    fn failed_probe_reopens_for_a_full_cool_down() {
+        let (b, clock) = breaker(2, 30);
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        clock.advance(Duration::from_secs(30));
+        assert!(send(&b, fail(ErrorKind::Unavailable)), "the probe goes through");
+        assert_eq!(b.state(), BreakerState::Open);
+        clock.advance(Duration::from_secs(29));
+        assert!(b.try_acquire().is_none());
+        clock.advance(Duration::from_secs(1));
+        assert!(b.try_acquire().is_some());
+    }
+
+    #[test]
+    fn a_dropped_probe_frees_the_slot() {
+        let (b, clock) = breaker(1, 30);
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        clock.advance(Duration::from_secs(31));
+        drop(b.try_acquire().expect("probe"));
+        assert!(b.try_acquire().is_some(), "another probe may go");
+    }
+
+    #[test]
+    fn late_failures_do_not_extend_an_open_breaker() {
+        let (b, clock) = breaker(1, 30);
+        let early = b.try_acquire().expect("closed");
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        clock.advance(Duration::from_secs(20));
+        early.record(&fail(ErrorKind::Unavailable));
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+    }
+}

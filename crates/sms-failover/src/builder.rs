@@ -1,0 +1,263 @@
+//! Assembles a [`FailoverSender`] and checks its configuration.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use sms_core::{AmbiguityPolicy, Capabilities, Error, ErrorKind, InboundMode, Operation};
+
+use crate::breaker::{BreakerConfig, CircuitBreaker};
+use crate::clock::{Clock, SystemClock};
+use crate::health::HealthRecorder;
+use crate::limits::{RecipientLimiter, RecipientLimits};
+use crate::provider::{Provider, ProviderEntry};
+use crate::retry::RetryPolicy;
+use crate::sender::{Chain, FailoverSender};
+use crate::strategy::{Router, Strategy};
+use crate::suppression::{InMemorySuppressionList, SuppressionList};
+
+/// Requests remembered per provider for [`crate::ProviderHealth`], unless
+/// [`FailoverSenderBuilder::health_window`] says otherwise.
+const DEFAULT_HEALTH_WINDOW: usize = 100;
+
+/// Builds a [`FailoverSender`]; start with [`FailoverSender::builder`].
+pub struct FailoverSenderBuilder {
+    entries: Vec<ProviderEntry>,
+    strategy: Strategy,
+    ambiguity: AmbiguityPolicy,
+    retry: RetryPolicy,
+    breaker: BreakerConfig,
+    limits: RecipientLimits,
+    suppression: Option<Arc<dyn SuppressionList>>,
+    clock: Arc<dyn Clock>,
+    seed: Option<u64>,
+    health_window: usize,
+}
+
+impl Default for FailoverSenderBuilder {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            strategy: Strategy::default(),
+            ambiguity: AmbiguityPolicy::default(),
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            limits: RecipientLimits::default(),
+            suppression: None,
+            clock: Arc::new(SystemClock),
+            seed: None,
+            health_window: DEFAULT_HEALTH_WINDOW,
+        }
+    }
+}
+
+impl fmt::Debug for FailoverSenderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FailoverSenderBuilder")
+            .field("providers", &self.entries)
+            .field("strategy", &self.strategy)
+            .field("ambiguity", &self.ambiguity)
+            .field("retry", &self.retry)
+            .field("breaker", &self.breaker)
+            .field("limits", &self.limits)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FailoverSenderBuilder {
+    /// Adds a provider.
+    #[must_use]
+    pub fn provider(mut self, entry: ProviderEntry) -> Self {
+        self.entries.push(entry);
+        self
+    }
+
+    /// Sets how the first provider of each message is picked (default [`Strategy::Priority`]).
+    #[must_use]
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Sets what to do when an attempt's outcome is unknown (default [`AmbiguityPolicy::AtMostOnce`]);
+    /// a message's own [`sms_core::Message::with_ambiguity_policy`] overrides it.
+    #[must_use]
+    pub fn ambiguity_policy(mut self, policy: AmbiguityPolicy) -> Self {
+        self.ambiguity = policy;
+        self
+    }
+
+    /// Sets the retry policy and per-message deadline.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sets the circuit breaker configuration (one breaker per provider).
+    #[must_use]
+    pub fn circuit_breaker(mut self, config: BreakerConfig) -> Self {
+        self.breaker = config;
+        self
+    }
+
+    /// Sets the per-recipient limits (default 1 per second and 5 per day per number).
+    #[must_use]
+    pub fn recipient_limits(mut self, limits: RecipientLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the opt-out list (default: an empty [`InMemorySuppressionList`]).
+    #[must_use]
+    pub fn suppression_list(mut self, list: Arc<dyn SuppressionList>) -> Self {
+        self.suppression = Some(list);
+        self
+    }
+
+    /// Sets the clock of breakers and limiters (default [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Seeds the random choices (weighted picks, jitter) so that a test can repeat them.
+    #[must_use]
+    pub fn random_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sets how many recent requests per provider [`crate::ProviderHealth`] summarises (default 100).
+    #[must_use]
+    pub fn health_window(mut self, requests: usize) -> Self {
+        self.health_window = requests;
+        self
+    }
+
+    /// Builds the chain.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Configuration`] when there is no provider, two providers share a name, a policy
+    /// value is out of range (zero attempts, deadline, failure threshold, limit count or period, or
+    /// health window), or [`Strategy::WeightedRandom`] is chosen with every weight 0.
+    pub fn build(self) -> Result<FailoverSender, Error> {
+        self.check()?;
+        let limiter = RecipientLimiter::new(&self.limits, self.clock.clone())?;
+        let mut entries = self.entries;
+        // Stable: equal priorities keep the order they were added in.
+        entries.sort_by_key(|e| e.priority);
+        let providers: Vec<Provider> = entries
+            .into_iter()
+            .map(|entry| Provider {
+                name: entry.provider_name().to_owned(),
+                weight: entry.weight,
+                breaker: CircuitBreaker::new(self.breaker, self.clock.clone()),
+                health: HealthRecorder::new(self.health_window),
+                balance: entry.balance,
+                sender: entry.sender,
+            })
+            .collect();
+        let capabilities = union_of(providers.iter().map(Provider::capabilities));
+        let suppression = self
+            .suppression
+            .unwrap_or_else(|| Arc::new(InMemorySuppressionList::new()));
+        Ok(FailoverSender::from_chain(Chain {
+            providers,
+            router: Router::new(self.strategy, self.seed),
+            ambiguity: self.ambiguity,
+            retry: self.retry,
+            limiter,
+            suppression,
+            capabilities,
+        }))
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let invalid = |message: String| {
+            Err(Error::new(ErrorKind::Configuration, Operation::Configure)
+                .with_provider(crate::CHAIN_NAME)
+                .with_message(message))
+        };
+        if self.entries.is_empty() {
+            return invalid("a failover chain needs at least one provider".to_owned());
+        }
+        let mut names = HashSet::new();
+        for entry in &self.entries {
+            if !names.insert(entry.provider_name()) {
+                return invalid(format!(
+                    "two providers are named {:?}; give one another name with ProviderEntry::name",
+                    entry.provider_name()
+                ));
+            }
+        }
+        if self.retry.max_attempts_per_provider == 0 {
+            return invalid("max_attempts_per_provider must be at least 1".to_owned());
+        }
+        if self.retry.deadline.is_zero() {
+            return invalid("the per-message deadline must be positive".to_owned());
+        }
+        if self.breaker.failure_threshold == 0 {
+            return invalid("the breaker's failure_threshold must be at least 1".to_owned());
+        }
+        if self.health_window == 0 {
+            return invalid("the health window must hold at least one request".to_owned());
+        }
+        if self.strategy == Strategy::WeightedRandom && self.entries.iter().all(|e| e.weight == 0) {
+            return invalid(
+                "weighted random routing needs at least one provider with a positive weight".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What a chain can do: every kind any provider sends, the largest batch, international numbers or
+/// schedules if any provider supports them, the most generous text limit, receipt pushes if any. It has
+/// no inbound of its own (pull replies from the providers).
+fn union_of<'a>(all: impl Iterator<Item = &'a Capabilities> + Clone) -> Capabilities {
+    let mut kinds = Vec::new();
+    for kind in all.clone().flat_map(|c| c.kinds.iter().copied()) {
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let mut union =
+        Capabilities::new(&kinds).with_max_batch(all.clone().map(|c| c.max_batch).max().unwrap_or(1));
+    union.scheduled = all.clone().any(|c| c.scheduled);
+    union.international = all.clone().any(|c| c.international);
+    union.receipt_push = all.clone().any(|c| c.receipt_push);
+    union.inbound = InboundMode::None;
+    // No limit if any provider has none; otherwise the largest limit.
+    union.max_text_chars = all
+        .map(|c| c.max_text_chars)
+        .try_fold(0usize, |max, limit| limit.map(|l| max.max(l)));
+    union
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sms_core::MessageKind;
+
+    #[test]
+    fn capabilities_are_the_union() {
+        let a = Capabilities::new(&[MessageKind::Text])
+            .with_max_batch(1)
+            .with_max_text_chars(300);
+        let b = Capabilities::new(&[MessageKind::Text, MessageKind::VoiceCode])
+            .with_max_batch(99)
+            .with_scheduling()
+            .with_max_text_chars(500);
+        let c = Capabilities::new(&[MessageKind::Mms]).with_international();
+        let ab = union_of([&a, &b].into_iter());
+        assert_eq!(ab.kinds, [MessageKind::Text, MessageKind::VoiceCode]);
+        assert_eq!((ab.max_batch, ab.scheduled, ab.international), (99, true, false));
+        assert_eq!(ab.max_text_chars, Some(500));
+        let abc = union_of([&a, &b, &c].into_iter());
+        assert!(abc.international && abc.supports(MessageKind::Mms));
+        assert_eq!(abc.max_text_chars, None);
+    }
+}

@@ -1,0 +1,188 @@
+//! How often and how patiently a chain retries the same provider, and how long one message may take.
+
+use std::time::Duration;
+
+/// Retries of a retryable error ([`sms_core::Error::is_retryable`]: unavailable, rate limited) on the
+/// same provider, and the time budget of a whole message.
+///
+/// Pauses grow exponentially from `initial_backoff` (doubling, capped at `max_backoff`); with `jitter`
+/// each pause is a random point between that delay and twice it, still capped at `max_backoff`. A
+/// provider's own retry-after ([`sms_core::Error::retry_after`]) wins when it is longer. `deadline`
+/// bounds the whole message across all providers: a retry whose pause would end after it is not made
+/// (the chain moves to the next provider instead), no request starts after it, and a request still in
+/// flight at the deadline is abandoned with an ambiguous error.
+///
+/// ```
+/// use std::time::Duration;
+/// use sms_failover::RetryPolicy;
+/// let policy = RetryPolicy::default()
+///     .max_attempts_per_provider(2)
+///     .initial_backoff(Duration::from_millis(50))
+///     .deadline(Duration::from_secs(10));
+/// assert_eq!(policy.max_attempts_per_provider, 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Requests per provider per message, the first included. Default 3; must be at least 1.
+    pub max_attempts_per_provider: u32,
+    /// The first pause. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// The longest computed pause. Default 5 s.
+    pub max_backoff: Duration,
+    /// Randomise pauses so that many clients do not retry in step. Default true.
+    pub jitter: bool,
+    /// The time budget of one message, all providers and pauses included. Default 30 s; must be
+    /// positive.
+    pub deadline: Duration,
+    /// The longest one request may take before it is abandoned as ambiguous (the message may have gone
+    /// out), if shorter than what is left of the deadline. Default `None`: providers' own HTTP
+    /// timeouts and the deadline apply.
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts_per_provider: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            jitter: true,
+            deadline: Duration::from_secs(30),
+            attempt_timeout: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One request per provider: no retries, straight to the next provider.
+    pub fn no_retries() -> Self {
+        Self::default().max_attempts_per_provider(1)
+    }
+
+    /// Sets [`Self::max_attempts_per_provider`].
+    #[must_use]
+    pub fn max_attempts_per_provider(mut self, attempts: u32) -> Self {
+        self.max_attempts_per_provider = attempts;
+        self
+    }
+
+    /// Sets [`Self::initial_backoff`].
+    #[must_use]
+    pub fn initial_backoff(mut self, delay: Duration) -> Self {
+        self.initial_backoff = delay;
+        self
+    }
+
+    /// Sets [`Self::max_backoff`].
+    #[must_use]
+    pub fn max_backoff(mut self, delay: Duration) -> Self {
+        self.max_backoff = delay;
+        self
+    }
+
+    /// Sets [`Self::jitter`].
+    #[must_use]
+    pub fn jitter(mut self, jitter: bool) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets [`Self::deadline`].
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets [`Self::attempt_timeout`].
+    #[must_use]
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The pauses before the second, third, … request to one provider; `seed` drives the jitter.
+    pub(crate) fn backoff(&self, seed: u64) -> Backoff {
+        Backoff {
+            next: self.initial_backoff,
+            cap: self.max_backoff.max(self.initial_backoff),
+            rng: self.jitter.then(|| fastrand::Rng::with_seed(seed)),
+        }
+    }
+}
+
+/// The pause sequence of one provider within one message: exact integer doubling (no float drift, so
+/// paused-time tests see round numbers), and optional jitter.
+pub(crate) struct Backoff {
+    next: Duration,
+    cap: Duration,
+    rng: Option<fastrand::Rng>,
+}
+
+impl Backoff {
+    /// The pause before the next request, given the provider's retry-after, if it sent one.
+    pub(crate) fn next_pause(&mut self, retry_after: Option<Duration>) -> Duration {
+        let base = self.next.min(self.cap);
+        self.next = self.next.saturating_mul(2);
+        let computed = match &mut self.rng {
+            Some(rng) => {
+                let nanos = u64::try_from(base.as_nanos()).unwrap_or(u64::MAX);
+                base.saturating_add(Duration::from_nanos(rng.u64(0..=nanos)))
+                    .min(self.cap)
+            }
+            None => base,
+        };
+        retry_after.map_or(computed, |after| after.max(computed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pauses(policy: &RetryPolicy, seed: u64, n: usize) -> Vec<Duration> {
+        let mut backoff = policy.backoff(seed);
+        (0..n).map(|_| backoff.next_pause(None)).collect()
+    }
+
+    #[test]
+    fn pauses_double_up_to_the_cap_without_jitter() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(500))
+            .jitter(false);
+        let ms: Vec<u128> = pauses(&policy, 1, 5).iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [100, 200, 400, 500, 500]);
+    }
+
+    #[test]
+    fn jitter_stays_between_the_delay_and_twice_it_and_under_the_cap() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(1000));
+        let mut distinct = std::collections::HashSet::new();
+        for seed in 0..50 {
+            for (i, pause) in pauses(&policy, seed, 6).into_iter().enumerate() {
+                let base = Duration::from_millis(100 * (1 << i)).min(Duration::from_millis(1000));
+                assert!(pause >= base, "{pause:?} < {base:?}");
+                assert!(pause <= (base * 2).min(Duration::from_millis(1000)), "{pause:?}");
+                distinct.insert(pause);
+            }
+        }
+        assert!(distinct.len() > 50, "jitter varies the pauses");
+    }
+
+    #[test]
+    fn a_longer_retry_after_wins() {
+        let policy = RetryPolicy::default().jitter(false);
+        let mut backoff = policy.backoff(0);
+        assert_eq!(
+            backoff.next_pause(Some(Duration::from_secs(1))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            backoff.next_pause(Some(Duration::from_millis(10))),
+            Duration::from_millis(400)
+        );
+    }
+}

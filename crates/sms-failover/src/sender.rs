@@ -1,0 +1,138 @@
+//! The chain itself: a [`MessageSender`] over several providers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use sms_core::{
+    AmbiguityPolicy, Balance, Capabilities, Error, ErrorKind, InboundMessage, Message, MessageSender,
+    Operation, Receipt,
+};
+use tracing::Instrument;
+
+use crate::builder::FailoverSenderBuilder;
+use crate::delivery::Delivery;
+use crate::health::ProviderHealth;
+use crate::limits::RecipientLimiter;
+use crate::provider::Provider;
+use crate::retry::RetryPolicy;
+use crate::strategy::Router;
+use crate::suppression::SuppressionList;
+
+/// Everything a chain holds, shared by its clones.
+#[derive(Debug)]
+pub(crate) struct Chain {
+    /// In priority order.
+    pub(crate) providers: Vec<Provider>,
+    pub(crate) router: Router,
+    pub(crate) ambiguity: AmbiguityPolicy,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) limiter: RecipientLimiter,
+    pub(crate) suppression: Arc<dyn SuppressionList>,
+    pub(crate) capabilities: Capabilities,
+}
+
+/// A [`MessageSender`] that sends each message once, through the first provider that takes it.
+///
+/// Per message: local checks first (validation, opt-outs, per-recipient limits; a blocked recipient
+/// costs no request), then providers in [`crate::Strategy`] order, skipping those that cannot send the
+/// message (capabilities) and those whose circuit breaker is open. A retryable error is retried on the
+/// same provider ([`RetryPolicy`]); an error another provider may fix moves on to the next; an error no
+/// provider can fix stops at once. An ambiguous outcome stops (or, under
+/// [`AmbiguityPolicy::AtLeastOnce`], moves on). In a batch only the numbers a provider refused move on;
+/// an accepted number is never sent again, nor is one the provider left unknown (it answered without
+/// saying, so it may have gone out). Under at-most-once, a number whose request ended ambiguously gets
+/// a failed outcome whose error [`is_ambiguous`](Error::is_ambiguous): it may have gone out.
+///
+/// The receipt names the provider of each number and lists in [`Receipt::attempts`] the failed
+/// attempts that came first. When nothing was accepted the error is the one cause that stopped the
+/// send, or [`ErrorKind::AllProvidersFailed`], each with every attempt in [`Error::attempts`].
+///
+/// Cloning is cheap and clones share breakers, limits and health.
+#[derive(Debug, Clone)]
+pub struct FailoverSender {
+    chain: Arc<Chain>,
+}
+
+impl FailoverSender {
+    /// Starts a builder.
+    pub fn builder() -> FailoverSenderBuilder {
+        FailoverSenderBuilder::default()
+    }
+
+    pub(crate) fn from_chain(chain: Chain) -> Self {
+        Self {
+            chain: Arc::new(chain),
+        }
+    }
+
+    /// A health snapshot per provider, in priority order.
+    pub fn health(&self) -> Vec<ProviderHealth> {
+        self.chain
+            .providers
+            .iter()
+            .map(Provider::health_snapshot)
+            .collect()
+    }
+
+    /// The providers' names, in priority order.
+    pub fn provider_names(&self) -> Vec<&str> {
+        self.chain.providers.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// Every provider's balance, in priority order, queried concurrently. A provider without a balance
+    /// query ([`crate::ProviderEntry::balance`]) answers [`ErrorKind::Unsupported`].
+    pub async fn balances(&self) -> Vec<(String, Result<Balance, Error>)> {
+        let queries = self.chain.providers.iter().map(|provider| async move {
+            let result = match &provider.balance {
+                Some(query) => query.balance().await,
+                None => Err(Error::new(ErrorKind::Unsupported, Operation::Balance)
+                    .with_provider(provider.name.clone())
+                    .with_message("no balance query configured for this provider")),
+            };
+            (provider.name.clone(), result)
+        });
+        join_all(queries).await
+    }
+
+    /// The opt-out list the chain honours.
+    pub fn suppression_list(&self) -> &Arc<dyn SuppressionList> {
+        &self.chain.suppression
+    }
+
+    /// Feeds a handset reply to the opt-out list ([`SuppressionList::observe_inbound`]); true when it
+    /// unsubscribed its sender.
+    pub fn observe_inbound(&self, message: &InboundMessage) -> bool {
+        self.chain.suppression.observe_inbound(message)
+    }
+}
+
+#[async_trait]
+impl MessageSender for FailoverSender {
+    fn name(&self) -> &str {
+        crate::CHAIN_NAME
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.chain.capabilities
+    }
+
+    /// Sends through the chain; see [`FailoverSender`].
+    ///
+    /// # Errors
+    /// When no recipient was accepted: [`ErrorKind::InvalidRequest`] for an invalid message,
+    /// [`ErrorKind::RecipientOptedOut`] / [`ErrorKind::RecipientThrottled`] when every recipient is
+    /// blocked locally, [`ErrorKind::Unsupported`] when no provider can send the message, the error
+    /// that stopped the send (a caller mistake, or an ambiguous outcome under
+    /// [`AmbiguityPolicy::AtMostOnce`]), or [`ErrorKind::AllProvidersFailed`]; each lists the attempts
+    /// made in [`Error::attempts`].
+    async fn send(&self, message: &Message) -> Result<Receipt, Error> {
+        let span = tracing::info_span!(
+            "sms.failover.send",
+            reference = %message.reference(),
+            kind = %message.kind(),
+            recipients = message.recipients().len(),
+        );
+        Delivery::new(&self.chain, message).run().instrument(span).await
+    }
+}

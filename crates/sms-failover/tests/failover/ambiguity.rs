@@ -1,0 +1,143 @@
+//! When the outcome is unknown, the chain says so (at most once) or fails over (at least once).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sms_core::testkit::{StubOutcome, StubSender};
+use sms_core::{
+    AmbiguityPolicy, Capabilities, Error, ErrorKind, Message, MessageKind, MessageSender, Receipt,
+    RecipientOutcome, RecipientStatus,
+};
+
+use crate::support::*;
+
+#[tokio::test(start_paused = true)]
+async fn an_ambiguous_outcome_stops_under_at_most_once() {
+    for kind in [ErrorKind::Ambiguous, ErrorKind::Protocol] {
+        let a = failing("a", kind);
+        let b = stub("b");
+        let chain = build(chain_of(&[&a, &b]));
+        let err = chain
+            .send(&text_to(number("13800138000")))
+            .await
+            .expect_err("ambiguous");
+        assert_eq!(err.kind(), kind);
+        assert!(err.is_ambiguous());
+        assert_eq!(attempt_summary(err.attempts()), [("a".to_owned(), kind)]);
+        assert_eq!(
+            (a.call_count(), b.call_count()),
+            (1, 0),
+            "{kind:?}: neither retried nor failed over"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_least_once_fails_over_on_an_ambiguous_outcome() {
+    let a = failing("a", ErrorKind::Ambiguous);
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]).ambiguity_policy(AmbiguityPolicy::AtLeastOnce));
+    let receipt = chain.send(&text_to(number("13800138000"))).await.expect("sent");
+    assert_eq!(receipt.providers(), ["b"]);
+    assert_eq!(a.call_count(), 1, "not retried on the same provider");
+    assert_eq!(
+        attempt_summary(&receipt.attempts),
+        [("a".to_owned(), ErrorKind::Ambiguous)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_messages_policy_overrides_the_chains() {
+    let a = failing("a", ErrorKind::Ambiguous);
+    let b = stub("b");
+    let strict = build(chain_of(&[&a, &b]));
+    let code = text_to(number("13800138000")).with_ambiguity_policy(AmbiguityPolicy::AtLeastOnce);
+    assert_eq!(strict.send(&code).await.expect("sent").providers(), ["b"]);
+
+    let lenient = build(chain_of(&[&a, &b]).ambiguity_policy(AmbiguityPolicy::AtLeastOnce));
+    let notice = text_to(number("13900139000")).with_ambiguity_policy(AmbiguityPolicy::AtMostOnce);
+    assert_eq!(
+        lenient.send(&notice).await.expect_err("stopped").kind(),
+        ErrorKind::Ambiguous
+    );
+    assert_eq!(b.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ambiguous_numbers_of_a_batch_are_not_resent_under_at_most_once() {
+    let to = numbers(3);
+    let a = Arc::new(StubSender::new("a").then(StubOutcome::AcceptOnly(
+        vec![to[0].clone()],
+        error(ErrorKind::Ambiguous),
+    )));
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]));
+    let receipt = chain.send(&text_to(to.clone())).await.expect("one accepted");
+    assert!(receipt.outcomes[0].is_accepted());
+    for outcome in &receipt.outcomes[1..] {
+        let err = outcome.error().expect("reported, not resent");
+        assert!(err.is_ambiguous());
+        assert_eq!(outcome.provider, "a");
+    }
+    assert_eq!(b.call_count(), 0);
+
+    // Under at-least-once the two uncertain numbers go to b, and only they.
+    let a = Arc::new(StubSender::new("a").then(StubOutcome::AcceptOnly(
+        vec![to[0].clone()],
+        error(ErrorKind::Ambiguous),
+    )));
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]).ambiguity_policy(AmbiguityPolicy::AtLeastOnce));
+    let receipt = chain.send(&text_to(to.clone())).await.expect("sent");
+    assert!(receipt.all_accepted());
+    assert_eq!(b.sent()[0].recipients(), &to[1..]);
+}
+
+/// Answers with one outcome per number: accepted, unknown, or not mentioned at all.
+struct Unsure {
+    capabilities: Capabilities,
+}
+
+#[async_trait]
+impl MessageSender for Unsure {
+    fn name(&self) -> &str {
+        "unsure"
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn send(&self, message: &Message) -> Result<Receipt, Error> {
+        let r = message.recipients();
+        let outcomes = vec![
+            RecipientOutcome::accepted(r[0].clone(), "unsure", Some("1".into())),
+            RecipientOutcome::unknown(r[1].clone(), "unsure"),
+            // r[2] is not mentioned.
+        ];
+        Ok(Receipt::new(message.reference().clone(), outcomes))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_and_unmentioned_numbers_are_never_resent() {
+    for policy in [AmbiguityPolicy::AtMostOnce, AmbiguityPolicy::AtLeastOnce] {
+        let unsure: Arc<dyn MessageSender> = Arc::new(Unsure {
+            capabilities: Capabilities::new(&[MessageKind::Text]).with_max_batch(10),
+        });
+        let b = stub("b");
+        let chain = build(
+            sms_failover::FailoverSender::builder()
+                .recipient_limits(sms_failover::RecipientLimits::disabled())
+                .ambiguity_policy(policy)
+                .provider(sms_failover::ProviderEntry::new(unsure).priority(0))
+                .provider(sms_failover::ProviderEntry::new(b.clone() as Arc<dyn MessageSender>).priority(1)),
+        );
+        let to = numbers(3);
+        let receipt = chain.send(&text_to(to.clone())).await.expect("sent");
+        assert!(receipt.outcomes[0].is_accepted());
+        assert!(matches!(receipt.outcomes[1].status, RecipientStatus::Unknown));
+        assert!(matches!(receipt.outcomes[2].status, RecipientStatus::Unknown));
+        assert_eq!(b.call_count(), 0, "{policy:?}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Deterministic tests of the failover chain: stub providers, paused tokio time, injected clocks.
+
+mod ambiguity;
+mod batches;
+mod breaker;
+mod decisions;
+mod local;
+mod observability;
+mod properties;
+mod routing;
+mod support;
