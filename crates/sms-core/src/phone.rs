@@ -223,9 +223,10 @@ impl PhoneNumber {
         format!("+{}{}", self.country_code, self.national)
     }
 
-    /// The number with every digit but the last four replaced by `*`, for logs.
+    /// The number with every national digit but the last four replaced by `*`, for logs. The country
+    /// code stays visible: it says which route a number takes without identifying anyone.
     pub fn masked(&self) -> String {
-        mask_digits(&self.e164())
+        format!("+{}{}", self.country_code, mask_digits(&self.national))
     }
 }
 
@@ -444,7 +445,7 @@ mod tests {
     fn display_masking_and_serde() {
         let n = PhoneNumber::parse("13800138000").unwrap();
         assert_eq!(n.to_string(), "+8613800138000");
-        assert_eq!(n.masked(), "+*********8000");
+        assert_eq!(n.masked(), "+86*******8000");
         assert_eq!(format!("{n:?}"), "PhoneNumber(+8613800138000)");
         let json = serde_json::to_string(&n).unwrap();
         assert_eq!(json, "\"+8613800138000\"");

@@ -1,1 +1,14 @@
-//! Placeholder.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+pub mod protocol;
+pub mod push;
+mod response;
+
+pub use client::{INTERNATIONAL_PATH, IhuyiClient, MAX_TEXT_CHARS, SMS_PATH};
+pub use config::{DEFAULT_BASE_URL, DEFAULT_INTERNATIONAL_BASE_URL, DEFAULT_NAME, IhuyiConfig};
+pub use protocol::{PasswordMode, ResponseFormat};
+pub use response::{PER_SECOND_RETRY_AFTER, code_meaning};
