@@ -1,0 +1,355 @@
+//! The client: builds SendMms, GetNum and CreateMms form requests, posts them and hands the answers
+//! to [`crate::response`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sms_core::http::{build_client, form_encode, post_form};
+use sms_core::{
+    Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, Message, MessageBody, MessageKind,
+    MessageSender, MmsContent, Operation, PhoneNumber, Receipt, RecipientOutcome, Secret,
+};
+
+use crate::config::MmsConfig;
+use crate::package::MmsPackage;
+use crate::response;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A 10658.cc MMS (彩信) client: sends stored packages to many numbers, queries the balance and
+/// stores new packages.
+///
+/// Cloning is cheap; clones share one HTTP connection pool.
+#[derive(Clone)]
+pub struct MmsClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    account: String,
+    key: Secret,
+    endpoint: String,
+    batch_size: usize,
+    capabilities: Capabilities,
+    http: reqwest::Client,
+    body_cap: usize,
+}
+
+impl fmt::Debug for MmsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MmsClient")
+            .field("name", &self.inner.name)
+            .field("account", &self.inner.account)
+            .field("endpoint", &self.inner.endpoint)
+            .field("batch_size", &self.inner.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks the base URL and gives the API endpoint under it.
+fn endpoint(base: &str) -> Result<String, String> {
+    let base = base.trim();
+    let url = reqwest::Url::parse(base).map_err(|e| format!("invalid base URL {base:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("the base URL must be http or https, got {base:?}"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "the base URL must not have a query or fragment: {base:?}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the base URL must not contain credentials".to_owned());
+    }
+    Ok(format!("{}/webservice/api", url.as_str().trim_end_matches('/')))
+}
+
+/// Whether a batch failure will repeat for every later batch of the same message (it concerns the
+/// account or the package, not the numbers), so that later batches are not requested.
+fn repeats_for_every_batch(error: &Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Unauthorized
+            | ErrorKind::Configuration
+            | ErrorKind::AccountSuspended
+            | ErrorKind::ContentRejected
+            | ErrorKind::InvalidContent
+            | ErrorKind::InvalidRequest
+    )
+}
+
+impl MmsClient {
+    /// Builds a client.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Configuration`] for an empty account, key or name, a batch size of 0, a base URL
+    /// that is not an `http`/`https` URL without query or credentials, or unusable HTTP settings.
+    pub fn new(config: MmsConfig) -> Result<Self, Error> {
+        let name = config.name.trim().to_owned();
+        let invalid = |message: String| {
+            let provider = if name.is_empty() {
+                crate::config::DEFAULT_NAME
+            } else {
+                &name
+            };
+            Error::new(ErrorKind::Configuration, Operation::Configure)
+                .with_provider(provider)
+                .with_message(message)
+        };
+        if name.is_empty() {
+            return Err(invalid("the provider name is empty".to_owned()));
+        }
+        if config.account.trim().is_empty() {
+            return Err(invalid("the account is empty".to_owned()));
+        }
+        if config.key.is_empty() {
+            return Err(invalid("the key is empty".to_owned()));
+        }
+        if config.batch_size == 0 {
+            return Err(invalid("the batch size must be at least 1".to_owned()));
+        }
+        let endpoint = endpoint(&config.base_url).map_err(invalid)?;
+        let http = build_client(&name, &config.http)?;
+        let capabilities = Capabilities::new(&[MessageKind::Mms])
+            .with_max_batch(config.batch_size)
+            .with_scheduling();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name,
+                account: config.account,
+                key: config.key,
+                endpoint,
+                batch_size: config.batch_size,
+                capabilities,
+                http,
+                body_cap: config.http.body_cap,
+            }),
+        })
+    }
+
+    fn name_str(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Removes the key, as typed and as percent-encoded, from an error's message, in case a server
+    /// echoed the request. Keys under 3 characters are left alone (replacing them would garble every
+    /// message).
+    fn scrub(&self, error: Error) -> Error {
+        let key = self.inner.key.expose();
+        if key.chars().count() < 3 {
+            return error;
+        }
+        let encoded = form_encode(&[("", key)]);
+        let encoded = encoded.trim_start_matches('=');
+        let mut message = error.message().to_owned();
+        for form in [key, encoded] {
+            if !form.is_empty() && message.contains(form) {
+                message = message.replace(form, "[redacted]");
+            }
+        }
+        if message == error.message() {
+            error
+        } else {
+            error.with_message(message)
+        }
+    }
+
+    /// Posts `params` (after `account` and `password`) to `method` and returns the answer body.
+    async fn call(
+        &self,
+        method: &str,
+        operation: Operation,
+        params: &[(&str, &str)],
+    ) -> Result<bytes::Bytes, Error> {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("account", &self.inner.account),
+            ("password", self.inner.key.expose()),
+        ];
+        pairs.extend_from_slice(params);
+        let url = format!("{}?method={method}", self.inner.endpoint);
+        tracing::debug!(provider = %self.inner.name, %url, "request");
+        let reply = post_form(
+            &self.inner.http,
+            &self.inner.name,
+            operation,
+            &url,
+            form_encode(&pairs),
+            FORM,
+            self.inner.body_cap,
+        )
+        .await
+        .map_err(|e| self.scrub(e))?;
+        Ok(reply.body)
+    }
+
+    /// Sends one batch (at most the batch size) and reports each number.
+    async fn send_batch(
+        &self,
+        batch: &[PhoneNumber],
+        content: &MmsContent,
+        time: Option<&str>,
+    ) -> Result<Vec<RecipientOutcome>, Error> {
+        let mobile = batch
+            .iter()
+            .map(PhoneNumber::national_number)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut params = vec![
+            ("mobile", mobile.as_str()),
+            ("mmsid", content.package_id.trim()),
+            ("pid", content.product_id.trim()),
+        ];
+        if let Some(time) = time {
+            params.push(("time", time));
+        }
+        let body = self.call("SendMms", Operation::Send, &params).await?;
+        let id = response::send(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        Ok(batch
+            .iter()
+            .map(|n| RecipientOutcome::accepted(n.clone(), self.name_str(), Some(id.clone())))
+            .collect())
+    }
+
+    /// Stores a package (CreateMms) and returns its new package id, to send with
+    /// [`MmsContent::new`].
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] for an empty title, before any request; then the provider's
+    /// failure (for example [`ErrorKind::InvalidContent`] when it finds the SMIL malformed), or
+    /// [`ErrorKind::Protocol`] for an answer without a package id.
+    pub async fn create_mms(&self, title: &str, package: &MmsPackage) -> Result<String, Error> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidRequest, Operation::CreateMms)
+                .with_provider(self.name_str())
+                .with_message("the MMS title is empty"));
+        }
+        let zipfile = package.to_base64();
+        let body = self
+            .call(
+                "CreateMms",
+                Operation::CreateMms,
+                &[("title", title), ("zipfile", &zipfile)],
+            )
+            .await?;
+        let id = response::create(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        tracing::info!(provider = %self.inner.name, package = %id, "MMS package stored");
+        Ok(id)
+    }
+}
+
+#[async_trait]
+impl MessageSender for MmsClient {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.inner.capabilities
+    }
+
+    /// Sends a stored package to every recipient, comma-joined, in requests of at most the batch size,
+    /// merged into one receipt in recipient order; every number of an accepted request gets the
+    /// request's `mmsid` as message id. A batch whose request fails marks its numbers failed with
+    /// that error; later batches are still sent unless the error concerns the account or the package,
+    /// in which case they are marked failed with the same kind and not requested.
+    async fn send(&self, message: &Message) -> Result<Receipt, Error> {
+        let name = self.name_str();
+        message.validate().map_err(|e| e.with_provider(name))?;
+        self.inner.capabilities.check(name, message)?;
+        let MessageBody::Mms(content) = message.body() else {
+            return Err(Error::new(ErrorKind::Unsupported, Operation::Send)
+                .with_provider(name)
+                .with_message(format!("{name} does not send {} messages", message.kind())));
+        };
+        let time = message.schedule().map(|t| t.format_dashed());
+        let mut outcomes = Vec::with_capacity(message.recipients().len());
+        let mut errors: Vec<Error> = Vec::new();
+        let mut stopped: Option<Error> = None;
+        for batch in message.recipients().chunks(self.inner.batch_size) {
+            let result = match &stopped {
+                Some(error) => Err(error.clone().with_message(format!(
+                    "not requested: an earlier batch failed ({})",
+                    error.message()
+                ))),
+                None => self.send_batch(batch, content, time.as_deref()).await,
+            };
+            match result {
+                Ok(batch_outcomes) => outcomes.extend(batch_outcomes),
+                Err(error) => {
+                    tracing::warn!(provider = %name, numbers = batch.len(), "batch failed: {error}");
+                    if stopped.is_none() && repeats_for_every_batch(&error) {
+                        stopped = Some(error.clone());
+                    }
+                    outcomes.extend(
+                        batch
+                            .iter()
+                            .map(|n| RecipientOutcome::failed(n.clone(), name, error.clone())),
+                    );
+                    errors.push(error);
+                }
+            }
+        }
+        if outcomes.iter().any(RecipientOutcome::is_accepted) {
+            return Ok(Receipt::new(message.reference().clone(), outcomes));
+        }
+        // Nothing accepted: the error of a batch that may have gone out wins, so that nobody fails
+        // over a message that might have been sent.
+        let error = errors
+            .iter()
+            .find(|e| e.is_ambiguous())
+            .or_else(|| errors.first())
+            .cloned();
+        Err(error.unwrap_or_else(|| {
+            Error::new(ErrorKind::ProviderFault, Operation::Send)
+                .with_provider(name)
+                .with_message("no number was accepted")
+        }))
+    }
+}
+
+#[async_trait]
+impl BalanceQuery for MmsClient {
+    /// The remaining MMS count from GetNum.
+    async fn balance(&self) -> Result<Balance, Error> {
+        let body = self.call("GetNum", Operation::Balance, &[]).await?;
+        let amount = response::balance(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        Ok(Balance {
+            provider: self.inner.name.clone(),
+            amount,
+            unit: BalanceUnit::Messages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_under_the_base_url() {
+        assert_eq!(
+            endpoint("http://10658.cc").unwrap(),
+            "http://10658.cc/webservice/api"
+        );
+        assert_eq!(
+            endpoint(" http://127.0.0.1:8080/ ").unwrap(),
+            "http://127.0.0.1:8080/webservice/api"
+        );
+        assert_eq!(
+            endpoint("https://example.invalid/prefix/").unwrap(),
+            "https://example.invalid/prefix/webservice/api"
+        );
+        for bad in [
+            "",
+            "10658.cc",
+            "ftp://10658.cc",
+            "http://10658.cc/?a=1",
+            "http://u:p@10658.cc",
+        ] {
+            assert!(endpoint(bad).is_err(), "{bad}");
+        }
+    }
+}
