@@ -151,8 +151,7 @@ pub async fn post_form(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(parse_retry_after);
     let body = read_capped(response, body_cap)
         .await
         .map_err(|e| e.into_error(provider, operation))?;
@@ -173,6 +172,17 @@ pub async fn post_form(
         error = error.with_retry_after(delay);
     }
     Err(error)
+}
+
+/// The longest `Retry-After` honoured. A server asking for more is capped: the value is
+/// remote input, and an absurd delay must neither stall a sender nor overflow time arithmetic.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Parses a `Retry-After` value in delay-seconds form, capped at [`MAX_RETRY_AFTER`]. The HTTP-date
+/// form is ignored (providers use seconds, and a date would need a clock we cannot trust here).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds: u64 = value.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
 /// Why a body could not be read.

@@ -186,6 +186,14 @@ async fn http_statuses_map_to_kinds() {
 }
 
 #[test]
+fn retry_after_is_parsed_and_capped() {
+    assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+    assert_eq!(parse_retry_after("18446744073709551615"), Some(MAX_RETRY_AFTER));
+    assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    assert_eq!(parse_retry_after("-1"), None);
+}
+
+#[test]
 fn client_config_is_checked() {
     let bad_idle = HttpConfig {
         pool_idle_timeout: Duration::from_secs(60),
