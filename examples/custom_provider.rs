@@ -43,7 +43,9 @@ struct AcmeSms {
 impl AcmeSms {
     fn new(config: AcmeConfig) -> Self {
         // 2. Capabilities: plain text to mainland numbers, 50 per request, nothing else.
-        let capabilities = Capabilities::new(&[MessageKind::Text]).with_max_batch(50).with_max_text_chars(500);
+        let capabilities = Capabilities::new(&[MessageKind::Text])
+            .with_max_batch(50)
+            .with_max_text_chars(500);
         Self {
             config,
             capabilities,
@@ -104,7 +106,11 @@ impl MessageSender for AcmeSms {
             })
             .collect();
         // Nothing accepted: return the (first) error so that the caller's decision logic sees it.
-        if let Some(error) = outcomes.iter().find_map(|o| o.error()).filter(|_| outcomes.iter().all(|o| !o.is_accepted())) {
+        if let Some(error) = outcomes
+            .iter()
+            .find_map(|o| o.error())
+            .filter(|_| outcomes.iter().all(|o| !o.is_accepted()))
+        {
             return Err(error.clone());
         }
         Ok(Receipt::new(message.reference().clone(), outcomes))

@@ -31,7 +31,11 @@ async fn main() -> Result<(), BoxError> {
         .provider(ProviderEntry::new(Arc::new(backend.ihuyi.clone()) as Arc<dyn MessageSender>).priority(0))
         .provider(ProviderEntry::new(Arc::new(backend.juxiang.clone()) as Arc<dyn MessageSender>).priority(1))
         // Quick retries so the demo stays snappy; production defaults are more patient.
-        .retry(RetryPolicy::default().max_attempts_per_provider(2).initial_backoff(Duration::from_millis(50)))
+        .retry(
+            RetryPolicy::default()
+                .max_attempts_per_provider(2)
+                .initial_backoff(Duration::from_millis(50)),
+        )
         .build()?;
     println!("Failover chain: {}\n", provider_names(&chain));
 
@@ -44,13 +48,17 @@ async fn main() -> Result<(), BoxError> {
         println!("Real providers: skipping the fault-injection step (it needs the sandbox).");
         return Ok(());
     };
-    sandbox.inject_fault(Fault::new(FaultKind::HttpStatus(503)).target(FaultTarget::Product(Product::IhuyiSms)));
+    sandbox
+        .inject_fault(Fault::new(FaultKind::HttpStatus(503)).target(FaultTarget::Product(Product::IhuyiSms)));
     println!("Injected a fault: ihuyi now answers every request with HTTP 503.\n");
     let second = verification_code(&backend.recipients[1], "730516");
     send_and_explain(&chain, "Message 2 (primary down)", &second).await;
 
     // 3. What actually went out, according to the simulator's own log.
-    println!("The sandbox recorded {} accepted message(s):", sandbox.messages().len());
+    println!(
+        "The sandbox recorded {} accepted message(s):",
+        sandbox.messages().len()
+    );
     for recorded in sandbox.messages() {
         println!(
             "  {:?} to {} via account {:?}: {}",
@@ -73,7 +81,10 @@ fn verification_code(to: &PhoneNumber, code: &str) -> Message {
 
 async fn send_and_explain(chain: &FailoverSender, title: &str, message: &Message) {
     let parts = message.estimated_parts().unwrap_or(0);
-    println!("{title}: to {} ({parts} billed part(s))", message.recipients()[0].masked());
+    println!(
+        "{title}: to {} ({parts} billed part(s))",
+        message.recipients()[0].masked()
+    );
     match chain.send(message).await {
         Ok(receipt) => explain(&receipt),
         Err(error) => println!("  not sent: {error}"),
@@ -85,19 +96,38 @@ fn explain(receipt: &Receipt) {
     for outcome in &receipt.outcomes {
         let id = outcome.message_id.as_deref().unwrap_or("-");
         if outcome.is_accepted() {
-            println!("  delivered to the provider by {} (message id {id})", outcome.provider);
+            println!(
+                "  delivered to the provider by {} (message id {id})",
+                outcome.provider
+            );
         } else {
             println!("  {}: {:?}", outcome.provider, outcome.status);
         }
     }
     if receipt.attempts.is_empty() {
         println!("  why: the primary accepted it on the first try");
+        return;
     }
-    for attempt in &receipt.attempts {
-        println!("  why: {} failed first after {:?}: {}", attempt.provider, attempt.elapsed, attempt.error);
+    for (index, attempt) in receipt.attempts.iter().enumerate() {
+        let error = &attempt.error;
+        let code = error.code().map(|c| format!(" ({c})")).unwrap_or_default();
+        let next = if error.is_retryable() { "retryable" } else { "not retryable here" };
+        println!(
+            "  why: attempt {} on {} failed after {:.1?}: {}{code}, {next}",
+            index + 1,
+            attempt.provider,
+            attempt.elapsed,
+            error.kind()
+        );
     }
+    println!("  so the chain failed over to the next provider, which took it");
 }
 
 fn provider_names(chain: &FailoverSender) -> String {
-    chain.health().iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(" -> ")
+    chain
+        .health()
+        .iter()
+        .map(|h| h.name.clone())
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }

@@ -71,8 +71,11 @@ impl Backend {
                 .international_base_url(base.clone()),
         )?;
         let juxiang = JuxiangClient::new(
-            JuxiangConfig::new(sms::sandbox::DEFAULT_ACCOUNT, sms::sandbox::DEFAULT_JUXIANG_PASSWORD)
-                .base_url(format!("{base}/send/")),
+            JuxiangConfig::new(
+                sms::sandbox::DEFAULT_ACCOUNT,
+                sms::sandbox::DEFAULT_JUXIANG_PASSWORD,
+            )
+            .base_url(format!("{base}/send/")),
         )?;
         let recipients = ["13800138000", "13900139000", "15000150000"]
             .into_iter()

@@ -17,13 +17,27 @@ fn primary_fault(kind: FaultKind) -> Fault {
 
 /// Sends one message and asserts it went out exactly once, through Juxiang.
 async fn assert_delivered_once_by_secondary(bed: &Bed, policy: AmbiguityPolicy, to_index: u32) {
-    let chain = bed.chain_builder().ambiguity_policy(policy).build().expect("chain");
+    let chain = bed
+        .chain_builder()
+        .ambiguity_policy(policy)
+        .build()
+        .expect("chain");
     let to = number(to_index);
-    let receipt = chain.send(&Message::text(to.clone(), TEXT)).await.expect("delivered");
+    let receipt = chain
+        .send(&Message::text(to.clone(), TEXT))
+        .await
+        .expect("delivered");
     assert!(receipt.all_accepted(), "{receipt:?}");
     assert_eq!(receipt.outcomes[0].provider, "juxiang");
-    assert!(!receipt.attempts.is_empty(), "the receipt explains why the primary was skipped");
-    assert!(receipt.attempts.iter().all(|a| a.provider == "ihuyi"), "{:?}", receipt.attempts);
+    assert!(
+        !receipt.attempts.is_empty(),
+        "the receipt explains why the primary was skipped"
+    );
+    assert!(
+        receipt.attempts.iter().all(|a| a.provider == "ihuyi"),
+        "{:?}",
+        receipt.attempts
+    );
     let delivered = bed.delivered_to(&to);
     assert_eq!(delivered.len(), 1, "exactly one accepted message: {delivered:?}");
     assert_eq!(delivered[0].product, Product::Juxiang);
@@ -35,20 +49,27 @@ async fn healthy_primary_takes_the_message() {
     let bed = Bed::start().await;
     let chain = bed.chain_builder().build().expect("chain");
     let to = number(1);
-    let receipt = chain.send(&Message::text(to.clone(), TEXT)).await.expect("delivered");
+    let receipt = chain
+        .send(&Message::text(to.clone(), TEXT))
+        .await
+        .expect("delivered");
     assert_eq!(receipt.outcomes[0].provider, "ihuyi");
     assert!(receipt.attempts.is_empty());
     let delivered = bed.delivered_to(&to);
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].product, Product::IhuyiSms);
-    assert_eq!(receipt.outcomes[0].message_id.as_deref(), Some(delivered[0].provider_id.as_str()));
+    assert_eq!(
+        receipt.outcomes[0].message_id.as_deref(),
+        Some(delivered[0].provider_id.as_str())
+    );
     assert_eq!(bed.secondary_requests(), 0);
 }
 
 #[tokio::test]
 async fn primary_answering_500_fails_over_once() {
     let bed = Bed::start().await;
-    bed.sandbox.inject_fault(primary_fault(FaultKind::HttpStatus(500)));
+    bed.sandbox
+        .inject_fault(primary_fault(FaultKind::HttpStatus(500)));
     assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 2).await;
     // 500 is retryable: the primary was tried as often as the retry policy allows, then left.
     assert_eq!(bed.primary_requests(), 2);
@@ -57,7 +78,8 @@ async fn primary_answering_500_fails_over_once() {
 #[tokio::test]
 async fn primary_out_of_balance_fails_over_once() {
     let bed = Bed::start().await;
-    bed.sandbox.set_balance(Product::IhuyiSms, sms::sandbox::DEFAULT_ACCOUNT, 0);
+    bed.sandbox
+        .set_balance(Product::IhuyiSms, sms::sandbox::DEFAULT_ACCOUNT, 0);
     assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 3).await;
     // 4051 is not retryable: one request, then the next provider.
     assert_eq!(bed.primary_requests(), 1);
@@ -86,7 +108,11 @@ async fn hanging_primary_stops_with_an_ambiguous_error_by_default() {
     let error = chain.send(&Message::text(to.clone(), TEXT)).await.unwrap_err();
     assert!(error.is_ambiguous(), "{error:?}");
     assert_eq!(error.kind(), ErrorKind::Ambiguous);
-    assert_eq!(error.attempts().len(), 1, "the attempt record comes with it: {error}");
+    assert_eq!(
+        error.attempts().len(),
+        1,
+        "the attempt record comes with it: {error}"
+    );
     // The outcome is unknown, so the secondary was not asked: no chance of a duplicate.
     assert_eq!(bed.secondary_requests(), 0);
     assert!(bed.delivered_to(&to).is_empty());
@@ -109,7 +135,10 @@ async fn open_breaker_skips_the_hanging_primary_without_requests() {
         .expect("chain");
     for index in 0..6 {
         let to = number(100 + index);
-        let receipt = chain.send(&Message::text(to.clone(), TEXT)).await.expect("delivered");
+        let receipt = chain
+            .send(&Message::text(to.clone(), TEXT))
+            .await
+            .expect("delivered");
         assert_eq!(receipt.outcomes[0].provider, "juxiang");
         assert_eq!(bed.delivered_to(&to).len(), 1);
         // Until the breaker opens every message costs the primary a request; after, none.

@@ -4,11 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sms::failover::{BreakerConfig, FailoverSender, FailoverSenderBuilder, ProviderEntry, RecipientLimits, RetryPolicy};
+use sms::failover::{
+    BreakerConfig, FailoverSender, FailoverSenderBuilder, ProviderEntry, RecipientLimits, RetryPolicy,
+};
 use sms::http::HttpConfig;
 use sms::ihuyi::{IhuyiClient, IhuyiConfig};
 use sms::juxiang::{JuxiangClient, JuxiangConfig};
-use sms::sandbox::{DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD, DEFAULT_KEY, Product, RecordedMessage, Sandbox};
+use sms::sandbox::{
+    DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD, DEFAULT_KEY, Product, RecordedMessage, Sandbox,
+};
 use sms::{MessageSender, PhoneNumber};
 
 /// How long the primary waits for an answer before the outcome counts as ambiguous. Short, so that
@@ -31,7 +35,8 @@ impl Bed {
         Self::start_with_ihuyi_key(DEFAULT_KEY).await
     }
 
-    /// Like [`Bed::start`] with another ihuyi key (a wrong key makes ihuyi answer 405).
+    /// Like [`Bed::start`] with another ihuyi key (a wrong key is refused as unauthorized: 40502 with the
+    /// default dynamic password, 405 with a plain one).
     pub async fn start_with_ihuyi_key(key: &str) -> Self {
         let sandbox = Sandbox::builder().spawn().await.expect("sandbox starts");
         let base = sandbox.base_url();
@@ -50,7 +55,11 @@ impl Bed {
             JuxiangConfig::new(DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD).base_url(format!("{base}/send/")),
         )
         .expect("juxiang client");
-        Self { sandbox, ihuyi, juxiang }
+        Self {
+            sandbox,
+            ihuyi,
+            juxiang,
+        }
     }
 
     /// A chain builder with ihuyi first and Juxiang second, quick retries, and no local per-recipient
@@ -58,7 +67,9 @@ impl Bed {
     pub fn chain_builder(&self) -> FailoverSenderBuilder {
         FailoverSender::builder()
             .provider(ProviderEntry::new(Arc::new(self.ihuyi.clone()) as Arc<dyn MessageSender>).priority(0))
-            .provider(ProviderEntry::new(Arc::new(self.juxiang.clone()) as Arc<dyn MessageSender>).priority(1))
+            .provider(
+                ProviderEntry::new(Arc::new(self.juxiang.clone()) as Arc<dyn MessageSender>).priority(1),
+            )
             .retry(
                 RetryPolicy::default()
                     .max_attempts_per_provider(2)

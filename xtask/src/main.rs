@@ -85,7 +85,15 @@ fn feature_steps() -> Vec<Step> {
     for feature in FACADE_FEATURES {
         steps.push(Step::cargo(
             format!("facade with only `{feature}`"),
-            &["check", "--quiet", "--package", "sms", "--no-default-features", "--features", feature],
+            &[
+                "check",
+                "--quiet",
+                "--package",
+                "sms",
+                "--no-default-features",
+                "--features",
+                feature,
+            ],
         ));
     }
     steps
@@ -96,13 +104,25 @@ fn ci_steps() -> Vec<Step> {
         Step::cargo("format", &["fmt", "--all", "--", "--check"]),
         Step::cargo(
             "clippy",
-            &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
         ),
         Step::cargo("tests (README test command)", TEST_COMMAND),
-        Step::cargo("docs", &["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings"),
+        Step::cargo("docs", &["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
     ];
     steps.extend(feature_steps());
-    steps.push(Step::cargo("quickstart (README main command)", QUICKSTART_COMMAND));
+    steps.push(Step::cargo(
+        "quickstart (README main command)",
+        QUICKSTART_COMMAND,
+    ));
     // Re-measures the sandbox against a bare axum server in the same run and prints the ratio; the
     // ratio is reported, not gated, because CI machines are shared and a threshold would flake.
     steps.push(Step::cargo("sandbox throughput (quick)", BENCH_QUICK_COMMAND));
@@ -117,7 +137,13 @@ fn main() -> ExitCode {
         "features" => feature_steps(),
         "bench" => vec![Step::cargo(
             "sandbox throughput bench",
-            &["bench", "--package", "sms-sandbox", "--bench", "submit_throughput"],
+            &[
+                "bench",
+                "--package",
+                "sms-sandbox",
+                "--bench",
+                "submit_throughput",
+            ],
         )],
         _ => {
             eprintln!("usage: cargo xtask <ci|test|features|bench>");
@@ -131,6 +157,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    println!("xtask {task}: all {} steps passed in {:.0} s", steps.len(), started.elapsed().as_secs_f64());
+    println!(
+        "xtask {task}: all {} steps passed in {:.0} s",
+        steps.len(),
+        started.elapsed().as_secs_f64()
+    );
     ExitCode::SUCCESS
 }

@@ -32,7 +32,7 @@ pub use sms_sandbox as sandbox;
 /// The traits and types most applications use, for `use sms::prelude::*`.
 pub mod prelude {
     pub use sms_core::{
-        AmbiguityPolicy, BalanceQuery, Error, ErrorKind, InboundSource, Message, MessageSender, MessageSenderExt,
-        PhoneNumber, Receipt, Secret,
+        AmbiguityPolicy, BalanceQuery, Error, ErrorKind, InboundSource, Message, MessageSender,
+        MessageSenderExt, PhoneNumber, Receipt, Secret,
     };
 }
