@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use sms::failover::BreakerConfig;
+use sms::ihuyi::PasswordMode;
 use sms::sandbox::{Fault, FaultKind, FaultTarget, Product};
 use sms::{AmbiguityPolicy, ErrorKind, Message, MessageSender};
 use sms_e2e::{Bed, number};
@@ -15,8 +16,14 @@ fn primary_fault(kind: FaultKind) -> Fault {
     Fault::new(kind).target(FaultTarget::Product(Product::IhuyiSms))
 }
 
-/// Sends one message and asserts it went out exactly once, through Juxiang.
-async fn assert_delivered_once_by_secondary(bed: &Bed, policy: AmbiguityPolicy, to_index: u32) {
+/// Sends one message and asserts it went out exactly once, through Juxiang, after the primary failed
+/// with `primary_code` (the provider's own code, or `None` for a transport failure).
+async fn assert_delivered_once_by_secondary(
+    bed: &Bed,
+    policy: AmbiguityPolicy,
+    to_index: u32,
+    primary_code: Option<&str>,
+) {
     let chain = bed
         .chain_builder()
         .ambiguity_policy(policy)
@@ -38,6 +45,8 @@ async fn assert_delivered_once_by_secondary(bed: &Bed, policy: AmbiguityPolicy, 
         "{:?}",
         receipt.attempts
     );
+    let codes: Vec<Option<&str>> = receipt.attempts.iter().map(|a| a.error.code()).collect();
+    assert!(codes.iter().all(|c| *c == primary_code), "{codes:?}");
     let delivered = bed.delivered_to(&to);
     assert_eq!(delivered.len(), 1, "exactly one accepted message: {delivered:?}");
     assert_eq!(delivered[0].product, Product::Juxiang);
@@ -70,7 +79,7 @@ async fn primary_answering_500_fails_over_once() {
     let bed = Bed::start().await;
     bed.sandbox
         .inject_fault(primary_fault(FaultKind::HttpStatus(500)));
-    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 2).await;
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 2, Some("HTTP 500")).await;
     // 500 is retryable: the primary was tried as often as the retry policy allows, then left.
     assert_eq!(bed.primary_requests(), 2);
 }
@@ -80,15 +89,24 @@ async fn primary_out_of_balance_fails_over_once() {
     let bed = Bed::start().await;
     bed.sandbox
         .set_balance(Product::IhuyiSms, sms::sandbox::DEFAULT_ACCOUNT, 0);
-    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 3).await;
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 3, Some("4051")).await;
     // 4051 is not retryable: one request, then the next provider.
     assert_eq!(bed.primary_requests(), 1);
 }
 
 #[tokio::test]
 async fn primary_with_a_wrong_key_fails_over_once() {
-    let bed = Bed::start_with_ihuyi_key("not-the-key").await;
-    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 4).await;
+    // Plain password: the key itself travels, and the provider answers 405.
+    let bed = Bed::start_with_ihuyi("not-the-key", PasswordMode::Plain).await;
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 4, Some("405")).await;
+    assert_eq!(bed.primary_requests(), 1);
+}
+
+#[tokio::test]
+async fn primary_with_a_wrong_key_fails_over_once_with_dynamic_passwords() {
+    // Dynamic password: the hash does not match, and the provider answers 40502.
+    let bed = Bed::start_with_ihuyi("not-the-key", PasswordMode::Dynamic).await;
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 7, Some("40502")).await;
     assert_eq!(bed.primary_requests(), 1);
 }
 
@@ -96,7 +114,7 @@ async fn primary_with_a_wrong_key_fails_over_once() {
 async fn hanging_primary_fails_over_once_when_duplicates_are_acceptable() {
     let bed = Bed::start().await;
     bed.sandbox.inject_fault(primary_fault(FaultKind::Hang));
-    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtLeastOnce, 5).await;
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtLeastOnce, 5, None).await;
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use sms::failover::{
     BreakerConfig, FailoverSender, FailoverSenderBuilder, ProviderEntry, RecipientLimits, RetryPolicy,
 };
 use sms::http::HttpConfig;
-use sms::ihuyi::{IhuyiClient, IhuyiConfig};
+use sms::ihuyi::{IhuyiClient, IhuyiConfig, PasswordMode};
 use sms::juxiang::{JuxiangClient, JuxiangConfig};
 use sms::sandbox::{
     DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD, DEFAULT_KEY, Product, RecordedMessage, Sandbox,
@@ -32,12 +32,12 @@ pub struct Bed {
 impl Bed {
     /// Starts a sandbox and builds clients with the default sandbox credentials.
     pub async fn start() -> Self {
-        Self::start_with_ihuyi_key(DEFAULT_KEY).await
+        Self::start_with_ihuyi(DEFAULT_KEY, PasswordMode::Dynamic).await
     }
 
-    /// Like [`Bed::start`] with another ihuyi key (a wrong key is refused as unauthorized: 40502 with the
-    /// default dynamic password, 405 with a plain one).
-    pub async fn start_with_ihuyi_key(key: &str) -> Self {
+    /// Like [`Bed::start`] with another ihuyi key and password mode. A wrong key is refused as
+    /// unauthorized: 40502 with the dynamic password, 405 with the plain one.
+    pub async fn start_with_ihuyi(key: &str, mode: PasswordMode) -> Self {
         let sandbox = Sandbox::builder().spawn().await.expect("sandbox starts");
         let base = sandbox.base_url();
         let http = HttpConfig {
@@ -48,6 +48,7 @@ impl Bed {
             IhuyiConfig::new(DEFAULT_ACCOUNT, key)
                 .base_url(base.clone())
                 .international_base_url(base.clone())
+                .password_mode(mode)
                 .http(http),
         )
         .expect("ihuyi client");
