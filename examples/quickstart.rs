@@ -111,7 +111,11 @@ fn explain(receipt: &Receipt) {
     for (index, attempt) in receipt.attempts.iter().enumerate() {
         let error = &attempt.error;
         let code = error.code().map(|c| format!(" ({c})")).unwrap_or_default();
-        let next = if error.is_retryable() { "retryable" } else { "not retryable here" };
+        let next = if error.is_retryable() {
+            "retryable"
+        } else {
+            "not retryable here"
+        };
         println!(
             "  why: attempt {} on {} failed after {:.1?}: {}{code}, {next}",
             index + 1,

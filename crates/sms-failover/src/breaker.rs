@@ -194,6 +194,14 @@ impl Permit<'_> {
         self.breaker.settle(failed, self.probe_of.is_some());
         self.settled = true;
     }
+
+    /// Gives the permit back without a verdict: the request ended for a reason that says nothing about
+    /// the provider (the chain's own deadline cut it short). Nothing is counted either way; a probe's
+    /// slot is freed, so that the next request probes instead.
+    pub(crate) fn release(self) {
+        // Dropping an unsettled permit is exactly that (see `Drop`).
+        drop(self);
+    }
 }
 
 impl Drop for Permit<'_> {
@@ -303,6 +311,24 @@ mod tests {
         clock.advance(Duration::from_secs(31));
         drop(b.try_acquire().expect("probe"));
         assert!(b.try_acquire().is_some(), "another probe may go");
+    }
+
+    #[test]
+    fn a_released_permit_counts_nothing() {
+        let (b, clock) = breaker(1, 30);
+        b.try_acquire().expect("closed").release();
+        assert_eq!((b.state(), b.consecutive_failures()), (BreakerState::Closed, 0));
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        clock.advance(Duration::from_secs(30));
+        b.try_acquire().expect("probe").release();
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen,
+            "still waiting for a probe's verdict"
+        );
+        let probe = b.try_acquire().expect("the next request probes");
+        probe.record(&Ok::<(), Error>(()));
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::health::HealthRecorder;
 use crate::limits::{RecipientLimiter, RecipientLimits};
 use crate::provider::{Provider, ProviderEntry};
-use crate::retry::RetryPolicy;
+use crate::retry::{LONGEST_WAIT, RetryPolicy};
 use crate::sender::{Chain, FailoverSender};
 use crate::strategy::{Router, Strategy};
 use crate::suppression::{InMemorySuppressionList, SuppressionList};
@@ -142,7 +142,8 @@ impl FailoverSenderBuilder {
     /// # Errors
     /// [`ErrorKind::Configuration`] when there is no provider, two providers share a name, a policy
     /// value is out of range (zero attempts, deadline, failure threshold, limit count or period, or
-    /// health window), or [`Strategy::WeightedRandom`] is chosen with every weight 0.
+    /// health window; a zero attempt timeout; a deadline or attempt timeout longer than a day), or
+    /// [`Strategy::WeightedRandom`] is chosen with every weight 0.
     pub fn build(self) -> Result<FailoverSender, Error> {
         self.check()?;
         let limiter = RecipientLimiter::new(&self.limits, self.clock.clone())?;
@@ -198,6 +199,23 @@ impl FailoverSenderBuilder {
         }
         if self.retry.deadline.is_zero() {
             return invalid("the per-message deadline must be positive".to_owned());
+        }
+        if self.retry.deadline > LONGEST_WAIT {
+            return invalid(format!(
+                "the per-message deadline of {:?} is longer than the {LONGEST_WAIT:?} allowed",
+                self.retry.deadline
+            ));
+        }
+        match self.retry.attempt_timeout {
+            Some(timeout) if timeout.is_zero() => {
+                return invalid("the attempt timeout must be positive".to_owned());
+            }
+            Some(timeout) if timeout > LONGEST_WAIT => {
+                return invalid(format!(
+                    "the attempt timeout of {timeout:?} is longer than the {LONGEST_WAIT:?} allowed"
+                ));
+            }
+            _ => {}
         }
         if self.breaker.failure_threshold == 0 {
             return invalid("the breaker's failure_threshold must be at least 1".to_owned());

@@ -15,14 +15,22 @@ use crate::provider::Provider;
 use crate::retry::Backoff;
 use crate::sender::Chain;
 
-/// What the chain does after a batch part.
+/// What the chain does after a batch part (or, for [`Delivery::try_provider`], after a provider).
 enum Flow {
-    /// Go on with this provider's next batch part.
+    /// Go on: with this provider's next batch part (or with the next provider).
     Continue,
-    /// Leave this provider: the recipients still pending go to the next one.
-    NextProvider,
+    /// Leave this provider because of this error: the recipients still pending go to the next one.
+    Leave(Error),
     /// Stop the whole message.
     Stop,
+}
+
+/// One request's answer, as the chain saw it.
+struct Answer {
+    result: Result<Receipt, Error>,
+    elapsed: Duration,
+    /// True when the chain's own deadline, not the provider, ended the wait.
+    cut_by_deadline: bool,
 }
 
 /// The state of one message.
@@ -31,6 +39,8 @@ pub(crate) struct Delivery<'a> {
     message: &'a Message,
     policy: AmbiguityPolicy,
     deadline: Instant,
+    /// The least time left for which a request is started (see `RetryPolicy::min_request_budget`).
+    min_budget: Duration,
     /// Recipients still to send, in message order.
     pending: Vec<PhoneNumber>,
     /// Final outcomes.
@@ -51,11 +61,15 @@ pub(crate) struct Delivery<'a> {
 
 impl<'a> Delivery<'a> {
     pub(crate) fn new(chain: &'a Chain, message: &'a Message) -> Self {
+        let now = Instant::now();
         Self {
             chain,
             message,
             policy: message.ambiguity_policy().unwrap_or(chain.ambiguity),
-            deadline: Instant::now() + chain.retry.deadline,
+            // The builder keeps the deadline within a day; were the clock still too close to its end,
+            // the message would fail at once as past its deadline rather than panic.
+            deadline: now.checked_add(chain.retry.deadline).unwrap_or(now),
+            min_budget: chain.retry.min_request_budget(),
             pending: message.recipients().to_vec(),
             done: HashMap::new(),
             last_failure: HashMap::new(),
@@ -111,17 +125,50 @@ impl<'a> Delivery<'a> {
     /// Sends what this provider can take, batch part by batch part.
     async fn try_provider(&mut self, provider: &Provider) -> Flow {
         let takes = self.takes(provider);
-        if takes.is_empty() {
-            return Flow::NextProvider;
-        }
         let batch = provider.capabilities().max_batch.max(1);
-        for part in takes.chunks(batch) {
+        let parts: Vec<&[PhoneNumber]> = takes.chunks(batch).collect();
+        for (index, part) in parts.iter().enumerate() {
             match self.send_part(provider, part).await {
                 Flow::Continue => {}
-                other => return other,
+                Flow::Leave(cause) => {
+                    self.left_unsent(provider, &cause, &parts[index + 1..]);
+                    return Flow::Continue;
+                }
+                Flow::Stop => return Flow::Stop,
             }
         }
-        Flow::NextProvider
+        Flow::Continue
+    }
+
+    /// The numbers of the parts a provider never got because the chain left it (no credit, an open
+    /// breaker, retries spent, an unknown outcome) keep the reason: should no later provider take them,
+    /// their outcome says why they were not sent. It is an error another provider may fix, and never an
+    /// ambiguous one: nothing was sent.
+    fn left_unsent(&mut self, provider: &Provider, cause: &Error, parts: &[&[PhoneNumber]]) {
+        let mut error: Option<Error> = None;
+        for recipient in parts.iter().flat_map(|part| part.iter()) {
+            if self.done.contains_key(recipient) || self.last_failure.contains_key(recipient) {
+                continue;
+            }
+            let error = error
+                .get_or_insert_with(|| {
+                    let kind = if cause.can_failover() {
+                        cause.kind()
+                    } else {
+                        ErrorKind::Unavailable
+                    };
+                    Error::new(kind, Operation::Send)
+                        .with_provider(provider.name.clone())
+                        .with_message(format!(
+                            "not sent to {}: the chain left it after another part of the message failed ({})",
+                            provider.name,
+                            brief(cause)
+                        ))
+                })
+                .clone();
+            self.last_failure
+                .insert(recipient.clone(), (provider.name.clone(), error));
+        }
     }
 
     /// The pending recipients this provider's capabilities allow.
@@ -144,19 +191,35 @@ impl<'a> Delivery<'a> {
             .collect()
     }
 
+    /// Time left before the deadline.
+    fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// True when a retry after `pause` still leaves time for a request.
+    fn retry_fits(&self, pause: Duration) -> bool {
+        pause
+            .checked_add(self.min_budget)
+            .is_some_and(|needed| needed <= self.time_left())
+    }
+
     /// One batch part on one provider, with retries.
     async fn send_part(&mut self, provider: &Provider, part: &[PhoneNumber]) -> Flow {
         let retry = self.chain.retry;
         let mut backoff: Option<Backoff> = None;
         let mut admitted: Option<Vec<PhoneNumber>> = None;
-        for attempt in 1..=retry.max_attempts_per_provider {
-            if Instant::now() >= self.deadline {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // A retry was only paused for if it fitted; a fresh request needs the minimum budget.
+            let left = self.time_left();
+            if left.is_zero() || (admitted.is_none() && left < self.min_budget) {
                 self.deadline_passed = true;
                 return Flow::Stop;
             }
             let Some(permit) = provider.breaker.try_acquire() else {
-                self.skip_open(provider, admitted.as_deref().unwrap_or(part));
-                return Flow::NextProvider;
+                let error = self.skip_open(provider, admitted.as_deref().unwrap_or(part));
+                return Flow::Leave(error);
             };
             let recipients = match admitted.take() {
                 Some(recipients) => recipients,
@@ -165,21 +228,44 @@ impl<'a> Delivery<'a> {
             if recipients.is_empty() {
                 return Flow::Continue;
             }
-            let (result, elapsed) = self.request(provider, &recipients, attempt).await;
-            permit.record(&result);
-            provider.health.record(result.is_ok(), elapsed);
-            let error = match result {
+            let answer = self.request(provider, &recipients, attempt).await;
+            if answer.cut_by_deadline {
+                // The chain gave up, not the provider: no verdict on its health.
+                permit.release();
+            } else {
+                permit.record(&answer.result);
+            }
+            provider.health.record(answer.result.is_ok(), answer.elapsed);
+            let error = match answer.result {
                 Ok(receipt) => {
-                    self.absorb(provider, &recipients, receipt, elapsed);
-                    return Flow::Continue;
+                    let (again, retry_after) = self.absorb(provider, &recipients, receipt, answer.elapsed);
+                    if again.is_empty() || attempt >= retry.max_attempts_per_provider {
+                        return Flow::Continue;
+                    }
+                    // Some numbers were refused for a passing reason: retry just them, here.
+                    let pause = backoff
+                        .get_or_insert_with(|| retry.backoff(self.chain.router.seed()))
+                        .next_pause(retry_after);
+                    if !self.retry_fits(pause) {
+                        return Flow::Continue;
+                    }
+                    tracing::debug!(
+                        provider = %provider.name,
+                        pause = ?pause,
+                        recipients = again.len(),
+                        "retrying refused numbers"
+                    );
+                    tokio::time::sleep(pause).await;
+                    admitted = Some(again);
+                    continue;
                 }
-                Err(error) => named(error, provider),
+                Err(error) => reveal(named(error, provider), provider),
             };
             self.attempts.push(Attempt {
                 provider: provider.name.clone(),
                 recipients: recipients.len(),
                 error: error.clone(),
-                elapsed,
+                elapsed: answer.elapsed,
             });
             for recipient in &recipients {
                 self.last_failure
@@ -189,27 +275,27 @@ impl<'a> Delivery<'a> {
                 if self.policy == AmbiguityPolicy::AtMostOnce {
                     // It may have gone out: these numbers are never sent again.
                     self.finalize_all(&recipients, &provider.name, &error);
-                    self.stop_cause.get_or_insert(error);
+                    self.stop_cause.get_or_insert(error.clone());
                 }
-                return Flow::NextProvider;
+                return Flow::Leave(error);
             }
             if error.is_retryable() && attempt < retry.max_attempts_per_provider {
                 let pause = backoff
                     .get_or_insert_with(|| retry.backoff(self.chain.router.seed()))
                     .next_pause(error.retry_after());
-                if Instant::now() + pause < self.deadline {
+                if self.retry_fits(pause) {
                     tracing::debug!(provider = %provider.name, pause = ?pause, "retrying");
                     tokio::time::sleep(pause).await;
                     admitted = Some(recipients);
                     continue;
                 }
             }
-            if may_help_elsewhere(&error) {
+            if may_help_elsewhere(&error, self.policy) {
                 // A refusal of these numbers only: the provider may still take the other parts.
                 return if error.kind() == ErrorKind::RecipientRejected {
                     Flow::Continue
                 } else {
-                    Flow::NextProvider
+                    Flow::Leave(error)
                 };
             }
             return if stops_only_its_recipients(error.kind()) {
@@ -224,7 +310,6 @@ impl<'a> Delivery<'a> {
                 Flow::Stop
             };
         }
-        Flow::NextProvider
     }
 
     /// Counts each recipient once per message against the per-recipient limits; those over a limit fail
@@ -251,7 +336,7 @@ impl<'a> Delivery<'a> {
     }
 
     /// Records a skip of a provider whose breaker is open: an attempt without a request.
-    fn skip_open(&mut self, provider: &Provider, recipients: &[PhoneNumber]) {
+    fn skip_open(&mut self, provider: &Provider, recipients: &[PhoneNumber]) -> Error {
         let error = Error::new(ErrorKind::CircuitOpen, Operation::Send)
             .with_provider(provider.name.clone())
             .with_message("circuit breaker open after repeated provider failures; skipped without a request");
@@ -265,18 +350,14 @@ impl<'a> Delivery<'a> {
         self.attempts.push(Attempt {
             provider: provider.name.clone(),
             recipients: recipients.len(),
-            error,
+            error: error.clone(),
             elapsed: Duration::ZERO,
         });
+        error
     }
 
     /// Sends one request, bounded by the deadline and the attempt timeout, inside an attempt span.
-    async fn request(
-        &mut self,
-        provider: &Provider,
-        recipients: &[PhoneNumber],
-        attempt: u32,
-    ) -> (Result<Receipt, Error>, Duration) {
+    async fn request(&mut self, provider: &Provider, recipients: &[PhoneNumber], attempt: u32) -> Answer {
         self.requests += 1;
         let span = tracing::info_span!(
             "sms.failover.attempt",
@@ -288,21 +369,37 @@ impl<'a> Delivery<'a> {
             error = tracing::field::Empty,
             code = tracing::field::Empty,
         );
-        let message = self.message.for_recipients(recipients.to_vec());
+        // The provider sees the policy in force, so that a nested chain honours this chain's.
+        let message = self
+            .message
+            .for_recipients(recipients.to_vec())
+            .with_ambiguity_policy(self.policy);
         let started = Instant::now();
-        let limit = match self.chain.retry.attempt_timeout {
-            Some(timeout) => self.deadline.min(started + timeout),
-            None => self.deadline,
-        };
-        let sent = tokio::time::timeout_at(limit, provider.sender.send(&message))
-            .instrument(span.clone())
-            .await;
+        // The attempt timeout, when it ends first; otherwise the deadline.
+        let attempt_end = self
+            .chain
+            .retry
+            .attempt_timeout
+            .and_then(|timeout| started.checked_add(timeout))
+            .filter(|end| *end <= self.deadline);
+        let sent = tokio::time::timeout_at(
+            attempt_end.unwrap_or(self.deadline),
+            provider.sender.send(&message),
+        )
+        .instrument(span.clone())
+        .await;
         let elapsed = started.elapsed();
+        let cut_by_deadline = sent.is_err() && attempt_end.is_none();
         let result = sent.unwrap_or_else(|_| {
+            let limit = if cut_by_deadline {
+                format!("the chain's deadline of {:?} ran out", self.chain.retry.deadline)
+            } else {
+                "the attempt timeout".to_owned()
+            };
             Err(Error::new(ErrorKind::Ambiguous, Operation::Send)
                 .with_provider(provider.name.clone())
                 .with_message(format!(
-                    "no answer within {elapsed:?} (the chain's time limit); the message may have gone out"
+                    "no answer within {elapsed:?} ({limit}); the message may have gone out"
                 )))
         });
         let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
@@ -320,18 +417,23 @@ impl<'a> Delivery<'a> {
                 span.in_scope(|| tracing::warn!("attempt failed"));
             }
         }
-        (result, elapsed)
+        Answer {
+            result,
+            elapsed,
+            cut_by_deadline,
+        }
     }
 
     /// Takes a provider's receipt: accepted and unknown numbers are done; refused ones move on when
-    /// another provider may take them.
+    /// another provider may take them. Returns the numbers refused for a passing reason (rate limited,
+    /// unavailable), which may be retried here, and the longest retry-after among them.
     fn absorb(
         &mut self,
         provider: &Provider,
         recipients: &[PhoneNumber],
         receipt: Receipt,
         elapsed: Duration,
-    ) {
+    ) -> (Vec<PhoneNumber>, Option<Duration>) {
         self.receipts += 1;
         self.billed = match (self.billed, receipt.billed_parts) {
             (Some(sum), Some(parts)) => Some(sum.saturating_add(parts)),
@@ -340,6 +442,8 @@ impl<'a> Delivery<'a> {
         // A nested chain's own failed attempts came before this one.
         self.attempts.extend(receipt.attempts.iter().cloned());
         let mut refusals: Vec<(Error, usize)> = Vec::new();
+        let mut retryable = Vec::new();
+        let mut retry_after: Option<Duration> = None;
         for recipient in recipients {
             let Some(outcome) = receipt.outcome_for(recipient) else {
                 // Not mentioned: it may have gone out.
@@ -350,7 +454,7 @@ impl<'a> Delivery<'a> {
                 continue;
             };
             let error = match &outcome.status {
-                RecipientStatus::Failed(error) => named(error.clone(), provider),
+                RecipientStatus::Failed(error) => reveal(named(error.clone(), provider), provider),
                 _ => {
                     let mut outcome = outcome.clone();
                     outcome.provider = provider.name.clone();
@@ -368,9 +472,13 @@ impl<'a> Delivery<'a> {
             let moves_on = if error.is_ambiguous() {
                 self.policy == AmbiguityPolicy::AtLeastOnce
             } else {
-                may_help_elsewhere(&error)
+                may_help_elsewhere(&error, self.policy)
             };
             if moves_on {
+                if error.is_retryable() {
+                    retryable.push(recipient.clone());
+                    retry_after = retry_after.max(error.retry_after());
+                }
                 self.last_failure
                     .insert(recipient.clone(), (provider.name.clone(), error));
             } else {
@@ -390,6 +498,7 @@ impl<'a> Delivery<'a> {
                 elapsed,
             });
         }
+        (retryable, retry_after)
     }
 
     fn finalize(&mut self, outcome: RecipientOutcome) {
@@ -413,7 +522,10 @@ impl<'a> Delivery<'a> {
         if self.deadline_passed {
             return Error::new(ErrorKind::Unavailable, Operation::Send)
                 .with_provider(CHAIN_NAME)
-                .with_message("the chain's deadline passed before a provider could be tried");
+                .with_message(format!(
+                    "not sent: too little of the chain's deadline of {:?} was left to try a provider",
+                    self.chain.retry.deadline
+                ));
         }
         let single = self.message.for_recipients(recipient.clone());
         let reasons: Vec<String> = self
@@ -423,12 +535,14 @@ impl<'a> Delivery<'a> {
             .filter_map(|p| p.sender.preflight(&single).err())
             .map(|e| e.message().to_owned())
             .collect();
+        let reasons = if reasons.is_empty() {
+            "none of them took it".to_owned()
+        } else {
+            reasons.join("; ")
+        };
         Error::new(ErrorKind::Unsupported, Operation::Send)
             .with_provider(CHAIN_NAME)
-            .with_message(format!(
-                "no provider of the chain can send this: {}",
-                reasons.join("; ")
-            ))
+            .with_message(format!("no provider of the chain can send this: {reasons}"))
     }
 
     fn finish(mut self) -> Result<Receipt, Error> {
@@ -462,7 +576,9 @@ impl<'a> Delivery<'a> {
             receipt.attempts = self.attempts;
             return Ok(receipt);
         }
-        let error = if exhausted {
+        let error = if let Some(uncertain) = self.ambiguity(&outcomes) {
+            uncertain
+        } else if exhausted {
             let tried: Vec<&str> = {
                 let mut names: Vec<&str> = Vec::new();
                 for attempt in &self.attempts {
@@ -498,12 +614,91 @@ impl<'a> Delivery<'a> {
         };
         Err(error.with_attempts(self.attempts))
     }
+
+    /// When nothing was accepted but some number may have received the message, the error must say so
+    /// ([`Error::is_ambiguous`]) whatever else failed: any other error would invite the caller, or an
+    /// outer chain, to send that number again.
+    fn ambiguity(&mut self, outcomes: &[RecipientOutcome]) -> Option<Error> {
+        let uncertain: Vec<&RecipientOutcome> = outcomes
+            .iter()
+            .filter(|o| o.error().is_some_and(Error::is_ambiguous))
+            .collect();
+        let first = uncertain.first()?.error()?.clone();
+        if uncertain.len() == outcomes.len() {
+            // Every number is uncertain: the cause that stopped the send says it best.
+            return Some(
+                self.stop_cause
+                    .take()
+                    .filter(Error::is_ambiguous)
+                    .unwrap_or(first),
+            );
+        }
+        let numbers: Vec<PhoneNumber> = uncertain.iter().map(|o| o.recipient.clone()).collect();
+        Some(
+            Error::new(ErrorKind::Ambiguous, Operation::Send)
+                .with_provider(CHAIN_NAME)
+                .with_message(format!(
+                    "{} of {} recipient(s) may have received the message ({}; do not send it to them \
+                     again): {}; the other {} failed (see the attempts)",
+                    uncertain.len(),
+                    outcomes.len(),
+                    masked_list(&numbers),
+                    brief(&first),
+                    outcomes.len() - uncertain.len()
+                )),
+        )
+    }
 }
 
 /// True when another provider may succeed: the core's answer, plus a nested chain whose providers all
-/// failed (its own error kind says nothing about the providers after it).
-fn may_help_elsewhere(error: &Error) -> bool {
-    error.can_failover() || error.kind() == ErrorKind::AllProvidersFailed
+/// failed (its own error kind says nothing about the providers after it) — unless one of its attempts
+/// may have delivered the message and the policy is at most once.
+fn may_help_elsewhere(error: &Error, policy: AmbiguityPolicy) -> bool {
+    if error.kind() == ErrorKind::AllProvidersFailed {
+        return policy == AmbiguityPolicy::AtLeastOnce || !hides_ambiguity(error);
+    }
+    error.can_failover()
+}
+
+/// True for an `AllProvidersFailed` (of a nested chain, at any depth) one of whose attempts may have
+/// delivered the message.
+fn hides_ambiguity(error: &Error) -> bool {
+    error.kind() == ErrorKind::AllProvidersFailed
+        && error
+            .attempts()
+            .iter()
+            .any(|a| a.error.is_ambiguous() || hides_ambiguity(&a.error))
+}
+
+/// A nested chain's `AllProvidersFailed` after an attempt that may have delivered the message is, to this
+/// chain, an unknown outcome: it becomes an ambiguous error (keeping the nested attempts), so that the
+/// ambiguity policy decides, and the final error says so.
+fn reveal(error: Error, provider: &Provider) -> Error {
+    if !hides_ambiguity(&error) {
+        return error;
+    }
+    Error::new(ErrorKind::Ambiguous, error.operation())
+        .with_provider(provider.name.clone())
+        .with_message(format!(
+            "{}; one of its attempts may have delivered the message",
+            error.message()
+        ))
+        .with_attempts(error.attempts().to_vec())
+}
+
+/// An error on one line, without its attempts: provider, kind, code and message.
+fn brief(error: &Error) -> String {
+    let mut text = match error.provider() {
+        Some(provider) => format!("{provider}: {}", error.kind()),
+        None => error.kind().to_string(),
+    };
+    if let Some(code) = error.code() {
+        text.push_str(&format!(" (code {code})"));
+    }
+    if !error.message().is_empty() {
+        text.push_str(&format!(": {}", error.message()));
+    }
+    text
 }
 
 /// Errors that concern the numbers of a request, not the message: other parts of a batch may still go.

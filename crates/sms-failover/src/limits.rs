@@ -2,14 +2,11 @@
 //! 4080 "one per second", 4082 "five per day"), so that a flood to one number is stopped here, costs no
 //! request and never gets the number blacklisted.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use governor::middleware::NoOpMiddleware;
-use governor::{Quota, RateLimiter, state::keyed::DashMapStateStore};
 use sms_core::{Error, ErrorKind, Operation, PhoneNumber};
 
 use crate::clock::Clock;
@@ -25,9 +22,11 @@ pub struct LimitWindow {
 
 /// The per-recipient limits a chain enforces before any request.
 ///
-/// Each window is a rolling allowance (a generic cell rate algorithm, `governor`): `count` messages may
-/// go at once, and the allowance refills evenly over `period`. "5 per day" therefore lets a sixth
-/// message through 4.8 hours after the fifth, never a sixth within the same burst.
+/// Each window is a sliding window: a message to a number is allowed when fewer than `count` messages
+/// went to it within the last `period`. "5 per day" therefore never lets a sixth message through
+/// within 24 hours of the first of the five, however they are spread. A message refused by one
+/// window counts in none, and a number's history is forgotten once it is older than the longest
+/// window.
 ///
 /// ```
 /// use std::time::Duration;
@@ -85,46 +84,45 @@ impl Default for RecipientLimits {
     }
 }
 
-/// Adapts a [`Clock`] for `governor`: time is the distance from the limiter's creation.
-#[derive(Debug, Clone)]
-struct LimiterClock {
-    clock: Arc<dyn Clock>,
-    origin: Instant,
+/// A sweep of forgotten numbers runs once this many admissions, or as many as there were numbers left
+/// after the previous sweep if more, have passed: the cost stays constant per admission, and memory
+/// stays within about twice the numbers seen within the longest window.
+const MIN_SWEEP_INTERVAL: usize = 1024;
+
+/// The times of the messages counted to one number, oldest first: one log per window (in the
+/// limiter's window order), each holding at most the window's `count` times within its period.
+type Logs = Vec<VecDeque<Instant>>;
+
+#[derive(Debug, Default)]
+struct State {
+    numbers: HashMap<PhoneNumber, Logs>,
+    admissions_since_sweep: usize,
+    numbers_after_sweep: usize,
 }
-
-impl governor::clock::Clock for LimiterClock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        self.clock.now().saturating_duration_since(self.origin)
-    }
-}
-
-type KeyedLimiter =
-    RateLimiter<PhoneNumber, DashMapStateStore<PhoneNumber>, LimiterClock, NoOpMiddleware<Duration>>;
-
-struct Window {
-    spec: LimitWindow,
-    limiter: KeyedLimiter,
-}
-
-/// Drops the state of numbers that are fully replenished every so many checks, so that memory follows
-/// the active numbers instead of every number ever seen.
-const HOUSEKEEPING_EVERY: u64 = 4096;
 
 /// Enforces [`RecipientLimits`].
 pub(crate) struct RecipientLimiter {
-    windows: Vec<Window>,
-    clock: LimiterClock,
-    checks: AtomicU64,
+    /// Shortest period first.
+    windows: Vec<LimitWindow>,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
 }
 
 impl fmt::Debug for RecipientLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let specs: Vec<LimitWindow> = self.windows.iter().map(|w| w.spec).collect();
         f.debug_struct("RecipientLimiter")
-            .field("windows", &specs)
-            .finish()
+            .field("windows", &self.windows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Drops the times that have left their window.
+fn prune(log: &mut VecDeque<Instant>, window: &LimitWindow, now: Instant) {
+    while log
+        .front()
+        .is_some_and(|&at| now.saturating_duration_since(at) >= window.period)
+    {
+        log.pop_front();
     }
 }
 
@@ -134,67 +132,99 @@ impl RecipientLimiter {
     /// # Errors
     /// [`ErrorKind::Configuration`] for a window with a zero count or a zero period.
     pub(crate) fn new(limits: &RecipientLimits, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let clock = LimiterClock {
-            origin: clock.now(),
-            clock,
-        };
-        let mut specs = limits.windows.clone();
-        // Shortest first: a number refused by a short window then consumes nothing from a long one.
-        specs.sort_by_key(|w| w.period);
-        let windows = specs
-            .into_iter()
-            .map(|spec| {
-                let quota = NonZeroU32::new(spec.count)
-                    .and_then(|burst| {
-                        Quota::with_period(spec.period / burst.get()).map(|q| q.allow_burst(burst))
-                    })
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::Configuration, Operation::Configure).with_message(format!(
-                            "a recipient limit needs a positive count and period, got {} per {:?}",
-                            spec.count, spec.period
-                        ))
-                    })?;
-                Ok(Window {
-                    spec,
-                    limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        if let Some(bad) = limits.windows.iter().find(|w| w.count == 0 || w.period.is_zero()) {
+            return Err(
+                Error::new(ErrorKind::Configuration, Operation::Configure).with_message(format!(
+                    "a recipient limit needs a positive count and period, got {} per {:?}",
+                    bad.count, bad.period
+                )),
+            );
+        }
+        let mut windows = limits.windows.clone();
+        windows.sort_by_key(|w| w.period);
         Ok(Self {
             windows,
             clock,
-            checks: AtomicU64::new(0),
+            state: Mutex::new(State::default()),
         })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one message to `number`.
     ///
     /// # Errors
     /// [`ErrorKind::RecipientThrottled`] (with [`Error::retry_after`] set to when it would be allowed)
-    /// when the number is over a window; nothing is counted in longer windows then.
+    /// when the number is over a window; nothing is counted in any window then.
     pub(crate) fn admit(&self, number: &PhoneNumber) -> Result<(), Error> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == HOUSEKEEPING_EVERY - 1 {
-            for window in &self.windows {
-                window.limiter.retain_recent();
-                window.limiter.shrink_to_fit();
+        if self.windows.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let mut state = self.lock();
+        self.sweep_if_due(&mut state, now);
+        let logs = state
+            .numbers
+            .entry(number.clone())
+            .or_insert_with(|| vec![VecDeque::new(); self.windows.len()]);
+        // Every window first: a refusal must consume nothing anywhere.
+        let mut refusal: Option<(&LimitWindow, Duration)> = None;
+        for (window, log) in self.windows.iter().zip(logs.iter_mut()) {
+            prune(log, window, now);
+            let full = usize::try_from(window.count).is_ok_and(|count| log.len() >= count);
+            if let (true, Some(&oldest)) = (full, log.front()) {
+                let wait = window
+                    .period
+                    .saturating_sub(now.saturating_duration_since(oldest));
+                if refusal.is_none_or(|(_, longest)| wait > longest) {
+                    refusal = Some((window, wait));
+                }
             }
         }
-        for window in &self.windows {
-            if let Err(not_until) = window.limiter.check_key(number) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(&self.clock));
-                return Err(Error::new(ErrorKind::RecipientThrottled, Operation::Send)
-                    .with_provider(crate::CHAIN_NAME)
-                    .with_message(format!(
-                        "{} reached the local limit of {} message(s) per {:?}; next allowed in {:?}",
-                        number.masked(),
-                        window.spec.count,
-                        window.spec.period,
-                        wait
-                    ))
-                    .with_retry_after(wait));
-            }
+        if let Some((window, wait)) = refusal {
+            return Err(Error::new(ErrorKind::RecipientThrottled, Operation::Send)
+                .with_provider(crate::CHAIN_NAME)
+                .with_message(format!(
+                    "{} reached the local limit of {} message(s) per {:?}; next allowed in {:?}",
+                    number.masked(),
+                    window.count,
+                    window.period,
+                    wait
+                ))
+                .with_retry_after(wait));
+        }
+        for log in logs.iter_mut() {
+            log.push_back(now);
         }
         Ok(())
+    }
+
+    /// Forgets the numbers with no message left in any window, once enough admissions have passed.
+    fn sweep_if_due(&self, state: &mut State, now: Instant) {
+        state.admissions_since_sweep += 1;
+        if state.admissions_since_sweep < state.numbers_after_sweep.max(MIN_SWEEP_INTERVAL) {
+            return;
+        }
+        state.numbers.retain(|_, logs| {
+            for (window, log) in self.windows.iter().zip(logs.iter_mut()) {
+                prune(log, window, now);
+            }
+            // Every log holds the same times, so the longest window's is the last to empty.
+            logs.iter().any(|log| !log.is_empty())
+        });
+        if state.numbers.capacity() > 2 * state.numbers.len() + MIN_SWEEP_INTERVAL {
+            state.numbers.shrink_to_fit();
+        }
+        state.admissions_since_sweep = 0;
+        state.numbers_after_sweep = state.numbers.len();
+    }
+
+    /// How many numbers the limiter remembers.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.lock().numbers.len()
     }
 }
 
@@ -243,17 +273,52 @@ mod tests {
         }
         let err = l.admit(&a).expect_err("sixth within the day");
         assert!(err.message().contains("5 message(s) per 86400s"), "{err}");
-        // The allowance refills one message every 4.8 hours.
-        clock.advance(Duration::from_secs(4 * 3600));
+        assert_eq!(err.retry_after(), Some(DAY - Duration::from_secs(10)));
+        // No refill in the meantime: the sixth waits until the first is a day old.
+        clock.advance(DAY - Duration::from_secs(11));
         assert!(l.admit(&a).is_err());
-        clock.advance(Duration::from_secs(3600));
-        assert!(l.admit(&a).is_ok());
-        assert!(l.admit(&a).is_err());
-        clock.advance(DAY);
-        for _ in 0..5 {
-            assert!(l.admit(&a).is_ok());
-            clock.advance(Duration::from_secs(1));
+        clock.advance(Duration::from_secs(1));
+        assert!(l.admit(&a).is_ok(), "the first is a day old");
+        assert!(l.admit(&a).is_err(), "the second is not");
+        clock.advance(Duration::from_secs(2));
+        assert!(l.admit(&a).is_ok(), "the second is now a day old");
+    }
+
+    #[test]
+    fn one_message_a_minute_for_a_day_lets_exactly_five_through() {
+        let (l, clock) = limiter(&RecipientLimits::default());
+        let a = number("13800138000");
+        let mut passed = Vec::new();
+        for minute in 0..24 * 60 {
+            if l.admit(&a).is_ok() {
+                passed.push(minute);
+            }
+            clock.advance(Duration::from_secs(60));
         }
+        assert_eq!(passed, [0, 1, 2, 3, 4]);
+        // Now exactly 24 h after the first.
+        assert_eq!(clock.elapsed(), DAY);
+        assert!(l.admit(&a).is_ok(), "the sixth, once the first is 24 h old");
+        assert!(l.admit(&a).is_err(), "still five within any day");
+    }
+
+    #[test]
+    fn a_refusal_by_the_long_window_costs_nothing_in_the_short_one() {
+        let (l, clock) = limiter(&RecipientLimits::new(1, 2));
+        let a = number("13800138000");
+        assert!(l.admit(&a).is_ok());
+        clock.advance(Duration::from_secs(1));
+        assert!(l.admit(&a).is_ok());
+        // Refused by the day, half a second before the first message is a day old.
+        clock.advance(DAY - Duration::from_millis(1500));
+        let err = l.admit(&a).expect_err("two per day");
+        assert!(err.message().contains("per 86400s"), "{err}");
+        assert_eq!(err.retry_after(), Some(Duration::from_millis(500)));
+        clock.advance(Duration::from_millis(500));
+        assert!(
+            l.admit(&a).is_ok(),
+            "the refused attempt did not use up the per-second allowance"
+        );
     }
 
     #[test]
@@ -266,6 +331,28 @@ mod tests {
         }
         clock.advance(Duration::from_secs(1));
         assert!(l.admit(&a).is_ok(), "the day still has room for a second message");
+    }
+
+    #[test]
+    fn numbers_are_forgotten_once_their_messages_leave_the_longest_window() {
+        let (l, clock) = limiter(&RecipientLimits::default());
+        let pool = |from: u64, n: u64| (from..from + n).map(|i| number(&format!("138{i:08}")));
+        for n in pool(0, 3000) {
+            assert!(l.admit(&n).is_ok());
+        }
+        assert_eq!(l.remembered(), 3000, "all within the day");
+        clock.advance(DAY);
+        for n in pool(10_000, 3000) {
+            assert!(l.admit(&n).is_ok());
+        }
+        assert!(
+            l.remembered() <= 3000,
+            "the first 3000 were swept: {}",
+            l.remembered()
+        );
+        // Forgetting changes nothing for a number still within its window.
+        let recent = number("13800010000");
+        assert!(l.admit(&recent).is_err(), "one per second still holds");
     }
 
     #[test]

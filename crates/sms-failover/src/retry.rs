@@ -7,10 +7,18 @@ use std::time::Duration;
 ///
 /// Pauses grow exponentially from `initial_backoff` (doubling, capped at `max_backoff`); with `jitter`
 /// each pause is a random point between that delay and twice it, still capped at `max_backoff`. A
-/// provider's own retry-after ([`sms_core::Error::retry_after`]) wins when it is longer. `deadline`
-/// bounds the whole message across all providers: a retry whose pause would end after it is not made
-/// (the chain moves to the next provider instead), no request starts after it, and a request still in
-/// flight at the deadline is abandoned with an ambiguous error.
+/// provider's own retry-after ([`sms_core::Error::retry_after`]) wins when it is longer, however long it
+/// is. `deadline` bounds the whole message across all providers: a retry is made only if its pause
+/// leaves time for a request (the smaller of 100 ms and a tenth of the deadline), otherwise the chain
+/// moves to the next provider at once; no request starts with less time than that left; and a request
+/// still in flight at the deadline is abandoned with an ambiguous error (which, being the chain's own
+/// cut, does not count against the provider's circuit breaker).
+///
+/// Retryable refusals of some numbers inside a batch answer (a receipt listing them as rate limited or
+/// unavailable) are retried the same way, with only those numbers, within the same attempts.
+///
+/// [`crate::FailoverSenderBuilder::build`] refuses a deadline or an attempt timeout longer than a day,
+/// and a zero one.
 ///
 /// ```
 /// use std::time::Duration;
@@ -32,11 +40,12 @@ pub struct RetryPolicy {
     /// Randomise pauses so that many clients do not retry in step. Default true.
     pub jitter: bool,
     /// The time budget of one message, all providers and pauses included. Default 30 s; must be
-    /// positive.
+    /// positive and at most a day.
     pub deadline: Duration,
     /// The longest one request may take before it is abandoned as ambiguous (the message may have gone
     /// out), if shorter than what is left of the deadline. Default `None`: providers' own HTTP
-    /// timeouts and the deadline apply.
+    /// timeouts and the deadline apply. When set, must be positive and at most a day; a request it
+    /// abandons counts against the provider's circuit breaker.
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -101,6 +110,13 @@ impl RetryPolicy {
         self
     }
 
+    /// The least time that must be left of the deadline to start a request (after a retry's pause):
+    /// 100 ms, or a tenth of a shorter deadline. A request started with less would most likely be cut
+    /// short and end ambiguous.
+    pub(crate) fn min_request_budget(&self) -> Duration {
+        MIN_REQUEST_BUDGET.min(self.deadline / 10)
+    }
+
     /// The pauses before the second, third, … request to one provider; `seed` drives the jitter.
     pub(crate) fn backoff(&self, seed: u64) -> Backoff {
         Backoff {
@@ -110,6 +126,14 @@ impl RetryPolicy {
         }
     }
 }
+
+/// The longest [`RetryPolicy::deadline`] or [`RetryPolicy::attempt_timeout`] a chain accepts: an SMS
+/// that has not gone out within a day should not go out at all, and longer times only risk overflowing
+/// the clock.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// See [`RetryPolicy::min_request_budget`].
+const MIN_REQUEST_BUDGET: Duration = Duration::from_millis(100);
 
 /// The pause sequence of one provider within one message: exact integer doubling (no float drift, so
 /// paused-time tests see round numbers), and optional jitter.
@@ -170,6 +194,31 @@ mod tests {
             }
         }
         assert!(distinct.len() > 50, "jitter varies the pauses");
+    }
+
+    #[test]
+    fn the_minimum_request_budget_is_100_ms_or_a_tenth_of_a_short_deadline() {
+        let budget = |ms| {
+            RetryPolicy::default()
+                .deadline(Duration::from_millis(ms))
+                .min_request_budget()
+        };
+        assert_eq!(budget(30_000), Duration::from_millis(100));
+        assert_eq!(budget(1_000), Duration::from_millis(100));
+        assert_eq!(budget(500), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_kept_without_overflow() {
+        let mut backoff = RetryPolicy::default().backoff(3);
+        assert_eq!(backoff.next_pause(Some(Duration::MAX)), Duration::MAX);
+        let mut huge = RetryPolicy::default()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX)
+            .backoff(3);
+        for _ in 0..3 {
+            assert_eq!(huge.next_pause(None), Duration::MAX);
+        }
     }
 
     #[test]

@@ -45,8 +45,9 @@ pub(crate) struct Chain {
 /// a failed outcome whose error [`is_ambiguous`](Error::is_ambiguous): it may have gone out.
 ///
 /// The receipt names the provider of each number and lists in [`Receipt::attempts`] the failed
-/// attempts that came first. When nothing was accepted the error is the one cause that stopped the
-/// send, or [`ErrorKind::AllProvidersFailed`], each with every attempt in [`Error::attempts`].
+/// attempts that came first. When nothing was accepted the error is ambiguous if any number's outcome
+/// is (whatever happened to the others), else [`ErrorKind::AllProvidersFailed`] or the one cause that
+/// stopped the send, each with every attempt in [`Error::attempts`].
 ///
 /// Cloning is cheap and clones share breakers, limits and health.
 #[derive(Debug, Clone)]
@@ -120,12 +121,14 @@ impl MessageSender for FailoverSender {
     /// Sends through the chain; see [`FailoverSender`].
     ///
     /// # Errors
-    /// When no recipient was accepted: [`ErrorKind::InvalidRequest`] for an invalid message,
-    /// [`ErrorKind::RecipientOptedOut`] / [`ErrorKind::RecipientThrottled`] when every recipient is
-    /// blocked locally, [`ErrorKind::Unsupported`] when no provider can send the message, the error
-    /// that stopped the send (a caller mistake, or an ambiguous outcome under
-    /// [`AmbiguityPolicy::AtMostOnce`]), or [`ErrorKind::AllProvidersFailed`]; each lists the attempts
-    /// made in [`Error::attempts`].
+    /// When no recipient was accepted: [`ErrorKind::InvalidRequest`] for an invalid message; an
+    /// error that [`is_ambiguous`](Error::is_ambiguous) whenever some recipient's outcome is unknown
+    /// (under [`AmbiguityPolicy::AtMostOnce`], whenever the message may have reached one), ahead of
+    /// any other cause; otherwise [`ErrorKind::RecipientOptedOut`] /
+    /// [`ErrorKind::RecipientThrottled`] when every recipient is blocked locally,
+    /// [`ErrorKind::Unsupported`] when no provider can send the message,
+    /// [`ErrorKind::AllProvidersFailed`], or the error that stopped the send (a caller mistake); each
+    /// lists the attempts made in [`Error::attempts`].
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
         let span = tracing::info_span!(
             "sms.failover.send",

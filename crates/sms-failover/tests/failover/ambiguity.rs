@@ -141,3 +141,149 @@ async fn unknown_and_unmentioned_numbers_are_never_resent() {
         assert_eq!(b.call_count(), 0, "{policy:?}");
     }
 }
+
+/// A provider sending one number per request.
+fn one_at_a_time(name: &str) -> StubSender {
+    StubSender::new(name).with_capabilities(Capabilities::new(&[MessageKind::Text]).with_max_batch(1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ambiguous_number_is_reported_even_when_another_failed_everywhere() {
+    let to = numbers(2);
+    // The first number's request gets no answer; the second is refused everywhere.
+    let a = Arc::new(
+        one_at_a_time("a")
+            .then(StubOutcome::fail(ErrorKind::Ambiguous))
+            .always(StubOutcome::fail(ErrorKind::InsufficientBalance)),
+    );
+    let b = failing("b", ErrorKind::Unauthorized);
+    let chain = build(chain_of(&[&a, &b]));
+    let err = chain
+        .send(&text_to(to.clone()))
+        .await
+        .expect_err("nothing accepted");
+    assert!(err.is_ambiguous(), "the first number may have gone out: {err}");
+    assert_eq!(err.kind(), ErrorKind::Ambiguous);
+    assert_eq!(err.provider(), Some("failover"));
+    assert!(err.message().contains(&to[0].masked()), "{err}");
+    assert!(!err.message().contains(&to[1].masked()), "{err}");
+    assert_eq!(
+        attempt_summary(err.attempts()),
+        [
+            ("a".to_owned(), ErrorKind::Ambiguous),
+            ("b".to_owned(), ErrorKind::Unauthorized)
+        ]
+    );
+    let to_b: Vec<_> = b.sent().iter().flat_map(|m| m.recipients().to_vec()).collect();
+    assert_eq!(to_b, [to[1].clone()], "the uncertain number is never resent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_number_in_one_part_does_not_hide_an_ambiguous_part() {
+    let to = numbers(2);
+    let a = Arc::new(
+        one_at_a_time("a")
+            .then(StubOutcome::Fail(
+                error(ErrorKind::InvalidRecipient).with_code("406"),
+            ))
+            .then(StubOutcome::fail(ErrorKind::Ambiguous)),
+    );
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]));
+    let err = chain.send(&text_to(to)).await.expect_err("nothing accepted");
+    assert!(err.is_ambiguous(), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Ambiguous);
+    assert_eq!(
+        attempt_summary(err.attempts()),
+        [
+            ("a".to_owned(), ErrorKind::InvalidRecipient),
+            ("a".to_owned(), ErrorKind::Ambiguous)
+        ]
+    );
+    assert_eq!(b.call_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outer_chain_does_not_resend_what_an_inner_chain_left_ambiguous() {
+    let to = numbers(2);
+    let x = Arc::new(
+        one_at_a_time("x")
+            .then(StubOutcome::fail(ErrorKind::Ambiguous))
+            .always(StubOutcome::fail(ErrorKind::Unavailable)),
+    );
+    let y = failing("y", ErrorKind::InsufficientBalance);
+    let inner: Arc<dyn MessageSender> = Arc::new(build(chain_of(&[&x, &y])));
+    let last = stub("last");
+    let outer = build(
+        sms_failover::FailoverSender::builder()
+            .recipient_limits(sms_failover::RecipientLimits::disabled())
+            .provider(sms_failover::ProviderEntry::new(inner).name("inner"))
+            .provider(sms_failover::ProviderEntry::new(last.clone() as Arc<dyn MessageSender>).priority(1)),
+    );
+    let err = outer.send(&text_to(to.clone())).await.expect_err("stopped");
+    assert!(err.is_ambiguous(), "{err}");
+    let resent: Vec<_> = last.sent().iter().flat_map(|m| m.recipients().to_vec()).collect();
+    assert!(
+        !resent.contains(&to[0]),
+        "the inner chain's uncertain number was resent"
+    );
+}
+
+/// A sender (say, a chain from another version) that reports `AllProvidersFailed` although one of
+/// its attempts may have delivered the message.
+struct Hiding {
+    capabilities: Capabilities,
+}
+
+#[async_trait]
+impl MessageSender for Hiding {
+    fn name(&self) -> &str {
+        "hiding"
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn send(&self, _message: &Message) -> Result<Receipt, Error> {
+        let attempt = sms_core::Attempt {
+            provider: "deep".into(),
+            recipients: 1,
+            error: error(ErrorKind::Ambiguous).with_provider("deep"),
+            elapsed: std::time::Duration::from_secs(1),
+        };
+        Err(error(ErrorKind::AllProvidersFailed)
+            .with_provider("hiding")
+            .with_attempts(vec![attempt]))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_providers_failed_after_an_ambiguous_attempt_fails_over_only_at_least_once() {
+    for policy in [AmbiguityPolicy::AtMostOnce, AmbiguityPolicy::AtLeastOnce] {
+        let hiding: Arc<dyn MessageSender> = Arc::new(Hiding {
+            capabilities: Capabilities::new(&[MessageKind::Text]),
+        });
+        let last = stub("last");
+        let chain = build(
+            sms_failover::FailoverSender::builder()
+                .recipient_limits(sms_failover::RecipientLimits::disabled())
+                .ambiguity_policy(policy)
+                .provider(sms_failover::ProviderEntry::new(hiding))
+                .provider(
+                    sms_failover::ProviderEntry::new(last.clone() as Arc<dyn MessageSender>).priority(1),
+                ),
+        );
+        let result = chain.send(&text_to(number("13800138000"))).await;
+        match policy {
+            AmbiguityPolicy::AtMostOnce => {
+                let err = result.expect_err("stopped");
+                assert!(err.is_ambiguous(), "{err}");
+                assert_eq!(last.call_count(), 0, "not resent");
+            }
+            AmbiguityPolicy::AtLeastOnce => {
+                assert_eq!(result.expect("resent").providers(), ["last"]);
+            }
+        }
+    }
+}

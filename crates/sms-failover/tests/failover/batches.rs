@@ -138,3 +138,118 @@ async fn an_ambiguous_part_does_not_stop_the_parts_never_sent() {
         "only numbers never sent move on"
     );
 }
+
+fn one_at_a_time(name: &str) -> StubSender {
+    StubSender::new(name).with_capabilities(Capabilities::new(&[MessageKind::Text]).with_max_batch(1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn parts_a_provider_never_got_carry_the_reason_it_was_left() {
+    let to = numbers(3);
+    let a = Arc::new(
+        one_at_a_time("a")
+            .then(StubOutcome::Accept)
+            .then(StubOutcome::Fail(
+                error(ErrorKind::InsufficientBalance).with_code("4051"),
+            )),
+    );
+    let chain = build(chain_of(&[&a]));
+    let receipt = chain.send(&text_to(to.clone())).await.expect("one accepted");
+    assert!(receipt.outcomes[0].is_accepted());
+    let refused = receipt.outcomes[1].error().expect("refused");
+    assert_eq!(
+        (refused.kind(), refused.code()),
+        (ErrorKind::InsufficientBalance, Some("4051"))
+    );
+    let untried = &receipt.outcomes[2];
+    let err = untried.error().expect("not sent");
+    assert_eq!(err.kind(), ErrorKind::InsufficientBalance, "{err}");
+    assert!(err.can_failover() && !err.is_ambiguous(), "{err}");
+    assert!(err.message().contains("not sent"), "{err}");
+    assert_eq!(untried.provider, "a");
+    assert_eq!(a.call_count(), 2, "no request for the third number");
+}
+
+#[tokio::test(start_paused = true)]
+async fn parts_left_after_an_ambiguous_part_say_they_were_not_sent() {
+    let to = numbers(3);
+    let a = Arc::new(
+        one_at_a_time("a")
+            .then(StubOutcome::Accept)
+            .then(StubOutcome::fail(ErrorKind::Ambiguous)),
+    );
+    let chain = build(chain_of(&[&a]));
+    let receipt = chain.send(&text_to(to.clone())).await.expect("one accepted");
+    assert!(receipt.outcomes[1].error().is_some_and(|e| e.is_ambiguous()));
+    let err = receipt.outcomes[2].error().expect("not sent");
+    assert!(!err.is_ambiguous(), "never sent, so not uncertain: {err}");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("not sent"), "{err}");
+    assert_eq!(a.call_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_nothing_is_accepted_the_untried_parts_make_all_providers_failed() {
+    let a = Arc::new(one_at_a_time("a").always(StubOutcome::fail(ErrorKind::Unauthorized)));
+    let chain = build(chain_of(&[&a]));
+    let err = chain
+        .send(&text_to(numbers(3)))
+        .await
+        .expect_err("nothing accepted");
+    assert_eq!(err.kind(), ErrorKind::AllProvidersFailed, "{err}");
+    assert_eq!(
+        attempt_summary(err.attempts()),
+        [("a".to_owned(), ErrorKind::Unauthorized)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_refusals_in_a_batch_answer_are_retried_on_the_same_provider() {
+    let to = numbers(3);
+    let a = Arc::new(
+        StubSender::new("a")
+            .then(StubOutcome::AcceptOnly(
+                vec![to[0].clone()],
+                error(ErrorKind::RateLimited).with_retry_after(std::time::Duration::from_millis(250)),
+            ))
+            .then(StubOutcome::AcceptOnly(
+                vec![to[1].clone()],
+                error(ErrorKind::Unavailable),
+            )),
+    );
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]));
+    let start = tokio::time::Instant::now();
+    let receipt = chain.send(&text_to(to.clone())).await.expect("sent");
+    assert!(receipt.all_accepted());
+    let providers: Vec<&str> = receipt.outcomes.iter().map(|o| o.provider.as_str()).collect();
+    assert_eq!(providers, ["a", "a", "a"]);
+    let sent: Vec<Vec<PhoneNumber>> = a.sent().iter().map(|m| m.recipients().to_vec()).collect();
+    assert_eq!(sent, [to.clone(), to[1..].to_vec(), to[2..].to_vec()]);
+    // The provider's 250 ms, then the second backoff step (200 ms).
+    assert_eq!(call_offsets_ms(&a, start), [0, 250, 450]);
+    assert_eq!(b.call_count(), 0);
+    assert_eq!(
+        attempt_summary(&receipt.attempts),
+        [
+            ("a".to_owned(), ErrorKind::RateLimited),
+            ("a".to_owned(), ErrorKind::Unavailable)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_refusals_move_on_once_the_retries_are_spent() {
+    let to = numbers(2);
+    let a = Arc::new(StubSender::new("a").always(StubOutcome::AcceptOnly(
+        vec![to[0].clone()],
+        error(ErrorKind::Unavailable),
+    )));
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]).retry(plain_retry().max_attempts_per_provider(2)));
+    let receipt = chain.send(&text_to(to.clone())).await.expect("sent");
+    assert!(receipt.all_accepted());
+    assert_eq!(a.call_count(), 2);
+    assert_eq!(b.sent()[0].recipients(), [to[1].clone()]);
+    assert_eq!(receipt.outcomes[1].provider, "b");
+}

@@ -187,3 +187,69 @@ async fn a_manual_clock_drives_the_cool_down() {
     let receipt = chain.send(&text_to(number("13800138001"))).await.expect("sent");
     assert_eq!(receipt.providers(), ["a"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_chains_own_deadline_cut_does_not_count_against_the_breaker() {
+    let a = Arc::new(StubSender::new("a").always(StubOutcome::Hang));
+    let chain = build(
+        chain_of(&[&a])
+            .retry(plain_retry().deadline(Duration::from_secs(5)))
+            .circuit_breaker(breaker(1)),
+    );
+    let err = chain
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect_err("cut by the deadline");
+    assert!(err.is_ambiguous());
+    assert!(err.message().contains("deadline"), "{err}");
+    let health = &chain.health()[0];
+    assert_eq!(
+        (health.breaker, health.consecutive_failures),
+        (BreakerState::Closed, 0)
+    );
+    assert_eq!(health.requests, 1);
+
+    // A provider that does not answer within its own attempt timeout does count.
+    let a = Arc::new(StubSender::new("a").always(StubOutcome::Hang));
+    let chain = build(
+        chain_of(&[&a])
+            .retry(
+                plain_retry()
+                    .deadline(Duration::from_secs(5))
+                    .attempt_timeout(Duration::from_secs(1)),
+            )
+            .circuit_breaker(breaker(1)),
+    );
+    let err = chain
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect_err("timed out");
+    assert!(err.message().contains("attempt timeout"), "{err}");
+    assert_eq!(chain.health()[0].breaker, BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_cut_by_the_deadline_leaves_the_next_request_to_probe() {
+    let clock = Arc::new(ManualClock::new());
+    let a = Arc::new(StubSender::new("a").then(StubOutcome::fail(ErrorKind::Unavailable)));
+    let chain = build(
+        chain_of(&[&a])
+            .clock(clock.clone())
+            .retry(RetryPolicy::no_retries().deadline(Duration::from_secs(5)))
+            .circuit_breaker(breaker(1)),
+    );
+    chain
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect_err("opens the breaker");
+    clock.advance(Duration::from_secs(30));
+    a.push(StubOutcome::Hang);
+    chain
+        .send(&text_to(number("13800138001")))
+        .await
+        .expect_err("the probe is cut by the deadline");
+    assert_eq!(chain.health()[0].breaker, BreakerState::HalfOpen);
+    let receipt = chain.send(&text_to(number("13800138002"))).await.expect("probe");
+    assert_eq!(receipt.providers(), ["a"]);
+    assert_eq!(chain.health()[0].breaker, BreakerState::Closed);
+}

@@ -294,3 +294,82 @@ async fn the_receipt_says_why_the_secondary_was_used() {
     assert_eq!(receipt.attempts[0].error.code(), Some("407"));
     assert_eq!(receipt.attempts[0].error.message(), "sensitive words");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_retry_after_neither_panics_nor_waits() {
+    let forever = error(ErrorKind::RateLimited).with_retry_after(Duration::from_secs(u64::MAX));
+    let a = Arc::new(StubSender::new("a").always(StubOutcome::Fail(forever.clone())));
+    let b = stub("b");
+    let chain = build(chain_of(&[&a, &b]));
+    let start = Instant::now();
+    let receipt = chain.send(&text_to(number("13800138000"))).await.expect("sent");
+    assert_eq!(receipt.providers(), ["b"]);
+    assert_eq!((a.call_count(), start.elapsed()), (1, Duration::ZERO));
+
+    // Alone, the provider's answer ends the send at once.
+    let a = Arc::new(StubSender::new("a").always(StubOutcome::Fail(forever)));
+    let chain = build(chain_of(&[&a]).retry(plain_retry().jitter(true)));
+    let err = chain
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect_err("failed");
+    assert_eq!(err.kind(), ErrorKind::AllProvidersFailed);
+    assert_eq!(a.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn absurd_deadlines_and_attempt_timeouts_are_configuration_errors() {
+    let a = stub("a");
+    for (what, policy) in [
+        ("deadline", plain_retry().deadline(Duration::MAX)),
+        ("deadline", plain_retry().deadline(Duration::from_secs(86_401))),
+        ("attempt timeout", plain_retry().attempt_timeout(Duration::MAX)),
+        ("attempt timeout", plain_retry().attempt_timeout(Duration::ZERO)),
+    ] {
+        let err = chain_of(&[&a]).retry(policy).build().expect_err(what);
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{what}: {err}");
+        assert!(err.message().contains(what), "{err}");
+    }
+    // A day is the most a message may take; it works.
+    let day = Duration::from_secs(86_400);
+    let chain = build(chain_of(&[&a]).retry(plain_retry().deadline(day).attempt_timeout(day)));
+    chain.send(&text_to(number("13800138000"))).await.expect("sent");
+    assert_eq!(a.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_not_started_with_almost_no_time_left() {
+    // a answers in 200 ms once it is up; a retry 950 ms into a 1 s budget would be cut short and end
+    // ambiguous. The chain moves on at once instead.
+    let a = Arc::new(
+        StubSender::new("a")
+            .then(StubOutcome::fail(ErrorKind::Unavailable))
+            .always(StubOutcome::Accept.after(Duration::from_millis(200))),
+    );
+    let b = stub("b");
+    let chain = build(
+        chain_of(&[&a, &b]).retry(
+            plain_retry()
+                .initial_backoff(Duration::from_millis(950))
+                .deadline(Duration::from_secs(1)),
+        ),
+    );
+    let start = Instant::now();
+    let receipt = chain.send(&text_to(number("13800138000"))).await.expect("sent");
+    assert_eq!(receipt.providers(), ["b"]);
+    assert_eq!(call_offsets_ms(&a, start), [0]);
+    assert_eq!(call_offsets_ms(&b, start), [0]);
+
+    // With room for the pause and a request, the retry is made.
+    let a = Arc::new(StubSender::new("a").then(StubOutcome::fail(ErrorKind::Unavailable)));
+    let chain = build(
+        chain_of(&[&a]).retry(
+            plain_retry()
+                .initial_backoff(Duration::from_millis(850))
+                .deadline(Duration::from_secs(1)),
+        ),
+    );
+    let start = Instant::now();
+    chain.send(&text_to(number("13800138000"))).await.expect("sent");
+    assert_eq!(call_offsets_ms(&a, start), [0, 850]);
+}

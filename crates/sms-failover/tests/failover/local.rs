@@ -178,3 +178,40 @@ async fn numbers_the_chain_refused_earlier_are_not_counted() {
         ErrorKind::RecipientThrottled
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn five_per_day_means_five_in_any_24_hours() {
+    let clock = Arc::new(ManualClock::new());
+    let a = stub("a");
+    let chain = build(
+        chain_of(&[&a])
+            .clock(clock.clone())
+            .recipient_limits(RecipientLimits::default()),
+    );
+    let to = number("13800138000");
+    for i in 0..5 {
+        chain
+            .send(&text_to(to.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        clock.advance(Duration::from_secs(60));
+    }
+    // 5 min, 5 h and a second short of 24 h after the first: still five within the last day.
+    for at in [300, 5 * 3600, 24 * 3600 - 1] {
+        clock.advance(Duration::from_secs(at) - clock.elapsed());
+        let err = chain.send(&text_to(to.clone())).await.expect_err("sixth");
+        assert_eq!(err.kind(), ErrorKind::RecipientThrottled);
+        assert!(err.message().contains("5 message(s) per 86400s"), "{err}");
+        assert_eq!(
+            err.retry_after(),
+            Some(Duration::from_secs(24 * 3600 - at)),
+            "when the first is a day old"
+        );
+    }
+    clock.advance(Duration::from_secs(1));
+    chain
+        .send(&text_to(to.clone()))
+        .await
+        .expect("the first is a day old");
+    assert_eq!(a.call_count(), 6);
+}

@@ -22,7 +22,8 @@ use crate::support::{numbers, text_to};
 #[derive(Debug, Clone)]
 enum Step {
     Accept,
-    /// Fail; a rate limit carries a retry-after of this many seconds when positive.
+    /// Fail; a retryable error (rate limited, unavailable) carries a retry-after of this many seconds
+    /// when positive (up to `u64::MAX`: a provider's Retry-After header can say anything).
     Fail(ErrorKind, u64),
     /// Accept only the pool numbers in the mask, fail the others with the error.
     AcceptSome(u8, ErrorKind),
@@ -37,7 +38,7 @@ impl Step {
             Self::Accept => StubOutcome::Accept,
             Self::Fail(kind, retry_after) => {
                 let mut error = Error::new(*kind, Operation::Send);
-                if *kind == ErrorKind::RateLimited && *retry_after > 0 {
+                if error.is_retryable() && *retry_after > 0 {
                     error = error.with_retry_after(Duration::from_secs(*retry_after));
                 }
                 StubOutcome::Fail(error)
@@ -134,10 +135,19 @@ fn kind() -> impl Strategy<Value = ErrorKind> {
     ]
 }
 
+/// Mostly short pauses, sometimes absurd ones.
+fn retry_after_secs() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => 0u64..3,
+        1 => Just(u64::MAX),
+        1 => (1u64 << 32)..u64::MAX,
+    ]
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => Just(Step::Accept),
-        6 => (kind(), 0u64..3).prop_map(|(k, after)| Step::Fail(k, after)),
+        6 => (kind(), retry_after_secs()).prop_map(|(k, after)| Step::Fail(k, after)),
         2 => (0u8..8, prop_oneof![
             Just(ErrorKind::RecipientRejected),
             Just(ErrorKind::Unavailable),
@@ -386,6 +396,21 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
                 }
             }
             Err(error) => {
+                // Under at-most-once, a number that may have gone out makes the error say so, whatever
+                // else failed: a caller seeing any other error would resend it.
+                let uncertain = entries.iter().find(|e| {
+                    e.recipients
+                        .iter()
+                        .any(|number| step(e).may_have_delivered(number, &pool))
+                });
+                if let (AmbiguityPolicy::AtMostOnce, Some(entry)) = (policy, uncertain) {
+                    prop_assert!(
+                        error.is_ambiguous(),
+                        "{:?} to p{} may have delivered, but the error is {error}",
+                        step(entry),
+                        entry.provider
+                    );
+                }
                 // Nothing was certainly taken.
                 for entry in &entries {
                     for number in &entry.recipients {

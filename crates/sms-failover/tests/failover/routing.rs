@@ -254,3 +254,45 @@ fn build_refuses_bad_configuration() {
             .is_ok()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_nested_chain_follows_the_outer_chains_ambiguity_policy() {
+    use sms_core::AmbiguityPolicy;
+
+    // The outer chain allows at-least-once; the inner one is left at its default (at most once).
+    let x = failing("x", ErrorKind::Ambiguous);
+    let y = stub("y");
+    let inner: Arc<dyn MessageSender> = Arc::new(build(chain_of(&[&x, &y])));
+    let last = stub("last");
+    let outer = build(
+        FailoverSender::builder()
+            .recipient_limits(RecipientLimits::disabled())
+            .ambiguity_policy(AmbiguityPolicy::AtLeastOnce)
+            .provider(ProviderEntry::new(inner).name("inner"))
+            .provider(ProviderEntry::new(last.clone()).priority(1)),
+    );
+    let receipt = outer.send(&text_to(number("13800138000"))).await.expect("sent");
+    assert_eq!(receipt.providers(), ["inner"], "the inner chain failed over to y");
+    assert_eq!(y.sent()[0].ambiguity_policy(), Some(AmbiguityPolicy::AtLeastOnce));
+    assert_eq!(last.call_count(), 0);
+
+    // The outer chain is at most once; the inner one would fail over, but must not.
+    let x = failing("x", ErrorKind::Ambiguous);
+    let y = stub("y");
+    let inner: Arc<dyn MessageSender> = Arc::new(build(
+        chain_of(&[&x, &y]).ambiguity_policy(AmbiguityPolicy::AtLeastOnce),
+    ));
+    let last = stub("last");
+    let outer = build(
+        FailoverSender::builder()
+            .recipient_limits(RecipientLimits::disabled())
+            .provider(ProviderEntry::new(inner).name("inner"))
+            .provider(ProviderEntry::new(last.clone()).priority(1)),
+    );
+    let err = outer
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect_err("ambiguous");
+    assert!(err.is_ambiguous(), "{err}");
+    assert_eq!((y.call_count(), last.call_count()), (0, 0), "sent once at most");
+}
