@@ -146,7 +146,6 @@ pub(crate) enum LimitHit {
 /// A stored MMS package.
 #[derive(Debug, Clone)]
 pub(crate) struct Package {
-    pub(crate) account: String,
     pub(crate) text: String,
     pub(crate) size: usize,
 }
@@ -175,7 +174,9 @@ pub(crate) struct State {
     max_messages: usize,
     usage: HashMap<(Product, String, String), NumberUsage>,
     pub(crate) inbound: VecDeque<QueuedReply>,
-    pub(crate) packages: HashMap<String, Package>,
+    /// Stored packages by (account, package id): ids are per account, so two accounts may both
+    /// have a package `1000`.
+    pub(crate) packages: HashMap<(String, String), Package>,
     pub(crate) templates: Vec<Template>,
     counter: u64,
     /// Bumped by `reset`; pushes scheduled before a reset are dropped.
@@ -190,9 +191,8 @@ impl State {
             if product == Product::Mms {
                 for id in &account.mms_packages {
                     packages.insert(
-                        id.clone(),
+                        (account.account.clone(), id.clone()),
                         Package {
-                            account: account.account.clone(),
                             text: String::new(),
                             size: 0,
                         },

@@ -254,3 +254,47 @@ async fn create_mms_accepts_a_multipart_upload() {
     let v: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     assert_eq!(code(&v), "2", "{v}");
 }
+
+#[tokio::test]
+async fn package_ids_belong_to_their_account() {
+    // Two accounts both keep the default stored package: each sends its own, and neither can use
+    // a package only the other one created.
+    let second = Account::new("second", "second-key");
+    let sb = Sandbox::builder()
+        .account(Product::Mms, Account::default_for(Product::Mms))
+        .account(Product::Mms, second)
+        .spawn()
+        .await
+        .unwrap();
+    let answer = send(&sb, "13800138000", DEFAULT_MMS_PACKAGE_ID, DEFAULT_MMS_PRODUCT_ID).await;
+    assert_eq!(code(&answer), "2", "{answer}");
+    let second_send = post_json(
+        &api(&sb, "SendMms"),
+        &[
+            ("account", "second"),
+            ("password", "second-key"),
+            ("mobile", "13800138001"),
+            ("mmsid", DEFAULT_MMS_PACKAGE_ID),
+            ("pid", DEFAULT_MMS_PRODUCT_ID),
+        ],
+    )
+    .await;
+    assert_eq!(code(&second_send), "2", "{second_send}");
+
+    let b64 = base64::engine::general_purpose::STANDARD.encode(zip(&[("a.smil", SMIL), ("a.txt", b"hi")]));
+    let created = create(&sb, "mine", &b64).await;
+    assert_eq!(code(&created), "2", "{created}");
+    let id = created["mmsid"].as_str().unwrap().to_owned();
+    let foreign = post_json(
+        &api(&sb, "SendMms"),
+        &[
+            ("account", "second"),
+            ("password", "second-key"),
+            ("mobile", "13800138002"),
+            ("mmsid", &id),
+            ("pid", DEFAULT_MMS_PRODUCT_ID),
+        ],
+    )
+    .await;
+    assert_eq!(code(&foreign), "404", "{foreign}");
+}

@@ -180,9 +180,12 @@ fn send(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Field, Refu
         return Err(refuse(method, "4060"));
     }
     let package_id = params.get("mmsid").trim();
-    let package = match state.packages.get(package_id) {
-        Some(p) if p.account == account.account => p,
-        _ => {
+    let package = match state
+        .packages
+        .get(&(account.account.clone(), package_id.to_owned()))
+    {
+        Some(p) => p,
+        None => {
             return Err(Refusal {
                 code: "404".to_owned(),
                 msg: format!("彩信不存在:{package_id}"),
@@ -271,9 +274,8 @@ fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Field, Refusal> {
     let id = (300_000_000 + state.next_number()).to_string();
     let title = params.get("title").trim();
     state.packages.insert(
-        id.clone(),
+        (account.account.clone(), id.clone()),
         Package {
-            account: account.account.clone(),
             text: format!("{title}\n{text}"),
             size,
         },
