@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sms_core::http::{build_client, form_encode, post_form};
+use sms_core::batch::{BatchPlan, send_batches};
+use sms_core::http::{build_client, form_encode, normalize_base_url, post_form, scrub};
 use sms_core::{
     Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, Message, MessageBody, MessageKind,
     MessageSender, MmsContent, Operation, PhoneNumber, Receipt, RecipientOutcome, Secret,
@@ -50,34 +51,7 @@ impl fmt::Debug for MmsClient {
 
 /// Checks the base URL and gives the API endpoint under it.
 fn endpoint(base: &str) -> Result<String, String> {
-    let base = base.trim();
-    let url = reqwest::Url::parse(base).map_err(|e| format!("invalid base URL {base:?}: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("the base URL must be http or https, got {base:?}"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "the base URL must not have a query or fragment: {base:?}"
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("the base URL must not contain credentials".to_owned());
-    }
-    Ok(format!("{}/webservice/api", url.as_str().trim_end_matches('/')))
-}
-
-/// Whether a batch failure will repeat for every later batch of the same message (it concerns the
-/// account or the package, not the numbers), so that later batches are not requested.
-fn repeats_for_every_batch(error: &Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Unauthorized
-            | ErrorKind::Configuration
-            | ErrorKind::AccountSuspended
-            | ErrorKind::ContentRejected
-            | ErrorKind::InvalidContent
-            | ErrorKind::InvalidRequest
-    )
+    normalize_base_url(base).map(|base| format!("{base}/webservice/api"))
 }
 
 impl MmsClient {
@@ -133,27 +107,10 @@ impl MmsClient {
         &self.inner.name
     }
 
-    /// Removes the key, as typed and as percent-encoded, from an error's message, in case a server
-    /// echoed the request. Keys under 3 characters are left alone (replacing them would garble every
-    /// message).
+    /// Removes the key, as typed and as percent-encoded, from an error, in case a server echoed the
+    /// request (see [`sms_core::http::scrub`]).
     fn scrub(&self, error: Error) -> Error {
-        let key = self.inner.key.expose();
-        if key.chars().count() < 3 {
-            return error;
-        }
-        let encoded = form_encode(&[("", key)]);
-        let encoded = encoded.trim_start_matches('=');
-        let mut message = error.message().to_owned();
-        for form in [key, encoded] {
-            if !form.is_empty() && message.contains(form) {
-                message = message.replace(form, "[redacted]");
-            }
-        }
-        if message == error.message() {
-            error
-        } else {
-            error.with_message(message)
-        }
+        scrub(error, &self.inner.key)
     }
 
     /// Posts `params` (after `account` and `password`) to `method` and returns the answer body.
@@ -265,48 +222,12 @@ impl MessageSender for MmsClient {
                 .with_message(format!("{name} does not send {} messages", message.kind())));
         };
         let time = message.schedule().map(|t| t.format_dashed());
-        let mut outcomes = Vec::with_capacity(message.recipients().len());
-        let mut errors: Vec<Error> = Vec::new();
-        let mut stopped: Option<Error> = None;
-        for batch in message.recipients().chunks(self.inner.batch_size) {
-            let result = match &stopped {
-                Some(error) => Err(error.clone().with_message(format!(
-                    "not requested: an earlier batch failed ({})",
-                    error.message()
-                ))),
-                None => self.send_batch(batch, content, time.as_deref()).await,
-            };
-            match result {
-                Ok(batch_outcomes) => outcomes.extend(batch_outcomes),
-                Err(error) => {
-                    tracing::warn!(provider = %name, numbers = batch.len(), "batch failed: {error}");
-                    if stopped.is_none() && repeats_for_every_batch(&error) {
-                        stopped = Some(error.clone());
-                    }
-                    outcomes.extend(
-                        batch
-                            .iter()
-                            .map(|n| RecipientOutcome::failed(n.clone(), name, error.clone())),
-                    );
-                    errors.push(error);
-                }
-            }
-        }
-        if outcomes.iter().any(RecipientOutcome::is_accepted) {
-            return Ok(Receipt::new(message.reference().clone(), outcomes));
-        }
-        // Nothing accepted: the error of a batch that may have gone out wins, so that nobody fails
-        // over a message that might have been sent.
-        let error = errors
-            .iter()
-            .find(|e| e.is_ambiguous())
-            .or_else(|| errors.first())
-            .cloned();
-        Err(error.unwrap_or_else(|| {
-            Error::new(ErrorKind::ProviderFault, Operation::Send)
-                .with_provider(name)
-                .with_message("no number was accepted")
-        }))
+        let time = time.as_deref();
+        let plan = BatchPlan::sequential(self.inner.batch_size);
+        send_batches(name, message, plan, |batch: Message| async move {
+            self.send_batch(batch.recipients(), content, time).await
+        })
+        .await
     }
 }
 

@@ -1,27 +1,25 @@
 //! Exact-wire tests against a scripted loopback server: what goes out (form fields, batches, the
 //! uploaded zip) and how every kind of answer and transport failure comes back.
 
-mod support;
-
 use std::io::{Cursor, Read};
 use std::time::Duration;
 
 use base64::Engine as _;
 use sms_10658_mms::{MmsClient, MmsConfig, MmsPackage};
 use sms_core::http::HttpConfig;
+use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber,
     TemplateText,
 };
-use support::{Behavior, Request, Server};
 
 const KEY: &str = "Key4wireTests";
 
-fn config(server: &Server) -> MmsConfig {
+fn config(server: &WireServer) -> MmsConfig {
     MmsConfig::new("acct", KEY).base_url(server.url(""))
 }
 
-fn client(server: &Server) -> MmsClient {
+fn client(server: &WireServer) -> MmsClient {
     MmsClient::new(config(server)).unwrap()
 }
 
@@ -37,16 +35,16 @@ fn mms(to: Vec<PhoneNumber>) -> Message {
     Message::mms(to, MmsContent::new("1000", "1"))
 }
 
-fn xml(root: &str, code: &str, msg: &str, field: &str, value: &str) -> Behavior {
-    Behavior::ok(format!(
+fn xml(root: &str, code: &str, msg: &str, field: &str, value: &str) -> Reply {
+    Reply::ok(format!(
         r#"<?xml version="1.0" encoding="utf-8"?><{root} xmlns="http://10658.cc/"><code>{code}</code><msg>{msg}</msg><{field}>{value}</{field}></{root}>"#
     ))
 }
 
 /// Answers every SendMms with success and an id counting up.
-fn accept_all() -> impl Fn(&Request) -> Behavior + Send + Sync {
+fn accept_all() -> impl Fn(&CapturedRequest) -> Reply + Send + Sync {
     let counter = std::sync::atomic::AtomicU64::new(200_000_000);
-    move |_: &Request| {
+    move |_: &CapturedRequest| {
         let id = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         xml("SendMmsResult", "2", "提交成功", "mmsid", &id.to_string())
     }
@@ -54,7 +52,7 @@ fn accept_all() -> impl Fn(&Request) -> Behavior + Send + Sync {
 
 #[tokio::test]
 async fn a_send_goes_out_as_one_form_post_with_comma_joined_numbers() {
-    let server = Server::start(accept_all()).await;
+    let server = WireServer::start(accept_all()).await;
     let message = mms(vec![number(13900000001), number(13900000002)]);
     let receipt = client(&server).send(&message).await.unwrap();
     let requests = server.requests();
@@ -85,7 +83,7 @@ async fn batches_split_at_the_configured_size() {
         (100, 250, vec![100, 100, 50]),
         (2, 5, vec![2, 2, 1]),
     ] {
-        let server = Server::start(accept_all()).await;
+        let server = WireServer::start(accept_all()).await;
         let client = MmsClient::new(config(&server).batch_size(batch_size)).unwrap();
         assert_eq!(client.capabilities().max_batch, batch_size);
         let recipients = numbers(13900000000, count);
@@ -119,7 +117,7 @@ async fn batches_split_at_the_configured_size() {
 
 #[tokio::test]
 async fn a_scheduled_send_carries_the_dashed_beijing_time() {
-    let server = Server::start(accept_all()).await;
+    let server = WireServer::start(accept_all()).await;
     let at = BeijingTime::new(2026, 12, 1, 12, 30, 45).unwrap();
     client(&server)
         .send(&mms(vec![number(13900000001)]).scheduled_at(at))
@@ -140,7 +138,7 @@ async fn a_scheduled_send_carries_the_dashed_beijing_time() {
 
 #[tokio::test]
 async fn other_message_kinds_are_unsupported_before_any_request() {
-    let server = Server::start(accept_all()).await;
+    let server = WireServer::start(accept_all()).await;
     let client = client(&server);
     let to = number(13900000001);
     let cases = [
@@ -166,14 +164,13 @@ async fn other_message_kinds_are_unsupported_before_any_request() {
 async fn batch_failures_are_reported_per_number() {
     // The second of three batches gets a 503; the others succeed.
     let counter = std::sync::atomic::AtomicU64::new(0);
-    let server =
-        Server::start(
-            move |_: &Request| match counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
-                1 => Behavior::Reply(503, b"busy".to_vec()),
-                n => xml("SendMmsResult", "2", "提交成功", "mmsid", &format!("7{n}")),
-            },
-        )
-        .await;
+    let server = WireServer::start(move |_: &CapturedRequest| {
+        match counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+            1 => Reply::status(503, b"busy".to_vec()),
+            n => xml("SendMmsResult", "2", "提交成功", "mmsid", &format!("7{n}")),
+        }
+    })
+    .await;
     let client = MmsClient::new(config(&server).batch_size(2)).unwrap();
     let receipt = client.send(&mms(numbers(13900000001, 5))).await.unwrap();
     assert_eq!(server.requests().len(), 3);
@@ -195,7 +192,7 @@ async fn batch_failures_are_reported_per_number() {
     assert_eq!(receipt.outcomes[4].message_id.as_deref(), Some("72"));
 
     // A refusal that concerns the account stops the later batches.
-    let server = Server::always(xml("SendMmsResult", "405", "用户名或密码不正确", "mmsid", "0")).await;
+    let server = WireServer::always(xml("SendMmsResult", "405", "用户名或密码不正确", "mmsid", "0")).await;
     let client = MmsClient::new(config(&server).batch_size(2)).unwrap();
     let e = client.send(&mms(numbers(13900000001, 5))).await.unwrap_err();
     assert_eq!((e.kind(), e.code()), (ErrorKind::Unauthorized, Some("405")));
@@ -203,7 +200,7 @@ async fn batch_failures_are_reported_per_number() {
     assert_eq!(server.requests().len(), 1);
 
     // One that concerns the numbers does not.
-    let server = Server::always(xml("SendMmsResult", "409", "没有合法的手机号码", "mmsid", "0")).await;
+    let server = WireServer::always(xml("SendMmsResult", "409", "没有合法的手机号码", "mmsid", "0")).await;
     let client = MmsClient::new(config(&server).batch_size(2)).unwrap();
     let e = client.send(&mms(numbers(13900000001, 5))).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RecipientRejected);
@@ -212,7 +209,7 @@ async fn batch_failures_are_reported_per_number() {
 
 #[tokio::test]
 async fn balance_is_read_from_getnum() {
-    let server = Server::always(xml("GetNumResult", "2", "查询成功", "num", "1234")).await;
+    let server = WireServer::always(xml("GetNumResult", "2", "查询成功", "num", "1234")).await;
     let client = MmsClient::new(config(&server).name("mms-b")).unwrap();
     let balance = client.balance().await.unwrap();
     assert_eq!((balance.provider.as_str(), balance.amount), ("mms-b", 1234));
@@ -225,7 +222,7 @@ const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 
 
 #[tokio::test]
 async fn create_mms_uploads_the_zip_base64_encoded() {
-    let server = Server::always(xml("CreateMmsResult", "2", "提交成功", "mmsid", "300000001")).await;
+    let server = WireServer::always(xml("CreateMmsResult", "2", "提交成功", "mmsid", "300000001")).await;
     let smil = r#"<smil><body><par><img src="a.jpg"/><text src="a.txt"/></par></body></smil>"#;
     let package = MmsPackage::builder()
         .smil(smil)
@@ -268,7 +265,7 @@ async fn create_mms_failures() {
         .add_image("a.jpg", JPEG)
         .build()
         .unwrap();
-    let server = Server::always(xml(
+    let server = WireServer::always(xml(
         "CreateMmsResult",
         "4060",
         "彩信SMIL文件格式错误",
@@ -285,7 +282,7 @@ async fn create_mms_failures() {
     assert!(server.requests().is_empty());
     let e = client.create_mms("标题", &package).await.unwrap_err();
     assert_eq!((e.kind(), e.code()), (ErrorKind::InvalidContent, Some("4060")));
-    let server = Server::always(xml("CreateMmsResult", "2", "提交成功", "mmsid", "")).await;
+    let server = WireServer::always(xml("CreateMmsResult", "2", "提交成功", "mmsid", "")).await;
     let e = MmsClient::new(config(&server))
         .unwrap()
         .create_mms("标题", &package)
@@ -298,7 +295,7 @@ async fn create_mms_failures() {
     );
 }
 
-fn quick(server: &Server) -> MmsClient {
+fn quick(server: &WireServer) -> MmsClient {
     MmsClient::new(config(server).http(HttpConfig {
         request_timeout: Duration::from_millis(300),
         ..HttpConfig::default()
@@ -309,24 +306,24 @@ fn quick(server: &Server) -> MmsClient {
 #[tokio::test]
 async fn transport_failures_map_to_the_error_model() {
     let cases = [
-        (Behavior::Reply(503, b"busy".to_vec()), ErrorKind::Unavailable),
-        (Behavior::Reply(500, b"oops".to_vec()), ErrorKind::Unavailable),
+        (Reply::status(503, b"busy".to_vec()), ErrorKind::Unavailable),
+        (Reply::status(500, b"oops".to_vec()), ErrorKind::Unavailable),
         (
-            Behavior::Reply(404, b"not found".to_vec()),
+            Reply::status(404, b"not found".to_vec()),
             ErrorKind::Configuration,
         ),
-        (Behavior::Close, ErrorKind::Ambiguous),
-        (Behavior::Hang, ErrorKind::Ambiguous),
-        (Behavior::ResetMidBody, ErrorKind::Ambiguous),
-        (Behavior::Oversized, ErrorKind::Protocol),
-        (Behavior::ok(b"\x00\xff\xfe\x81 garbage"), ErrorKind::Protocol),
+        (Reply::Close, ErrorKind::Ambiguous),
+        (Reply::Hang, ErrorKind::Ambiguous),
+        (Reply::cut_off("num=1&succ"), ErrorKind::Ambiguous),
+        (Reply::oversized(1 << 20), ErrorKind::Protocol),
+        (Reply::ok(b"\x00\xff\xfe\x81 garbage"), ErrorKind::Protocol),
         (
-            Behavior::ok(br#"<?xml version="1.0"?><SendMmsResult><code>2</code><msg>ok"#),
+            Reply::ok(br#"<?xml version="1.0"?><SendMmsResult><code>2</code><msg>ok"#),
             ErrorKind::Protocol,
         ),
     ];
     for (behavior, kind) in cases {
-        let server = Server::always(behavior.clone()).await;
+        let server = WireServer::always(behavior.clone()).await;
         let e = quick(&server)
             .send(&mms(vec![number(13900000001)]))
             .await
@@ -358,8 +355,10 @@ async fn transport_failures_map_to_the_error_model() {
 
 #[tokio::test]
 async fn the_key_is_never_printed() {
-    let server = Server::start(|request: &Request| Behavior::Reply(200, request.body.clone())).await;
-    let server500 = Server::start(|request: &Request| Behavior::Reply(500, request.body.clone())).await;
+    let server =
+        WireServer::start(|request: &CapturedRequest| Reply::status(200, request.body.clone())).await;
+    let server500 =
+        WireServer::start(|request: &CapturedRequest| Reply::status(500, request.body.clone())).await;
     let config = config(&server);
     let client = MmsClient::new(config.clone()).unwrap();
     let e1 = client.send(&mms(vec![number(13900000001)])).await.unwrap_err();

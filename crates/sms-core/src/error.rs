@@ -302,6 +302,115 @@ impl Error {
     }
 }
 
+/// What replaces a secret in a redacted error.
+pub const REDACTED: &str = "[redacted]";
+
+/// The shortest prefix of a secret treated as leaked when an excerpt was cut right after it (just
+/// before its `…`). Shorter tails are too likely to be ordinary text.
+pub const MIN_REDACTED_PREFIX: usize = 4;
+
+impl Error {
+    /// The error with every form of a secret removed, for errors that may quote a server echoing
+    /// the request back (an excerpt of an unreadable answer, an HTTP error page).
+    ///
+    /// `forms` are the ways the secret may appear: as typed, percent-encoded, in another charset
+    /// (empty forms are ignored). In the message each form becomes `[redacted]`, and so does a
+    /// prefix of one (at least [`MIN_REDACTED_PREFIX`] bytes) that an excerpt cut off just before
+    /// its `…`. An attached source whose text, or whose own sources' text, contains a form is
+    /// replaced by a plain error holding its redacted text, so that neither `Debug` nor a walk of
+    /// [`std::error::Error::source`] shows the secret. An error without any form comes back as it
+    /// was.
+    ///
+    /// ```
+    /// use sms_core::{Error, ErrorKind, Operation};
+    /// let echoed = Error::new(ErrorKind::Protocol, Operation::Send)
+    ///     .with_message("unreadable answer: \"account=a&password=p%40ss+w0rd&mobile=1380…\"");
+    /// let clean = echoed.redact(&["p@ss w0rd", "p%40ss+w0rd"]);
+    /// assert_eq!(clean.message(), "unreadable answer: \"account=a&password=[redacted]&mobile=1380…\"");
+    /// let cut = Error::new(ErrorKind::Protocol, Operation::Send).with_message("password=p%40s…");
+    /// assert_eq!(cut.redact(&["p%40ss+w0rd"]).message(), "password=[redacted]…");
+    /// ```
+    #[must_use]
+    pub fn redact(mut self, forms: &[&str]) -> Self {
+        let mut forms: Vec<&str> = forms.iter().copied().filter(|form| !form.is_empty()).collect();
+        if forms.is_empty() {
+            return self;
+        }
+        // Longest first, so that a form containing another is replaced whole.
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        if let Some(clean) = redact_text(&self.inner.message, &forms) {
+            self.inner.message = clean;
+        }
+        let Some(source) = &self.inner.source else {
+            return self;
+        };
+        let mut leaked = false;
+        let mut level: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(error) = level {
+            if redact_text(&error.to_string(), &forms).is_some() {
+                leaked = true;
+                break;
+            }
+            level = error.source();
+        }
+        if leaked {
+            let text = source.to_string();
+            let clean = redact_text(&text, &forms).unwrap_or(text);
+            self.inner.source = Some(Arc::new(RedactedSource(clean)));
+        }
+        self
+    }
+}
+
+/// `text` with each of `forms` (non-empty, longest first) and any cut-off prefix of one before a
+/// `…` replaced by [`REDACTED`]; `None` when nothing was found.
+fn redact_text(text: &str, forms: &[&str]) -> Option<String> {
+    let mut clean = text.to_owned();
+    for form in forms {
+        if clean.contains(form) {
+            clean = clean.replace(form, REDACTED);
+        }
+    }
+    if clean.contains('…') {
+        let mut out = String::with_capacity(clean.len());
+        let mut pieces = clean.split('…').peekable();
+        while let Some(piece) = pieces.next() {
+            if pieces.peek().is_none() {
+                out.push_str(piece);
+                break;
+            }
+            let leaked = forms
+                .iter()
+                .flat_map(|form| (MIN_REDACTED_PREFIX..form.len()).filter_map(move |len| form.get(..len)))
+                .filter(|prefix| piece.ends_with(prefix))
+                .map(str::len)
+                .max();
+            match leaked {
+                Some(len) => {
+                    out.push_str(&piece[..piece.len() - len]);
+                    out.push_str(REDACTED);
+                }
+                None => out.push_str(piece),
+            }
+            out.push('…');
+        }
+        clean = out;
+    }
+    (clean != text).then_some(clean)
+}
+
+/// A source error replaced by [`Error::redact`]: its text with the secret removed.
+#[derive(Debug)]
+struct RedactedSource(String);
+
+impl fmt::Display for RedactedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedactedSource {}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(provider) = &self.inner.provider {
@@ -484,6 +593,82 @@ mod tests {
             "{text}"
         );
         assert_eq!(all.attempts().len(), 2);
+    }
+
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<std::io::Error>);
+
+    impl fmt::Display for Chain {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn everything(e: &Error) -> String {
+        let mut text = format!("{e} {e:?}");
+        let mut next = std::error::Error::source(e);
+        while let Some(source) = next {
+            text.push_str(&format!(" {source} {source:?}"));
+            next = source.source();
+        }
+        text
+    }
+
+    #[test]
+    fn redact_removes_every_form_from_message_and_sources() {
+        let forms = ["k3y+&=", "k3y%2B%26%3D"];
+        let e = Error::new(ErrorKind::Unavailable, Operation::Send)
+            .with_message("echo: password=k3y%2B%26%3D raw k3y+&=")
+            .with_source(Chain("body was password=k3y+&=", None))
+            .redact(&forms);
+        assert_eq!(e.message(), "echo: password=[redacted] raw [redacted]");
+        let text = everything(&e);
+        assert!(!text.contains("k3y"), "{text}");
+        assert!(text.contains("body was password=[redacted]"), "{text}");
+
+        // A leak deeper in the chain replaces the whole source.
+        let io = std::io::Error::other("inner k3y%2B%26%3D");
+        let e = Error::new(ErrorKind::Ambiguous, Operation::Send)
+            .with_source(Chain("outer", Some(io)))
+            .redact(&forms);
+        let text = everything(&e);
+        assert!(!text.contains("k3y"), "{text}");
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "outer");
+    }
+
+    #[test]
+    fn redact_catches_a_secret_cut_off_by_an_excerpt() {
+        let forms = ["0123456789abcdef"];
+        let cut = Error::new(ErrorKind::Protocol, Operation::Send)
+            .with_message("unreadable: \"password=0123…\" (HTTP 200)")
+            .redact(&forms);
+        assert_eq!(cut.message(), "unreadable: \"password=[redacted]…\" (HTTP 200)");
+        // Fewer than MIN_REDACTED_PREFIX bytes are left alone: too likely to be ordinary text.
+        let short = Error::new(ErrorKind::Protocol, Operation::Send)
+            .with_message("x=012…")
+            .redact(&forms);
+        assert_eq!(short.message(), "x=012…");
+    }
+
+    #[test]
+    fn redact_leaves_clean_errors_alone() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::new(ErrorKind::Unavailable, Operation::Send)
+            .with_code("HTTP 503")
+            .with_message("busy…")
+            .with_source(io)
+            .redact(&["secret", ""]);
+        assert_eq!((e.code(), e.message()), (Some("HTTP 503"), "busy…"));
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "refused");
+        // No forms at all: nothing to do, and an empty form never matches everywhere.
+        assert_eq!(e.clone().redact(&[]).message(), "busy…");
+        assert_eq!(e.redact(&[""]).message(), "busy…");
     }
 
     #[test]

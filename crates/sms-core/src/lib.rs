@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod capability;
 pub mod error;
 #[cfg(feature = "http")]
@@ -9,6 +10,8 @@ pub mod http;
 mod inbound;
 pub mod measure;
 pub mod message;
+#[cfg(any(feature = "http", feature = "testkit"))]
+mod percent;
 pub mod phone;
 pub mod receipt;
 pub mod report;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::error::REDACTED;
+
 /// An API key or password. `Debug` and `Display` print `[redacted]`; only [`Secret::expose`] gives
 /// the text, and only the code that signs or sends a request should call it.
 ///
@@ -33,8 +35,6 @@ impl Secret {
         self.0.is_empty()
     }
 }
-
-const REDACTED: &str = "[redacted]";
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

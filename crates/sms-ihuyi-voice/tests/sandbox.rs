@@ -151,7 +151,7 @@ async fn faults_and_voice_codes_map_to_their_kinds() {
 #[tokio::test]
 async fn receipts_arrive_at_a_local_receiver_and_parse() {
     let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let receiver = WireServer::start(move |request| {
+    let receiver = WireServer::start_async(move |request| {
         let _ = pushes.send(request.body);
         async {
             Reply::Body {

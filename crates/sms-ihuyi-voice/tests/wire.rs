@@ -42,10 +42,10 @@ async fn a_submit_carries_exactly_the_signed_fields_and_returns_the_voiceid() {
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(
-        (request.method.as_str(), request.path.as_str()),
+        (request.method.as_str(), request.path()),
         ("POST", "/webservice/voice.php")
     );
-    assert_eq!(request.query, "method=Submit");
+    assert_eq!(request.query(), "method=Submit");
     assert_eq!(
         request.header("content-type"),
         Some("application/x-www-form-urlencoded; charset=utf-8")
@@ -54,13 +54,13 @@ async fn a_submit_carries_exactly_the_signed_fields_and_returns_the_voiceid() {
         request.field_names(),
         ["account", "password", "mobile", "content", "time"]
     );
-    assert_eq!(request.field("account").as_deref(), Some(ACCOUNT));
-    assert_eq!(request.field("mobile").as_deref(), Some("13900139000"));
-    assert_eq!(request.field("content").as_deref(), Some("482913"));
-    let time = request.field("time").unwrap();
+    assert_eq!(request.text_field("account").as_deref(), Some(ACCOUNT));
+    assert_eq!(request.text_field("mobile").as_deref(), Some("13900139000"));
+    assert_eq!(request.text_field("content").as_deref(), Some("482913"));
+    let time = request.text_field("time").unwrap();
     assert_fresh_time(&time);
     assert_eq!(
-        request.field("password").unwrap(),
+        request.text_field("password").unwrap(),
         md5_hex(&[ACCOUNT, KEY, "13900139000", "482913", &time])
     );
     assert!(
@@ -93,8 +93,8 @@ async fn json_and_plain_modes() {
         request.field_names(),
         ["account", "password", "mobile", "content", "format"]
     );
-    assert_eq!(request.field("password").as_deref(), Some(KEY));
-    assert_eq!(request.field("format").as_deref(), Some("json"));
+    assert_eq!(request.text_field("password").as_deref(), Some(KEY));
+    assert_eq!(request.text_field("format").as_deref(), Some("json"));
 }
 
 #[tokio::test]
@@ -107,13 +107,13 @@ async fn balance_uses_getnum_on_the_voice_endpoint() {
     assert_eq!((balance.provider.as_str(), balance.amount), ("ihuyi-voice", 42));
     let request = &server.requests()[0];
     assert_eq!(
-        (request.path.as_str(), request.query.as_str()),
+        (request.path(), request.query()),
         ("/webservice/voice.php", "method=GetNum")
     );
     assert_eq!(request.field_names(), ["account", "password", "time"]);
-    let time = request.field("time").unwrap();
+    let time = request.text_field("time").unwrap();
     assert_eq!(
-        request.field("password").unwrap(),
+        request.text_field("password").unwrap(),
         md5_hex(&[ACCOUNT, KEY, &time])
     );
 }
@@ -179,8 +179,8 @@ async fn voice_specific_codes() {
 
 #[tokio::test]
 async fn several_recipients_get_one_call_each() {
-    let server = WireServer::start(|request| async move {
-        let mobile = request.field("mobile").unwrap();
+    let server = WireServer::start_async(|request| async move {
+        let mobile = request.text_field("mobile").unwrap();
         voice_json("2", "提交成功", &format!("v{mobile}"))
     })
     .await;
@@ -213,7 +213,7 @@ async fn transport_failures_and_unreadable_answers() {
         (WireServer::always(Reply::Hang).await, ErrorKind::Ambiguous),
         (WireServer::always(Reply::Close).await, ErrorKind::Ambiguous),
         (
-            WireServer::always(Reply::bytes(b"\xff\xfe\x00garbage".to_vec())).await,
+            WireServer::always(Reply::ok(b"\xff\xfe\x00garbage".to_vec())).await,
             ErrorKind::Protocol,
         ),
         (
@@ -237,7 +237,7 @@ async fn transport_failures_and_unreadable_answers() {
 async fn the_key_never_appears_in_errors_logs_or_debug_output() {
     let logs = LogCapture::default();
     let _guard = logs.install();
-    let echo = WireServer::start(|request| async move { Reply::bytes(request.body) }).await;
+    let echo = WireServer::start_async(|request| async move { Reply::ok(request.body) }).await;
     let client = IhuyiVoiceClient::new(config(&echo).password_mode(PasswordMode::Plain)).unwrap();
     let send = client
         .send(&Message::voice_code(number("13900139000"), "1234").unwrap())

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use sms_core::http::percent_decode;
 use sms_core::{BeijingTime, DeliveryReport, DeliveryStatus, Error, ErrorKind, InboundMessage, Operation};
 
 use crate::config::DEFAULT_NAME;
@@ -168,31 +169,6 @@ fn parse_fields(provider: &str, body: &[u8]) -> Result<BTreeMap<String, String>,
         return Err(malformed(provider, "an empty push", body));
     }
     Ok(fields)
-}
-
-/// Form decoding: `+` is a space, `%XX` a byte; a `%` without two hex digits stays as it is.
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                input.get(i + 1).and_then(|&b| hex(b)),
-                input.get(i + 2).and_then(|&b| hex(b)),
-            ) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use sms_sandbox::{
     Account, DEFAULT_ACCOUNT, DEFAULT_BALANCE, DEFAULT_KEY, DEFAULT_MMS_PACKAGE_ID, DEFAULT_MMS_PRODUCT_ID,
     Fault, FaultKind, FaultTarget, InboundReply, Product, Sandbox,
 };
-use support::{Captured, Reply, WireServer};
+use support::{CapturedRequest, Reply, WireServer};
 use tokio::sync::mpsc;
 
 fn number(text: &str) -> PhoneNumber {
@@ -41,9 +41,9 @@ async fn sandbox_with(product: Product, account: Account) -> Sandbox {
 }
 
 /// A local receiver that acknowledges every push with [`RECEIPT_ACK`] and hands it to the test.
-async fn receiver() -> (WireServer, mpsc::UnboundedReceiver<Captured>) {
+async fn receiver() -> (WireServer, mpsc::UnboundedReceiver<CapturedRequest>) {
     let (pushes, received) = mpsc::unbounded_channel();
-    let server = WireServer::start(move |request| {
+    let server = WireServer::start_async(move |request| {
         let _ = pushes.send(request);
         async {
             Reply::Body {
@@ -57,7 +57,7 @@ async fn receiver() -> (WireServer, mpsc::UnboundedReceiver<Captured>) {
     (server, received)
 }
 
-async fn next_push(received: &mut mpsc::UnboundedReceiver<Captured>) -> Captured {
+async fn next_push(received: &mut mpsc::UnboundedReceiver<CapturedRequest>) -> CapturedRequest {
     tokio::time::timeout(Duration::from_secs(5), received.recv())
         .await
         .expect("a push within 5 s")
@@ -493,10 +493,7 @@ async fn receipts_arrive_at_a_local_receiver_and_parse() {
     let mut reports = Vec::new();
     for _ in 0..2 {
         let push = next_push(&mut received).await;
-        assert_eq!(
-            (push.method.as_str(), push.path.as_str()),
-            ("POST", "/ihuyi/receipts")
-        );
+        assert_eq!((push.method.as_str(), push.path()), ("POST", "/ihuyi/receipts"));
         reports.push(parse_delivery_report(&push.body).unwrap());
     }
     let report_for = |recipient: &str| reports.iter().find(|r| r.recipient == recipient).unwrap();

@@ -11,7 +11,7 @@ use sms_core::{
     BalanceQuery, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber, TemplateText,
 };
 use sms_ihuyi::{IhuyiClient, IhuyiConfig, PasswordMode, ResponseFormat};
-use support::{Captured, LogCapture, Reply, WireServer, assert_fresh_time, md5_hex, submit_xml};
+use support::{CapturedRequest, LogCapture, Reply, WireServer, assert_fresh_time, md5_hex, submit_xml};
 
 const ACCOUNT: &str = "C80604386";
 const KEY: &str = "k3y-S3cr3t+&=%value";
@@ -35,9 +35,9 @@ fn accepted(id: &str) -> Reply {
 }
 
 /// The form fields of a dynamic-password Submit, checked completely; returns the `time`.
-fn assert_signed_submit(request: &Captured, path: &str, mobile: &str, content: &str) -> String {
+fn assert_signed_submit(request: &CapturedRequest, path: &str, mobile: &str, content: &str) -> String {
     assert_eq!(request.method, "POST");
-    assert_eq!(request.path, path);
+    assert_eq!(request.path(), path);
     assert_eq!(
         request.query_pairs(),
         vec![("method".to_owned(), "Submit".to_owned())]
@@ -50,13 +50,13 @@ fn assert_signed_submit(request: &Captured, path: &str, mobile: &str, content: &
         request.field_names(),
         ["account", "password", "mobile", "content", "time"]
     );
-    assert_eq!(request.field("account").as_deref(), Some(ACCOUNT));
-    assert_eq!(request.field("mobile").as_deref(), Some(mobile));
-    assert_eq!(request.field("content").as_deref(), Some(content));
-    let time = request.field("time").unwrap();
+    assert_eq!(request.text_field("account").as_deref(), Some(ACCOUNT));
+    assert_eq!(request.text_field("mobile").as_deref(), Some(mobile));
+    assert_eq!(request.text_field("content").as_deref(), Some(content));
+    let time = request.text_field("time").unwrap();
     assert_fresh_time(&time);
     assert_eq!(
-        request.field("password").unwrap(),
+        request.text_field("password").unwrap(),
         md5_hex(&[ACCOUNT, KEY, mobile, content, &time]),
         "md5 over the raw strings"
     );
@@ -167,7 +167,7 @@ async fn json_format_is_requested_and_read() {
         request.field_names(),
         ["account", "password", "mobile", "content", "time", "format"]
     );
-    assert_eq!(request.field("format").as_deref(), Some("json"));
+    assert_eq!(request.text_field("format").as_deref(), Some("json"));
     assert_eq!(
         receipt.outcomes[0].message_id.as_deref(),
         Some("16842079209571524017")
@@ -187,8 +187,12 @@ async fn plain_password_mode_sends_the_key_and_no_time() {
         request.field_names(),
         ["account", "password", "mobile", "content"]
     );
-    assert_eq!(request.field("password").as_deref(), Some(KEY));
-    assert_eq!(request.query, "method=Submit", "credentials stay out of the URL");
+    assert_eq!(request.text_field("password").as_deref(), Some(KEY));
+    assert_eq!(
+        request.query(),
+        "method=Submit",
+        "credentials stay out of the URL"
+    );
 }
 
 #[tokio::test]
@@ -200,20 +204,20 @@ async fn balance_signs_account_key_and_time_only() {
     let balance = client(&server).balance().await.unwrap();
     assert_eq!((balance.provider.as_str(), balance.amount), ("ihuyi", 7));
     let request = &server.requests()[0];
-    assert_eq!(request.path, "/webservice/sms.php");
-    assert_eq!(request.query, "method=GetNum");
+    assert_eq!(request.path(), "/webservice/sms.php");
+    assert_eq!(request.query(), "method=GetNum");
     assert_eq!(request.field_names(), ["account", "password", "time"]);
-    let time = request.field("time").unwrap();
+    let time = request.text_field("time").unwrap();
     assert_fresh_time(&time);
     assert_eq!(
-        request.field("password").unwrap(),
+        request.text_field("password").unwrap(),
         md5_hex(&[ACCOUNT, KEY, &time])
     );
 
     client(&server).international_balance().await.unwrap();
     let request = &server.requests()[1];
     assert_eq!(
-        (request.path.as_str(), request.query.as_str()),
+        (request.path(), request.query()),
         ("/webservice/isms.php", "method=GetNum")
     );
     assert_eq!(request.field_names(), ["account", "password", "time"]);
@@ -229,12 +233,12 @@ async fn add_template_signs_the_content() {
     let id = client(&server).add_template(template).await.unwrap();
     assert_eq!(id, "1234567");
     let request = &server.requests()[0];
-    assert_eq!(request.query, "method=AddTemplate");
+    assert_eq!(request.query(), "method=AddTemplate");
     assert_eq!(request.field_names(), ["account", "password", "content", "time"]);
-    assert_eq!(request.field("content").as_deref(), Some(template));
-    let time = request.field("time").unwrap();
+    assert_eq!(request.text_field("content").as_deref(), Some(template));
+    let time = request.text_field("time").unwrap();
     assert_eq!(
-        request.field("password").unwrap(),
+        request.text_field("password").unwrap(),
         md5_hex(&[ACCOUNT, KEY, template, &time])
     );
 
@@ -267,7 +271,7 @@ async fn a_template_message_submits_the_rendered_text() {
 async fn a_stale_time_is_retried_once_with_a_fresh_signature() {
     let calls = Arc::new(Mutex::new(0));
     let counter = Arc::clone(&calls);
-    let server = WireServer::start(move |_| {
+    let server = WireServer::start_async(move |_| {
         let mut calls = counter.lock().unwrap();
         *calls += 1;
         let reply = if *calls == 1 {
@@ -326,7 +330,7 @@ async fn recipients_are_split_with_bounded_concurrency_and_ordered_outcomes() {
     let (flight, _) = tokio::sync::watch::channel(Flight::default());
     let flight = Arc::new(flight);
     let state = Arc::clone(&flight);
-    let server = WireServer::start(move |request| {
+    let server = WireServer::start_async(move |request| {
         let state = Arc::clone(&state);
         async move {
             let mut index = 0;
@@ -340,7 +344,7 @@ async fn recipients_are_split_with_bounded_concurrency_and_ordered_outcomes() {
             let mut watcher = state.subscribe();
             watcher.wait_for(|f| f.arrived >= group_end).await.unwrap();
             state.send_modify(|f| f.in_flight -= 1);
-            let mobile = request.field("mobile").unwrap();
+            let mobile = request.text_field("mobile").unwrap();
             if mobile.ends_with("07") {
                 submit_xml("4030", "手机号码已被列入黑名单", "0")
             } else {
@@ -379,8 +383,8 @@ async fn recipients_are_split_with_bounded_concurrency_and_ordered_outcomes() {
 
 #[tokio::test]
 async fn when_no_recipient_is_accepted_the_send_fails_with_a_representative_error() {
-    let server = WireServer::start(|request| async move {
-        if request.field("mobile").unwrap().ends_with('1') {
+    let server = WireServer::start_async(|request| async move {
+        if request.text_field("mobile").unwrap().ends_with('1') {
             submit_xml("406", "手机格式不正确", "0")
         } else {
             Reply::Close
@@ -546,10 +550,10 @@ async fn unreadable_answers_are_protocol_errors_with_a_short_excerpt() {
         body
     };
     let cases: Vec<(&str, Reply)> = vec![
-        ("garbage", Reply::bytes(b"\x00\x01\x02 garbage \x7f".to_vec())),
+        ("garbage", Reply::ok(b"\x00\x01\x02 garbage \x7f".to_vec())),
         (
             "non-UTF-8",
-            Reply::bytes(b"<SubmitResult><code>2</code><msg>\xd0\xa1\xff</msg></SubmitResult>".to_vec()),
+            Reply::ok(b"<SubmitResult><code>2</code><msg>\xd0\xa1\xff</msg></SubmitResult>".to_vec()),
         ),
         (
             "truncated XML",
@@ -560,8 +564,8 @@ async fn unreadable_answers_are_protocol_errors_with_a_short_excerpt() {
             Reply::json("{\"code\":2,\"msg\":\"提交成功\",\"smsid\":\"1"),
         ),
         ("HTML", Reply::xml("<html><body><h1>维护中</h1></body></html>")),
-        ("empty", Reply::bytes(Vec::new())),
-        ("oversized", Reply::bytes(oversized)),
+        ("empty", Reply::ok(Vec::new())),
+        ("oversized", Reply::ok(oversized)),
     ];
     for (what, reply) in cases {
         let server = WireServer::always(reply).await;
@@ -603,10 +607,10 @@ async fn the_key_never_appears_in_errors_logs_or_debug_output() {
     let logs = LogCapture::default();
     let _guard = logs.install();
     // An echoing server puts the plain key into the answer body; the client must scrub it.
-    let echo_ok = WireServer::start(|request| async move { Reply::bytes(request.body) }).await;
-    let echo_500 = WireServer::start(|request| async move { Reply::status(500, request.body) }).await;
-    let echo_msg = WireServer::start(|request| async move {
-        let password = request.field("password").unwrap().replace('&', "&amp;");
+    let echo_ok = WireServer::start_async(|request| async move { Reply::ok(request.body) }).await;
+    let echo_500 = WireServer::start_async(|request| async move { Reply::status(500, request.body) }).await;
+    let echo_msg = WireServer::start_async(|request| async move {
+        let password = request.text_field("password").unwrap().replace('&', "&amp;");
         submit_xml("405", &format!("bad password {password}"), "0")
     })
     .await;

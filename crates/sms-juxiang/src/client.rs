@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use encoding_rs::EncoderResult;
+use sms_core::batch::{BatchPlan, send_batches};
 use sms_core::http::{build_client, percent_encode_into, post_form};
 use sms_core::{
     Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, InboundMessage, InboundMode,
@@ -220,28 +221,14 @@ impl JuxiangClient {
             .clone()
     }
 
-    /// Removes the password, as typed and as percent-encoded GBK, from an error's message, in case a
-    /// server echoed the request. Secrets under 3 characters are left alone (replacing them would
-    /// garble every message; the provider refuses passwords that short anyway).
+    /// Removes the password, as typed and as percent-encoded GBK (its form on the wire), from an
+    /// error, in case a server echoed the request (see [`Error::redact`]).
     fn scrub(&self, error: Error) -> Error {
         let password = self.password();
         let secret = password.expose();
-        if secret.chars().count() < 3 {
-            return error;
-        }
         let mut encoded = String::new();
         percent_encode_into(&mut encoded, &encode_gbk(secret).unwrap_or_default());
-        let mut message = error.message().to_owned();
-        for form in [secret, encoded.as_str()] {
-            if !form.is_empty() && message.contains(form) {
-                message = message.replace(form, "[redacted]");
-            }
-        }
-        if message == error.message() {
-            error
-        } else {
-            error.with_message(message)
-        }
+        error.redact(&[secret, &encoded])
     }
 
     /// Posts `params` (after `name` and `pwd`) to `page` and returns the answer body.
@@ -474,40 +461,10 @@ impl JuxiangClient {
     }
 }
 
-/// Checks the base URL and gives it a trailing `/`.
+/// Checks the base URL (see [`sms_core::http::normalize_base_url`]) and gives it a trailing `/`:
+/// the pages are relative to it.
 fn normalize_base_url(base: &str) -> Result<String, String> {
-    let base = base.trim();
-    let url = reqwest::Url::parse(base).map_err(|e| format!("invalid base URL {base:?}: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("the base URL must be http or https, got {base:?}"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "the base URL must not have a query or fragment: {base:?}"
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("the base URL must not contain credentials".to_owned());
-    }
-    let mut base = url.to_string();
-    if !base.ends_with('/') {
-        base.push('/');
-    }
-    Ok(base)
-}
-
-/// Whether a batch failure will repeat for every later batch of the same message (it concerns the
-/// account or the text, not the numbers), so that later batches are not requested.
-fn repeats_for_every_batch(error: &Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Unauthorized
-            | ErrorKind::Configuration
-            | ErrorKind::AccountSuspended
-            | ErrorKind::ContentRejected
-            | ErrorKind::InvalidContent
-            | ErrorKind::InvalidRequest
-    )
+    sms_core::http::normalize_base_url(base).map(|base| base + "/")
 }
 
 #[async_trait]
@@ -526,53 +483,14 @@ impl MessageSender for JuxiangClient {
     /// failed with that error; later batches are still sent unless the error concerns the account or
     /// the text, in which case they are marked failed with the same kind and not requested.
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
-        let prepared = self.prepare(message)?;
-        let mut outcomes = Vec::with_capacity(message.recipients().len());
-        let mut errors: Vec<Error> = Vec::new();
-        let mut stopped: Option<Error> = None;
-        for batch in message.recipients().chunks(MAX_BATCH) {
-            let result = match &stopped {
-                Some(error) => Err(error.clone().with_message(format!(
-                    "not requested: an earlier batch failed ({})",
-                    error.message()
-                ))),
-                None => self.send_batch(batch, &prepared).await,
-            };
-            match result {
-                Ok(batch_outcomes) => outcomes.extend(batch_outcomes),
-                Err(error) => {
-                    tracing::warn!(provider = %self.inner.name, numbers = batch.len(), "batch failed: {error}");
-                    if stopped.is_none() && repeats_for_every_batch(&error) {
-                        stopped = Some(error.clone());
-                    }
-                    outcomes.extend(
-                        batch
-                            .iter()
-                            .map(|n| RecipientOutcome::failed(n.clone(), self.name_str(), error.clone())),
-                    );
-                    errors.push(error);
-                }
-            }
-        }
-        let anything_out = outcomes
-            .iter()
-            .any(|o| !matches!(o.status, RecipientStatus::Failed(_)));
-        if anything_out {
-            return Ok(Receipt::new(message.reference().clone(), outcomes));
-        }
-        // Nothing accepted: the error of a batch that may have gone out wins, so that nobody fails
-        // over a message that might have been sent.
-        let error = errors
-            .iter()
-            .find(|e| e.is_ambiguous())
-            .or_else(|| errors.first())
-            .cloned()
-            .or_else(|| outcomes.iter().find_map(|o| o.error().cloned()));
-        Err(error.unwrap_or_else(|| {
-            Error::new(ErrorKind::ProviderFault, Operation::Send)
-                .with_provider(self.name_str())
-                .with_message("no number was accepted")
-        }))
+        let prepared = &self.prepare(message)?;
+        send_batches(
+            self.name_str(),
+            message,
+            BatchPlan::sequential(MAX_BATCH),
+            |batch: Message| async move { self.send_batch(batch.recipients(), prepared).await },
+        )
+        .await
     }
 }
 

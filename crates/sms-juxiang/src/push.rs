@@ -23,6 +23,7 @@
 //! assert_eq!(answer, "0");
 //! ```
 
+use sms_core::http::percent_decode;
 use sms_core::{Error, ErrorKind, InboundMessage, Operation};
 
 use crate::config::DEFAULT_NAME;
@@ -52,34 +53,6 @@ impl ReplyPush {
     pub fn is_opt_out(&self) -> bool {
         self.message.opt_out
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded` bytes: `+` is a space, `%XX` a byte, anything else as
-/// is.
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                input.get(i + 1).copied().and_then(hex),
-                input.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 /// Parses a pushed reply from its form body or query string (GBK, percent-encoded).

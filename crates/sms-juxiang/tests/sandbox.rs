@@ -1,14 +1,13 @@
 //! Tests against the sandbox simulator: the conformance suite, partial success, GBK round trips,
 //! batches, inbound polling, reply pushes with `0000`, and every fault mapped to its error kind.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sms_core::http::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
+use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, Error, ErrorKind, InboundMessage, InboundSource, Message, MessageSender, Operation,
     PhoneNumber, RecipientStatus,
@@ -19,7 +18,6 @@ use sms_sandbox::{
     Account, DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD, Fault, FaultKind, FaultTarget, InboundReply, Product,
     Sandbox,
 };
-use support::{Behavior, Request, Server};
 
 async fn sandbox() -> Sandbox {
     Sandbox::builder().spawn().await.unwrap()
@@ -283,19 +281,19 @@ async fn polling_the_sandbox_keeps_five_seconds_between_calls() {
 }
 
 /// A push receiver as an application would write it: parse, record opt-outs, answer exactly `0`.
-async fn receiver(opt_outs: Arc<Mutex<Vec<String>>>, fail: bool) -> Server {
-    Server::start(move |request: &Request| {
+async fn receiver(opt_outs: Arc<Mutex<Vec<String>>>, fail: bool) -> WireServer {
+    WireServer::start(move |request: &CapturedRequest| {
         if fail {
-            return Behavior::ok(ack_failure(1));
+            return Reply::ok(ack_failure(1));
         }
         match parse_reply(&request.body) {
             Ok(push) => {
                 if push.is_opt_out() {
                     opt_outs.lock().unwrap().push(push.message.sender.clone());
                 }
-                Behavior::ok(ACK_OK)
+                Reply::ok(ACK_OK)
             }
-            Err(_) => Behavior::ok(ack_failure(2)),
+            Err(_) => Reply::ok(ack_failure(2)),
         }
     })
     .await

@@ -1,25 +1,23 @@
 //! Exact-wire tests against a scripted loopback server: what goes out (GBK bytes, percent-encoding,
 //! batches) and how every kind of answer and transport failure comes back.
 
-mod support;
-
 use std::time::Duration;
 
 use sms_core::http::HttpConfig;
+use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, InboundSource, Message, MessageSender, MmsContent, Operation,
     PhoneNumber, RecipientStatus,
 };
 use sms_juxiang::{ContentCheck, JuxiangClient, JuxiangConfig};
-use support::{Behavior, Request, Server};
 
 const PASSWORD: &str = "Pwd4wireTests";
 
-fn config(server: &Server) -> JuxiangConfig {
+fn config(server: &WireServer) -> JuxiangConfig {
     JuxiangConfig::new("ent", PASSWORD).base_url(server.url("/send/"))
 }
 
-fn client(server: &Server) -> JuxiangClient {
+fn client(server: &WireServer) -> JuxiangClient {
     JuxiangClient::new(config(server)).unwrap()
 }
 
@@ -35,16 +33,23 @@ fn gbk(text: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(text).0.into_owned()
 }
 
+/// 200 with `text` encoded as GBK.
+fn gbk_reply(text: &str) -> Reply {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable);
+    Reply::ok(bytes)
+}
+
 /// Accepts every number of a gsend request and lists them all in `success`.
-fn accept_all(request: &Request) -> Behavior {
+fn accept_all(request: &CapturedRequest) -> Reply {
     let dst = request.text_field("dst").unwrap_or_default();
     let count = dst.split(',').filter(|n| !n.is_empty()).count();
-    Behavior::gbk(&format!("num={count}&success={dst},&faile=&err=发送成功&errid=0"))
+    gbk_reply(&format!("num={count}&success={dst},&faile=&err=发送成功&errid=0"))
 }
 
 #[tokio::test]
 async fn chinese_text_goes_out_as_percent_encoded_gbk_in_a_post_body() {
-    let server = Server::start(accept_all).await;
+    let server = WireServer::start(accept_all).await;
     let receipt = client(&server)
         .send(&Message::text(number(13900000001), "【测试】你好 a&b=c+%"))
         .await
@@ -76,7 +81,7 @@ async fn batches_split_at_99_numbers() {
         (100, vec![99, 1]),
         (250, vec![99, 99, 52]),
     ] {
-        let server = Server::start(accept_all).await;
+        let server = WireServer::start(accept_all).await;
         let recipients = numbers(13900000000, count);
         let message = Message::text(recipients.clone(), "【测试】批量");
         let receipt = client(&server).send(&message).await.unwrap();
@@ -121,11 +126,11 @@ async fn partial_success_is_reported_per_number_across_batches() {
         "num=97&success=13900000001,1390000***2,{},&faile=13900000003,&err=发送成功&errid=0",
         filler_list.join(",")
     );
-    let server = Server::start(move |request: &Request| {
+    let server = WireServer::start(move |request: &CapturedRequest| {
         if request.text_field("dst").unwrap().starts_with("137") {
-            Behavior::Reply(503, b"<html>busy</html>".to_vec())
+            Reply::status(503, b"<html>busy</html>".to_vec())
         } else {
-            Behavior::gbk(&first_answer)
+            gbk_reply(&first_answer)
         }
     })
     .await;
@@ -169,7 +174,7 @@ async fn partial_success_is_reported_per_number_across_batches() {
 
 #[tokio::test]
 async fn a_batch_refused_for_the_account_stops_the_later_batches() {
-    let server = Server::always(Behavior::gbk("num=0&err=余额不足&errid=6013")).await;
+    let server = WireServer::always(gbk_reply("num=0&err=余额不足&errid=6013")).await;
     let e = client(&server)
         .send(&Message::text(numbers(13900000000, 120), "通知"))
         .await
@@ -183,7 +188,7 @@ async fn a_batch_refused_for_the_account_stops_the_later_batches() {
     // Balance might suffice for a smaller batch: both are tried.
     assert_eq!(server.requests().len(), 2);
 
-    let server = Server::always(Behavior::gbk("num=0&err=密码错误&errid=6003")).await;
+    let server = WireServer::always(gbk_reply("num=0&err=密码错误&errid=6003")).await;
     let e = client(&server)
         .send(&Message::text(numbers(13900000000, 250), "通知"))
         .await
@@ -198,7 +203,7 @@ async fn a_batch_refused_for_the_account_stops_the_later_batches() {
 
 #[tokio::test]
 async fn long_sms_is_used_only_when_enabled_and_needed() {
-    let server = Server::start(accept_all).await;
+    let server = WireServer::start(accept_all).await;
     let short = "好".repeat(60);
     let long = "好".repeat(61);
     let longest = "好".repeat(240);
@@ -248,7 +253,7 @@ async fn long_sms_is_used_only_when_enabled_and_needed() {
 
 #[tokio::test]
 async fn text_gbk_cannot_write_is_refused_before_any_request() {
-    let server = Server::start(accept_all).await;
+    let server = WireServer::start(accept_all).await;
     let client = client(&server);
     let e = client
         .send(&Message::text(number(13900000001), "你好한국"))
@@ -267,7 +272,7 @@ async fn text_gbk_cannot_write_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn schedule_sender_extension_and_templates_on_the_wire() {
-    let server = Server::start(accept_all).await;
+    let server = WireServer::start(accept_all).await;
     let client = JuxiangClient::new(config(&server).sender_extension("01")).unwrap();
     let at = BeijingTime::new(2026, 12, 1, 12, 30, 45).unwrap();
     client
@@ -288,7 +293,7 @@ async fn schedule_sender_extension_and_templates_on_the_wire() {
 
 #[tokio::test]
 async fn unsupported_messages_are_refused_before_any_request() {
-    let server = Server::start(accept_all).await;
+    let server = WireServer::start(accept_all).await;
     let client = client(&server);
     let cases = [
         Message::voice_code(number(13900000001), "1234").unwrap(),
@@ -320,23 +325,23 @@ async fn unsupported_messages_are_refused_before_any_request() {
 
 #[tokio::test]
 async fn check_content_balance_and_readsms_on_the_wire() {
-    let server = Server::start(|request: &Request| match request.path() {
+    let server = WireServer::start(|request: &CapturedRequest| match request.path() {
         "/send/checkcontent.asp" => {
             let content = encoding_rs::GBK
                 .decode(&request.field("content").unwrap())
                 .0
                 .into_owned();
             if content.contains("博彩") {
-                Behavior::gbk("errid=6005&err=博彩")
+                gbk_reply("errid=6005&err=博彩")
             } else {
-                Behavior::gbk("errid=0&err=成功")
+                gbk_reply("errid=0&err=成功")
             }
         }
-        "/send/getfee.asp" => Behavior::gbk("id=9586&err=成功&errid=0&short=企业简称"),
+        "/send/getfee.asp" => gbk_reply("id=9586&err=成功&errid=0&short=企业简称"),
         "/send/readsms.asp" => {
-            Behavior::gbk("id=12&err=成功&src=13939040001&msg=你好吗&dst=106571234&time=200505241713")
+            gbk_reply("id=12&err=成功&src=13939040001&msg=你好吗&dst=106571234&time=200505241713")
         }
-        _ => Behavior::Reply(404, Vec::new()),
+        _ => Reply::status(404, Vec::new()),
     })
     .await;
     let client = JuxiangClient::new(config(&server).name("jx-b")).unwrap();
@@ -364,7 +369,7 @@ async fn check_content_balance_and_readsms_on_the_wire() {
         assert_eq!(r.text_field("name").as_deref(), Some("ent"));
         assert_eq!(r.text_field("pwd").as_deref(), Some(PASSWORD));
     }
-    let paths: Vec<&str> = requests.iter().map(Request::path).collect();
+    let paths: Vec<&str> = requests.iter().map(CapturedRequest::path).collect();
     assert_eq!(
         paths,
         [
@@ -378,9 +383,9 @@ async fn check_content_balance_and_readsms_on_the_wire() {
 
 #[tokio::test]
 async fn a_changed_password_is_used_by_every_clone() {
-    let server = Server::start(|request: &Request| match request.path() {
-        "/send/cpwd.asp" => Behavior::gbk("errid=0&err=成功"),
-        _ => Behavior::gbk("id=1&err=成功&errid=0"),
+    let server = WireServer::start(|request: &CapturedRequest| match request.path() {
+        "/send/cpwd.asp" => gbk_reply("errid=0&err=成功"),
+        _ => gbk_reply("id=1&err=成功&errid=0"),
     })
     .await;
     let client = client(&server);
@@ -401,7 +406,7 @@ async fn a_changed_password_is_used_by_every_clone() {
     assert_eq!(requests[1].text_field("pwd").as_deref(), Some("NewPass99"));
 }
 
-fn quick(server: &Server) -> JuxiangClient {
+fn quick(server: &WireServer) -> JuxiangClient {
     JuxiangClient::new(config(server).http(HttpConfig {
         request_timeout: Duration::from_millis(300),
         ..HttpConfig::default()
@@ -413,24 +418,24 @@ fn quick(server: &Server) -> JuxiangClient {
 async fn transport_failures_map_to_the_error_model() {
     let message = || Message::text(number(13900000001), "通知");
     let cases = [
-        (Behavior::Reply(503, b"busy".to_vec()), ErrorKind::Unavailable),
+        (Reply::status(503, b"busy".to_vec()), ErrorKind::Unavailable),
         (
-            Behavior::Reply(502, b"bad gateway".to_vec()),
+            Reply::status(502, b"bad gateway".to_vec()),
             ErrorKind::Unavailable,
         ),
-        (Behavior::Close, ErrorKind::Ambiguous),
-        (Behavior::Hang, ErrorKind::Ambiguous),
-        (Behavior::ResetMidBody, ErrorKind::Ambiguous),
-        (Behavior::Oversized, ErrorKind::Protocol),
-        (Behavior::ok(b"\x00\xff\xfe\x81 garbage"), ErrorKind::Protocol),
+        (Reply::Close, ErrorKind::Ambiguous),
+        (Reply::Hang, ErrorKind::Ambiguous),
+        (Reply::cut_off("num=1&succ"), ErrorKind::Ambiguous),
+        (Reply::oversized(1 << 20), ErrorKind::Protocol),
+        (Reply::ok(b"\x00\xff\xfe\x81 garbage"), ErrorKind::Protocol),
         (
-            Behavior::ok(b"<html><body>Server Error</body></html>"),
+            Reply::ok(b"<html><body>Server Error</body></html>"),
             ErrorKind::Protocol,
         ),
-        (Behavior::gbk("num=1&success=13900000001&"), ErrorKind::Protocol),
+        (gbk_reply("num=1&success=13900000001&"), ErrorKind::Protocol),
     ];
     for (behavior, kind) in cases {
-        let server = Server::always(behavior.clone()).await;
+        let server = WireServer::always(behavior.clone()).await;
         let e = quick(&server).send(&message()).await.unwrap_err();
         assert_eq!(e.kind(), kind, "{behavior:?}: {e:?}");
         assert_eq!(e.provider(), Some("juxiang"));
@@ -462,7 +467,7 @@ async fn transport_failures_map_to_the_error_model() {
 
 #[tokio::test]
 async fn unreadable_answers_to_queries_are_protocol_errors_that_allow_failover() {
-    let server = Server::always(Behavior::ok(b"\x00\xff\xfe\x81 garbage")).await;
+    let server = WireServer::always(Reply::ok(b"\x00\xff\xfe\x81 garbage")).await;
     let client = quick(&server);
     let e = client.balance().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol);
@@ -478,7 +483,8 @@ async fn unreadable_answers_to_queries_are_protocol_errors_that_allow_failover()
 async fn the_password_is_never_printed() {
     // A server that echoes the request body back: the answer is unreadable and its excerpt would
     // contain the password.
-    let server = Server::start(|request: &Request| Behavior::Reply(200, request.body.clone())).await;
+    let server =
+        WireServer::start(|request: &CapturedRequest| Reply::status(200, request.body.clone())).await;
     let config = config(&server);
     let client = JuxiangClient::new(config.clone()).unwrap();
     let e = client
@@ -486,7 +492,8 @@ async fn the_password_is_never_printed() {
         .await
         .unwrap_err();
     let e2 = client.balance().await.unwrap_err();
-    let server500 = Server::start(|request: &Request| Behavior::Reply(500, request.body.clone())).await;
+    let server500 =
+        WireServer::start(|request: &CapturedRequest| Reply::status(500, request.body.clone())).await;
     let e3 = JuxiangClient::new(JuxiangConfig::new("ent", PASSWORD).base_url(server500.url("/send/")))
         .unwrap()
         .balance()
@@ -599,14 +606,14 @@ async fn inbound_polling_keeps_five_seconds_between_calls() {
     });
     let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let recorded = Arc::clone(&calls);
-    let server = Server::start(move |_: &Request| {
+    let server = WireServer::start(move |_: &CapturedRequest| {
         let mut calls = recorded.lock().unwrap();
         calls.push(Instant::now());
         match calls.len() {
-            1 => Behavior::gbk("id=1&err=成功&src=13900000001&msg=第一&dst=10657&time=202611221713"),
-            2 => Behavior::gbk("id=0&err=没有新的短信&errid=0"),
-            3 => Behavior::gbk("id=2&err=成功&src=13900000002&msg=第二&dst=10657&time=202611221714"),
-            _ => Behavior::gbk("id=3&err=成功&src=13900000003&msg=0000&dst=10657&time=202611221715"),
+            1 => gbk_reply("id=1&err=成功&src=13900000001&msg=第一&dst=10657&time=202611221713"),
+            2 => gbk_reply("id=0&err=没有新的短信&errid=0"),
+            3 => gbk_reply("id=2&err=成功&src=13900000002&msg=第二&dst=10657&time=202611221714"),
+            _ => gbk_reply("id=3&err=成功&src=13900000003&msg=0000&dst=10657&time=202611221715"),
         }
     })
     .await;

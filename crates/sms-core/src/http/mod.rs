@@ -7,6 +7,9 @@ use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 
 use crate::error::{Error, ErrorKind, Operation};
+use crate::secret::Secret;
+
+pub use crate::percent::percent_decode;
 
 /// The default cap on a provider response body. Provider answers are a few hundred bytes; anything
 /// near this size is a broken or hostile server.
@@ -260,6 +263,58 @@ pub fn excerpt(body: &[u8], max_chars: usize) -> String {
         }
     }
     out
+}
+
+/// Checks a provider's base URL and gives it back normalized, without trailing `/`, ready for a
+/// path to be appended (`format!("{base}/webservice/api")`).
+///
+/// Surrounding whitespace is ignored. The URL must be absolute `http` or `https` with a host, and
+/// must have no query, no fragment and no credentials (credentials belong in request bodies, where
+/// errors and logs never show them).
+///
+/// # Errors
+/// A message saying what is wrong, for the caller to wrap in an [`ErrorKind::Configuration`] error.
+///
+/// ```
+/// use sms_core::http::normalize_base_url;
+/// assert_eq!(normalize_base_url(" http://127.0.0.1:8080/send/ ").unwrap(), "http://127.0.0.1:8080/send");
+/// assert_eq!(normalize_base_url("https://106.ihuyi.com").unwrap(), "https://106.ihuyi.com");
+/// assert!(normalize_base_url("http://user:pass@example.com").is_err());
+/// ```
+pub fn normalize_base_url(base: &str) -> Result<String, String> {
+    let base = base.trim();
+    let url = reqwest::Url::parse(base).map_err(|e| format!("invalid base URL {base:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("the base URL must be http or https, got {base:?}"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "the base URL must not have a query or fragment: {base:?}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the base URL must not contain credentials".to_owned());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Removes `secret` from an error, as typed and as form-encoded by [`form_encode`] (a server may
+/// echo the request body into an answer the error quotes): see [`Error::redact`] for what is
+/// covered. A provider whose wire encoding is not UTF-8 passes its own encoded form to
+/// [`Error::redact`] instead.
+///
+/// ```
+/// use sms_core::http::scrub;
+/// use sms_core::{Error, ErrorKind, Operation, Secret};
+/// let key = Secret::new("k@y w0rd&=");
+/// let echoed = Error::new(ErrorKind::Protocol, Operation::Balance)
+///     .with_message("unreadable answer \"account=a&password=k%40y+w0rd%26%3D\"");
+/// assert_eq!(scrub(echoed, &key).message(), "unreadable answer \"account=a&password=[redacted]\"");
+/// ```
+pub fn scrub(error: Error, secret: &Secret) -> Error {
+    let mut encoded = String::new();
+    percent_encode_into(&mut encoded, secret.expose().as_bytes());
+    error.redact(&[secret.expose(), &encoded])
 }
 
 /// Form-encodes UTF-8 pairs as `application/x-www-form-urlencoded` (every reserved character escaped).

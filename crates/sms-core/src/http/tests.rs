@@ -241,3 +241,63 @@ fn excerpts_are_short_and_printable() {
     assert_eq!(excerpt("验证码错误".as_bytes(), 2), "验证…");
     assert_eq!(excerpt(&[0xff, b'a'], 10), "\u{fffd}a");
 }
+
+#[test]
+fn base_urls_are_checked_and_normalized() {
+    for (input, normalized) in [
+        ("http://10658.cc", "http://10658.cc"),
+        (" http://127.0.0.1:8080/ ", "http://127.0.0.1:8080"),
+        (
+            "https://example.invalid/prefix/",
+            "https://example.invalid/prefix",
+        ),
+        ("http://127.0.0.1/send", "http://127.0.0.1/send"),
+        ("HTTPS://106.IHUYI.COM/", "https://106.ihuyi.com"),
+    ] {
+        assert_eq!(normalize_base_url(input).as_deref(), Ok(normalized), "{input}");
+    }
+    for bad in [
+        "",
+        "10658.cc",
+        "203.81.21.34/send/",
+        "ftp://10658.cc",
+        "mailto:a@b.c",
+        "http://",
+        "http://10658.cc/?a=1",
+        "http://10658.cc/#top",
+        "http://u:p@10658.cc",
+        "http://u@10658.cc",
+    ] {
+        assert!(normalize_base_url(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        normalize_base_url("http://u:p@10658.cc").unwrap_err(),
+        "the base URL must not contain credentials",
+        "the credentials are not repeated in the message"
+    );
+}
+
+#[test]
+fn scrub_hides_the_typed_and_the_form_encoded_secret() {
+    let key = Secret::new("k3y-S3cr3t+&=%value");
+    let mut encoded = String::new();
+    percent_encode_into(&mut encoded, key.expose().as_bytes());
+    let echoed = Error::new(ErrorKind::Protocol, Operation::Send).with_message(format!(
+        "raw {} form {} cut {}…",
+        key.expose(),
+        encoded,
+        &encoded[..8]
+    ));
+    let clean = scrub(echoed, &key);
+    assert_eq!(clean.message(), "raw [redacted] form [redacted] cut [redacted]…");
+    assert_eq!(clean.kind(), ErrorKind::Protocol);
+}
+
+#[test]
+fn percent_decoding_undoes_form_encoding() {
+    let original = "a&b=c+d%e f/中";
+    let encoded = form_encode(&[("k", original)]);
+    let value = encoded.strip_prefix("k=").unwrap();
+    assert_eq!(percent_decode(value.as_bytes()), original.as_bytes());
+    assert_eq!(percent_decode(b"%C4%E3"), [0xC4, 0xE3], "bytes, not text");
+}

@@ -1,7 +1,10 @@
-//! Test support (feature `testkit`): a [`StubSender`] for applications' own tests and the provider
-//! [`conformance`] suite.
+//! Test support (feature `testkit`): a [`StubSender`] for applications' own tests, the provider
+//! [`conformance`] suite, and the exact-wire test server provider crates test their requests
+//! against ([`wire`]).
 
 pub mod conformance;
 mod stub;
+pub mod wire;
 
 pub use stub::{StubCall, StubOutcome, StubSender};
+pub use wire::{CapturedRequest, Reply, WireServer};

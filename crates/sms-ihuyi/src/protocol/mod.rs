@@ -21,10 +21,10 @@ use std::fmt;
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use serde::Deserialize;
-use sms_core::http::{HttpConfig, build_client, form_encode, percent_encode_into, post_form};
+use sms_core::batch::{BatchPlan, send_batches};
+use sms_core::http::{HttpConfig, build_client, form_encode, normalize_base_url, post_form, scrub};
 use sms_core::{
     Balance, BalanceUnit, Error, ErrorKind, Message, Operation, PhoneNumber, Receipt, RecipientOutcome,
     Secret,
@@ -59,9 +59,6 @@ pub enum PasswordMode {
 
 /// How many recipients of a split message are in flight at once.
 pub const SPLIT_CONCURRENCY: usize = 8;
-
-/// The shortest prefix of the key treated as leaked when an excerpt ends in it.
-const MIN_SCRUBBED_PREFIX: usize = 4;
 
 /// The content type of every request.
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -103,24 +100,15 @@ pub fn mobile_param(recipient: &PhoneNumber) -> String {
 /// `/webservice/sms.php` → `…/webservice/sms.php?method=Submit`).
 ///
 /// # Errors
-/// [`ErrorKind::Configuration`] unless `base_url` is an absolute http(s) URL without query.
+/// [`ErrorKind::Configuration`] unless `base_url` is an absolute http(s) URL without query,
+/// fragment or credentials (see [`sms_core::http::normalize_base_url`]).
 pub fn method_url(provider: &str, base_url: &str, path: &str, method: &str) -> Result<String, Error> {
-    let invalid = |why: &str| {
+    let base = normalize_base_url(base_url).map_err(|why| {
         Error::new(ErrorKind::Configuration, Operation::Configure)
             .with_provider(provider)
-            .with_message(format!("base URL {base_url:?} {why}"))
-    };
-    let parsed = reqwest::Url::parse(base_url).map_err(|e| invalid("is not a URL").with_source(e))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(invalid("must be an http or https URL"));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(invalid("must not have a query or fragment"));
-    }
-    Ok(format!(
-        "{}{path}?method={method}",
-        base_url.trim_end_matches('/')
-    ))
+            .with_message(why)
+    })?;
+    Ok(format!("{base}{path}?method={method}"))
 }
 
 /// What [`ApiClient::new`] needs.
@@ -160,8 +148,6 @@ pub struct ApiClient {
     provider: String,
     account: String,
     key: Secret,
-    /// The key as it appears in a form body, to scrub echoes of it.
-    encoded_key: Secret,
     password_mode: PasswordMode,
     format: ResponseFormat,
     body_cap: usize,
@@ -208,11 +194,6 @@ impl ApiClient {
             provider: provider.to_owned(),
             account: settings.account.trim().to_owned(),
             key: settings.key.clone(),
-            encoded_key: {
-                let mut encoded = String::new();
-                percent_encode_into(&mut encoded, settings.key.expose().as_bytes());
-                Secret::new(encoded)
-            },
             password_mode: settings.password_mode,
             format: settings.format,
             body_cap: settings.http.body_cap,
@@ -254,7 +235,7 @@ impl ApiClient {
             )
             .await
             .map_err(|e| self.scrub_error(e))?;
-            // The envelope error is not attached as a source: its excerpt is not scrubbed.
+            // The envelope error is not attached as a source: the message already carries its excerpt.
             let envelope = parse_envelope(&reply.body).map_err(|e| {
                 self.scrub_error(
                     Error::new(ErrorKind::Protocol, request.operation)
@@ -271,14 +252,13 @@ impl ApiClient {
                 retried = true;
                 continue;
             }
-            let msg = self.scrub(&envelope.msg);
-            return Err(code_error(
+            return Err(self.scrub_error(code_error(
                 &self.provider,
                 request.operation,
                 self.codes,
                 &envelope.code,
-                msg.as_deref().unwrap_or(&envelope.msg),
-            ));
+                &envelope.msg,
+            )));
         }
     }
 
@@ -363,40 +343,17 @@ impl ApiClient {
         form_encode(&pairs)
     }
 
-    /// `text` with the key redacted, raw or form-encoded (a server may echo the request), including a
-    /// prefix of it left just before the ellipsis of a cut excerpt. `None` when nothing was found.
-    fn scrub(&self, text: &str) -> Option<String> {
-        const REDACTED: &str = "[redacted]";
-        let forms = [self.key.expose(), self.encoded_key.expose()];
-        let mut clean = text.to_owned();
-        for form in forms {
-            clean = clean.replace(form, REDACTED);
-        }
-        if let Some(cut) = clean.strip_suffix('…') {
-            let leaked = forms
-                .iter()
-                .flat_map(|form| (MIN_SCRUBBED_PREFIX..form.len()).map(move |len| form.get(..len)))
-                .flatten()
-                .filter(|prefix| cut.ends_with(prefix))
-                .map(str::len)
-                .max();
-            if let Some(len) = leaked {
-                clean = format!("{}{REDACTED}…", &cut[..cut.len() - len]);
-            }
-        }
-        (clean != text).then_some(clean)
-    }
-
+    /// The error with the key redacted, raw or form-encoded (a server may echo the request), also
+    /// where a cut excerpt ends in a prefix of it and in an attached source (see
+    /// [`sms_core::Error::redact`]).
     fn scrub_error(&self, error: Error) -> Error {
-        match self.scrub(error.message()) {
-            Some(clean) => error.with_message(clean),
-            None => error,
-        }
+        scrub(error, &self.key)
     }
 }
 
 /// Sends a message one recipient per request, at most [`SPLIT_CONCURRENCY`] at once, and gathers
-/// one outcome per recipient in the message's order.
+/// one outcome per recipient in the message's order (through [`sms_core::batch::send_batches`];
+/// every recipient is requested whatever the others answer).
 ///
 /// `submit` sends to one recipient and returns its message id. The receipt bills the measured parts
 /// of the accepted recipients.
@@ -410,45 +367,21 @@ where
     F: Fn(PhoneNumber) -> Fut,
     Fut: Future<Output = Result<Option<String>, Error>>,
 {
-    let results: Vec<Result<Option<String>, Error>> =
-        futures_util::stream::iter(message.recipients().iter().cloned())
-            .map(submit)
-            .buffered(SPLIT_CONCURRENCY)
-            .collect()
-            .await;
-    let mut billed: Option<u32> = Some(0);
-    let mut outcomes = Vec::with_capacity(results.len());
-    let mut representative: Option<Error> = None;
-    for (recipient, result) in message.recipients().iter().zip(results) {
-        match result {
-            Ok(id) => {
-                let parts = message
-                    .parts_for(recipient)
-                    .ok()
-                    .and_then(|p| u32::try_from(p).ok());
-                billed = billed.zip(parts).map(|(sum, parts)| sum.saturating_add(parts));
-                outcomes.push(RecipientOutcome::accepted(recipient.clone(), provider, id));
-            }
-            Err(error) => {
-                tracing::debug!(provider, recipient = %recipient.masked(), %error, "recipient refused");
-                if representative
-                    .as_ref()
-                    .is_none_or(|r| !r.is_ambiguous() && error.is_ambiguous())
-                {
-                    representative = Some(error.clone());
-                }
-                outcomes.push(RecipientOutcome::failed(recipient.clone(), provider, error));
-            }
+    let submit = &submit;
+    let plan = BatchPlan::concurrent(1, SPLIT_CONCURRENCY);
+    let receipt = send_batches(provider, message, plan, |one: Message| async move {
+        let mut outcomes = Vec::with_capacity(1);
+        for recipient in one.recipients() {
+            let id = submit(recipient.clone()).await?;
+            outcomes.push(RecipientOutcome::accepted(recipient.clone(), provider, id));
         }
-    }
-    if !outcomes.iter().any(RecipientOutcome::is_accepted) {
-        return Err(representative.unwrap_or_else(|| {
-            Error::new(ErrorKind::InvalidRequest, Operation::Send)
-                .with_provider(provider)
-                .with_message("the message has no recipient")
-        }));
-    }
-    let receipt = Receipt::new(message.reference().clone(), outcomes);
+        Ok(outcomes)
+    })
+    .await?;
+    let billed = receipt.accepted().try_fold(0u32, |sum, outcome| {
+        let parts = message.parts_for(&outcome.recipient).ok()?;
+        Some(sum.saturating_add(u32::try_from(parts).ok()?))
+    });
     Ok(match billed {
         Some(parts) => receipt.with_billed_parts(parts),
         None => receipt,
