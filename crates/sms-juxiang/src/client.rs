@@ -290,8 +290,9 @@ impl JuxiangClient {
             let chars = text.chars().count();
             let long = chars > NORMAL_SMS_CHARS;
             if long && !self.inner.long_sms {
+                // A limit of this account, not of the text: another provider may send it.
                 return Err(invalid(
-                    ErrorKind::InvalidContent,
+                    ErrorKind::ContentRejected,
                     format!(
                         "the text has {chars} characters; {name} sends at most {NORMAL_SMS_CHARS} \
                          without long SMS (the provider would cut the rest); enable `long_sms` if the \
@@ -301,14 +302,23 @@ impl JuxiangClient {
             }
             if chars > LONG_SMS_CHARS {
                 return Err(invalid(
-                    ErrorKind::InvalidContent,
+                    ErrorKind::ContentRejected,
                     format!(
                         "the text has {chars} characters; {name} sends at most {LONG_SMS_CHARS} as a \
                          long SMS"
                     ),
                 ));
             }
-            let text = encode_gbk(text).map_err(|e| invalid(ErrorKind::InvalidContent, e.to_string()))?;
+            // GBK is this provider's limit (a UTF-8 provider may send the text), except for emoji,
+            // which every mainland gateway rejects.
+            let text = encode_gbk(text).map_err(|e| {
+                let kind = if sms_core::measure::is_emoji(e.character) {
+                    ErrorKind::InvalidContent
+                } else {
+                    ErrorKind::ContentRejected
+                };
+                invalid(kind, e.to_string())
+            })?;
             prepared = Some(Prepared {
                 text,
                 long,

@@ -5,9 +5,11 @@
 //! - Values are raw GBK, not percent-encoded. A piece without `=` after the first pair belongs to the
 //!   previous value (a reply text containing `&`); keys are case-insensitive; the first occurrence of
 //!   a key wins.
-//! - Every documented `gsend`, `getfee`, `checkcontent` and `cpwd` answer carries `errid`; an answer
-//!   without it is treated as cut off (protocol error). `readsms` answers carry `id` (and `src`/`msg`
-//!   when a reply is returned), `errid` only on failure.
+//! - Keys may be missing (§4). A `gsend` answer with `num > 0` is accepted whatever else it lacks
+//!   (`num` is the only success signal; numbers it does not list stay unknown). A refusal (`num <= 0`)
+//!   and the `getfee`, `checkcontent` and `cpwd` answers need `errid`: without it the answer is taken
+//!   as cut off (protocol error). `readsms` answers carry `id` (and `src`/`msg` when a reply is
+//!   returned), `errid` only on failure.
 //! - A `6005` answer names the offending word in `err`, possibly after a `:`.
 
 use std::collections::BTreeMap;
@@ -36,6 +38,9 @@ pub(crate) fn error_for(provider: &str, operation: Operation, errid: &str, err: 
         "6008" => InvalidRecipient,
         "6013" => InsufficientBalance,
         "6014" => InvalidRequest,
+        // Too long for this account's settings (60, or 240 with long SMS): another provider may
+        // send it, so on a send it is a refusal here, not a verdict on the text.
+        "6015" if operation == Operation::Send => ContentRejected,
         "6015" => InvalidContent,
         "6016" if operation == Operation::ChangePassword => InvalidRequest,
         // The password must exceed 4 characters; SDK not enabled or trial expired.
@@ -233,6 +238,17 @@ pub(crate) struct GsendAnswer {
 pub(crate) fn gsend(provider: &str, body: &[u8]) -> Result<GsendAnswer, Error> {
     let reader = Reader::new(provider, Operation::Send, body)?;
     let num = reader.integer("num")?;
+    // `num > 0` is the only success signal and keys may be missing, so an accepted batch does not
+    // need `errid`; a refusal does (without it the answer is cut off).
+    if num > 0 {
+        return Ok(GsendAnswer {
+            accepted_count: num,
+            success: reader.list("success"),
+            failed: reader.list("faile"),
+            errid: reader.get("errid").unwrap_or("").trim().to_owned(),
+            err: reader.get("err").unwrap_or("").to_owned(),
+        });
+    }
     let errid = reader.errid()?;
     if num <= 0 {
         if errid == 0 {
@@ -503,7 +519,8 @@ mod tests {
         errid_6012_ip_restricted: "6012", Operation::Inbound => Unauthorized;
         errid_6013_balance_exhausted: "6013", Operation::Send => InsufficientBalance;
         errid_6014_content_empty: "6014", Operation::Send => InvalidRequest;
-        errid_6015_content_too_long: "6015", Operation::Send => InvalidContent;
+        errid_6015_content_too_long: "6015", Operation::Send => ContentRejected;
+        errid_6015_check_content_too_long: "6015", Operation::CheckContent => InvalidContent;
         errid_6016_password_rule_on_send: "6016", Operation::Send => Configuration;
         errid_6016_password_rule_on_cpwd: "6016", Operation::ChangePassword => InvalidRequest;
         errid_6017_balance_query_failed: "6017", Operation::Balance => ProviderFault;
@@ -519,7 +536,11 @@ mod tests {
     fn failover_classes_follow_the_table() {
         let can = |errid| error_for("j", Operation::Send, errid, "").can_failover();
         assert!(can("6013") && can("6009") && can("6005") && can("6003"));
-        assert!(!can("6008") && !can("6015") && !can("6014"));
+        assert!(!can("6008") && !can("6014"));
+        assert!(
+            can("6015"),
+            "too long for this account: another provider may send it"
+        );
     }
 
     #[test]
@@ -606,9 +627,14 @@ mod tests {
     }
 
     #[test]
-    fn a_gsend_answer_without_errid_is_taken_as_cut_off() {
-        // Assumption (module docs): every gsend answer carries errid; a truncated one loses it.
-        let e = gsend("juxiang", b"num=1&success=13900000001&").unwrap_err();
+    fn a_gsend_answer_needs_num_and_a_refusal_needs_errid() {
+        // Keys may be missing: a positive `num` is success without `errid`.
+        let answer = gsend("juxiang", b"num=1&success=13900000001&").unwrap();
+        assert_eq!(answer.accepted_count, 1);
+        let listed = match_numbers(&numbers(&["13900000001"]), &answer);
+        assert_eq!(listed, [Listed::Accepted]);
+        // A refusal without `errid` is cut off: unreadable, and on a send possibly sent.
+        let e = gsend("juxiang", "num=0&err=无效".as_bytes()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Protocol);
         assert!(
             e.is_ambiguous(),

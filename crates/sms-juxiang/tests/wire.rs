@@ -217,7 +217,7 @@ async fn long_sms_is_used_only_when_enabled_and_needed() {
         .send(&Message::text(number(13900000002), long.clone()))
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidContent);
+    assert_eq!(e.kind(), ErrorKind::ContentRejected);
     assert!(
         e.message().contains("61 characters") && e.message().contains("long_sms"),
         "{e}"
@@ -243,7 +243,7 @@ async fn long_sms_is_used_only_when_enabled_and_needed() {
         .send(&Message::text(number(13900000006), format!("{longest}好")))
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidContent);
+    assert_eq!(e.kind(), ErrorKind::ContentRejected);
     let txt: Vec<Option<String>> = server.requests().iter().map(|r| r.text_field("txt")).collect();
     assert_eq!(
         txt,
@@ -251,6 +251,8 @@ async fn long_sms_is_used_only_when_enabled_and_needed() {
     );
 }
 
+/// A character GBK cannot write is this provider's limit (a UTF-8 provider may send the text), so the
+/// refusal allows failover; an emoji is refused everywhere, so it stops.
 #[tokio::test]
 async fn text_gbk_cannot_write_is_refused_before_any_request() {
     let server = WireServer::start(accept_all).await;
@@ -259,7 +261,7 @@ async fn text_gbk_cannot_write_is_refused_before_any_request() {
         .send(&Message::text(number(13900000001), "你好한국"))
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidContent);
+    assert_eq!(e.kind(), ErrorKind::ContentRejected);
     assert!(
         e.message().contains("'한'") && e.message().contains("position 2"),
         "{e}"
@@ -267,6 +269,16 @@ async fn text_gbk_cannot_write_is_refused_before_any_request() {
     let e = client.check_content("ok 😀").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidContent);
     assert!(e.message().contains("😀"), "{e}");
+    let e = client
+        .send(&Message::text(number(13900000002), "你好😀"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::InvalidContent,
+        "emoji are refused by every gateway"
+    );
+    assert!(!e.can_failover());
     assert!(server.requests().is_empty());
 }
 
@@ -432,7 +444,8 @@ async fn transport_failures_map_to_the_error_model() {
             Reply::ok(b"<html><body>Server Error</body></html>"),
             ErrorKind::Protocol,
         ),
-        (gbk_reply("num=1&success=13900000001&"), ErrorKind::Protocol),
+        // A refusal cut off before its `errid`.
+        (gbk_reply("num=0&err=无效"), ErrorKind::Protocol),
     ];
     for (behavior, kind) in cases {
         let server = WireServer::always(behavior.clone()).await;

@@ -70,18 +70,40 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
 }
 
-/// Whether `s` is a plausible calendar time written with `digits` (after removing `-`, `:` and
-/// spaces): the right length, all digits, month 1-12, day 1-31, hour < 24, minute < 60.
-pub(crate) fn is_calendar_time(s: &str, compact_len: usize) -> bool {
-    let digits: String = s.chars().filter(|c| !matches!(c, '-' | ':' | ' ')).collect();
-    if digits.len() != compact_len || !digits.bytes().all(|b| b.is_ascii_digit()) {
+/// The two layouts the providers use for scheduled times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeLayout {
+    /// `YYYY-MM-DD HH:MM:SS` (10658 MMS).
+    Dashed,
+    /// `YYYYMMDDHHMM` (Juxiang).
+    CompactMinutes,
+}
+
+/// Whether `s` is a plausible calendar time in exactly `layout` (separators where the layout has
+/// them, digits everywhere else; month 1-12, day 1-31, hour < 24, minute and second < 60). Exact, so
+/// that a client sending the other provider's layout is caught.
+pub(crate) fn is_calendar_time(s: &str, layout: TimeLayout) -> bool {
+    let pattern: &[u8] = match layout {
+        TimeLayout::Dashed => b"dddd-dd-dd dd:dd:dd",
+        TimeLayout::CompactMinutes => b"dddddddddddd",
+    };
+    let bytes = s.as_bytes();
+    let shaped = bytes.len() == pattern.len()
+        && bytes
+            .iter()
+            .zip(pattern)
+            .all(|(b, p)| if *p == b'd' { b.is_ascii_digit() } else { b == p });
+    if !shaped {
         return false;
     }
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
     let field = |range: std::ops::Range<usize>| digits.get(range).and_then(|f| f.parse::<u32>().ok());
-    matches!(
-        (field(4..6), field(6..8), field(8..10), field(10..12)),
-        (Some(1..=12), Some(1..=31), Some(0..=23), Some(0..=59))
-    )
+    let second_ok = layout == TimeLayout::CompactMinutes || matches!(field(12..14), Some(0..=59));
+    second_ok
+        && matches!(
+            (field(4..6), field(6..8), field(8..10), field(10..12)),
+            (Some(1..=12), Some(1..=31), Some(0..=23), Some(0..=59))
+        )
 }
 
 #[cfg(test)]
@@ -103,10 +125,16 @@ mod tests {
 
     #[test]
     fn calendar_times() {
-        assert!(is_calendar_time("2030-01-02 03:04:05", 14));
-        assert!(is_calendar_time("203001020304", 12));
-        assert!(!is_calendar_time("2030-13-02 03:04:05", 14));
-        assert!(!is_calendar_time("20300102030", 12));
-        assert!(!is_calendar_time("tomorrow", 12));
+        use TimeLayout::{CompactMinutes, Dashed};
+        assert!(is_calendar_time("2030-01-02 03:04:05", Dashed));
+        assert!(is_calendar_time("203001020304", CompactMinutes));
+        assert!(!is_calendar_time("2030-13-02 03:04:05", Dashed));
+        assert!(!is_calendar_time("2030-01-02 03:04:60", Dashed));
+        assert!(!is_calendar_time("20300102030", CompactMinutes));
+        assert!(!is_calendar_time("tomorrow", CompactMinutes));
+        // Each provider's layout only: the other one's is not accepted.
+        assert!(!is_calendar_time("20300102030405", Dashed));
+        assert!(!is_calendar_time("2030-01-02 0304", CompactMinutes));
+        assert!(!is_calendar_time("2030-01-02 03:04", Dashed));
     }
 }

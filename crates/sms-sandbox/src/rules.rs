@@ -26,10 +26,11 @@ fn all_digits(b: &[u8]) -> bool {
 }
 
 /// Emoji as ihuyi rejects them (4074): anything outside the Basic Multilingual Plane, plus the
-/// emoji variation selector and the zero-width joiner that build emoji sequences.
+/// emoji variation selector, the zero-width joiner and the combining keycap that build emoji
+/// sequences.
 pub(crate) fn contains_emoji(text: &str) -> bool {
     text.chars()
-        .any(|c| u32::from(c) > 0xFFFF || c == '\u{FE0F}' || c == '\u{200D}')
+        .any(|c| u32::from(c) > 0xFFFF || matches!(c, '\u{FE0F}' | '\u{200D}' | '\u{20E3}'))
 }
 
 /// The first sensitive word (built-in or the account's own) found in `text`.
@@ -49,16 +50,21 @@ pub(crate) fn is_verification_code(text: &str) -> bool {
 /// Mainland billing (PROTOCOLS §5): every character counts one; 70 fit one SMS, longer text is
 /// split in parts of 67.
 pub(crate) fn mainland_parts(text: &str) -> u32 {
-    let n = text.chars().count();
-    parts(n, 70, 67)
+    let units = vec![1; text.chars().count()];
+    parts(&units, 70, 67)
 }
 
 /// International billing (PROTOCOLS §5): GSM-7 text holds 160 septets (153 per part, extension
-/// characters count two); anything else is UCS-2 with 70 UTF-16 units (67 per part).
+/// characters count two); anything else is UCS-2 with 70 UTF-16 units (67 per part). A long message
+/// never splits one character across parts: an escape pair or a surrogate pair that does not fit
+/// the rest of a part starts the next one.
 pub(crate) fn international_parts(text: &str) -> u32 {
-    match gsm7_septets(text) {
-        Some(septets) => parts(septets, 160, 153),
-        None => parts(text.encode_utf16().count(), 70, 67),
+    match gsm7_units(text) {
+        Some(septets) => parts(&septets, 160, 153),
+        None => {
+            let units: Vec<usize> = text.chars().map(char::len_utf16).collect();
+            parts(&units, 70, 67)
+        }
     }
 }
 
@@ -69,29 +75,40 @@ pub(crate) fn juxiang_parts(text: &str) -> u32 {
     u32::try_from(n.div_ceil(60).max(1)).unwrap_or(u32::MAX)
 }
 
-fn parts(units: usize, single: usize, per_part: usize) -> u32 {
-    let count = if units <= single {
-        1
-    } else {
-        units.div_ceil(per_part)
-    };
+/// Parts for characters of `units` each: one when all fit `single`, otherwise as many parts of
+/// `per_part` as filling them in order takes, a character never split.
+fn parts(units: &[usize], single: usize, per_part: usize) -> u32 {
+    let total: usize = units.iter().sum();
+    if total <= single {
+        return 1;
+    }
+    let (mut count, mut used) = (1usize, 0usize);
+    for &unit in units {
+        if used + unit > per_part {
+            count += 1;
+            used = 0;
+        }
+        used += unit;
+    }
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{000C}";
 
-/// Septets needed for `text` in GSM-7, or `None` when it does not fit the alphabet.
-fn gsm7_septets(text: &str) -> Option<usize> {
-    text.chars().try_fold(0usize, |n, c| {
-        if GSM7_BASIC.contains(c) {
-            Some(n + 1)
-        } else if GSM7_EXTENSION.contains(c) {
-            Some(n + 2)
-        } else {
-            None
-        }
-    })
+/// Septets of each character of `text` in GSM-7, or `None` when it does not fit the alphabet.
+fn gsm7_units(text: &str) -> Option<Vec<usize>> {
+    text.chars()
+        .map(|c| {
+            if GSM7_BASIC.contains(c) {
+                Some(1)
+            } else if GSM7_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// A text's first `max` characters.
@@ -117,6 +134,17 @@ mod tests {
         assert_eq!(international_parts("€"), 1);
         assert_eq!(international_parts(&"€".repeat(81)), 2);
         assert_eq!(international_parts(&"中".repeat(134)), 2);
+        // A character never straddles two parts: 152 septets + an escape pair + 152 septets is
+        // 152 | 2 + 151 | 1, and 66 units + a surrogate pair + 66 units is 66 | 2 + 65 | 1.
+        assert_eq!(
+            international_parts(&format!("{}€{}", "a".repeat(152), "a".repeat(152))),
+            3
+        );
+        assert_eq!(
+            international_parts(&format!("{}😀{}", "中".repeat(66), "中".repeat(66))),
+            3
+        );
+        assert!(contains_emoji("1\u{20E3}"));
         assert_eq!(juxiang_parts(""), 1);
         assert_eq!(juxiang_parts(&"字".repeat(61)), 2);
     }

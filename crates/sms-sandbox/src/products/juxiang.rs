@@ -204,7 +204,7 @@ fn gsend(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Pairs, Ref
     }
     balance.balance -= billed;
     let time = params.get("time").trim();
-    let scheduled = clock::is_calendar_time(time, 12).then(|| time.to_owned());
+    let scheduled = clock::is_calendar_time(time, clock::TimeLayout::CompactMinutes).then(|| time.to_owned());
     let id = (400_000_000 + state.next_number()).to_string();
     let pairs = vec![
         ("num", success.len().to_string()),

@@ -225,7 +225,8 @@ fn send(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Field, Refu
     }
     balance.balance -= billed;
     let time = params.get("time").trim();
-    let scheduled = crate::clock::is_calendar_time(time, 14).then(|| time.to_owned());
+    let scheduled =
+        crate::clock::is_calendar_time(time, crate::clock::TimeLayout::Dashed).then(|| time.to_owned());
     let id = (200_000_000 + state.next_number()).to_string();
     state.record(RecordedMessage {
         product: Product::Mms,
