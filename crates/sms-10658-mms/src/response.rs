@@ -413,3 +413,90 @@ mod tests {
         );
     }
 }
+
+/// Whatever bytes a server sends, every reader answers with a value or a typed error, never a panic.
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Answers built like real ones (a root element, maybe a namespace, `code`/`msg`/`mmsid`/`num`
+    /// children with plausible values) and then damaged half of the time (cut short, junk appended),
+    /// so that most cases reach the readers' success and code paths and the rest their error paths.
+    fn answer_like() -> impl Strategy<Value = Vec<u8>> {
+        let root = prop_oneof![
+            Just("SendMmsResult"),
+            Just("CreateMmsResult"),
+            Just("GetNumResult"),
+            Just("x:R"),
+        ];
+        let namespace = prop_oneof![
+            Just(""),
+            Just(" xmlns=\"http://10658.cc/\""),
+            Just(" xmlns:x=\"urn:x\"")
+        ];
+        let code = prop_oneof![
+            Just("2".to_owned()),
+            "[0-9]{1,5}",
+            Just(" 2 ".to_owned()),
+            ".{0,4}"
+        ];
+        let text = prop_oneof![
+            Just("提交成功".to_owned()),
+            "[0-9]{0,22}",
+            Just("a&amp;b&lt;".to_owned()),
+            ".{0,8}"
+        ];
+        let child = (
+            prop_oneof![
+                Just("code"),
+                Just("msg"),
+                Just("mmsid"),
+                Just("num"),
+                Just("other")
+            ],
+            text,
+        );
+        let children = proptest::collection::vec(child, 0..4);
+        let cut = (
+            any::<bool>(),
+            any::<prop::sample::Index>(),
+            proptest::collection::vec(any::<u8>(), 0..4),
+        );
+        (root, namespace, code, children, cut).prop_map(
+            |(root, namespace, code, children, (damaged, at, junk))| {
+                let mut xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"utf-8\"?><{root}{namespace}><code>{code}</code>"
+                );
+                for (name, value) in children {
+                    xml.push_str(&format!("<{name}>{value}</{name}>"));
+                }
+                xml.push_str(&format!("</{root}>"));
+                let mut body = xml.into_bytes();
+                if damaged {
+                    body.truncate(at.index(body.len() + 1));
+                    body.extend_from_slice(&junk);
+                }
+                body
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn readers_answer_every_body(body in answer_like()) {
+            let _ = send("10658-mms", &body);
+            let _ = create("10658-mms", &body);
+            let _ = balance("10658-mms", &body);
+        }
+
+        #[test]
+        fn unreadable_send_answers_stay_ambiguous(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Err(error) = send("10658-mms", &body) {
+                if error.kind() == ErrorKind::Protocol {
+                    prop_assert!(error.is_ambiguous() && !error.can_failover());
+                }
+            }
+        }
+    }
+}

@@ -767,3 +767,90 @@ mod tests {
         }
     }
 }
+
+/// Whatever bytes a server sends, every reader answers with a value or a typed error, never a panic;
+/// and a send is never reported as refused-for-sure from an answer that could not be read.
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Answers built like real ones (`k=v` pairs with the documented keys and plausible values, GBK)
+    /// and then damaged now and then (pairs dropped, junk bytes appended), so that most cases reach
+    /// the readers' success paths and the rest their error paths.
+    fn answer_like() -> impl Strategy<Value = Vec<u8>> {
+        let key = prop_oneof![
+            Just("num".to_owned()),
+            Just("success".to_owned()),
+            Just("faile".to_owned()),
+            Just("errid".to_owned()),
+            Just("err".to_owned()),
+            Just("id".to_owned()),
+            Just("src".to_owned()),
+            Just("dst".to_owned()),
+            Just("msg".to_owned()),
+            Just("time".to_owned()),
+            "[a-z]{1,6}",
+        ];
+        let value = prop_oneof![
+            "[0-9]{1,3}",
+            "-?[0-9]{1,25}",
+            Just("0".to_owned()),
+            Just("-9999".to_owned()),
+            Just("13900000001,139****0002,".to_owned()),
+            Just("发送成功".to_owned()),
+            Just("0000".to_owned()),
+            "[0-9*]{0,13}",
+            "20[0-9]{10}",
+            ".{0,12}",
+        ];
+        // A realistic first pair for each page, so that the rest of the body varies around it.
+        let head = prop_oneof![
+            "num=[1-9]&success=13900000001",
+            "num=0&errid=60[0-2][0-9]",
+            "id=[1-9][0-9]{0,4}&src=1390000000[0-9]&msg=[a-z0]{1,4}",
+            "id=-?[0-9]{1,5}&errid=0",
+            "errid=[0-9]{1,4}&err=[a-z]{0,5}",
+            Just(String::new()),
+        ];
+        let pairs = proptest::collection::vec((key, value), 0..6);
+        let junk = proptest::collection::vec(any::<u8>(), 0..4);
+        (head, pairs, any::<bool>(), junk).prop_map(|(head, pairs, damaged, junk)| {
+            let text: Vec<String> = std::iter::once(head)
+                .filter(|h| !h.is_empty())
+                .chain(pairs.into_iter().map(|(k, v)| format!("{k}={v}")))
+                .collect();
+            let mut body = encoding_rs::GBK.encode(&text.join("&")).0.into_owned();
+            if damaged {
+                body.extend_from_slice(&junk);
+            }
+            body
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn readers_answer_every_body(body in answer_like()) {
+            let numbers = [PhoneNumber::parse("13900000001").unwrap(), PhoneNumber::parse("13900000002").unwrap()];
+            if let Ok(answer) = gsend("juxiang", &body) {
+                prop_assert!(answer.accepted_count > 0);
+                let listed = match_numbers(&numbers, &answer);
+                prop_assert_eq!(listed.len(), numbers.len());
+            }
+            let _ = check_content("juxiang", &body);
+            let _ = balance("juxiang", &body);
+            let _ = change_password("juxiang", &body);
+            let _ = read_sms("juxiang", &body);
+            let _ = crate::push::parse_reply(&body);
+        }
+
+        #[test]
+        fn unreadable_send_answers_stay_ambiguous(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Err(error) = gsend("juxiang", &body) {
+                if error.kind() == ErrorKind::Protocol {
+                    prop_assert!(error.is_ambiguous() && !error.can_failover());
+                }
+            }
+        }
+    }
+}
