@@ -350,7 +350,7 @@ async fn transport_failures_map_to_the_error_model() {
     drop(listener);
     let client = MmsClient::new(MmsConfig::new("acct", KEY).base_url(format!("http://{addr}"))).unwrap();
     let e = client.send(&mms(vec![number(13900000001)])).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert_eq!(e.kind(), ErrorKind::Unreachable);
 }
 
 #[tokio::test]

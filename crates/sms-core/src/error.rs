@@ -36,8 +36,12 @@ pub enum ErrorKind {
     RecipientOptedOut,
     /// The provider cannot do what was asked (message kind, international, schedule, …).
     Unsupported,
-    /// The provider could not be reached or answered 5xx; nothing was sent.
+    /// The provider said it did not process the request (HTTP 503, or a 5xx a provider documents as
+    /// unprocessed); nothing was sent, and the same provider may recover shortly.
     Unavailable,
+    /// The provider could not be connected to at all (refused, DNS, TLS handshake, connect timeout):
+    /// nothing was sent and the provider is down. Retrying it at once is pointless; fail over.
+    Unreachable,
     /// The request may have reached the provider but no answer came (timeout, reset after writing):
     /// the message may have gone out.
     Ambiguous,
@@ -69,6 +73,7 @@ impl ErrorKind {
             Self::RecipientOptedOut => "recipient opted out",
             Self::Unsupported => "unsupported",
             Self::Unavailable => "unavailable",
+            Self::Unreachable => "unreachable",
             Self::Ambiguous => "ambiguous outcome",
             Self::Protocol => "protocol error",
             Self::ProviderFault => "provider error",
@@ -285,6 +290,7 @@ impl Error {
                 | ErrorKind::RateLimited
                 | ErrorKind::Unsupported
                 | ErrorKind::Unavailable
+                | ErrorKind::Unreachable
                 | ErrorKind::Protocol
                 | ErrorKind::ProviderFault
                 | ErrorKind::CircuitOpen
@@ -297,7 +303,11 @@ impl Error {
     pub fn is_provider_fault(&self) -> bool {
         matches!(
             self.inner.kind,
-            ErrorKind::Unavailable | ErrorKind::Ambiguous | ErrorKind::Protocol | ErrorKind::ProviderFault
+            ErrorKind::Unavailable
+                | ErrorKind::Unreachable
+                | ErrorKind::Ambiguous
+                | ErrorKind::Protocol
+                | ErrorKind::ProviderFault
         )
     }
 }
@@ -502,6 +512,7 @@ mod tests {
         ErrorKind::RecipientOptedOut,
         ErrorKind::Unsupported,
         ErrorKind::Unavailable,
+        ErrorKind::Unreachable,
         ErrorKind::Ambiguous,
         ErrorKind::Protocol,
         ErrorKind::ProviderFault,
@@ -519,6 +530,7 @@ mod tests {
             AccountSuspended | InsufficientBalance | Unsupported | CircuitOpen => (false, true, false, false),
             RateLimited => (true, true, false, false),
             Unavailable => (true, true, false, true),
+            Unreachable => (false, true, false, true),
             Ambiguous => (false, false, true, true),
             Protocol => (false, false, true, true),
             ProviderFault => (false, true, false, true),

@@ -230,7 +230,7 @@ async fn transport_failures_and_unreadable_answers() {
         assert_eq!(error.kind(), *kind, "{error:?}");
     }
     let client = IhuyiVoiceClient::new(IhuyiVoiceConfig::new(ACCOUNT, KEY).base_url(refused)).unwrap();
-    assert_eq!(client.balance().await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(client.balance().await.unwrap_err().kind(), ErrorKind::Unreachable);
 }
 
 #[tokio::test]

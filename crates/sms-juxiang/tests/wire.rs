@@ -470,11 +470,11 @@ async fn transport_failures_map_to_the_error_model() {
         JuxiangClient::new(JuxiangConfig::new("ent", PASSWORD).base_url(format!("http://{addr}/send/")))
             .unwrap();
     let e = client.send(&message()).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert_eq!(e.kind(), ErrorKind::Unreachable);
     let e = client.balance().await.unwrap_err();
     assert_eq!(
         (e.kind(), e.operation()),
-        (ErrorKind::Unavailable, Operation::Balance)
+        (ErrorKind::Unreachable, Operation::Balance)
     );
 }
 

@@ -84,15 +84,15 @@ pub fn build_client(provider: &str, config: &HttpConfig) -> Result<reqwest::Clie
 
 /// Where a transport failure happened, which decides whether the request may have been delivered.
 ///
-/// Connect-phase failures (refused, DNS, TLS handshake, connect timeout) mean nothing was sent:
-/// [`ErrorKind::Unavailable`]. Anything after the connection was up (timeout waiting for the answer,
+/// Connect-phase failures (refused, DNS, TLS handshake, connect timeout) mean nothing was sent and
+/// the provider is down: [`ErrorKind::Unreachable`]. Anything after the connection was up (timeout waiting for the answer,
 /// reset, truncated answer) may follow a delivered request: [`ErrorKind::Ambiguous`]. A failure to
 /// build the request is [`ErrorKind::Configuration`].
 pub fn classify_transport(error: &reqwest::Error) -> ErrorKind {
     if error.is_builder() {
         ErrorKind::Configuration
     } else if error.is_connect() {
-        ErrorKind::Unavailable
+        ErrorKind::Unreachable
     } else {
         ErrorKind::Ambiguous
     }
@@ -102,7 +102,7 @@ pub fn classify_transport(error: &reqwest::Error) -> ErrorKind {
 pub fn transport_error(provider: &str, operation: Operation, error: reqwest::Error) -> Error {
     let kind = classify_transport(&error);
     let what = match kind {
-        ErrorKind::Unavailable => "could not connect; nothing was sent",
+        ErrorKind::Unreachable => "could not connect; nothing was sent",
         ErrorKind::Configuration => "could not build the request",
         _ if error.is_timeout() => "no answer in time; the request may have been processed",
         _ => "connection failed after the request was written; it may have been processed",

@@ -67,13 +67,14 @@ async fn post(addr: SocketAddr, timeout: Duration) -> Result<HttpReply, Error> {
 }
 
 #[tokio::test]
-async fn refused_connection_is_unavailable() {
+async fn refused_connection_is_unreachable() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let err = post(addr, Duration::from_secs(5)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
-    assert!(err.is_retryable() && err.can_failover() && !err.is_ambiguous());
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err:?}");
+    // Nothing was sent and the provider is down: move on at once rather than retry it.
+    assert!(!err.is_retryable() && err.can_failover() && !err.is_ambiguous());
 }
 
 #[tokio::test]
