@@ -5,7 +5,8 @@
 //! - `ci`: every step below, in order, stopping at the first failure.
 //! - `test`: only README's test command.
 //! - `features`: only the facade feature matrix.
-//! - `bench`: the full sandbox throughput bench (CI runs its `--quick` form).
+//! - `bench`: the full sandbox throughput bench and the full failover chain bench (CI runs their
+//!   `--quick` forms).
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -26,6 +27,20 @@ const BENCH_QUICK_COMMAND: &[&str] = &[
     "--",
     "--quick",
 ];
+
+/// The failover chain bench (outage speed and throughput against same-run baselines) in its quick form.
+const CHAIN_BENCH_QUICK_COMMAND: &[&str] = &[
+    "bench",
+    "--package",
+    "sms-e2e",
+    "--bench",
+    "failover_chain",
+    "--",
+    "--quick",
+];
+
+/// The facade's package name (`sms` on crates.io is another project; the library is still `sms`).
+const FACADE_PACKAGE: &str = "sms-toolkit";
 
 /// Facade features an application may enable on their own; each must build alone.
 const FACADE_FEATURES: &[&str] = &[
@@ -80,7 +95,13 @@ impl Step {
 fn feature_steps() -> Vec<Step> {
     let mut steps = vec![Step::cargo(
         "facade without features",
-        &["check", "--quiet", "--package", "sms", "--no-default-features"],
+        &[
+            "check",
+            "--quiet",
+            "--package",
+            FACADE_PACKAGE,
+            "--no-default-features",
+        ],
     )];
     for feature in FACADE_FEATURES {
         steps.push(Step::cargo(
@@ -89,7 +110,7 @@ fn feature_steps() -> Vec<Step> {
                 "check",
                 "--quiet",
                 "--package",
-                "sms",
+                FACADE_PACKAGE,
                 "--no-default-features",
                 "--features",
                 feature,
@@ -126,6 +147,9 @@ fn ci_steps() -> Vec<Step> {
     // Re-measures the sandbox against a bare axum server in the same run and prints the ratio; the
     // ratio is reported, not gated, because CI machines are shared and a threshold would flake.
     steps.push(Step::cargo("sandbox throughput (quick)", BENCH_QUICK_COMMAND));
+    // Outage speed and chain throughput as ratios against baselines of the same run; reported, not
+    // gated, for the same reason.
+    steps.push(Step::cargo("failover chain (quick)", CHAIN_BENCH_QUICK_COMMAND));
     steps
 }
 
@@ -135,16 +159,22 @@ fn main() -> ExitCode {
         "ci" => ci_steps(),
         "test" => vec![Step::cargo("tests", TEST_COMMAND)],
         "features" => feature_steps(),
-        "bench" => vec![Step::cargo(
-            "sandbox throughput bench",
-            &[
-                "bench",
-                "--package",
-                "sms-sandbox",
-                "--bench",
-                "submit_throughput",
-            ],
-        )],
+        "bench" => vec![
+            Step::cargo(
+                "sandbox throughput bench",
+                &[
+                    "bench",
+                    "--package",
+                    "sms-sandbox",
+                    "--bench",
+                    "submit_throughput",
+                ],
+            ),
+            Step::cargo(
+                "failover chain bench",
+                &["bench", "--package", "sms-e2e", "--bench", "failover_chain"],
+            ),
+        ],
         _ => {
             eprintln!("usage: cargo xtask <ci|test|features|bench>");
             return ExitCode::from(2);

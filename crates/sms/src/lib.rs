@@ -1,32 +1,47 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// On docs.rs every item says which feature enables it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The whole core vocabulary, so that applications depend on this one crate.
+#[doc(inline)]
 pub use sms_core::*;
 
 /// ihuyi (互亿无线) SMS and international SMS (feature `ihuyi`).
 #[cfg(feature = "ihuyi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ihuyi")))]
+#[doc(inline)]
 pub use sms_ihuyi as ihuyi;
 
 /// ihuyi voice verification codes (feature `ihuyi-voice`).
 #[cfg(feature = "ihuyi-voice")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ihuyi-voice")))]
+#[doc(inline)]
 pub use sms_ihuyi_voice as ihuyi_voice;
 
 /// 10658.cc MMS (feature `mms-10658`).
 #[cfg(feature = "mms-10658")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mms-10658")))]
+#[doc(inline)]
 pub use sms_10658_mms as mms_10658;
 
 /// Juxiang (巨象) enterprise SMS, GB2312 URL API (feature `juxiang`).
 #[cfg(feature = "juxiang")]
+#[cfg_attr(docsrs, doc(cfg(feature = "juxiang")))]
+#[doc(inline)]
 pub use sms_juxiang as juxiang;
 
 /// Failover chains with retry, circuit breaking, per-recipient limits and opt-outs (feature `failover`).
 #[cfg(feature = "failover")]
+#[cfg_attr(docsrs, doc(cfg(feature = "failover")))]
+#[doc(inline)]
 pub use sms_failover as failover;
 
 /// The local simulator of every provider, for tests and development (feature `sandbox`).
 #[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+#[doc(inline)]
 pub use sms_sandbox as sandbox;
 
 /// The traits and types most applications use, for `use sms::prelude::*`.
