@@ -30,6 +30,8 @@ pub(crate) struct Chain {
     pub(crate) limiter: RecipientLimiter,
     pub(crate) suppression: Arc<dyn SuppressionList>,
     pub(crate) capabilities: Capabilities,
+    /// Requests in flight at once to one provider for one message's batch parts.
+    pub(crate) part_concurrency: usize,
 }
 
 /// A [`MessageSender`] that sends each message once, through the first provider that takes it.

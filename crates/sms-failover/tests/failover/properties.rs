@@ -294,7 +294,7 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
             log: log.clone(),
         };
         builder = builder.provider(
-            ProviderEntry::new(Arc::new(recorded))
+            ProviderEntry::send_only(Arc::new(recorded))
                 .priority(index as u32)
                 .weight(1),
         );
