@@ -6,6 +6,8 @@ mod breaker;
 mod decisions;
 mod local;
 mod observability;
+mod outage;
+mod throughput;
 mod properties;
 mod routing;
 mod support;

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{
     AmbiguityPolicy, Capabilities, Error, ErrorKind, Message, MessageKind, MessageSender, Operation,
-    PhoneNumber, Receipt,
+    PhoneNumber, Receipt, RecipientStatus,
 };
 use sms_failover::{
     BreakerConfig, BreakerState, FailoverSender, ManualClock, ProviderEntry, RecipientLimits, RetryPolicy,
@@ -378,6 +378,43 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
                     number.masked()
                 );
             }
+        }
+
+        // Ambiguity is never hidden, under either policy: a number one of whose requests may have
+        // delivered it without saying so, and that no provider accepted afterwards, ends unknown
+        // (an unknown outcome, or a failure that `is_ambiguous`), whatever failed after; and when
+        // nothing was accepted, the error says so.
+        let uncertain_numbers: Vec<&PhoneNumber> = recipients
+            .iter()
+            .filter(|number| {
+                entries.iter().any(|e| {
+                    e.recipients.contains(number)
+                        && step(e).may_have_delivered(number, &pool)
+                        && !step(e).delivered(number, &pool)
+                })
+            })
+            .collect();
+        match &result {
+            Ok(receipt) => {
+                for number in &uncertain_numbers {
+                    let outcome = receipt.outcome_for(number);
+                    prop_assert!(
+                        outcome.is_some_and(|o| match &o.status {
+                            RecipientStatus::Accepted | RecipientStatus::Unknown => true,
+                            RecipientStatus::Failed(error) => error.is_ambiguous(),
+                            _ => false,
+                        }),
+                        "{} may have got it, but ends {:?} ({policy:?})",
+                        number.masked(),
+                        outcome.map(|o| &o.status)
+                    );
+                }
+            }
+            Err(error) => prop_assert!(
+                uncertain_numbers.is_empty() || error.is_ambiguous(),
+                "{} may have got it, but the error is {error} ({policy:?})",
+                uncertain_numbers[0].masked()
+            ),
         }
 
         match &result {
