@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
         early.record(&Ok::<(), Error>(()));
         assert_eq!(b.state(), BreakerState::Open, "admitted before the opening");
-        assert!(b.try_acquire().is_none(), "the next send still skips the provider");
+        assert!(
+            b.try_acquire().is_none(),
+            "the next send still skips the provider"
+        );
         clock.advance(Duration::from_secs(3600));
         let probe = b.try_acquire().expect("the probe");
         probe.record(&Ok::<(), Error>(()));

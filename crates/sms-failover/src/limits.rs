@@ -84,10 +84,14 @@ impl Default for RecipientLimits {
     }
 }
 
-/// A sweep of forgotten numbers runs once this many admissions, or as many as there were numbers left
-/// after the previous sweep if more, have passed: the cost stays constant per admission, and memory
-/// stays within about twice the numbers seen within the longest window.
-const MIN_SWEEP_INTERVAL: usize = 1024;
+/// A sweep of a shard's forgotten numbers runs once this many admissions to the shard, or as many as
+/// there were numbers left in it after its previous sweep if more, have passed: the cost stays constant
+/// per admission, and memory stays within about twice the numbers seen within the longest window.
+const MIN_SWEEP_INTERVAL: usize = 64;
+
+/// The limiter's state is split by number into this many independently locked shards, so that
+/// concurrent sends to different numbers rarely wait for one another.
+const SHARDS: usize = 16;
 
 /// The times of the messages counted to one number, oldest first: one log per window (in the
 /// limiter's window order), each holding at most the window's `count` times within its period.
@@ -105,7 +109,8 @@ pub(crate) struct RecipientLimiter {
     /// Shortest period first.
     windows: Vec<LimitWindow>,
     clock: Arc<dyn Clock>,
-    state: Mutex<State>,
+    shards: Vec<Mutex<State>>,
+    hasher: std::hash::RandomState,
 }
 
 impl fmt::Debug for RecipientLimiter {
@@ -145,12 +150,17 @@ impl RecipientLimiter {
         Ok(Self {
             windows,
             clock,
-            state: Mutex::new(State::default()),
+            shards: (0..SHARDS).map(|_| Mutex::new(State::default())).collect(),
+            hasher: std::hash::RandomState::new(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard that holds `number`.
+    fn lock(&self, number: &PhoneNumber) -> MutexGuard<'_, State> {
+        use std::hash::BuildHasher;
+        // The remainder is below SHARDS, so it fits in usize on every platform.
+        let shard = (self.hasher.hash_one(number) % SHARDS as u64) as usize;
+        self.shards[shard].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one message to `number`.
@@ -163,7 +173,7 @@ impl RecipientLimiter {
             return Ok(());
         }
         let now = self.clock.now();
-        let mut state = self.lock();
+        let mut state = self.lock(number);
         self.sweep_if_due(&mut state, now);
         let logs = state
             .numbers
@@ -224,7 +234,10 @@ impl RecipientLimiter {
     /// How many numbers the limiter remembers.
     #[cfg(test)]
     fn remembered(&self) -> usize {
-        self.lock().numbers.len()
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).numbers.len())
+            .sum()
     }
 }
 

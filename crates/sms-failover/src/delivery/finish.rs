@@ -27,7 +27,9 @@ impl Delivery<'_> {
                     (Some((provider, error)), _) => {
                         RecipientOutcome::failed(recipient.clone(), provider.clone(), error.clone())
                     }
-                    (None, Some((provider, error))) => RecipientOutcome::failed(recipient.clone(), provider, error),
+                    (None, Some((provider, error))) => {
+                        RecipientOutcome::failed(recipient.clone(), provider, error)
+                    }
                     (None, None) => RecipientOutcome::failed(
                         recipient.clone(),
                         CHAIN_NAME,
@@ -82,7 +84,9 @@ impl Delivery<'_> {
             outcomes
                 .iter()
                 .find_map(|o| o.error().cloned())
-                .unwrap_or_else(|| Error::new(ErrorKind::InvalidRequest, Operation::Send).with_provider(CHAIN_NAME))
+                .unwrap_or_else(|| {
+                    Error::new(ErrorKind::InvalidRequest, Operation::Send).with_provider(CHAIN_NAME)
+                })
         };
         Err(error.with_attempts(ledger.attempts))
     }

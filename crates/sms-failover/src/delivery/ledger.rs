@@ -149,14 +149,23 @@ mod tests {
         ledger.note_failure(0, "a", error(ErrorKind::Ambiguous));
         ledger.note_failure(0, "b", error(ErrorKind::Unavailable));
         ledger.note_if_none(0, "c", || error(ErrorKind::CircuitOpen));
-        ledger.finalize(0, RecipientOutcome::failed(number.clone(), "d", error(ErrorKind::InvalidRecipient)));
+        ledger.finalize(
+            0,
+            RecipientOutcome::failed(number.clone(), "d", error(ErrorKind::InvalidRecipient)),
+        );
         let (outcome, _) = ledger.take(0);
         let outcome = outcome.expect("final");
-        assert_eq!((outcome.provider.as_str(), outcome.error().map(Error::kind)), ("a", Some(ErrorKind::Ambiguous)));
+        assert_eq!(
+            (outcome.provider.as_str(), outcome.error().map(Error::kind)),
+            ("a", Some(ErrorKind::Ambiguous))
+        );
         // A clean failure is replaced by a later one.
         ledger.note_failure(1, "a", error(ErrorKind::Unavailable));
         ledger.note_failure(1, "b", error(ErrorKind::Unauthorized));
-        assert_eq!(ledger.take(1).1.map(|(p, e)| (p, e.kind())), Some(("b".to_owned(), ErrorKind::Unauthorized)));
+        assert_eq!(
+            ledger.take(1).1.map(|(p, e)| (p, e.kind())),
+            Some(("b".to_owned(), ErrorKind::Unauthorized))
+        );
     }
 
     #[test]

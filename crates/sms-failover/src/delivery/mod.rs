@@ -11,7 +11,7 @@ mod verdict;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -34,8 +34,9 @@ pub(crate) struct Delivery<'a> {
     deadline: Instant,
     /// The least time left for which a request is started (see `RetryPolicy::min_request_budget`).
     min_budget: Duration,
-    /// The message as sent to providers, without recipients: what each batch part is cloned from.
-    template: Message,
+    /// The message as sent to providers, without recipients: what each batch part is cloned from
+    /// (made on first use: a single-recipient message whose policy is set is sent as it is).
+    template: OnceLock<Message>,
     ledger: Mutex<Ledger>,
     /// Set once nobody can send the message (or its deadline is too close): no new request starts.
     stopped: AtomicBool,
@@ -76,8 +77,7 @@ impl<'a> Delivery<'a> {
             // the message would fail at once as past its deadline rather than panic.
             deadline: now.checked_add(chain.retry.deadline).unwrap_or(now),
             min_budget: chain.retry.min_request_budget(),
-            // The provider sees the policy in force, so that a nested chain honours this chain's.
-            template: message.for_recipients(Vec::new()).with_ambiguity_policy(policy),
+            template: OnceLock::new(),
             ledger: Mutex::new(Ledger::new(message.recipients().len())),
             stopped: AtomicBool::new(false),
             deadline_passed: AtomicBool::new(false),
@@ -130,8 +130,10 @@ impl<'a> Delivery<'a> {
                 .with_provider(CHAIN_NAME)
                 .with_message(format!("{} opted out; nothing is sent to it", recipient.masked()));
             tracing::info!(recipient = %recipient.masked(), "recipient opted out: not sent");
-            self.ledger()
-                .finalize(index, RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error));
+            self.ledger().finalize(
+                index,
+                RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
+            );
         }
     }
 
@@ -180,7 +182,14 @@ impl<'a> Delivery<'a> {
     /// The message for some recipients, as a provider gets it.
     fn part_message(&self, indices: &[usize]) -> Message {
         let recipients: Vec<PhoneNumber> = indices.iter().map(|&i| self.recipient(i).clone()).collect();
-        self.template.for_recipients(recipients)
+        self.template
+            .get_or_init(|| {
+                // The provider sees the policy in force, so that a nested chain honours this chain's.
+                self.message
+                    .for_recipients(Vec::new())
+                    .with_ambiguity_policy(self.policy)
+            })
+            .for_recipients(recipients)
     }
 
     /// Time left before the deadline.

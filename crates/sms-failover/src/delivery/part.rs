@@ -190,7 +190,10 @@ impl Delivery<'_> {
                 }
                 Err(error) => {
                     tracing::info!(recipient = %recipient.masked(), "recipient over its local limit: not sent");
-                    ledger.finalize(index, RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error));
+                    ledger.finalize(
+                        index,
+                        RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
+                    );
                 }
             }
         }

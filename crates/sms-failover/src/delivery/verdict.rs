@@ -158,7 +158,11 @@ mod tests {
         ] {
             assert!(repeats_for_every_number(kind), "{kind:?}");
         }
-        for kind in [ErrorKind::RecipientRejected, ErrorKind::Unavailable, ErrorKind::InvalidRecipient] {
+        for kind in [
+            ErrorKind::RecipientRejected,
+            ErrorKind::Unavailable,
+            ErrorKind::InvalidRecipient,
+        ] {
             assert!(!repeats_for_every_number(kind), "{kind:?}");
         }
     }

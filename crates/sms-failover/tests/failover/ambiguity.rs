@@ -292,7 +292,11 @@ async fn all_providers_failed_after_an_ambiguous_attempt_fails_over_only_at_leas
 /// answers 503: under at least once the number moved on, but its outcome stays unknown.
 #[tokio::test(start_paused = true)]
 async fn a_later_clean_failure_never_hides_an_earlier_unknown_outcome_under_at_least_once() {
-    for later in [ErrorKind::Unavailable, ErrorKind::InsufficientBalance, ErrorKind::InvalidRecipient] {
+    for later in [
+        ErrorKind::Unavailable,
+        ErrorKind::InsufficientBalance,
+        ErrorKind::InvalidRecipient,
+    ] {
         let a = failing("a", ErrorKind::Protocol);
         let b = failing("b", later);
         let chain = build(

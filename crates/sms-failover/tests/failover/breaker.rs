@@ -194,7 +194,11 @@ async fn the_chains_own_deadline_cut_does_not_count_against_the_breaker() {
     // No attempt timeout and no slow-call detection: only the deadline ends the wait.
     let chain = build(
         chain_of(&[&a])
-            .retry(plain_retry().deadline(Duration::from_secs(5)).without_attempt_timeout())
+            .retry(
+                plain_retry()
+                    .deadline(Duration::from_secs(5))
+                    .without_attempt_timeout(),
+            )
             .circuit_breaker(breaker(1).slow_call_threshold(None)),
     );
     let err = chain

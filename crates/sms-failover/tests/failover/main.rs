@@ -7,7 +7,7 @@ mod decisions;
 mod local;
 mod observability;
 mod outage;
-mod throughput;
 mod properties;
 mod routing;
 mod support;
+mod throughput;

@@ -22,10 +22,21 @@ async fn a_refused_connection_moves_on_at_once_without_retrying() {
     let b = stub("b");
     let chain = build(chain_of(&[&a, &b]).retry(plain_retry().max_attempts_per_provider(3)));
     let start = tokio::time::Instant::now();
-    let receipt = chain.send(&text_to(number("13800138000"))).await.expect("sent via b");
+    let receipt = chain
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect("sent via b");
     assert_eq!(receipt.providers(), ["b"]);
-    assert_eq!(a.call_count(), 1, "nothing was sent and the provider is down: no retry");
-    assert_eq!(call_offsets_ms(&b, start), [0], "no pause before the next provider");
+    assert_eq!(
+        a.call_count(),
+        1,
+        "nothing was sent and the provider is down: no retry"
+    );
+    assert_eq!(
+        call_offsets_ms(&b, start),
+        [0],
+        "no pause before the next provider"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -38,7 +49,10 @@ async fn no_pause_is_taken_for_a_provider_whose_breaker_just_opened() {
             .circuit_breaker(hour_breaker(1)),
     );
     let start = tokio::time::Instant::now();
-    let receipt = chain.send(&text_to(number("13800138000"))).await.expect("sent via b");
+    let receipt = chain
+        .send(&text_to(number("13800138000")))
+        .await
+        .expect("sent via b");
     assert_eq!(
         attempt_summary(&receipt.attempts),
         [
@@ -46,7 +60,11 @@ async fn no_pause_is_taken_for_a_provider_whose_breaker_just_opened() {
             ("a".to_owned(), ErrorKind::CircuitOpen),
         ]
     );
-    assert_eq!(call_offsets_ms(&b, start), [0], "the retry would only find the breaker open");
+    assert_eq!(
+        call_offsets_ms(&b, start),
+        [0],
+        "the retry would only find the breaker open"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -72,10 +90,18 @@ async fn a_late_success_from_before_the_opening_does_not_close_the_breaker() {
     let (slow, failing) = tokio::join!(slow, failing);
     assert_eq!(slow.expect("accepted late").providers(), ["a"]);
     assert_eq!(failing.expect("via b").providers(), ["b"]);
-    assert_eq!(chain.health()[0].breaker, BreakerState::Open, "the late success changes nothing");
+    assert_eq!(
+        chain.health()[0].breaker,
+        BreakerState::Open,
+        "the late success changes nothing"
+    );
     let receipt = chain.send(&text_to(number("13800138002"))).await.expect("via b");
     assert_eq!(receipt.providers(), ["b"]);
-    assert_eq!(a.call_count(), 2, "the open breaker kept the third send away from a");
+    assert_eq!(
+        a.call_count(),
+        2,
+        "the open breaker kept the third send away from a"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -106,7 +132,11 @@ async fn slow_calls_trip_the_breaker_before_their_timeout_so_later_sends_leave_a
         [("a".to_owned(), ErrorKind::CircuitOpen)]
     );
     assert_eq!(later_done, Duration::from_millis(1500), "no wait for a");
-    assert_eq!(a.call_count(), 2, "the third send never reached the hanging provider");
+    assert_eq!(
+        a.call_count(),
+        2,
+        "the third send never reached the hanging provider"
+    );
     // The hanging ones end at their own attempt timeout and fail over (at least once).
     for receipt in [first, second] {
         let receipt = receipt.expect("via b after the timeout");
@@ -138,8 +168,15 @@ async fn a_slow_probe_reopens_the_breaker() {
     );
     chain.send(&text_to(number("13800138000"))).await.expect("via b");
     clock.advance(Duration::from_secs(30));
-    let receipt = chain.send(&text_to(number("13800138001"))).await.expect("the slow probe");
-    assert_eq!(receipt.providers(), ["a"], "it answered within the attempt timeout");
+    let receipt = chain
+        .send(&text_to(number("13800138001")))
+        .await
+        .expect("the slow probe");
+    assert_eq!(
+        receipt.providers(),
+        ["a"],
+        "it answered within the attempt timeout"
+    );
     assert_eq!(chain.health()[0].breaker, BreakerState::Open, "but too slowly");
 }
 

@@ -50,10 +50,17 @@ async fn a_part_refused_by_the_limits_takes_no_slot() {
     chain.send(&text_to(all[..2].to_vec())).await.expect("sent");
     let start = tokio::time::Instant::now();
     let receipt = chain.send(&text_to(all.clone())).await.expect("two sent");
-    let throttled: Vec<ErrorKind> = receipt.failed().filter_map(|o| o.error().map(|e| e.kind())).collect();
+    let throttled: Vec<ErrorKind> = receipt
+        .failed()
+        .filter_map(|o| o.error().map(|e| e.kind()))
+        .collect();
     assert_eq!(throttled, [ErrorKind::RecipientThrottled; 2]);
     assert_eq!(a.call_count(), 4, "two requests per message");
-    assert_eq!(start.elapsed(), Duration::from_millis(100), "both sendable parts at once");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(100),
+        "both sendable parts at once"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,11 +98,16 @@ async fn an_account_wide_refusal_in_a_batch_answer_stops_requests_to_that_provid
 async fn a_wrong_key_costs_one_request_not_one_per_number() {
     let a = one_per_request("a", StubOutcome::fail(ErrorKind::Unauthorized));
     let chain = build(chain_of(&[&a]).part_concurrency(4));
-    let err = chain.send(&text_to(numbers(300))).await.expect_err("unauthorized");
+    let err = chain
+        .send(&text_to(numbers(300)))
+        .await
+        .expect_err("unauthorized");
     assert_eq!(a.call_count(), 1);
     assert_eq!(err.kind(), ErrorKind::AllProvidersFailed);
     assert!(
-        err.attempts().iter().all(|a| a.error.kind() == ErrorKind::Unauthorized),
+        err.attempts()
+            .iter()
+            .all(|a| a.error.kind() == ErrorKind::Unauthorized),
         "{err:#?}"
     );
 }
@@ -117,7 +129,10 @@ async fn under_at_most_once_an_unknown_part_keeps_its_numbers_and_the_rest_fail_
     assert_eq!(providers, ["a", "a", "b", "b"]);
     assert!(receipt.outcomes[1].error().is_some_and(|e| e.is_ambiguous()));
     assert_eq!(a.call_count(), 2, "a was left after the unknown outcome");
-    assert!(!b.sent().iter().any(|m| m.recipients().contains(&all[1])), "never resent");
+    assert!(
+        !b.sent().iter().any(|m| m.recipients().contains(&all[1])),
+        "never resent"
+    );
 }
 
 #[tokio::test(start_paused = true)]
