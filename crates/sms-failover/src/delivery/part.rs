@@ -114,9 +114,8 @@ impl Delivery<'_> {
                         retrying = Some(recipients);
                         continue;
                     }
-                    if turn.left().is_none() {
-                        turn.leave(error);
-                    }
+                    // No retry fits (or the breaker opened): leave, as with retries spent.
+                    turn.leave(error);
                 }
                 Verdict::RetryHere | Verdict::LeaveProvider => turn.leave(error),
                 // A refusal of these numbers only: the provider may still take the other parts.

@@ -119,6 +119,8 @@ struct Plan {
     deadline_ms: u64,
     jitter: bool,
     attempt_timeout_ms: Option<u64>,
+    /// Batch parts in flight at once per provider.
+    part_concurrency: usize,
     sends: Vec<SendPlan>,
 }
 
@@ -176,7 +178,7 @@ fn plan() -> impl Strategy<Value = Plan> {
         (0u8..3, any::<u64>()),
         (1u32..=3, 1u64..=20),
         (1u32..=3, 10u64..=500, 1_000u64..=10_000, any::<bool>()),
-        prop::option::of(500u64..=3_000),
+        (prop::option::of(500u64..=3_000), 1usize..=3),
         prop::collection::vec(
             (1u8..8, any::<bool>(), 0u64..30).prop_map(|(mask, at_least_once, clock_jump_secs)| SendPlan {
                 mask,
@@ -192,7 +194,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                 (routing, seed),
                 (threshold, cool_down_secs),
                 (attempts, initial_backoff_ms, deadline_ms, jitter),
-                attempt_timeout_ms,
+                (attempt_timeout_ms, part_concurrency),
                 sends,
             )| Plan {
                 providers,
@@ -205,6 +207,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                 deadline_ms,
                 jitter,
                 attempt_timeout_ms,
+                part_concurrency,
                 sends,
             },
         )
@@ -270,6 +273,7 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
         .deadline(Duration::from_millis(plan.deadline_ms));
     retry.attempt_timeout = plan.attempt_timeout_ms.map(Duration::from_millis);
     let mut builder = FailoverSender::builder()
+        .part_concurrency(plan.part_concurrency)
         .strategy(routing)
         .random_seed(plan.seed)
         .clock(clock.clone())
