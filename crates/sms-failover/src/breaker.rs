@@ -28,7 +28,8 @@ pub struct BreakerConfig {
     /// breaker after `failure_threshold` slow requests, so that other sends leave it early. The request
     /// itself goes on until it is answered or timed out; a slow request counts once, whatever it
     /// ends with. Default 2 s (providers answer well under a second); `None` turns slow-call
-    /// detection off.
+    /// detection off. A chain nested in another may take longer by design (its own retries and
+    /// failovers): give the outer chain a longer threshold, or none.
     pub slow_call_threshold: Option<Duration>,
 }
 
