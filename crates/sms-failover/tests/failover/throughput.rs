@@ -143,3 +143,18 @@ async fn a_big_batch_finishes() {
     let receipt = chain.send(&text_to(many)).await.expect("sent");
     assert_eq!(receipt.accepted().count(), 5000);
 }
+
+/// 300 numbers to a provider that takes one per request and answers in 120 ms: with the default
+/// concurrency they all go out well within the default deadline (one by one, they took 36 s).
+#[tokio::test(start_paused = true)]
+async fn three_hundred_numbers_at_120_ms_fit_the_default_deadline() {
+    let a = one_per_request("a", StubOutcome::Accept.after(Duration::from_millis(120)));
+    let chain = build(chain_of(&[&a]).retry(sms_failover::RetryPolicy::default()));
+    let start = tokio::time::Instant::now();
+    let receipt = chain.send(&text_to(numbers(300))).await.expect("sent");
+    assert_eq!(receipt.accepted().count(), 300, "none failed");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(120) * 300u32.div_ceil(sms_failover::DEFAULT_PART_CONCURRENCY as u32)
+    );
+}
