@@ -23,6 +23,14 @@ pub struct BreakerConfig {
     pub failure_threshold: u32,
     /// How long an open breaker skips its provider before one probe may go through. Default 30 s.
     pub cool_down: Duration,
+    /// A request still unanswered after this long counts as a provider-side failure at that moment,
+    /// before its own timeout ends it (resilience4j's slow-call rule): a provider that hangs trips its
+    /// breaker after `failure_threshold` slow requests, so that other sends leave it early. The request
+    /// itself goes on until it is answered or timed out; a slow request counts once, whatever it
+    /// ends with. Default 2 s (providers answer well under a second); `None` turns slow-call
+    /// detection off. A chain nested in another may take longer by design (its own retries and
+    /// failovers): give the outer chain a longer threshold, or none.
+    pub slow_call_threshold: Option<Duration>,
 }
 
 impl BreakerConfig {
@@ -39,13 +47,24 @@ impl BreakerConfig {
         self.cool_down = cool_down;
         self
     }
+
+    /// Sets [`Self::slow_call_threshold`] (`None`: off).
+    #[must_use]
+    pub fn slow_call_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_call_threshold = threshold;
+        self
+    }
 }
+
+/// See [`BreakerConfig::slow_call_threshold`].
+pub(crate) const DEFAULT_SLOW_CALL_THRESHOLD: Duration = Duration::from_secs(2);
 
 impl Default for BreakerConfig {
     fn default() -> Self {
         Self {
             failure_threshold: 5,
             cool_down: Duration::from_secs(30),
+            slow_call_threshold: Some(DEFAULT_SLOW_CALL_THRESHOLD),
         }
     }
 }
@@ -76,6 +95,17 @@ enum State {
 struct Inner {
     state: State,
     consecutive_failures: u32,
+    /// Moves on at every change of state. A request's verdict counts only if it was admitted in the
+    /// current epoch (or is the probe): an answer to a request admitted before the breaker opened says
+    /// nothing about the provider now, and must neither close the breaker nor reopen it.
+    epoch: u64,
+}
+
+impl Inner {
+    fn change(&mut self, state: State) {
+        self.state = state;
+        self.epoch = self.epoch.wrapping_add(1);
+    }
 }
 
 /// One provider's breaker.
@@ -94,6 +124,7 @@ impl CircuitBreaker {
             inner: Mutex::new(Inner {
                 state: State::Closed,
                 consecutive_failures: 0,
+                epoch: 0,
             }),
         }
     }
@@ -110,20 +141,39 @@ impl CircuitBreaker {
             State::Closed => Some(Permit {
                 breaker: self,
                 probe_of: None,
+                epoch: inner.epoch,
                 settled: false,
             }),
             State::Open { since }
                 if self.clock.now().saturating_duration_since(since) >= self.config.cool_down =>
             {
-                inner.state = State::Probing;
+                inner.change(State::Probing);
                 Some(Permit {
                     breaker: self,
                     probe_of: Some(since),
+                    epoch: inner.epoch,
                     settled: false,
                 })
             }
             State::Open { .. } | State::Probing => None,
         }
+    }
+
+    /// True when a request asked for now would be refused: the breaker is open and cooling down, or its
+    /// one probe is in flight. A retry's pause is never taken for such a provider.
+    pub(crate) fn refuses(&self) -> bool {
+        match self.lock().state {
+            State::Closed => false,
+            State::Open { since } => {
+                self.clock.now().saturating_duration_since(since) < self.config.cool_down
+            }
+            State::Probing => true,
+        }
+    }
+
+    /// The slow-call threshold, if slow-call detection is on.
+    pub(crate) fn slow_call_threshold(&self) -> Option<Duration> {
+        self.config.slow_call_threshold
     }
 
     /// The state for health reports.
@@ -145,20 +195,24 @@ impl CircuitBreaker {
         self.lock().consecutive_failures
     }
 
-    fn settle(&self, failed: bool, probe: bool) {
+    fn settle(&self, failed: bool, probe: bool, epoch: u64) {
         let mut inner = self.lock();
+        if inner.epoch != epoch {
+            // Admitted before the latest change of state (a late answer from before the breaker
+            // opened, or from before a probe closed it): it says nothing about the provider now.
+            return;
+        }
         if failed {
             inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
-            let trips = probe || inner.consecutive_failures >= self.config.failure_threshold;
-            // An answer to a request sent before the breaker opened must not restart the cool-down.
-            if trips && !matches!(inner.state, State::Open { .. }) {
-                inner.state = State::Open {
-                    since: self.clock.now(),
-                };
+            if probe || inner.consecutive_failures >= self.config.failure_threshold {
+                let since = self.clock.now();
+                inner.change(State::Open { since });
             }
         } else {
             inner.consecutive_failures = 0;
-            inner.state = State::Closed;
+            if probe {
+                inner.change(State::Closed);
+            }
         }
     }
 
@@ -166,7 +220,7 @@ impl CircuitBreaker {
         let mut inner = self.lock();
         if matches!(inner.state, State::Probing) {
             // The probe never answered (its future was dropped): let the next request probe instead.
-            inner.state = State::Open { since: opened };
+            inner.change(State::Open { since: opened });
         }
     }
 }
@@ -183,6 +237,8 @@ pub(crate) fn counts_as_failure(error: &Error) -> bool {
 pub(crate) struct Permit<'a> {
     breaker: &'a CircuitBreaker,
     probe_of: Option<Instant>,
+    /// The breaker's epoch when the request was admitted.
+    epoch: u64,
     settled: bool,
 }
 
@@ -190,9 +246,20 @@ impl Permit<'_> {
     /// Reports the request's result: a provider-side failure counts towards opening the breaker (and
     /// reopens it after a probe); any other answer closes it.
     pub(crate) fn record<T>(mut self, result: &Result<T, Error>) {
-        let failed = result.as_ref().err().is_some_and(counts_as_failure);
-        self.breaker.settle(failed, self.probe_of.is_some());
+        if !self.settled {
+            let failed = result.as_ref().err().is_some_and(counts_as_failure);
+            self.breaker.settle(failed, self.probe_of.is_some(), self.epoch);
+        }
         self.settled = true;
+    }
+
+    /// Counts the request, still unanswered after the slow-call threshold, as a provider-side failure
+    /// now. Its answer, when it comes, counts no more.
+    pub(crate) fn record_slow(&mut self) {
+        if !self.settled {
+            self.breaker.settle(true, self.probe_of.is_some(), self.epoch);
+            self.settled = true;
+        }
     }
 
     /// Gives the permit back without a verdict: the request ended for a reason that says nothing about
@@ -329,6 +396,65 @@ mod tests {
         let probe = b.try_acquire().expect("the next request probes");
         probe.record(&Ok::<(), Error>(()));
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_late_success_from_before_the_opening_does_not_close_it() {
+        let (b, clock) = breaker(1, 3600);
+        let early = b.try_acquire().expect("closed");
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        assert_eq!(b.state(), BreakerState::Open);
+        early.record(&Ok::<(), Error>(()));
+        assert_eq!(b.state(), BreakerState::Open, "admitted before the opening");
+        assert!(
+            b.try_acquire().is_none(),
+            "the next send still skips the provider"
+        );
+        clock.advance(Duration::from_secs(3600));
+        let probe = b.try_acquire().expect("the probe");
+        probe.record(&Ok::<(), Error>(()));
+        assert_eq!(b.state(), BreakerState::Closed, "only the probe closes it");
+    }
+
+    #[test]
+    fn a_late_answer_from_before_a_probe_closed_it_counts_for_nothing() {
+        let (b, clock) = breaker(1, 30);
+        let early = b.try_acquire().expect("closed");
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        clock.advance(Duration::from_secs(30));
+        b.try_acquire().expect("probe").record(&Ok::<(), Error>(()));
+        early.record(&fail(ErrorKind::Unavailable));
+        assert_eq!((b.state(), b.consecutive_failures()), (BreakerState::Closed, 0));
+    }
+
+    #[test]
+    fn slow_calls_trip_the_breaker_before_they_end_and_count_once() {
+        let (b, _) = breaker(2, 30);
+        let mut first = b.try_acquire().expect("closed");
+        let mut second = b.try_acquire().expect("closed");
+        first.record_slow();
+        assert_eq!((b.state(), b.consecutive_failures()), (BreakerState::Closed, 1));
+        second.record_slow();
+        assert_eq!(b.state(), BreakerState::Open, "two slow calls trip it");
+        assert!(b.refuses());
+        // Their answers, when they come, change nothing.
+        first.record(&Ok::<(), Error>(()));
+        second.record(&fail(ErrorKind::Ambiguous));
+        assert_eq!((b.state(), b.consecutive_failures()), (BreakerState::Open, 2));
+    }
+
+    #[test]
+    fn refuses_only_while_cooling_down_or_probing() {
+        let (b, clock) = breaker(1, 30);
+        assert!(!b.refuses());
+        assert!(send(&b, fail(ErrorKind::Unavailable)));
+        assert!(b.refuses());
+        clock.advance(Duration::from_secs(30));
+        assert!(!b.refuses(), "a probe may go");
+        let probe = b.try_acquire().expect("probe");
+        assert!(b.refuses(), "its probe is in flight");
+        probe.record(&Ok::<(), Error>(()));
+        assert!(!b.refuses());
     }
 
     #[test]

@@ -20,6 +20,10 @@ use crate::suppression::{InMemorySuppressionList, SuppressionList};
 /// [`FailoverSenderBuilder::health_window`] says otherwise.
 const DEFAULT_HEALTH_WINDOW: usize = 100;
 
+/// Requests in flight at once to one provider for one message's batch parts, unless
+/// [`FailoverSenderBuilder::part_concurrency`] says otherwise.
+pub const DEFAULT_PART_CONCURRENCY: usize = 8;
+
 /// Builds a [`FailoverSender`]; start with [`FailoverSender::builder`].
 pub struct FailoverSenderBuilder {
     entries: Vec<ProviderEntry>,
@@ -32,6 +36,7 @@ pub struct FailoverSenderBuilder {
     clock: Arc<dyn Clock>,
     seed: Option<u64>,
     health_window: usize,
+    part_concurrency: usize,
 }
 
 impl Default for FailoverSenderBuilder {
@@ -47,6 +52,7 @@ impl Default for FailoverSenderBuilder {
             clock: Arc::new(SystemClock),
             seed: None,
             health_window: DEFAULT_HEALTH_WINDOW,
+            part_concurrency: DEFAULT_PART_CONCURRENCY,
         }
     }
 }
@@ -137,12 +143,24 @@ impl FailoverSenderBuilder {
         self
     }
 
+    /// Sets how many requests of one message may be in flight at once to one provider, when the
+    /// message has more recipients than the provider takes per request (its
+    /// [`sms_core::Capabilities::max_batch`]) and is sent in several parts (default
+    /// [`DEFAULT_PART_CONCURRENCY`], 8; at least 1). Limits, breakers, the deadline and the ambiguity
+    /// rules apply to every part as when they are sent one after another; a part refused by the
+    /// per-recipient limits, or pausing before a retry, holds no slot.
+    #[must_use]
+    pub fn part_concurrency(mut self, requests: usize) -> Self {
+        self.part_concurrency = requests;
+        self
+    }
+
     /// Builds the chain.
     ///
     /// # Errors
     /// [`ErrorKind::Configuration`] when there is no provider, two providers share a name, a policy
     /// value is out of range (zero attempts, deadline, failure threshold, limit count or period, or
-    /// health window; a zero attempt timeout; a deadline or attempt timeout longer than a day), or
+    /// health window, part concurrency or slow-call threshold; a zero attempt timeout; a deadline or attempt timeout longer than a day), or
     /// [`Strategy::WeightedRandom`] is chosen with every weight 0.
     pub fn build(self) -> Result<FailoverSender, Error> {
         self.check()?;
@@ -173,6 +191,7 @@ impl FailoverSenderBuilder {
             limiter,
             suppression,
             capabilities,
+            part_concurrency: self.part_concurrency,
         }))
     }
 
@@ -219,6 +238,12 @@ impl FailoverSenderBuilder {
         }
         if self.breaker.failure_threshold == 0 {
             return invalid("the breaker's failure_threshold must be at least 1".to_owned());
+        }
+        if self.part_concurrency == 0 {
+            return invalid("part_concurrency must be at least 1".to_owned());
+        }
+        if self.breaker.slow_call_threshold.is_some_and(|t| t.is_zero()) {
+            return invalid("the breaker's slow_call_threshold must be positive (or None)".to_owned());
         }
         if self.health_window == 0 {
             return invalid("the health window must hold at least one request".to_owned());

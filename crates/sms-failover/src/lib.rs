@@ -15,7 +15,7 @@ mod strategy;
 mod suppression;
 
 pub use breaker::{BreakerConfig, BreakerState};
-pub use builder::FailoverSenderBuilder;
+pub use builder::{DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use health::ProviderHealth;
 pub use limits::{LimitWindow, RecipientLimits};

@@ -84,18 +84,24 @@ impl Default for RecipientLimits {
     }
 }
 
-/// A sweep of forgotten numbers runs once this many admissions, or as many as there were numbers left
-/// after the previous sweep if more, have passed: the cost stays constant per admission, and memory
-/// stays within about twice the numbers seen within the longest window.
-const MIN_SWEEP_INTERVAL: usize = 1024;
+/// A sweep of a shard's forgotten numbers runs once this many admissions to the shard, or as many as
+/// there were numbers left in it after its previous sweep if more, have passed: the cost stays constant
+/// per admission, and memory stays within about twice the numbers seen within the longest window.
+const MIN_SWEEP_INTERVAL: usize = 64;
 
-/// The times of the messages counted to one number, oldest first: one log per window (in the
-/// limiter's window order), each holding at most the window's `count` times within its period.
-type Logs = Vec<VecDeque<Instant>>;
+/// The limiter's state is split by number into this many independently locked shards, so that
+/// concurrent sends to different numbers rarely wait for one another.
+const SHARDS: usize = 16;
+
+/// The times of the messages counted to one number within the longest window, oldest first. One log
+/// serves every window: a window's messages are the log's suffix within its period, and it is full
+/// when its `count`-th most recent time is within its period. The longest window keeps the log to at
+/// most its own `count` times.
+type Log = VecDeque<Instant>;
 
 #[derive(Debug, Default)]
 struct State {
-    numbers: HashMap<PhoneNumber, Logs>,
+    numbers: HashMap<PhoneNumber, Log>,
     admissions_since_sweep: usize,
     numbers_after_sweep: usize,
 }
@@ -105,7 +111,8 @@ pub(crate) struct RecipientLimiter {
     /// Shortest period first.
     windows: Vec<LimitWindow>,
     clock: Arc<dyn Clock>,
-    state: Mutex<State>,
+    shards: Vec<Mutex<State>>,
+    hasher: std::hash::RandomState,
 }
 
 impl fmt::Debug for RecipientLimiter {
@@ -116,11 +123,11 @@ impl fmt::Debug for RecipientLimiter {
     }
 }
 
-/// Drops the times that have left their window.
-fn prune(log: &mut VecDeque<Instant>, window: &LimitWindow, now: Instant) {
+/// Drops the times older than `period`.
+fn prune(log: &mut Log, period: Duration, now: Instant) {
     while log
         .front()
-        .is_some_and(|&at| now.saturating_duration_since(at) >= window.period)
+        .is_some_and(|&at| now.saturating_duration_since(at) >= period)
     {
         log.pop_front();
     }
@@ -145,12 +152,17 @@ impl RecipientLimiter {
         Ok(Self {
             windows,
             clock,
-            state: Mutex::new(State::default()),
+            shards: (0..SHARDS).map(|_| Mutex::new(State::default())).collect(),
+            hasher: std::hash::RandomState::new(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard that holds `number`.
+    fn lock(&self, number: &PhoneNumber) -> MutexGuard<'_, State> {
+        use std::hash::BuildHasher;
+        // The remainder is below SHARDS, so it fits in usize on every platform.
+        let shard = (self.hasher.hash_one(number) % SHARDS as u64) as usize;
+        self.shards[shard].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one message to `number`.
@@ -163,21 +175,24 @@ impl RecipientLimiter {
             return Ok(());
         }
         let now = self.clock.now();
-        let mut state = self.lock();
+        let mut state = self.lock(number);
         self.sweep_if_due(&mut state, now);
-        let logs = state
-            .numbers
-            .entry(number.clone())
-            .or_insert_with(|| vec![VecDeque::new(); self.windows.len()]);
+        let longest = self.longest_period();
+        let log = state.numbers.entry(number.clone()).or_default();
+        prune(log, longest, now);
         // Every window first: a refusal must consume nothing anywhere.
         let mut refusal: Option<(&LimitWindow, Duration)> = None;
-        for (window, log) in self.windows.iter().zip(logs.iter_mut()) {
-            prune(log, window, now);
-            let full = usize::try_from(window.count).is_ok_and(|count| log.len() >= count);
-            if let (true, Some(&oldest)) = (full, log.front()) {
-                let wait = window
-                    .period
-                    .saturating_sub(now.saturating_duration_since(oldest));
+        for window in &self.windows {
+            let Some(nth_latest) = usize::try_from(window.count)
+                .ok()
+                .and_then(|count| log.len().checked_sub(count))
+                .and_then(|index| log.get(index))
+            else {
+                continue;
+            };
+            let age = now.saturating_duration_since(*nth_latest);
+            if age < window.period {
+                let wait = window.period - age;
                 if refusal.is_none_or(|(_, longest)| wait > longest) {
                     refusal = Some((window, wait));
                 }
@@ -195,9 +210,7 @@ impl RecipientLimiter {
                 ))
                 .with_retry_after(wait));
         }
-        for log in logs.iter_mut() {
-            log.push_back(now);
-        }
+        log.push_back(now);
         Ok(())
     }
 
@@ -207,12 +220,10 @@ impl RecipientLimiter {
         if state.admissions_since_sweep < state.numbers_after_sweep.max(MIN_SWEEP_INTERVAL) {
             return;
         }
-        state.numbers.retain(|_, logs| {
-            for (window, log) in self.windows.iter().zip(logs.iter_mut()) {
-                prune(log, window, now);
-            }
-            // Every log holds the same times, so the longest window's is the last to empty.
-            logs.iter().any(|log| !log.is_empty())
+        let longest = self.longest_period();
+        state.numbers.retain(|_, log| {
+            prune(log, longest, now);
+            !log.is_empty()
         });
         if state.numbers.capacity() > 2 * state.numbers.len() + MIN_SWEEP_INTERVAL {
             state.numbers.shrink_to_fit();
@@ -221,10 +232,18 @@ impl RecipientLimiter {
         state.numbers_after_sweep = state.numbers.len();
     }
 
+    /// The longest window's period (windows are sorted shortest first; there is at least one).
+    fn longest_period(&self) -> Duration {
+        self.windows.last().map_or(Duration::ZERO, |w| w.period)
+    }
+
     /// How many numbers the limiter remembers.
     #[cfg(test)]
     fn remembered(&self) -> usize {
-        self.lock().numbers.len()
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).numbers.len())
+            .sum()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::health::{HealthRecorder, ProviderHealth};
 /// use sms_core::testkit::StubSender;
 /// use sms_failover::ProviderEntry;
 /// let stub = Arc::new(StubSender::new("ihuyi"));
-/// let entry = ProviderEntry::with_balance_query(stub).name("ihuyi-backup").priority(1).weight(3);
+/// let entry = ProviderEntry::new(stub).name("ihuyi-backup").priority(1).weight(3);
 /// assert_eq!((entry.provider_name(), entry.priority_value()), ("ihuyi-backup", 1));
 /// ```
 #[derive(Clone)]
@@ -29,8 +29,19 @@ pub struct ProviderEntry {
 }
 
 impl ProviderEntry {
-    /// A provider named by [`MessageSender::name`], priority 0, weight 1, no balance query.
-    pub fn new(sender: Arc<dyn MessageSender>) -> Self {
+    /// A provider named by [`MessageSender::name`], priority 0, weight 1.
+    ///
+    /// Give it the client itself (`Arc<IhuyiClient>`, any `Arc<T>` whose `T` sends and answers
+    /// balance queries): the chain then has everything the client can do, sending and
+    /// [`crate::FailoverSender::balances`]. An `Arc<dyn MessageSender>` (a nested chain, a sender
+    /// without a balance) is taken too; it sends only, and its balance answers
+    /// [`sms_core::ErrorKind::Unsupported`] unless [`Self::balance`] adds one.
+    pub fn new(provider: impl Into<ProviderEntry>) -> Self {
+        provider.into()
+    }
+
+    /// A sender without a balance query (same as [`Self::new`] with an `Arc<dyn MessageSender>`).
+    pub fn send_only(sender: Arc<dyn MessageSender>) -> Self {
         Self {
             sender,
             name: None,
@@ -40,13 +51,12 @@ impl ProviderEntry {
         }
     }
 
-    /// A provider that also answers balance queries (every provider crate's client does).
+    /// A provider that also answers balance queries; the same as [`Self::new`] with such a client.
     pub fn with_balance_query<T>(provider: Arc<T>) -> Self
     where
         T: MessageSender + BalanceQuery + 'static,
     {
-        let balance: Arc<dyn BalanceQuery> = provider.clone();
-        Self::new(provider).balance(balance)
+        Self::from(provider)
     }
 
     /// Names the provider in receipts, attempts, logs and health reports (default: the sender's own
@@ -87,6 +97,24 @@ impl ProviderEntry {
     /// The priority.
     pub fn priority_value(&self) -> u32 {
         self.priority
+    }
+}
+
+/// A client that sends and answers balance queries: both are registered.
+impl<T> From<Arc<T>> for ProviderEntry
+where
+    T: MessageSender + BalanceQuery + 'static,
+{
+    fn from(provider: Arc<T>) -> Self {
+        let balance: Arc<dyn BalanceQuery> = provider.clone();
+        Self::send_only(provider).balance(balance)
+    }
+}
+
+/// A sender only (its balance answers `Unsupported` unless [`ProviderEntry::balance`] adds one).
+impl From<Arc<dyn MessageSender>> for ProviderEntry {
+    fn from(sender: Arc<dyn MessageSender>) -> Self {
+        Self::send_only(sender)
     }
 }
 

@@ -43,9 +43,10 @@ pub struct RetryPolicy {
     /// positive and at most a day.
     pub deadline: Duration,
     /// The longest one request may take before it is abandoned as ambiguous (the message may have gone
-    /// out), if shorter than what is left of the deadline. Default `None`: providers' own HTTP
-    /// timeouts and the deadline apply. When set, must be positive and at most a day; a request it
-    /// abandons counts against the provider's circuit breaker.
+    /// out), if shorter than what is left of the deadline. Default 5 s: a provider's API answers well
+    /// under a second, and a hanging one must not hold a message for long. `None`: only the
+    /// providers' own HTTP timeouts and the deadline apply. When set, must be positive and at most a
+    /// day; a request it abandons counts against the provider's circuit breaker.
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -57,7 +58,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(5),
             jitter: true,
             deadline: Duration::from_secs(30),
-            attempt_timeout: None,
+            attempt_timeout: Some(DEFAULT_ATTEMPT_TIMEOUT),
         }
     }
 }
@@ -103,10 +104,18 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets [`Self::attempt_timeout`].
+    /// Sets [`Self::attempt_timeout`]; [`Self::without_attempt_timeout`] removes it.
     #[must_use]
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Removes [`Self::attempt_timeout`]: only the providers' own timeouts and the deadline bound a
+    /// request.
+    #[must_use]
+    pub fn without_attempt_timeout(mut self) -> Self {
+        self.attempt_timeout = None;
         self
     }
 
@@ -131,6 +140,9 @@ impl RetryPolicy {
 /// that has not gone out within a day should not go out at all, and longer times only risk overflowing
 /// the clock.
 pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// See [`RetryPolicy::attempt_timeout`].
+const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// See [`RetryPolicy::min_request_budget`].
 const MIN_REQUEST_BUDGET: Duration = Duration::from_millis(100);

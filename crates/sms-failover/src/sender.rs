@@ -30,6 +30,8 @@ pub(crate) struct Chain {
     pub(crate) limiter: RecipientLimiter,
     pub(crate) suppression: Arc<dyn SuppressionList>,
     pub(crate) capabilities: Capabilities,
+    /// Requests in flight at once to one provider for one message's batch parts.
+    pub(crate) part_concurrency: usize,
 }
 
 /// A [`MessageSender`] that sends each message once, through the first provider that takes it.
@@ -42,7 +44,10 @@ pub(crate) struct Chain {
 /// [`AmbiguityPolicy::AtLeastOnce`], moves on). In a batch only the numbers a provider refused move on;
 /// an accepted number is never sent again, nor is one the provider left unknown (it answered without
 /// saying, so it may have gone out). Under at-most-once, a number whose request ended ambiguously gets
-/// a failed outcome whose error [`is_ambiguous`](Error::is_ambiguous): it may have gone out.
+/// a failed outcome whose error [`is_ambiguous`](Error::is_ambiguous): it may have gone out. Under
+/// either policy, a number whose outcome was once unknown and that no provider accepted afterwards
+/// ends ambiguous, whatever failed after. A provider's batch parts go out concurrently (at most
+/// [`crate::FailoverSenderBuilder::part_concurrency`] at once), under the same rules.
 ///
 /// The receipt names the provider of each number and lists in [`Receipt::attempts`] the failed
 /// attempts that came first. When nothing was accepted the error is ambiguous if any number's outcome

@@ -287,3 +287,53 @@ async fn all_providers_failed_after_an_ambiguous_attempt_fails_over_only_at_leas
         }
     }
 }
+
+/// ihuyi answers a garbled body after accepting (the message may have gone out), Juxiang then
+/// answers 503: under at least once the number moved on, but its outcome stays unknown.
+#[tokio::test(start_paused = true)]
+async fn a_later_clean_failure_never_hides_an_earlier_unknown_outcome_under_at_least_once() {
+    for later in [
+        ErrorKind::Unavailable,
+        ErrorKind::InsufficientBalance,
+        ErrorKind::InvalidRecipient,
+    ] {
+        let a = failing("a", ErrorKind::Protocol);
+        let b = failing("b", later);
+        let chain = build(
+            chain_of(&[&a, &b])
+                .ambiguity_policy(AmbiguityPolicy::AtLeastOnce)
+                .retry(plain_retry().max_attempts_per_provider(1)),
+        );
+        let err = chain
+            .send(&text_to(number("13800138000")))
+            .await
+            .expect_err("not accepted");
+        assert!(err.is_ambiguous(), "{later:?}: {err}");
+        assert_eq!(b.call_count(), 1, "{later:?}: it did fail over");
+        assert_eq!(
+            attempt_summary(err.attempts()),
+            [("a".to_owned(), ErrorKind::Protocol), ("b".to_owned(), later)]
+        );
+    }
+}
+
+/// In a batch, the numbers whose outcome was unknown at one provider stay unknown after a clean
+/// failure at the next, while the others carry that failure.
+#[tokio::test(start_paused = true)]
+async fn an_unknown_number_of_a_batch_stays_unknown_after_failing_over() {
+    let all = numbers(2);
+    let a = Arc::new(
+        StubSender::new("a")
+            .with_capabilities(Capabilities::new(&[MessageKind::Text]).with_max_batch(2))
+            .always(StubOutcome::AcceptOnly(Vec::new(), error(ErrorKind::Ambiguous))),
+    );
+    let b = failing("b", ErrorKind::Unavailable);
+    let chain = build(
+        chain_of(&[&a, &b])
+            .ambiguity_policy(AmbiguityPolicy::AtLeastOnce)
+            .retry(plain_retry().max_attempts_per_provider(1)),
+    );
+    let err = chain.send(&text_to(all)).await.expect_err("nothing accepted");
+    assert!(err.is_ambiguous(), "{err}");
+    assert_eq!(b.call_count(), 1);
+}

@@ -191,10 +191,15 @@ async fn a_manual_clock_drives_the_cool_down() {
 #[tokio::test(start_paused = true)]
 async fn the_chains_own_deadline_cut_does_not_count_against_the_breaker() {
     let a = Arc::new(StubSender::new("a").always(StubOutcome::Hang));
+    // No attempt timeout and no slow-call detection: only the deadline ends the wait.
     let chain = build(
         chain_of(&[&a])
-            .retry(plain_retry().deadline(Duration::from_secs(5)))
-            .circuit_breaker(breaker(1)),
+            .retry(
+                plain_retry()
+                    .deadline(Duration::from_secs(5))
+                    .without_attempt_timeout(),
+            )
+            .circuit_breaker(breaker(1).slow_call_threshold(None)),
     );
     let err = chain
         .send(&text_to(number("13800138000")))
@@ -235,8 +240,12 @@ async fn a_probe_cut_by_the_deadline_leaves_the_next_request_to_probe() {
     let chain = build(
         chain_of(&[&a])
             .clock(clock.clone())
-            .retry(RetryPolicy::no_retries().deadline(Duration::from_secs(5)))
-            .circuit_breaker(breaker(1)),
+            .retry(
+                RetryPolicy::no_retries()
+                    .deadline(Duration::from_secs(5))
+                    .without_attempt_timeout(),
+            )
+            .circuit_breaker(breaker(1).slow_call_threshold(None)),
     );
     chain
         .send(&text_to(number("13800138000")))

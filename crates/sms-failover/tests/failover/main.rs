@@ -6,6 +6,8 @@ mod breaker;
 mod decisions;
 mod local;
 mod observability;
+mod outage;
 mod properties;
 mod routing;
 mod support;
+mod throughput;

@@ -96,3 +96,26 @@ async fn entry_names_override_sender_names_in_receipts_and_attempts() {
     assert_eq!(receipt.providers(), ["ihuyi-backup"]);
     assert_eq!(receipt.attempts[0].provider, "ihuyi-main");
 }
+
+#[tokio::test(start_paused = true)]
+async fn one_registration_gives_the_chain_the_clients_balance_too() {
+    let a = stub("a");
+    a.set_balance(7);
+    let chain = build(
+        FailoverSender::builder()
+            .recipient_limits(RecipientLimits::disabled())
+            .provider(ProviderEntry::new(a.clone())),
+    );
+    let balances = chain.balances().await;
+    assert_eq!(balances[0].1.as_ref().map(|b| b.amount).ok(), Some(7));
+    // Only an explicitly send-only registration has no balance.
+    let chain = build(
+        FailoverSender::builder()
+            .recipient_limits(RecipientLimits::disabled())
+            .provider(ProviderEntry::send_only(a.clone())),
+    );
+    assert_eq!(
+        chain.balances().await[0].1.as_ref().map_err(|e| e.kind()).err(),
+        Some(ErrorKind::Unsupported)
+    );
+}

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{
     AmbiguityPolicy, Capabilities, Error, ErrorKind, Message, MessageKind, MessageSender, Operation,
-    PhoneNumber, Receipt,
+    PhoneNumber, Receipt, RecipientStatus,
 };
 use sms_failover::{
     BreakerConfig, BreakerState, FailoverSender, ManualClock, ProviderEntry, RecipientLimits, RetryPolicy,
@@ -119,6 +119,8 @@ struct Plan {
     deadline_ms: u64,
     jitter: bool,
     attempt_timeout_ms: Option<u64>,
+    /// Batch parts in flight at once per provider.
+    part_concurrency: usize,
     sends: Vec<SendPlan>,
 }
 
@@ -176,7 +178,7 @@ fn plan() -> impl Strategy<Value = Plan> {
         (0u8..3, any::<u64>()),
         (1u32..=3, 1u64..=20),
         (1u32..=3, 10u64..=500, 1_000u64..=10_000, any::<bool>()),
-        prop::option::of(500u64..=3_000),
+        (prop::option::of(500u64..=3_000), 1usize..=3),
         prop::collection::vec(
             (1u8..8, any::<bool>(), 0u64..30).prop_map(|(mask, at_least_once, clock_jump_secs)| SendPlan {
                 mask,
@@ -192,7 +194,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                 (routing, seed),
                 (threshold, cool_down_secs),
                 (attempts, initial_backoff_ms, deadline_ms, jitter),
-                attempt_timeout_ms,
+                (attempt_timeout_ms, part_concurrency),
                 sends,
             )| Plan {
                 providers,
@@ -205,6 +207,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                 deadline_ms,
                 jitter,
                 attempt_timeout_ms,
+                part_concurrency,
                 sends,
             },
         )
@@ -270,6 +273,7 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
         .deadline(Duration::from_millis(plan.deadline_ms));
     retry.attempt_timeout = plan.attempt_timeout_ms.map(Duration::from_millis);
     let mut builder = FailoverSender::builder()
+        .part_concurrency(plan.part_concurrency)
         .strategy(routing)
         .random_seed(plan.seed)
         .clock(clock.clone())
@@ -294,7 +298,7 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
             log: log.clone(),
         };
         builder = builder.provider(
-            ProviderEntry::new(Arc::new(recorded))
+            ProviderEntry::send_only(Arc::new(recorded))
                 .priority(index as u32)
                 .weight(1),
         );
@@ -378,6 +382,43 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
                     number.masked()
                 );
             }
+        }
+
+        // Ambiguity is never hidden, under either policy: a number one of whose requests may have
+        // delivered it without saying so, and that no provider accepted afterwards, ends unknown
+        // (an unknown outcome, or a failure that `is_ambiguous`), whatever failed after; and when
+        // nothing was accepted, the error says so.
+        let uncertain_numbers: Vec<&PhoneNumber> = recipients
+            .iter()
+            .filter(|number| {
+                entries.iter().any(|e| {
+                    e.recipients.contains(number)
+                        && step(e).may_have_delivered(number, &pool)
+                        && !step(e).delivered(number, &pool)
+                })
+            })
+            .collect();
+        match &result {
+            Ok(receipt) => {
+                for number in &uncertain_numbers {
+                    let outcome = receipt.outcome_for(number);
+                    prop_assert!(
+                        outcome.is_some_and(|o| match &o.status {
+                            RecipientStatus::Accepted | RecipientStatus::Unknown => true,
+                            RecipientStatus::Failed(error) => error.is_ambiguous(),
+                            _ => false,
+                        }),
+                        "{} may have got it, but ends {:?} ({policy:?})",
+                        number.masked(),
+                        outcome.map(|o| &o.status)
+                    );
+                }
+            }
+            Err(error) => prop_assert!(
+                uncertain_numbers.is_empty() || error.is_ambiguous(),
+                "{} may have got it, but the error is {error} ({policy:?})",
+                uncertain_numbers[0].masked()
+            ),
         }
 
         match &result {

@@ -1,0 +1,245 @@
+//! One message through the chain, in stages: local checks and routing (this module), one provider's
+//! batch parts sent concurrently ([`part`]), a provider's answer taken in ([`absorb`]), the decision
+//! after an error ([`verdict`]), and the final receipt or error ([`finish`]). Per-recipient state lives
+//! in a [`Ledger`].
+
+mod absorb;
+mod finish;
+mod ledger;
+mod part;
+mod verdict;
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use sms_core::{AmbiguityPolicy, Error, ErrorKind, Message, Operation, PhoneNumber, RecipientOutcome};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::CHAIN_NAME;
+use crate::provider::Provider;
+use crate::sender::Chain;
+
+use ledger::Ledger;
+
+/// The state of one message.
+pub(crate) struct Delivery<'a> {
+    chain: &'a Chain,
+    message: &'a Message,
+    policy: AmbiguityPolicy,
+    deadline: Instant,
+    /// The least time left for which a request is started (see `RetryPolicy::min_request_budget`).
+    min_budget: Duration,
+    /// The message as sent to providers, without recipients: what each batch part is cloned from
+    /// (made on first use: a single-recipient message whose policy is set is sent as it is).
+    template: OnceLock<Message>,
+    ledger: Mutex<Ledger>,
+    /// Set once nobody can send the message (or its deadline is too close): no new request starts.
+    stopped: AtomicBool,
+    deadline_passed: AtomicBool,
+}
+
+/// One provider's turn in a message: the parts in flight share it.
+struct Turn<'p> {
+    provider: &'p Provider,
+    /// Requests in flight at once.
+    slots: Semaphore,
+    /// Why the chain left this provider: the parts not yet sent there go to the next provider.
+    left: Mutex<Option<Error>>,
+}
+
+impl Turn<'_> {
+    fn left(&self) -> Option<Error> {
+        self.left.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn leave(&self, cause: Error) {
+        self.left
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(cause);
+    }
+}
+
+impl<'a> Delivery<'a> {
+    pub(crate) fn new(chain: &'a Chain, message: &'a Message) -> Self {
+        let now = Instant::now();
+        let policy = message.ambiguity_policy().unwrap_or(chain.ambiguity);
+        Self {
+            chain,
+            message,
+            policy,
+            // The builder keeps the deadline within a day; were the clock still too close to its end,
+            // the message would fail at once as past its deadline rather than panic.
+            deadline: now.checked_add(chain.retry.deadline).unwrap_or(now),
+            min_budget: chain.retry.min_request_budget(),
+            template: OnceLock::new(),
+            ledger: Mutex::new(Ledger::new(message.recipients().len())),
+            stopped: AtomicBool::new(false),
+            deadline_passed: AtomicBool::new(false),
+        }
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn recipient(&self, index: usize) -> &PhoneNumber {
+        &self.message.recipients()[index]
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) async fn run(self) -> Result<sms_core::Receipt, Error> {
+        if let Err(error) = self.message.validate() {
+            return Err(error.with_provider(CHAIN_NAME));
+        }
+        self.drop_opted_out();
+        let chain = self.chain;
+        let kind = self.message.kind();
+        let candidates: Vec<usize> = (0..chain.providers.len())
+            .filter(|&i| chain.providers[i].capabilities().supports(kind))
+            .collect();
+        for index in chain.router.order(&candidates, |i| chain.providers[i].weight) {
+            if self.ledger().open_count() == 0 || self.stopped() {
+                break;
+            }
+            self.take_turn(&chain.providers[index]).await;
+        }
+        self.finish()
+    }
+
+    /// Opted-out recipients fail before anything else and are never counted or sent.
+    fn drop_opted_out(&self) {
+        let suppression = &self.chain.suppression;
+        for (index, recipient) in self.message.recipients().iter().enumerate() {
+            if !suppression.is_suppressed(recipient) {
+                continue;
+            }
+            let error = Error::new(ErrorKind::RecipientOptedOut, Operation::Send)
+                .with_provider(CHAIN_NAME)
+                .with_message(format!("{} opted out; nothing is sent to it", recipient.masked()));
+            tracing::info!(recipient = %recipient.masked(), "recipient opted out: not sent");
+            self.ledger().finalize(
+                index,
+                RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
+            );
+        }
+    }
+
+    /// Sends what this provider can take, its batch parts concurrently (at most
+    /// `part_concurrency` requests in flight).
+    async fn take_turn(&self, provider: &Provider) {
+        let takes = self.takes(provider);
+        if takes.is_empty() {
+            return;
+        }
+        let batch = provider.capabilities().max_batch.max(1);
+        let turn = Turn {
+            provider,
+            slots: Semaphore::new(self.chain.part_concurrency),
+            left: Mutex::new(None),
+        };
+        if takes.len() <= batch {
+            self.send_part(&turn, &takes).await;
+            return;
+        }
+        let mut parts: FuturesUnordered<_> = takes
+            .chunks(batch)
+            .map(|part| self.send_part(&turn, part))
+            .collect();
+        while parts.next().await.is_some() {}
+    }
+
+    /// The open recipients this provider's capabilities allow.
+    fn takes(&self, provider: &Provider) -> Vec<usize> {
+        let open = self.ledger().open_indices();
+        let caps = provider.capabilities();
+        let whole: Cow<'_, Message> = if open.len() == self.message.recipients().len() {
+            Cow::Borrowed(self.message)
+        } else {
+            Cow::Owned(self.part_message(&open))
+        };
+        if caps.check(&provider.name, &whole).is_ok() {
+            return open;
+        }
+        // Mixed batches (say, one international number): route each number where it fits.
+        open.into_iter()
+            .filter(|&i| caps.check(&provider.name, &self.part_message(&[i])).is_ok())
+            .collect()
+    }
+
+    /// The message for some recipients, as a provider gets it.
+    fn part_message(&self, indices: &[usize]) -> Message {
+        let recipients: Vec<PhoneNumber> = indices.iter().map(|&i| self.recipient(i).clone()).collect();
+        self.template
+            .get_or_init(|| {
+                // The provider sees the policy in force, so that a nested chain honours this chain's.
+                self.message
+                    .for_recipients(Vec::new())
+                    .with_ambiguity_policy(self.policy)
+            })
+            .for_recipients(recipients)
+    }
+
+    /// Time left before the deadline.
+    fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// True when a retry after `pause` still leaves time for a request.
+    fn retry_fits(&self, pause: Duration) -> bool {
+        pause
+            .checked_add(self.min_budget)
+            .is_some_and(|needed| needed <= self.time_left())
+    }
+}
+
+/// An error on one line, without its attempts: provider, kind, code and message.
+fn brief(error: &Error) -> String {
+    let mut text = match error.provider() {
+        Some(provider) => format!("{provider}: {}", error.kind()),
+        None => error.kind().to_string(),
+    };
+    if let Some(code) = error.code() {
+        text.push_str(&format!(" (code {code})"));
+    }
+    if !error.message().is_empty() {
+        text.push_str(&format!(": {}", error.message()));
+    }
+    text
+}
+
+/// Names the provider on errors that do not say.
+fn named(error: Error, provider: &Provider) -> Error {
+    if error.provider().is_some() {
+        error
+    } else {
+        error.with_provider(provider.name.clone())
+    }
+}
+
+/// Up to three masked numbers, for logs.
+fn masked_list<'n>(recipients: impl ExactSizeIterator<Item = &'n PhoneNumber>) -> String {
+    const SHOWN: usize = 3;
+    let total = recipients.len();
+    let mut text = recipients
+        .take(SHOWN)
+        .map(PhoneNumber::masked)
+        .collect::<Vec<_>>()
+        .join(",");
+    if total > SHOWN {
+        text.push_str(&format!(" and {} more", total - SHOWN));
+    }
+    text
+}
