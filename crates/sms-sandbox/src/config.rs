@@ -20,6 +20,9 @@ pub const DEFAULT_JUXIANG_PASSWORD: &str = "sandbox-pwd";
 pub const DEFAULT_MMS_PRODUCT_ID: &str = "1";
 /// Id of the stored MMS package that every MMS account owns unless configured otherwise.
 pub const DEFAULT_MMS_PACKAGE_ID: &str = "1000";
+/// Juxiang service code (the enterprise's sending number before any `sender` extension) of an account
+/// that does not set one: the provider documentation's example.
+pub const DEFAULT_JUXIANG_SERVICE_CODE: &str = "0888008";
 /// Starting balance of an account that does not set one.
 pub const DEFAULT_BALANCE: i64 = 10_000;
 /// Words every account rejects as sensitive, on top of its own `sensitive_words`.
@@ -126,6 +129,8 @@ pub struct Account {
     pub(crate) short_name: String,
     #[serde(default = "yes")]
     pub(crate) long_sms: bool,
+    #[serde(default = "default_service_code")]
+    pub(crate) service_code: String,
 }
 
 fn default_balance() -> i64 {
@@ -145,6 +150,9 @@ fn default_mms_product_ids() -> Vec<String> {
 }
 fn default_mms_packages() -> Vec<String> {
     vec![DEFAULT_MMS_PACKAGE_ID.to_owned()]
+}
+fn default_service_code() -> String {
+    DEFAULT_JUXIANG_SERVICE_CODE.to_owned()
 }
 fn default_short_name() -> String {
     "沙箱".to_owned()
@@ -171,6 +179,7 @@ impl Account {
             mms_packages: default_mms_packages(),
             short_name: default_short_name(),
             long_sms: true,
+            service_code: default_service_code(),
         }
     }
 
@@ -258,6 +267,14 @@ impl Account {
         self
     }
 
+    /// Juxiang service code: the sending number that a `sender` extension is appended to. Default
+    /// [`DEFAULT_JUXIANG_SERVICE_CODE`] (7 digits). As the provider documents, an extension has at most
+    /// 8 digits and the code plus the extension stay under 17 digits; otherwise `6021`.
+    pub fn service_code(mut self, code: impl Into<String>) -> Self {
+        self.service_code = code.into();
+        self
+    }
+
     /// The account name (the ihuyi APIID, the Juxiang `name`).
     pub fn name(&self) -> &str {
         &self.account
@@ -281,6 +298,7 @@ impl fmt::Debug for Account {
             .field("mms_packages", &self.mms_packages)
             .field("short_name", &self.short_name)
             .field("long_sms", &self.long_sms)
+            .field("service_code", &self.service_code)
             .finish()
     }
 }
