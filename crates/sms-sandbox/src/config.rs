@@ -318,6 +318,8 @@ struct AccountEntry {
 /// receipt_delay_ms = 50
 /// undelivered_ratio = 0.1
 /// push_retries = 2
+/// header_read_timeout_ms = 30000                   # idle or half-sent connections are closed after it
+/// max_connections = 512                             # more connections wait until one closes
 ///
 /// [upstream]                                        # handset reply pushes, per product
 /// juxiang = "http://127.0.0.1:9999/mo"
@@ -356,6 +358,10 @@ pub struct SandboxConfig {
     pub(crate) max_body_bytes: usize,
     #[serde(default = "default_max_recorded_messages")]
     pub(crate) max_recorded_messages: usize,
+    #[serde(default = "default_header_read_timeout_ms")]
+    header_read_timeout_ms: u64,
+    #[serde(default = "default_max_connections")]
+    pub(crate) max_connections: usize,
 }
 
 fn default_receipt_delay_ms() -> u64 {
@@ -370,6 +376,12 @@ fn default_max_body_bytes() -> usize {
 fn default_max_recorded_messages() -> usize {
     100_000
 }
+fn default_header_read_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_connections() -> usize {
+    512
+}
 
 impl Default for SandboxConfig {
     fn default() -> Self {
@@ -382,6 +394,8 @@ impl Default for SandboxConfig {
             upstream: BTreeMap::new(),
             max_body_bytes: default_max_body_bytes(),
             max_recorded_messages: default_max_recorded_messages(),
+            header_read_timeout_ms: default_header_read_timeout_ms(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -408,6 +422,16 @@ impl SandboxConfig {
         if !(0.0..=1.0).contains(&self.undelivered_ratio) {
             return Err(SandboxError::Config(
                 "undelivered_ratio must be between 0 and 1".into(),
+            ));
+        }
+        if self.header_read_timeout_ms == 0 {
+            return Err(SandboxError::Config(
+                "header_read_timeout_ms must be more than 0".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(SandboxError::Config(
+                "max_connections must be at least 1".into(),
             ));
         }
         for (i, a) in self.entries.iter().enumerate() {
@@ -481,6 +505,24 @@ impl SandboxConfig {
     /// Sets the request body cap in bytes (larger bodies get HTTP 413). Default 1 MiB.
     pub fn set_max_body_bytes(&mut self, bytes: usize) {
         self.max_body_bytes = bytes;
+    }
+
+    /// How long a connection may take to send a request's headers, counted from the end of the
+    /// previous answer on a keep-alive connection (so it also closes idle connections). Wall-clock
+    /// time, not a paused Tokio clock.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// Sets the header-read timeout (millisecond resolution, at least 1 ms). Default 30 s.
+    pub fn set_header_read_timeout(&mut self, timeout: Duration) {
+        self.header_read_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    }
+
+    /// Sets how many connections are served at once (at least 1). Beyond it, new connections wait
+    /// in the listen backlog until one closes. Default 512.
+    pub fn set_max_connections(&mut self, count: usize) {
+        self.max_connections = count;
     }
 
     /// Sets how many accepted messages are kept for [`crate::Sandbox::messages`] (oldest dropped

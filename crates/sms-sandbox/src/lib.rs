@@ -17,6 +17,7 @@ mod rules;
 mod sandbox;
 mod server;
 mod state;
+mod wall_timer;
 
 pub use config::{
     Account, BUILTIN_SENSITIVE_WORDS, DEFAULT_ACCOUNT, DEFAULT_BALANCE, DEFAULT_JUXIANG_PASSWORD,
