@@ -798,7 +798,11 @@ mod tests {
         ] {
             let e = read_sms("juxiang", &gbk(body)).unwrap_err();
             assert_eq!((e.kind(), e.operation()), (kind, Operation::Inbound), "{body}");
-            assert!(e.to_string().contains(body.split("err=").nth(1).unwrap().split('&').next().unwrap()), "{e}");
+            assert!(
+                e.to_string()
+                    .contains(body.split("err=").nth(1).unwrap().split('&').next().unwrap()),
+                "{e}"
+            );
         }
         // A reply without a sender cannot be used.
         let e = read_sms("juxiang", &gbk("id=5&msg=hi")).unwrap_err();

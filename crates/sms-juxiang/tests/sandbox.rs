@@ -226,7 +226,8 @@ async fn a_readsms_failure_without_errid_is_an_error_not_an_empty_inbox() {
     let sandbox = sandbox().await;
     sandbox.inject_inbound(InboundReply::new(Product::Juxiang, "13700500001", "在吗"));
     let wrong = JuxiangClient::new(
-        JuxiangConfig::new(DEFAULT_ACCOUNT, "not-the-password").base_url(format!("{}/send/", sandbox.base_url())),
+        JuxiangConfig::new(DEFAULT_ACCOUNT, "not-the-password")
+            .base_url(format!("{}/send/", sandbox.base_url())),
     )
     .unwrap();
     let e = wrong.next_inbound().await.unwrap_err();

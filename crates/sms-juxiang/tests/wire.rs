@@ -639,7 +639,10 @@ async fn inbound_polling_keeps_more_than_five_seconds_between_calls() {
         sms_core::InboundMode::Pull { min_interval } => min_interval,
         other => panic!("{other:?}"),
     };
-    assert!(interval > Duration::from_secs(5), "the provider wants more than 5 s: {interval:?}");
+    assert!(
+        interval > Duration::from_secs(5),
+        "the provider wants more than 5 s: {interval:?}"
+    );
     let replies: Vec<_> = sms_core::inbound_stream(Arc::new(client), interval)
         .take(3)
         .collect()

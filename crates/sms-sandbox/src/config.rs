@@ -430,9 +430,7 @@ impl SandboxConfig {
             ));
         }
         if self.max_connections == 0 {
-            return Err(SandboxError::Config(
-                "max_connections must be at least 1".into(),
-            ));
+            return Err(SandboxError::Config("max_connections must be at least 1".into()));
         }
         for (i, a) in self.entries.iter().enumerate() {
             if self.entries[..i]

@@ -45,7 +45,11 @@ async fn read_answer(stream: &mut TcpStream) -> String {
             if let Some(end) = text.find("\r\n\r\n") {
                 let length: usize = text[..end]
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap();
                 if received.len() >= end + 4 + length {
                     return;
@@ -80,7 +84,11 @@ async fn idle_and_half_sent_connections_are_closed_after_the_header_timeout() {
         .unwrap();
     assert!(read_answer(&mut answered).await.starts_with("HTTP/1.1 200"));
 
-    for (name, stream) in [("idle", &mut idle), ("half-sent", &mut half), ("answered", &mut answered)] {
+    for (name, stream) in [
+        ("idle", &mut idle),
+        ("half-sent", &mut half),
+        ("answered", &mut answered),
+    ] {
         let rest = read_to_close(stream)
             .await
             .unwrap_or_else(|_| panic!("the {name} connection is still open after {MUST_HAPPEN:?}"));
@@ -140,7 +148,9 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
     );
 
     drop(first);
-    let answer = read_to_close(&mut second).await.expect("the waiting client is served");
+    let answer = read_to_close(&mut second)
+        .await
+        .expect("the waiting client is served");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
     assert_eq!(sandbox.request_count(Product::Juxiang), 3);
 }
@@ -153,7 +163,9 @@ async fn connection_limits_must_be_positive() {
     ] {
         assert!(matches!(builder.spawn().await, Err(SandboxError::Config(_))));
     }
-    let config = sms_sandbox::SandboxConfig::from_toml_str("header_read_timeout_ms = 250\nmax_connections = 8\n").unwrap();
+    let config =
+        sms_sandbox::SandboxConfig::from_toml_str("header_read_timeout_ms = 250\nmax_connections = 8\n")
+            .unwrap();
     assert_eq!(config.header_read_timeout(), Duration::from_millis(250));
     assert!(sms_sandbox::SandboxConfig::from_toml_str("max_connections = 0\n").is_err());
 }

@@ -218,7 +218,10 @@ async fn scheduled_time_and_extension() {
 #[tokio::test]
 async fn sender_extensions_follow_the_documented_limits() {
     let sb = Sandbox::builder()
-        .account(Product::Juxiang, Account::new(DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD))
+        .account(
+            Product::Juxiang,
+            Account::new(DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD),
+        )
         .account(
             Product::Juxiang,
             Account::new("long-code", DEFAULT_JUXIANG_PASSWORD).service_code("1065900001"),
@@ -246,7 +249,10 @@ async fn sender_extensions_follow_the_documented_limits() {
     // The documentation's example: service code 0888008, sender 00.
     assert_eq!(send(DEFAULT_ACCOUNT, "13800138000", "00").await["num"], "1");
     assert_eq!(send(DEFAULT_ACCOUNT, "13800138001", "12345678").await["num"], "1");
-    assert_eq!(send(DEFAULT_ACCOUNT, "13800138002", "123456789").await["errid"], "6021");
+    assert_eq!(
+        send(DEFAULT_ACCOUNT, "13800138002", "123456789").await["errid"],
+        "6021"
+    );
     assert_eq!(send("long-code", "13800138003", "123456").await["num"], "1");
     assert_eq!(send("long-code", "13800138004", "1234567").await["errid"], "6021");
     let numbers: Vec<Option<String>> = sb.messages().into_iter().map(|m| m.sender_number).collect();
@@ -331,7 +337,10 @@ async fn read_sms_returns_injected_replies_one_per_call_oldest_first() {
     let third = juxiang(&url, &creds).await;
     assert_eq!(third["id"], "0", "the last one belongs to another account");
     assert_eq!(third["err"], "没有新的短信");
-    assert!(!third.contains_key("errid"), "readsms answers carry no errid: {third:?}");
+    assert!(
+        !third.contains_key("errid"),
+        "readsms answers carry no errid: {third:?}"
+    );
     // A reply without `dst` was sent to the account's service code.
     sb.inject_inbound(InboundReply::new(Product::Juxiang, "13900000004", "好"));
     assert_eq!(juxiang(&url, &creds).await["dst"], "0888008");
@@ -345,10 +354,7 @@ async fn read_sms_failures_are_id_zero_with_a_reason_and_no_errid() {
     sb.inject_inbound(InboundReply::new(Product::Juxiang, "13900000001", "你好"));
     let url = page(&sb, "readsms.asp");
     let answer = juxiang(&url, &[("name", DEFAULT_ACCOUNT), ("pwd", "wrong")]).await;
-    assert_eq!(
-        (answer["id"].as_str(), answer["err"].as_str()),
-        ("0", "密码错误")
-    );
+    assert_eq!((answer["id"].as_str(), answer["err"].as_str()), ("0", "密码错误"));
     assert!(!answer.contains_key("errid"), "{answer:?}");
     // The reply is still waiting for the right password.
     let answer = juxiang(

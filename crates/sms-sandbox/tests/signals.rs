@@ -19,7 +19,10 @@ fn sigterm_stops_the_binary_cleanly() {
     let mut line = String::new();
     while !line.starts_with("listening on http://127.0.0.1:") {
         line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "the binary ended before listening");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the binary ended before listening"
+        );
     }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
