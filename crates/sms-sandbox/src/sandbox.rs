@@ -67,7 +67,8 @@ impl SandboxBuilder {
     }
 
     /// How long a connection may take to send a request's headers; an idle keep-alive connection
-    /// gets the same time for its next request. Slower connections are closed without an answer.
+    /// gets the same time for its next request. Slower connections are closed without an answer; a
+    /// body that takes longer than this after its head gets HTTP 408.
     /// Wall-clock time (a paused Tokio clock does not shorten it). Default 30 s.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.set_header_read_timeout(timeout);

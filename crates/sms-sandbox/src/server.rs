@@ -23,7 +23,7 @@ use crate::faults::FaultKind;
 use crate::products::{self, Ctx};
 use crate::render::Reply;
 use crate::state::Shared;
-use crate::wall_timer::WallTimer;
+use crate::wall_timer::{self, WallTimer};
 use crate::{control, pushes};
 
 /// Size of the body sent by [`FaultKind::OversizedBody`].
@@ -189,7 +189,19 @@ async fn read_body(
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    match Limited::new(body, cap).collect().await {
+    // The body gets the header-read timeout too (from when its head arrived): a request whose body
+    // stops half-way must not hold its connection forever either.
+    let timeout = shared.config.header_read_timeout();
+    let collected = tokio::select! {
+        collected = Limited::new(body, cap).collect() => collected,
+        () = wall_timer::sleep(timeout) => {
+            return Err(Reply::plain(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the request body did not arrive within {} ms", timeout.as_millis()),
+            ));
+        }
+    };
+    match collected {
         Ok(collected) => Ok((parts, collected.to_bytes())),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(e) => Err(Reply::plain(

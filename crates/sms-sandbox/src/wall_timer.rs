@@ -1,4 +1,4 @@
-//! A wall-clock timer for hyper's header-read timeout.
+//! A wall-clock timer for hyper's header-read timeout and the body-read timeout.
 //!
 //! Tokio's timer follows a paused test clock, and a paused clock jumps to the next timer whenever the
 //! runtime has nothing else to do, for example while a test waits on loopback I/O. A header-read
@@ -21,16 +21,21 @@ pub(crate) struct WallTimer;
 
 impl hyper::rt::Timer for WallTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        // A deadline too far to represent never comes.
-        let deadline = Instant::now()
-            .checked_add(duration)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
-        self.sleep_until(deadline)
+        Box::pin(sleep(duration))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
         Box::pin(WallSleep { deadline, id: None })
     }
+}
+
+/// A wall-clock sleep of `duration` (see the module documentation).
+pub(crate) fn sleep(duration: Duration) -> WallSleep {
+    // A deadline too far to represent never comes.
+    let deadline = Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
+    WallSleep { deadline, id: None }
 }
 
 /// Resolves once the wall clock reaches `deadline`.

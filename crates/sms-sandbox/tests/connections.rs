@@ -102,6 +102,53 @@ async fn idle_and_half_sent_connections_are_closed_after_the_header_timeout() {
     assert_eq!(sandbox.request_count(Product::Juxiang), 1);
 }
 
+/// The report that started this: many idle connections stayed open forever.
+#[tokio::test]
+async fn two_hundred_idle_connections_are_all_closed() {
+    let sandbox = Sandbox::builder()
+        .header_read_timeout(Duration::from_millis(200))
+        .spawn()
+        .await
+        .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(TcpStream::connect(sandbox.addr()).await.unwrap());
+    }
+    for (i, stream) in idle.iter_mut().enumerate() {
+        let rest = read_to_close(stream)
+            .await
+            .unwrap_or_else(|_| panic!("idle connection {i} is still open"));
+        assert!(rest.is_empty(), "{rest:?}");
+    }
+}
+
+/// A body that stops half-way gets 408 after the same timeout, and the connection is closed; nothing
+/// is handled.
+#[tokio::test]
+async fn a_half_sent_body_is_answered_408_and_closed() {
+    let timeout = Duration::from_millis(300);
+    let sandbox = Sandbox::builder()
+        .header_read_timeout(timeout)
+        .spawn()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(sandbox.addr()).await.unwrap();
+    stream
+        .write_all(
+            b"POST /send/gsend.asp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=sandbox&pwd=",
+        )
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream)
+        .await
+        .expect("the connection with a half-sent body is still open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() >= timeout);
+    assert!(sandbox.messages().is_empty());
+}
+
 #[tokio::test]
 async fn a_request_sent_in_time_is_answered_even_in_pieces() {
     let sandbox = Sandbox::builder()
