@@ -193,6 +193,9 @@ async fn read_body(
     // stops half-way must not hold its connection forever either.
     let timeout = shared.config.header_read_timeout();
     let collected = tokio::select! {
+        // Biased: a body already received (the usual case) completes on the first poll, and the
+        // timer, registered only when polled, then costs nothing.
+        biased;
         collected = Limited::new(body, cap).collect() => collected,
         () = wall_timer::sleep(timeout) => {
             return Err(Reply::plain(
