@@ -27,10 +27,13 @@ pub const NORMAL_SMS_CHARS: usize = 60;
 pub const LONG_SMS_CHARS: usize = 240;
 /// Characters `checkcontent` accepts.
 pub const CHECK_CONTENT_CHARS: usize = 540;
-/// The shortest time the provider allows between two `readsms` calls.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
-/// Longest sender extension; with the service number the total must stay under 17 digits.
-const MAX_SENDER_EXTENSION: usize = 16;
+/// The time kept between two `readsms` calls. The provider wants *more than* 5 s; the extra second
+/// keeps network jitter from bringing two calls within 5 s of each other at its end.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(6);
+/// Longest sender extension: the provider takes fewer than 9 digits. The provider also wants the
+/// service number plus the extension under 17 digits; only it knows the service number, so it checks
+/// that part (`6021`).
+const MAX_SENDER_EXTENSION: usize = 8;
 /// A new password must be longer than 4 and shorter than 20 characters.
 const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 5..=19;
 
@@ -136,7 +139,7 @@ impl JuxiangClient {
     /// # Errors
     /// [`ErrorKind::Configuration`] for an empty login, password or name, a login or password GBK
     /// cannot write, a base URL that is not an `http`/`https` URL without query or credentials, a
-    /// sender extension that is not 1 to 16 digits, or unusable HTTP settings.
+    /// sender extension that is not 1 to 8 digits, or unusable HTTP settings.
     pub fn new(config: JuxiangConfig) -> Result<Self, Error> {
         let name = config.name.trim().to_owned();
         let invalid = |message: String| {

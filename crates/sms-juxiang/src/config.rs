@@ -86,7 +86,8 @@ impl JuxiangConfig {
     }
 
     /// Digits appended to the enterprise's service number (`sender`), so that replies can be told
-    /// apart. The service number and the extension together must stay under 17 digits.
+    /// apart: 1 to 8 digits (the provider takes fewer than 9), and the service number and the
+    /// extension together must stay under 17 digits (the provider checks that part: `6021`).
     #[must_use]
     pub fn sender_extension(mut self, digits: impl Into<String>) -> Self {
         self.sender_extension = Some(digits.into());

@@ -9,7 +9,9 @@
 //!   (`num` is the only success signal; numbers it does not list stay unknown). A refusal (`num <= 0`)
 //!   and the `getfee`, `checkcontent` and `cpwd` answers need `errid`: without it the answer is taken
 //!   as cut off (protocol error). `readsms` answers carry `id` (and `src`/`msg` when a reply is
-//!   returned), `errid` only on failure.
+//!   returned) and by the documentation no `errid`: `id=0` is an empty inbox only when `err` is empty
+//!   or a known "nothing unread" text, and a failure otherwise (a non-zero `errid`, when present, is
+//!   used).
 //! - A `6005` answer names the offending word in `err`, possibly after a `:`.
 
 use std::collections::BTreeMap;
@@ -250,25 +252,16 @@ pub(crate) fn gsend(provider: &str, body: &[u8]) -> Result<GsendAnswer, Error> {
         });
     }
     let errid = reader.errid()?;
-    if num <= 0 {
-        if errid == 0 {
-            return Err(Error::new(ErrorKind::ProviderFault, Operation::Send)
-                .with_provider(provider)
-                .with_code(format!("num={num}"))
-                .with_message(format!(
-                    "the provider accepted no number without saying why: {}",
-                    reader.get("err").unwrap_or("")
-                )));
-        }
-        return Err(reader.error());
+    if errid == 0 {
+        return Err(Error::new(ErrorKind::ProviderFault, Operation::Send)
+            .with_provider(provider)
+            .with_code(format!("num={num}"))
+            .with_message(format!(
+                "the provider accepted no number without saying why: {}",
+                reader.get("err").unwrap_or("")
+            )));
     }
-    Ok(GsendAnswer {
-        accepted_count: num,
-        success: reader.list("success"),
-        failed: reader.list("faile"),
-        errid: errid.to_string(),
-        err: reader.get("err").unwrap_or("").to_owned(),
-    })
+    Err(reader.error())
 }
 
 /// One number's place in a `gsend` answer.
@@ -446,33 +439,82 @@ pub(crate) fn inbound_message(provider: &str, answer: &Answer) -> Option<Inbound
     })
 }
 
-/// Reads a `readsms` answer: one reply, or `None` when nothing is waiting (`id=0`).
+/// `err` texts of a `readsms` answer with `id=0` that mean "nothing unread" (after trimming blanks and
+/// final punctuation). The answer carries no `errid` (PROTOCOLS.md §4), so `err` alone tells an empty
+/// inbox from a failure: only an empty text or one of these is an empty inbox, never a guess.
+const NOTHING_UNREAD: &[&str] = &[
+    "成功",
+    "没有新的短信",
+    "没有新短信",
+    "没有短信",
+    "无新短信",
+    "无短信",
+    "暂无短信",
+    "没有新的回复",
+    "没有上行短信",
+    "无上行短信",
+];
+
+/// Whether an `id=0` answer's `err` says the inbox is empty.
+fn is_nothing_unread(err: &str) -> bool {
+    let err = err.trim().trim_end_matches(['。', '！', '!', '.']);
+    err.is_empty() || NOTHING_UNREAD.contains(&err)
+}
+
+/// The kind of a `readsms` failure known only by its text (no `errid`): credentials and account
+/// state by their words, anything else a provider fault.
+fn read_failure_kind(err: &str) -> ErrorKind {
+    if ["停用", "冻结", "禁用"].iter().any(|w| err.contains(w)) {
+        ErrorKind::AccountSuspended
+    } else if ["密码", "用户", "帐号", "账号", "验证失败", "IP"]
+        .iter()
+        .any(|w| err.contains(w))
+    {
+        ErrorKind::Unauthorized
+    } else {
+        ErrorKind::ProviderFault
+    }
+}
+
+/// Reads a `readsms` answer: one reply, or `None` when nothing is waiting.
+///
+/// `id=0` means "failure or nothing unread": a non-zero `errid` is that error; otherwise only an
+/// empty `err` or a known "nothing unread" text is an empty inbox, and any other text is a failure
+/// (a wrong password answers `id=0&err=…` without `errid`).
 ///
 /// # Errors
-/// The mapped `errid` when `id` is not positive and `errid` is not 0; [`ErrorKind::Protocol`] for an
-/// unreadable answer or a reply without `src` or `msg`.
+/// The mapped `errid`, or for a failure told only by its text [`ErrorKind::Unauthorized`],
+/// [`ErrorKind::AccountSuspended`] or [`ErrorKind::ProviderFault`] with the text; a negative `id` is a
+/// provider fault; [`ErrorKind::Protocol`] for an unreadable answer or a reply without `src` or
+/// `msg`.
 pub(crate) fn read_sms(provider: &str, body: &[u8]) -> Result<Option<InboundMessage>, Error> {
     let reader = Reader::new(provider, Operation::Inbound, body)?;
     let id = reader.integer("id")?;
-    if id <= 0 {
-        let errid = match reader.get("errid") {
-            None | Some("") => 0,
-            Some(_) => reader.errid()?,
-        };
-        if errid != 0 {
-            return Err(reader.error());
-        }
-        if id < 0 {
-            return Err(Error::new(ErrorKind::ProviderFault, Operation::Inbound)
-                .with_provider(provider)
-                .with_code(id.to_string())
-                .with_message(reader.get("err").unwrap_or("").to_owned()));
-        }
+    if id > 0 {
+        return inbound_message(provider, &reader.answer)
+            .map(Some)
+            .ok_or_else(|| reader.protocol("a reply without `src` or `msg`"));
+    }
+    let errid = match reader.get("errid").map(str::trim) {
+        None | Some("") => 0,
+        Some(_) => reader.errid()?,
+    };
+    if errid != 0 {
+        return Err(reader.error());
+    }
+    let err = reader.get("err").unwrap_or("");
+    if id == 0 && is_nothing_unread(err) {
         return Ok(None);
     }
-    inbound_message(provider, &reader.answer)
-        .map(Some)
-        .ok_or_else(|| reader.protocol("a reply without `src` or `msg`"))
+    let kind = if id < 0 {
+        ErrorKind::ProviderFault
+    } else {
+        read_failure_kind(err)
+    };
+    Err(Error::new(kind, Operation::Inbound)
+        .with_provider(provider)
+        .with_code(format!("id={id}"))
+        .with_message(err.to_owned()))
 }
 
 #[cfg(test)]
@@ -736,12 +778,32 @@ mod tests {
             None
         );
         assert_eq!(read_sms("juxiang", b"id=0").unwrap(), None);
+        assert_eq!(read_sms("juxiang", &gbk("id=0&err=没有新的短信")).unwrap(), None);
+        assert_eq!(read_sms("juxiang", &gbk("id=0&err= 暂无短信。")).unwrap(), None);
+        assert_eq!(read_sms("juxiang", &gbk("id=0&err=")).unwrap(), None);
         // id=0 with an error id is a failure.
         let e = read_sms("juxiang", &gbk("id=0&err=密码错误&errid=6003")).unwrap_err();
         assert_eq!(
             (e.kind(), e.operation()),
             (ErrorKind::Unauthorized, Operation::Inbound)
         );
+        // The documented fields carry no errid: a failure is told by its text, never read as an
+        // empty inbox.
+        for (body, kind) in [
+            ("id=0&err=密码错误", ErrorKind::Unauthorized),
+            ("id=0&err=用户名无效&errid=0", ErrorKind::Unauthorized),
+            ("id=0&err=帐号已停用", ErrorKind::AccountSuspended),
+            ("id=0&err=系统繁忙", ErrorKind::ProviderFault),
+            ("id=-1&err=没有新的短信", ErrorKind::ProviderFault),
+        ] {
+            let e = read_sms("juxiang", &gbk(body)).unwrap_err();
+            assert_eq!((e.kind(), e.operation()), (kind, Operation::Inbound), "{body}");
+            assert!(
+                e.to_string()
+                    .contains(body.split("err=").nth(1).unwrap().split('&').next().unwrap()),
+                "{e}"
+            );
+        }
         // A reply without a sender cannot be used.
         let e = read_sms("juxiang", &gbk("id=5&msg=hi")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Protocol);

@@ -219,6 +219,48 @@ async fn readsms_returns_one_reply_per_call_and_flags_0000() {
     assert_eq!(sandbox.request_count(Product::Juxiang), 4);
 }
 
+/// readsms answers a failure as `id=0` with a reason and, as documented, no `errid`: a wrong password
+/// is an error, never an empty inbox, and the waiting reply stays queued.
+#[tokio::test]
+async fn a_readsms_failure_without_errid_is_an_error_not_an_empty_inbox() {
+    let sandbox = sandbox().await;
+    sandbox.inject_inbound(InboundReply::new(Product::Juxiang, "13700500001", "在吗"));
+    let wrong = JuxiangClient::new(
+        JuxiangConfig::new(DEFAULT_ACCOUNT, "not-the-password")
+            .base_url(format!("{}/send/", sandbox.base_url())),
+    )
+    .unwrap();
+    let e = wrong.next_inbound().await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.operation()),
+        (ErrorKind::Unauthorized, Operation::Inbound)
+    );
+    let reply = client(&sandbox).next_inbound().await.unwrap().unwrap();
+    assert_eq!(reply.text, "在吗");
+    assert_eq!(client(&sandbox).next_inbound().await.unwrap(), None);
+}
+
+/// The sender extension: up to 8 digits go out and the sandbox records the sending number (the
+/// documentation's 7-digit service code followed by them); 9 digits are refused before any request.
+#[tokio::test]
+async fn sender_extensions_of_up_to_8_digits_reach_the_sandbox() {
+    let sandbox = sandbox().await;
+    let client = JuxiangClient::new(config(&sandbox).sender_extension("12345678")).unwrap();
+    let receipt = client
+        .send(&Message::text(number(13_700_700_001), "通知"))
+        .await
+        .unwrap();
+    assert!(receipt.all_accepted());
+    assert_eq!(
+        sandbox.messages()[0].sender_number.as_deref(),
+        Some("088800812345678")
+    );
+    let e = JuxiangClient::new(config(&sandbox).sender_extension("123456789")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Configuration);
+    assert!(e.to_string().contains("1 to 8 digits"), "{e}");
+    assert_eq!(sandbox.request_count(Product::Juxiang), 1);
+}
+
 /// Records when each pull happened (tokio time) and forwards it to the real client.
 struct Timed {
     client: JuxiangClient,
@@ -233,10 +275,10 @@ impl InboundSource for Timed {
     }
 }
 
-/// The polling adapter over the sandbox keeps 5 s between readsms calls while draining, in paused
-/// time. A 1 ms heartbeat keeps auto-advance from jumping over the real loopback I/O.
+/// The polling adapter over the sandbox keeps more than 5 s between readsms calls (the provider's
+/// rule) while draining, in paused time. A 1 ms heartbeat keeps auto-advance from jumping over the real loopback I/O.
 #[tokio::test(start_paused = true)]
-async fn polling_the_sandbox_keeps_five_seconds_between_calls() {
+async fn polling_the_sandbox_keeps_more_than_five_seconds_between_calls() {
     use futures_util::StreamExt;
     let heartbeat = tokio::spawn(async {
         loop {
@@ -272,7 +314,7 @@ async fn polling_the_sandbox_keeps_five_seconds_between_calls() {
     assert_eq!(calls.len(), 3);
     for pair in calls.windows(2) {
         assert!(
-            pair[1] - pair[0] >= Duration::from_secs(5),
+            pair[1] - pair[0] > Duration::from_secs(5),
             "{:?}",
             pair[1] - pair[0]
         );

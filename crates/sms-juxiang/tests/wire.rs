@@ -602,12 +602,12 @@ fn configuration_deserialises_with_the_password_hidden() {
     assert!(serde_json::from_str::<JuxiangConfig>(r#"{"login":"e","password":"p","typo":1}"#).is_err());
 }
 
-/// Polling through `sms_core::inbound_stream` with the client's interval keeps at least 5 s between
+/// Polling through `sms_core::inbound_stream` with the client's interval keeps more than 5 s between
 /// `readsms` calls, also while draining a backlog, and yields replies in order with the `0000` opt-out
 /// flagged. Time is paused; a 1 ms heartbeat keeps tokio's auto-advance from jumping over the real
 /// loopback I/O to the request timeout.
 #[tokio::test(start_paused = true)]
-async fn inbound_polling_keeps_five_seconds_between_calls() {
+async fn inbound_polling_keeps_more_than_five_seconds_between_calls() {
     use futures_util::StreamExt;
     use std::sync::{Arc, Mutex};
     use tokio::time::Instant;
@@ -639,7 +639,10 @@ async fn inbound_polling_keeps_five_seconds_between_calls() {
         sms_core::InboundMode::Pull { min_interval } => min_interval,
         other => panic!("{other:?}"),
     };
-    assert_eq!(interval, Duration::from_secs(5));
+    assert!(
+        interval > Duration::from_secs(5),
+        "the provider wants more than 5 s: {interval:?}"
+    );
     let replies: Vec<_> = sms_core::inbound_stream(Arc::new(client), interval)
         .take(3)
         .collect()
@@ -662,6 +665,6 @@ async fn inbound_polling_keeps_five_seconds_between_calls() {
     assert_eq!(calls.len(), 4, "one call per tick, no extra calls");
     for pair in calls.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_secs(5), "calls {gap:?} apart");
+        assert!(gap > Duration::from_secs(5), "calls {gap:?} apart");
     }
 }

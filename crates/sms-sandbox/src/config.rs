@@ -20,6 +20,9 @@ pub const DEFAULT_JUXIANG_PASSWORD: &str = "sandbox-pwd";
 pub const DEFAULT_MMS_PRODUCT_ID: &str = "1";
 /// Id of the stored MMS package that every MMS account owns unless configured otherwise.
 pub const DEFAULT_MMS_PACKAGE_ID: &str = "1000";
+/// Juxiang service code (the enterprise's sending number before any `sender` extension) of an account
+/// that does not set one: the provider documentation's example.
+pub const DEFAULT_JUXIANG_SERVICE_CODE: &str = "0888008";
 /// Starting balance of an account that does not set one.
 pub const DEFAULT_BALANCE: i64 = 10_000;
 /// Words every account rejects as sensitive, on top of its own `sensitive_words`.
@@ -126,6 +129,8 @@ pub struct Account {
     pub(crate) short_name: String,
     #[serde(default = "yes")]
     pub(crate) long_sms: bool,
+    #[serde(default = "default_service_code")]
+    pub(crate) service_code: String,
 }
 
 fn default_balance() -> i64 {
@@ -145,6 +150,9 @@ fn default_mms_product_ids() -> Vec<String> {
 }
 fn default_mms_packages() -> Vec<String> {
     vec![DEFAULT_MMS_PACKAGE_ID.to_owned()]
+}
+fn default_service_code() -> String {
+    DEFAULT_JUXIANG_SERVICE_CODE.to_owned()
 }
 fn default_short_name() -> String {
     "沙箱".to_owned()
@@ -171,6 +179,7 @@ impl Account {
             mms_packages: default_mms_packages(),
             short_name: default_short_name(),
             long_sms: true,
+            service_code: default_service_code(),
         }
     }
 
@@ -258,6 +267,14 @@ impl Account {
         self
     }
 
+    /// Juxiang service code: the sending number that a `sender` extension is appended to. Default
+    /// [`DEFAULT_JUXIANG_SERVICE_CODE`] (7 digits). As the provider documents, an extension has at most
+    /// 8 digits and the code plus the extension stay under 17 digits; otherwise `6021`.
+    pub fn service_code(mut self, code: impl Into<String>) -> Self {
+        self.service_code = code.into();
+        self
+    }
+
     /// The account name (the ihuyi APIID, the Juxiang `name`).
     pub fn name(&self) -> &str {
         &self.account
@@ -281,6 +298,7 @@ impl fmt::Debug for Account {
             .field("mms_packages", &self.mms_packages)
             .field("short_name", &self.short_name)
             .field("long_sms", &self.long_sms)
+            .field("service_code", &self.service_code)
             .finish()
     }
 }
@@ -300,6 +318,8 @@ struct AccountEntry {
 /// receipt_delay_ms = 50
 /// undelivered_ratio = 0.1
 /// push_retries = 2
+/// header_read_timeout_ms = 30000                   # idle or half-sent connections are closed after it
+/// max_connections = 512                             # more connections wait until one closes
 ///
 /// [upstream]                                        # handset reply pushes, per product
 /// juxiang = "http://127.0.0.1:9999/mo"
@@ -338,6 +358,10 @@ pub struct SandboxConfig {
     pub(crate) max_body_bytes: usize,
     #[serde(default = "default_max_recorded_messages")]
     pub(crate) max_recorded_messages: usize,
+    #[serde(default = "default_header_read_timeout_ms")]
+    header_read_timeout_ms: u64,
+    #[serde(default = "default_max_connections")]
+    pub(crate) max_connections: usize,
 }
 
 fn default_receipt_delay_ms() -> u64 {
@@ -352,6 +376,12 @@ fn default_max_body_bytes() -> usize {
 fn default_max_recorded_messages() -> usize {
     100_000
 }
+fn default_header_read_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_connections() -> usize {
+    512
+}
 
 impl Default for SandboxConfig {
     fn default() -> Self {
@@ -364,6 +394,8 @@ impl Default for SandboxConfig {
             upstream: BTreeMap::new(),
             max_body_bytes: default_max_body_bytes(),
             max_recorded_messages: default_max_recorded_messages(),
+            header_read_timeout_ms: default_header_read_timeout_ms(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -391,6 +423,14 @@ impl SandboxConfig {
             return Err(SandboxError::Config(
                 "undelivered_ratio must be between 0 and 1".into(),
             ));
+        }
+        if self.header_read_timeout_ms == 0 {
+            return Err(SandboxError::Config(
+                "header_read_timeout_ms must be more than 0".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(SandboxError::Config("max_connections must be at least 1".into()));
         }
         for (i, a) in self.entries.iter().enumerate() {
             if self.entries[..i]
@@ -463,6 +503,24 @@ impl SandboxConfig {
     /// Sets the request body cap in bytes (larger bodies get HTTP 413). Default 1 MiB.
     pub fn set_max_body_bytes(&mut self, bytes: usize) {
         self.max_body_bytes = bytes;
+    }
+
+    /// How long a connection may take to send a request's headers, counted from the end of the
+    /// previous answer on a keep-alive connection (so it also closes idle connections). Wall-clock
+    /// time, not a paused Tokio clock.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// Sets the header-read timeout (millisecond resolution, at least 1 ms). Default 30 s.
+    pub fn set_header_read_timeout(&mut self, timeout: Duration) {
+        self.header_read_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    }
+
+    /// Sets how many connections are served at once (at least 1). Beyond it, new connections wait
+    /// in the listen backlog until one closes. Default 512.
+    pub fn set_max_connections(&mut self, count: usize) {
+        self.max_connections = count;
     }
 
     /// Sets how many accepted messages are kept for [`crate::Sandbox::messages`] (oldest dropped

@@ -17,10 +17,12 @@ mod rules;
 mod sandbox;
 mod server;
 mod state;
+mod wall_timer;
 
 pub use config::{
     Account, BUILTIN_SENSITIVE_WORDS, DEFAULT_ACCOUNT, DEFAULT_BALANCE, DEFAULT_JUXIANG_PASSWORD,
-    DEFAULT_KEY, DEFAULT_MMS_PACKAGE_ID, DEFAULT_MMS_PRODUCT_ID, Product, SandboxConfig,
+    DEFAULT_JUXIANG_SERVICE_CODE, DEFAULT_KEY, DEFAULT_MMS_PACKAGE_ID, DEFAULT_MMS_PRODUCT_ID, Product,
+    SandboxConfig,
 };
 pub use error::SandboxError;
 pub use faults::{Fault, FaultKind, FaultTarget};

@@ -1,4 +1,4 @@
-//! `sms-sandbox`: runs the simulator until Ctrl-C.
+//! `sms-sandbox`: runs the simulator until Ctrl-C (SIGINT) or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,9 +14,18 @@ struct Args {
     /// the network.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// TOML configuration (accounts, receipt URL, upstream URLs); see the crate README.
+    /// TOML configuration (accounts, receipt URL, upstream URLs, connection limits); see the crate
+    /// README.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Close a connection that takes longer than this to send a request's headers, idle keep-alive
+    /// connections included (milliseconds; overrides the configuration file; default 30000).
+    #[arg(long, value_name = "MS")]
+    header_read_timeout_ms: Option<u64>,
+    /// Most connections served at once; more wait until one closes (overrides the configuration
+    /// file; default 512).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
 }
 
 #[tokio::main]
@@ -38,10 +47,16 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => SandboxConfig::from_file(path)?,
         None => SandboxConfig::default(),
     };
+    if let Some(ms) = args.header_read_timeout_ms {
+        config.set_header_read_timeout(std::time::Duration::from_millis(ms));
+    }
+    if let Some(count) = args.max_connections {
+        config.set_max_connections(count);
+    }
     let sandbox = Sandbox::builder()
         .config(config)
         .listen(args.listen)
@@ -75,7 +90,26 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "control API: {}/_sandbox/messages (GET), /_sandbox/reset, /_sandbox/balance, /_sandbox/inbound, /_sandbox/faults (POST)",
         sandbox.base_url()
     );
-    tokio::signal::ctrl_c().await?;
-    println!("sms-sandbox: shutting down");
+    let signal = stop_signal().await?;
+    println!("sms-sandbox: {signal}, shutting down");
+    drop(sandbox);
     Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop`, systemd and `kill` send), and
+/// names the one that came.
+async fn stop_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| "interrupted"),
+            _ = term.recv() => Ok("terminated"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map(|()| "interrupted")
+    }
 }

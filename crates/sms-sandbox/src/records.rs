@@ -40,6 +40,10 @@ pub struct RecordedMessage {
     pub scheduled: Option<String>,
     /// The delivery outcome the sandbox chose; the ihuyi receipt (if any) reports the same.
     pub delivered: bool,
+    /// The number it was sent from, when the client chose one: Juxiang's service code followed by
+    /// the `sender` extension.
+    #[serde(default)]
+    pub sender_number: Option<String>,
 }
 
 /// What kind of push the sandbox made.

@@ -66,6 +66,23 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long a connection may take to send a request's headers; an idle keep-alive connection
+    /// gets the same time for its next request. Slower connections are closed without an answer; a
+    /// body that takes longer than this after its head gets HTTP 408.
+    /// Wall-clock time (a paused Tokio clock does not shorten it). Default 30 s.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.set_header_read_timeout(timeout);
+        self
+    }
+
+    /// Most connections served at once. Further connections are not refused: they wait, unanswered,
+    /// in the listen backlog until a served one closes (an idle one closes after the header-read
+    /// timeout). Default 512.
+    pub fn max_connections(mut self, count: usize) -> Self {
+        self.config.set_max_connections(count);
+        self
+    }
+
     /// Replaces the whole configuration set so far (later builder calls still apply).
     pub fn config(mut self, config: SandboxConfig) -> Self {
         self.config = config;

@@ -17,20 +17,37 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::faults::FaultKind;
 use crate::products::{self, Ctx};
 use crate::render::Reply;
 use crate::state::Shared;
+use crate::wall_timer::{self, WallTimer};
 use crate::{control, pushes};
 
 /// Size of the body sent by [`FaultKind::OversizedBody`].
 const OVERSIZED_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Accepts connections until the shutdown channel closes.
+///
+/// At most `max_connections` are served at once: the loop stops accepting while that many are open,
+/// so further clients wait in the listen backlog (their connect succeeds, their request waits) rather
+/// than being refused. Every connection has the header-read timeout on the wall clock, which also
+/// closes idle keep-alive connections, so waiting clients get a slot within that time.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let header_read_timeout = shared.config.header_read_timeout();
     loop {
+        let slot = tokio::select! {
+            _ = shutdown.changed() => return,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                // The semaphore is never closed.
+                Err(_) => return,
+            },
+        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
@@ -47,14 +64,15 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let shared = Arc::clone(&shared);
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
+            // Held until the connection ends.
+            let _slot = slot;
             let service = service_fn(move |req| {
                 let shared = Arc::clone(&shared);
                 async move { respond(shared, req, peer).await }
             });
-            // No header-read timeout: it needs a timer, and under a test's paused Tokio clock the
-            // timer would fire at once and cut idle keep-alive connections.
             let conn = http1::Builder::new()
-                .header_read_timeout(None)
+                .timer(WallTimer)
+                .header_read_timeout(header_read_timeout)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
@@ -171,7 +189,22 @@ async fn read_body(
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    match Limited::new(body, cap).collect().await {
+    // The body gets the header-read timeout too (from when its head arrived): a request whose body
+    // stops half-way must not hold its connection forever either.
+    let timeout = shared.config.header_read_timeout();
+    let collected = tokio::select! {
+        // Biased: a body already received (the usual case) completes on the first poll, and the
+        // timer, registered only when polled, then costs nothing.
+        biased;
+        collected = Limited::new(body, cap).collect() => collected,
+        () = wall_timer::sleep(timeout) => {
+            return Err(Reply::plain(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the request body did not arrive within {} ms", timeout.as_millis()),
+            ));
+        }
+    };
+    match collected {
         Ok(collected) => Ok((parts, collected.to_bytes())),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(e) => Err(Reply::plain(

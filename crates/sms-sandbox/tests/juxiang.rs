@@ -208,6 +208,62 @@ async fn scheduled_time_and_extension() {
     let messages = sb.messages();
     assert_eq!(messages[0].scheduled.as_deref(), Some("203001020304"));
     assert_eq!(messages[1].scheduled, None);
+    assert_eq!(messages[0].sender_number.as_deref(), Some("088800812"));
+    assert_eq!(messages[1].sender_number, None);
+}
+
+/// The documented extension rule: at most 8 digits ("length < 9"), and the service code plus the
+/// extension under 17 digits. With the documentation's 7-digit service code the 8-digit limit binds;
+/// with a 10-digit one the 17-digit total does.
+#[tokio::test]
+async fn sender_extensions_follow_the_documented_limits() {
+    let sb = Sandbox::builder()
+        .account(
+            Product::Juxiang,
+            Account::new(DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD),
+        )
+        .account(
+            Product::Juxiang,
+            Account::new("long-code", DEFAULT_JUXIANG_PASSWORD).service_code("1065900001"),
+        )
+        .spawn()
+        .await
+        .unwrap();
+    let url = page(&sb, "gsend.asp");
+    let send = |name: &'static str, dst: &'static str, sender: &'static str| {
+        let url = url.clone();
+        async move {
+            juxiang(
+                &url,
+                &[
+                    ("name", name),
+                    ("pwd", DEFAULT_JUXIANG_PASSWORD),
+                    ("msg", "x"),
+                    ("dst", dst),
+                    ("sender", sender),
+                ],
+            )
+            .await
+        }
+    };
+    // The documentation's example: service code 0888008, sender 00.
+    assert_eq!(send(DEFAULT_ACCOUNT, "13800138000", "00").await["num"], "1");
+    assert_eq!(send(DEFAULT_ACCOUNT, "13800138001", "12345678").await["num"], "1");
+    assert_eq!(
+        send(DEFAULT_ACCOUNT, "13800138002", "123456789").await["errid"],
+        "6021"
+    );
+    assert_eq!(send("long-code", "13800138003", "123456").await["num"], "1");
+    assert_eq!(send("long-code", "13800138004", "1234567").await["errid"], "6021");
+    let numbers: Vec<Option<String>> = sb.messages().into_iter().map(|m| m.sender_number).collect();
+    assert_eq!(
+        numbers,
+        [
+            Some("088800800".to_owned()),
+            Some("088800812345678".to_owned()),
+            Some("1065900001123456".to_owned()),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -280,6 +336,33 @@ async fn read_sms_returns_injected_replies_one_per_call_oldest_first() {
     );
     let third = juxiang(&url, &creds).await;
     assert_eq!(third["id"], "0", "the last one belongs to another account");
+    assert_eq!(third["err"], "没有新的短信");
+    assert!(
+        !third.contains_key("errid"),
+        "readsms answers carry no errid: {third:?}"
+    );
+    // A reply without `dst` was sent to the account's service code.
+    sb.inject_inbound(InboundReply::new(Product::Juxiang, "13900000004", "好"));
+    assert_eq!(juxiang(&url, &creds).await["dst"], "0888008");
+}
+
+/// readsms documents no `errid`: a failure is `id=0` with its reason in `err`, like an empty inbox
+/// with a different text.
+#[tokio::test]
+async fn read_sms_failures_are_id_zero_with_a_reason_and_no_errid() {
+    let sb = Sandbox::builder().spawn().await.unwrap();
+    sb.inject_inbound(InboundReply::new(Product::Juxiang, "13900000001", "你好"));
+    let url = page(&sb, "readsms.asp");
+    let answer = juxiang(&url, &[("name", DEFAULT_ACCOUNT), ("pwd", "wrong")]).await;
+    assert_eq!((answer["id"].as_str(), answer["err"].as_str()), ("0", "密码错误"));
+    assert!(!answer.contains_key("errid"), "{answer:?}");
+    // The reply is still waiting for the right password.
+    let answer = juxiang(
+        &url,
+        &[("name", DEFAULT_ACCOUNT), ("pwd", DEFAULT_JUXIANG_PASSWORD)],
+    )
+    .await;
+    assert_eq!(answer["src"], "13900000001");
 }
 
 #[tokio::test]

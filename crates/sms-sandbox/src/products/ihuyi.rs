@@ -377,6 +377,7 @@ fn submit(
         template_id,
         scheduled: None,
         delivered,
+        sender_number: None,
     });
     if let Some(url) = &config.receipt_url {
         let (code, msg) = if delivered {

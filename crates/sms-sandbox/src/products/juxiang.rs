@@ -6,7 +6,7 @@ use super::{Ctx, Outcome, ip_allowed};
 use crate::clock;
 use crate::config::{Account, Product};
 use crate::params::Params;
-use crate::records::{DEFAULT_SERVICE_NUMBER, RecordedMessage};
+use crate::records::RecordedMessage;
 use crate::render;
 use crate::rules;
 use crate::state::State;
@@ -28,6 +28,12 @@ const LONG_CHARS: usize = 240;
 const CHECK_CHARS: usize = 540;
 /// A batch must have fewer numbers than this.
 const MAX_BATCH: usize = 100;
+/// readsms `err` text of an empty inbox.
+const NOTHING_UNREAD: &str = "没有新的短信";
+/// Longest `sender` extension (the documentation: "length < 9").
+const MAX_SENDER_DIGITS: usize = 8;
+/// The service code plus the extension must have fewer digits than this.
+const MAX_SENDING_NUMBER_DIGITS: usize = 17;
 /// Words that make checkcontent suspect premium-rate (SP) content (6022).
 const SP_WORDS: [&str; 3] = ["包月", "点播", "订购业务"];
 
@@ -93,7 +99,9 @@ pub(crate) fn answer(ctx: &Ctx<'_>, params: &Params) -> Outcome {
         Err(Refusal { errid, err }) => match page {
             "gsend.asp" => vec![("num", "0".to_owned()), ("err", err), ("errid", errid)],
             "getfee.asp" => vec![("id", "-9999".to_owned()), ("err", err), ("errid", errid)],
-            "readsms.asp" => vec![("id", "0".to_owned()), ("err", err), ("errid", errid)],
+            // The documented readsms fields carry no errid: a failure is `id=0` and its text, the
+            // same `id` as an empty inbox.
+            "readsms.asp" => vec![("id", "0".to_owned()), ("err", err)],
             _ => vec![("errid", errid), ("err", err)],
         },
     };
@@ -154,11 +162,10 @@ fn gsend(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Pairs, Ref
         });
     }
     let sender = params.get("sender").trim();
-    if !sender.is_empty()
-        && (!sender.bytes().all(|b| b.is_ascii_digit()) || DEFAULT_SERVICE_NUMBER.len() + sender.len() >= 17)
-    {
+    if !sender_allowed(&account.service_code, sender) {
         return Err(refuse("6021"));
     }
+    let sender_number = (!sender.is_empty()).then(|| format!("{}{sender}", account.service_code));
     let long = params.get("txt").trim().eq_ignore_ascii_case("ccdx") && account.long_sms;
     let text = if long {
         if msg.chars().count() > LONG_CHARS {
@@ -226,8 +233,18 @@ fn gsend(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Pairs, Ref
         template_id: None,
         scheduled,
         delivered: true,
+        sender_number,
     });
     Ok(pairs)
+}
+
+/// The documented extension rule: digits only, fewer than 9 ("length < 9"), and the service code
+/// plus the extension under 17 digits. An empty `sender` is no extension.
+fn sender_allowed(service_code: &str, sender: &str) -> bool {
+    sender.is_empty()
+        || (sender.bytes().all(|b| b.is_ascii_digit())
+            && sender.len() <= MAX_SENDER_DIGITS
+            && service_code.len() + sender.len() < MAX_SENDING_NUMBER_DIGITS)
 }
 
 fn check_content(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Pairs, Refusal> {
@@ -263,11 +280,7 @@ fn read_sms(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Pairs, 
         q.reply.product == Product::Juxiang && q.reply.account.as_deref().is_none_or(|a| a == account.account)
     });
     let Some(queued) = position.and_then(|i| state.inbound.remove(i)) else {
-        return Ok(vec![
-            ("id", "0".to_owned()),
-            ("err", "没有新的短信".to_owned()),
-            ("errid", "0".to_owned()),
-        ]);
+        return Ok(vec![("id", "0".to_owned()), ("err", NOTHING_UNREAD.to_owned())]);
     };
     let id = state.next_number();
     Ok(vec![
@@ -280,7 +293,7 @@ fn read_sms(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Pairs, 
             queued
                 .reply
                 .service_number
-                .unwrap_or_else(|| DEFAULT_SERVICE_NUMBER.to_owned()),
+                .unwrap_or_else(|| account.service_code.clone()),
         ),
         ("time", clock::format_compact(queued.time)),
     ])

@@ -241,6 +241,7 @@ fn send(ctx: &Ctx<'_>, state: &mut State, params: &Params) -> Result<Field, Refu
         template_id: None,
         scheduled,
         delivered: true,
+        sender_number: None,
     });
     Ok(Field::Text(id))
 }
