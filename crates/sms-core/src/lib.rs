@@ -24,7 +24,7 @@ mod traits;
 
 pub use async_trait::async_trait;
 pub use capability::{Capabilities, InboundMode};
-pub use error::{Attempt, Error, ErrorKind, Operation};
+pub use error::{Attempt, Error, ErrorKind, Operation, Result};
 pub use inbound::inbound_stream;
 pub use measure::{TextEncoding, TextMeasure};
 pub use message::{

@@ -3,26 +3,36 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
-use reqwest::StatusCode;
+pub use reqwest::StatusCode;
 
 use crate::error::{Error, ErrorKind, Operation};
-use crate::secret::Secret;
 
-pub use crate::percent::percent_decode;
+mod form_post;
+
+pub use crate::percent::{form_encode, percent_decode, percent_encode_into};
+pub use form_post::{ECHO_MIN_CHARS, FORM_UTF8, FormPost};
 
 /// The default cap on a provider response body. Provider answers are a few hundred bytes; anything
 /// near this size is a broken or hostile server.
 pub const DEFAULT_BODY_CAP: usize = 64 * 1024;
 
-/// Timeouts and identity for a provider's HTTP client.
+/// Timeouts, identity and status policy for a provider's HTTP client.
+///
+/// The default timeouts are sized for a provider API, whose answers take well under a second: a
+/// connection that is not up in 2 s, or an answer that has not come in 5 s, means the provider is in
+/// trouble, and waiting longer only delays failing over (a hanging primary costs a failover chain
+/// a few of these before its breaker opens). Raise them for a provider known to be slow.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Time allowed to open a connection (TCP and TLS). Failing here means nothing was sent.
+    /// Default 2 s.
     #[serde(with = "crate::serde_duration")]
     pub connect_timeout: Duration,
-    /// Time allowed for a whole request, answer included.
+    /// Time allowed for a whole request, answer included. Default 5 s.
     #[serde(with = "crate::serde_duration")]
     pub request_timeout: Duration,
     /// How long an idle pooled connection is kept. Kept under 60 s because provider front ends close
@@ -33,53 +43,186 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// The cap on a response body, in bytes.
     pub body_cap: usize,
+    /// The HTTP 5xx statuses this provider answers only when it did *not* process the request:
+    /// [`ErrorKind::Unavailable`], retried and failed over. Every other 5xx (500, 502, 504, …) may
+    /// come after the request was processed (a proxy timing out on a slow backend, a crash after the
+    /// message was queued) and is [`ErrorKind::Ambiguous`]. Default `[503]`; add a status only when
+    /// the provider documents it as "not processed". 429 is always [`ErrorKind::RateLimited`].
+    pub unprocessed_statuses: Vec<u16>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
             pool_idle_timeout: Duration::from_secs(50),
             user_agent: concat!("sms-toolkit/", env!("CARGO_PKG_VERSION")).to_owned(),
             body_cap: DEFAULT_BODY_CAP,
+            unprocessed_statuses: vec![503],
         }
     }
 }
 
-/// The longest idle time [`build_client`] accepts.
+/// The longest idle time [`HttpClient::new`] accepts.
 pub const MAX_POOL_IDLE: Duration = Duration::from_secs(59);
 
-/// Builds the one `reqwest::Client` a provider should share across all its requests.
-///
-/// # Errors
-/// [`ErrorKind::Configuration`] when a timeout is zero, the idle timeout is 60 s or more, or the
-/// client cannot be built.
-pub fn build_client(provider: &str, config: &HttpConfig) -> Result<reqwest::Client, Error> {
-    let invalid = |message: String| {
-        Error::new(ErrorKind::Configuration, Operation::Configure)
+/// The one HTTP client a provider shares across all its requests: a `reqwest::Client` with the
+/// configured timeouts, plus the body cap and status policy of [`HttpConfig`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    body_cap: usize,
+    unprocessed: Arc<[u16]>,
+}
+
+impl HttpClient {
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Configuration`] when a timeout is zero, the idle timeout is 60 s or more, the
+    /// body cap is zero, an unprocessed status is not a 5xx, or the client cannot be built.
+    pub fn new(provider: &str, config: &HttpConfig) -> Result<Self, Error> {
+        let invalid = |message: String| {
+            Error::new(ErrorKind::Configuration, Operation::Configure)
+                .with_provider(provider)
+                .with_message(message)
+        };
+        if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
+            return Err(invalid("HTTP timeouts must be greater than zero".to_owned()));
+        }
+        if config.pool_idle_timeout > MAX_POOL_IDLE {
+            return Err(invalid(format!(
+                "pool_idle_timeout must be under 60 s (got {:?})",
+                config.pool_idle_timeout
+            )));
+        }
+        if config.body_cap == 0 {
+            return Err(invalid("body_cap must be greater than zero".to_owned()));
+        }
+        if let Some(bad) = config.unprocessed_statuses.iter().find(|s| !(500..600).contains(*s)) {
+            return Err(invalid(format!(
+                "unprocessed_statuses lists only 5xx statuses (got {bad})"
+            )));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .user_agent(config.user_agent.clone())
+            .build()
+            .map_err(|e| invalid(format!("cannot build HTTP client: {e}")).with_source(e))?;
+        Ok(Self {
+            client,
+            body_cap: config.body_cap,
+            unprocessed: config.unprocessed_statuses.clone().into(),
+        })
+    }
+
+    /// The underlying `reqwest::Client`, for requests this module does not cover.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The cap on a response body, in bytes.
+    pub fn body_cap(&self) -> usize {
+        self.body_cap
+    }
+
+    /// What a non-2xx status says, under this client's [`HttpConfig::unprocessed_statuses`]: see
+    /// [`classify_status`].
+    pub fn classify_status(&self, status: StatusCode) -> Option<ErrorKind> {
+        classify_status(status, &self.unprocessed)
+    }
+
+    /// Sends `request`, reads the answer (capped) and hands a 2xx body to `read`, which turns it
+    /// into the result.
+    ///
+    /// Every error on the way out, whether from the transport, the status or `read`, passes through
+    /// [`FormPost::scrub`]: this is the one place where what a provider answered is quoted, so a
+    /// server that echoes the request cannot put a credential, a signature or the request itself
+    /// into an error (and so into a log). Put all interpretation of the body inside `read`.
+    ///
+    /// # Errors
+    /// Transport failures as [`transport_error`]; non-2xx statuses as [`classify_status`] (429 with
+    /// the `Retry-After` delay), with the code `HTTP <status>` and a short scrubbed excerpt of the
+    /// body; a body over the cap as [`ErrorKind::Protocol`]; a body cut off mid-way as
+    /// [`ErrorKind::Ambiguous`]; whatever `read` returns.
+    pub async fn post_form<T>(
+        &self,
+        request: &FormPost<'_>,
+        read: impl FnOnce(&[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.exchange(request)
+            .await
+            .and_then(|body| read(&body))
+            .map_err(|e| request.scrub(e))
+    }
+
+    async fn exchange(&self, request: &FormPost<'_>) -> Result<Bytes, Error> {
+        let (provider, operation) = (request.provider, request.operation);
+        let response = self
+            .client
+            .post(request.url)
+            .header(reqwest::header::CONTENT_TYPE, request.content_type)
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|e| transport_error(provider, operation, e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = read_capped(response, self.body_cap)
+            .await
+            .map_err(|e| e.into_error(provider, operation))?;
+        let Some(kind) = self.classify_status(status) else {
+            return Ok(body);
+        };
+        let mut error = Error::new(kind, operation)
             .with_provider(provider)
-            .with_message(message)
-    };
-    if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
-        return Err(invalid("HTTP timeouts must be greater than zero".to_owned()));
+            .with_code(format!("HTTP {}", status.as_u16()))
+            .with_message(excerpt(&body, STATUS_EXCERPT_CHARS));
+        if let Some(delay) = retry_after.filter(|_| kind == ErrorKind::RateLimited) {
+            error = error.with_retry_after(delay);
+        }
+        Err(error)
     }
-    if config.pool_idle_timeout > MAX_POOL_IDLE {
-        return Err(invalid(format!(
-            "pool_idle_timeout must be under 60 s (got {:?})",
-            config.pool_idle_timeout
-        )));
-    }
-    if config.body_cap == 0 {
-        return Err(invalid("body_cap must be greater than zero".to_owned()));
-    }
-    reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
-        .timeout(config.request_timeout)
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .user_agent(config.user_agent.clone())
-        .build()
-        .map_err(|e| invalid(format!("cannot build HTTP client: {e}")).with_source(e))
+}
+
+/// How much of an error page's body an HTTP status error quotes.
+pub const STATUS_EXCERPT_CHARS: usize = 200;
+
+/// What a status says about the request, `None` for a success (2xx).
+///
+/// - 429: [`ErrorKind::RateLimited`]; not processed, retry later.
+/// - a status in `unprocessed` (by default 503, see [`HttpConfig::unprocessed_statuses`]):
+///   [`ErrorKind::Unavailable`]; not processed, retry or fail over.
+/// - any other 5xx (500, 502, 504, …): [`ErrorKind::Ambiguous`]; the request was written and may
+///   have been processed before the server or a proxy failed, so it is neither retried nor failed
+///   over under at-most-once.
+/// - 404 and 405: [`ErrorKind::Configuration`] (a wrong base URL).
+/// - any other status: [`ErrorKind::ProviderFault`] (a refusal: nothing was done).
+///
+/// ```
+/// use sms_core::ErrorKind;
+/// use sms_core::http::{StatusCode, classify_status};
+/// assert_eq!(classify_status(StatusCode::OK, &[503]), None);
+/// assert_eq!(classify_status(StatusCode::SERVICE_UNAVAILABLE, &[503]), Some(ErrorKind::Unavailable));
+/// assert_eq!(classify_status(StatusCode::BAD_GATEWAY, &[503]), Some(ErrorKind::Ambiguous));
+/// assert_eq!(classify_status(StatusCode::BAD_GATEWAY, &[502, 503]), Some(ErrorKind::Unavailable));
+/// ```
+pub fn classify_status(status: StatusCode, unprocessed: &[u16]) -> Option<ErrorKind> {
+    Some(match status {
+        s if s.is_success() => return None,
+        StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited,
+        s if unprocessed.contains(&s.as_u16()) => ErrorKind::Unavailable,
+        s if s.is_server_error() => ErrorKind::Ambiguous,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ErrorKind::Configuration,
+        _ => ErrorKind::ProviderFault,
+    })
 }
 
 /// Where a transport failure happened, which decides whether the request may have been delivered.
@@ -111,70 +254,6 @@ pub fn transport_error(provider: &str, operation: Operation, error: reqwest::Err
         .with_provider(provider)
         .with_message(what)
         .with_source(error)
-}
-
-/// A provider's HTTP answer: status and the capped body.
-#[derive(Debug, Clone)]
-pub struct HttpReply {
-    /// The status code.
-    pub status: StatusCode,
-    /// The body, at most the configured cap.
-    pub body: Bytes,
-}
-
-/// Sends a form POST and reads the answer, mapping every failure to the error model.
-///
-/// `body` must already be form-encoded (UTF-8 or, for GBK providers, their own bytes). Credentials
-/// belong in the body, never in `url`.
-///
-/// # Errors
-/// Transport failures as [`transport_error`]; HTTP 5xx as [`ErrorKind::Unavailable`]; 429 as
-/// [`ErrorKind::RateLimited`] with the `Retry-After` delay; 404 and 405 as
-/// [`ErrorKind::Configuration`] (wrong base URL); other non-2xx as [`ErrorKind::ProviderFault`]; a
-/// body over `body_cap` as [`ErrorKind::Protocol`]; a body cut off mid-way as
-/// [`ErrorKind::Ambiguous`].
-pub async fn post_form(
-    client: &reqwest::Client,
-    provider: &str,
-    operation: Operation,
-    url: &str,
-    body: impl Into<reqwest::Body>,
-    content_type: &str,
-    body_cap: usize,
-) -> Result<HttpReply, Error> {
-    let response = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| transport_error(provider, operation, e))?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let body = read_capped(response, body_cap)
-        .await
-        .map_err(|e| e.into_error(provider, operation))?;
-    if status.is_success() {
-        return Ok(HttpReply { status, body });
-    }
-    let kind = match status {
-        s if s.is_server_error() => ErrorKind::Unavailable,
-        StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited,
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ErrorKind::Configuration,
-        _ => ErrorKind::ProviderFault,
-    };
-    let mut error = Error::new(kind, operation)
-        .with_provider(provider)
-        .with_code(format!("HTTP {}", status.as_u16()))
-        .with_message(excerpt(&body, 200));
-    if let Some(delay) = retry_after.filter(|_| kind == ErrorKind::RateLimited) {
-        error = error.with_retry_after(delay);
-    }
-    Err(error)
 }
 
 /// The longest `Retry-After` honoured. A server asking for more is capped: the value is
@@ -296,56 +375,6 @@ pub fn normalize_base_url(base: &str) -> Result<String, String> {
         return Err("the base URL must not contain credentials".to_owned());
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// Removes `secret` from an error, as typed and as form-encoded by [`form_encode`] (a server may
-/// echo the request body into an answer the error quotes): see [`Error::redact`] for what is
-/// covered. A provider whose wire encoding is not UTF-8 passes its own encoded form to
-/// [`Error::redact`] instead.
-///
-/// ```
-/// use sms_core::http::scrub;
-/// use sms_core::{Error, ErrorKind, Operation, Secret};
-/// let key = Secret::new("k@y w0rd&=");
-/// let echoed = Error::new(ErrorKind::Protocol, Operation::Balance)
-///     .with_message("unreadable answer \"account=a&password=k%40y+w0rd%26%3D\"");
-/// assert_eq!(scrub(echoed, &key).message(), "unreadable answer \"account=a&password=[redacted]\"");
-/// ```
-pub fn scrub(error: Error, secret: &Secret) -> Error {
-    let mut encoded = String::new();
-    percent_encode_into(&mut encoded, secret.expose().as_bytes());
-    error.redact(&[secret.expose(), &encoded])
-}
-
-/// Form-encodes UTF-8 pairs as `application/x-www-form-urlencoded` (every reserved character escaped).
-pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (name, value) in pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        percent_encode_into(&mut out, name.as_bytes());
-        out.push('=');
-        percent_encode_into(&mut out, value.as_bytes());
-    }
-    out
-}
-
-/// Percent-encodes bytes the way HTML forms do: alphanumerics and `*-._` stay, space becomes `+`,
-/// everything else `%XX`. Works on any bytes, so GBK providers encode their own bytes with it.
-pub fn percent_encode_into(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in bytes {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 0xF)] as char);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 use serde::Deserialize;
 use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{HttpConfig, build_client, form_encode, normalize_base_url, post_form, scrub};
+use sms_core::http::{FormPost, HttpClient, HttpConfig, form_encode, normalize_base_url};
 use sms_core::{
     Balance, BalanceUnit, Error, ErrorKind, Message, Operation, PhoneNumber, Receipt, RecipientOutcome,
     Secret,
@@ -71,11 +71,7 @@ pub fn dynamic_password(account: &str, key: &Secret, signed: &str, time: &str) -
     for part in [account, key.expose(), signed, time] {
         hasher.update(part.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }
 
 /// The current Unix time in seconds, as the `time` parameter.
@@ -150,9 +146,8 @@ pub struct ApiClient {
     key: Secret,
     password_mode: PasswordMode,
     format: ResponseFormat,
-    body_cap: usize,
     codes: CodeTable,
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 impl fmt::Debug for ApiClient {
@@ -190,13 +185,12 @@ impl ApiClient {
             return invalid("API key");
         }
         Ok(Self {
-            http: build_client(provider, settings.http)?,
+            http: HttpClient::new(provider, settings.http)?,
             provider: provider.to_owned(),
             account: settings.account.trim().to_owned(),
             key: settings.key.clone(),
             password_mode: settings.password_mode,
             format: settings.format,
-            body_cap: settings.http.body_cap,
             codes: settings.codes,
         })
     }
@@ -223,42 +217,53 @@ impl ApiClient {
     pub async fn call(&self, request: ApiRequest<'_>) -> Result<Envelope, Error> {
         let mut retried = false;
         loop {
-            let body = self.form(&request, &unix_time());
-            let reply = post_form(
-                &self.http,
+            let time = unix_time();
+            let password = self.password(&request, &time);
+            let post = FormPost::new(
                 &self.provider,
                 request.operation,
                 request.url,
-                body,
-                FORM_CONTENT_TYPE,
-                self.body_cap,
+                self.form(&request, &password, &time),
             )
-            .await
-            .map_err(|e| self.scrub_error(e))?;
-            // The envelope error is not attached as a source: the message already carries its excerpt.
-            let envelope = parse_envelope(&reply.body).map_err(|e| {
-                self.scrub_error(
-                    Error::new(ErrorKind::Protocol, request.operation)
-                        .with_provider(&self.provider)
-                        .with_message(e.to_string()),
-                )
-            })?;
-            tracing::debug!(provider = %self.provider, url = request.url, code = %envelope.code, "ihuyi answer");
-            if envelope.code == SUCCESS {
-                return Ok(envelope);
+            .content_type(FORM_CONTENT_TYPE)
+            .sensitive(self.key.expose().as_bytes())
+            .sensitive(password.as_bytes());
+            // Everything read from the answer happens inside `post_form`, which scrubs any error
+            // quoting it (a server may echo the signed request).
+            let answer = self
+                .http
+                .post_form(&post, |body| {
+                    // The envelope error is not attached as a source: the message carries its excerpt.
+                    let envelope = parse_envelope(body).map_err(|e| {
+                        Error::new(ErrorKind::Protocol, request.operation)
+                            .with_provider(&self.provider)
+                            .with_message(e.to_string())
+                    })?;
+                    if envelope.code == SUCCESS {
+                        return Ok(Some(envelope));
+                    }
+                    if envelope.code == STALE_TIME && self.password_mode == PasswordMode::Dynamic && !retried {
+                        return Ok(None);
+                    }
+                    Err(code_error(
+                        &self.provider,
+                        request.operation,
+                        self.codes,
+                        &envelope.code,
+                        &envelope.msg,
+                    ))
+                })
+                .await?;
+            match answer {
+                Some(envelope) => {
+                    tracing::debug!(provider = %self.provider, url = request.url, "ihuyi answer: success");
+                    return Ok(envelope);
+                }
+                None => {
+                    tracing::info!(provider = %self.provider, url = request.url, "stale dynamic-password time; retrying once with a fresh time");
+                    retried = true;
+                }
             }
-            if envelope.code == STALE_TIME && self.password_mode == PasswordMode::Dynamic && !retried {
-                tracing::info!(provider = %self.provider, url = request.url, "stale dynamic-password time; retrying once with a fresh time");
-                retried = true;
-                continue;
-            }
-            return Err(self.scrub_error(code_error(
-                &self.provider,
-                request.operation,
-                self.codes,
-                &envelope.code,
-                &envelope.msg,
-            )));
         }
     }
 
@@ -325,14 +330,18 @@ impl ApiClient {
             .with_message(format!("a success answer without {what}"))
     }
 
-    fn form(&self, request: &ApiRequest<'_>, time: &str) -> String {
-        let password = match self.password_mode {
+    /// The `password` parameter: the dynamic signature, or the key itself.
+    fn password(&self, request: &ApiRequest<'_>, time: &str) -> String {
+        match self.password_mode {
             PasswordMode::Dynamic => dynamic_password(&self.account, &self.key, request.signed, time),
             PasswordMode::Plain => self.key.expose().to_owned(),
-        };
+        }
+    }
+
+    fn form(&self, request: &ApiRequest<'_>, password: &str, time: &str) -> String {
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(request.params.len() + 4);
         pairs.push(("account", &self.account));
-        pairs.push(("password", &password));
+        pairs.push(("password", password));
         pairs.extend_from_slice(request.params);
         if self.password_mode == PasswordMode::Dynamic {
             pairs.push(("time", time));
@@ -341,13 +350,6 @@ impl ApiClient {
             pairs.push(("format", "json"));
         }
         form_encode(&pairs)
-    }
-
-    /// The error with the key redacted, raw or form-encoded (a server may echo the request), also
-    /// where a cut excerpt ends in a prefix of it and in an attached source (see
-    /// [`sms_core::Error::redact`]).
-    fn scrub_error(&self, error: Error) -> Error {
-        scrub(error, &self.key)
     }
 }
 
