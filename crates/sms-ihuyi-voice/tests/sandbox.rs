@@ -124,7 +124,7 @@ async fn faults_and_voice_codes_map_to_their_kinds() {
     };
     let client = IhuyiVoiceClient::new(config(&sandbox).http(quick)).unwrap();
     let cases = [
-        (FaultKind::HttpStatus(502), ErrorKind::Unavailable),
+        (FaultKind::HttpStatus(502), ErrorKind::Ambiguous),
         (FaultKind::Hang, ErrorKind::Ambiguous),
         (FaultKind::ResetMidBody, ErrorKind::Ambiguous),
         (FaultKind::GarbledBody, ErrorKind::Protocol),

@@ -431,9 +431,10 @@ async fn transport_failures_map_to_the_error_model() {
     let message = || Message::text(number(13900000001), "通知");
     let cases = [
         (Reply::status(503, b"busy".to_vec()), ErrorKind::Unavailable),
+        // A 502 may follow processing: ambiguous, never resent by default.
         (
             Reply::status(502, b"bad gateway".to_vec()),
-            ErrorKind::Unavailable,
+            ErrorKind::Ambiguous,
         ),
         (Reply::Close, ErrorKind::Ambiguous),
         (Reply::Hang, ErrorKind::Ambiguous),
@@ -664,4 +665,39 @@ async fn inbound_polling_keeps_five_seconds_between_calls() {
         let gap = pair[1] - pair[0];
         assert!(gap >= Duration::from_secs(5), "calls {gap:?} apart");
     }
+}
+
+/// Every operation (send, balance, content check, password change, inbound) against every style of
+/// echoing server, with a TRACE subscriber: neither an error nor a log line holds the password, the
+/// new password or any piece of the request.
+#[tokio::test]
+async fn no_operation_leaks_a_password_or_the_request_through_an_echo() {
+    use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
+    const NEW_PASSWORD: &str = "N3wPwd&=+";
+    let logs = sms_core::testkit::echo::LogCapture::default();
+    let _guard = logs.install();
+    let mut seen = String::new();
+    let mut requests = Vec::new();
+    for (style, server) in echo_servers().await {
+        let client = client(&server);
+        let send = client
+            .send(&Message::text(numbers(13_800_138_000, 2), "【商城】您的订单已发货"))
+            .await
+            .err();
+        let errors = [
+            send,
+            client.balance().await.err(),
+            client.check_content("【商城】您的订单已发货").await.err(),
+            client.change_password(NEW_PASSWORD).await.err(),
+            client.next_inbound().await.err(),
+        ];
+        for error in errors {
+            let error = error.unwrap_or_else(|| panic!("{style}: an echo is never a success"));
+            seen.push_str(&error_text(&error));
+        }
+        requests.extend(server.requests());
+    }
+    seen.push_str(&logs.text());
+    assert!(seen.contains("batch failed"), "logging was captured");
+    assert_no_leak(&seen, &[PASSWORD.as_bytes(), NEW_PASSWORD.as_bytes()], &requests);
 }
