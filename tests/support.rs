@@ -38,10 +38,21 @@ impl Bed {
     /// Like [`Bed::start`] with another ihuyi key and password mode. A wrong key is refused as
     /// unauthorized: 40502 with the dynamic password, 405 with the plain one.
     pub async fn start_with_ihuyi(key: &str, mode: PasswordMode) -> Self {
+        Self::start_with(key, mode, HttpConfig::default().unprocessed_statuses).await
+    }
+
+    /// Like [`Bed::start`], with the primary configured to treat `statuses` as "not processed"
+    /// (see `HttpConfig::unprocessed_statuses`).
+    pub async fn start_with_unprocessed_statuses(statuses: Vec<u16>) -> Self {
+        Self::start_with(DEFAULT_KEY, PasswordMode::Dynamic, statuses).await
+    }
+
+    async fn start_with(key: &str, mode: PasswordMode, unprocessed_statuses: Vec<u16>) -> Self {
         let sandbox = Sandbox::builder().spawn().await.expect("sandbox starts");
         let base = sandbox.base_url();
         let http = HttpConfig {
             request_timeout: PRIMARY_TIMEOUT,
+            unprocessed_statuses,
             ..HttpConfig::default()
         };
         let ihuyi = IhuyiClient::new(
