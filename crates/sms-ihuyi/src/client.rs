@@ -176,8 +176,11 @@ impl IhuyiClient {
             ));
         }
         // The service refuses emoji (4074) on every API; refuse them before spending a request.
-        if let Err(emoji) = measure_mainland(content) {
-            return Err(local(ErrorKind::InvalidContent, emoji.to_string()).with_source(emoji));
+        // A scan first: measuring (again, after the preflight) is only needed to describe an emoji.
+        if content.chars().any(sms_core::measure::is_emoji) {
+            if let Err(emoji) = measure_mainland(content) {
+                return Err(local(ErrorKind::InvalidContent, emoji.to_string()).with_source(emoji));
+            }
         }
         Ok(content)
     }

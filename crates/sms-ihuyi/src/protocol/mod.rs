@@ -370,16 +370,18 @@ where
     Fut: Future<Output = Result<Option<String>, Error>>,
 {
     let submit = &submit;
-    let plan = BatchPlan::concurrent(1, SPLIT_CONCURRENCY);
-    let receipt = send_batches(provider, message, plan, |one: Message| async move {
-        let mut outcomes = Vec::with_capacity(1);
-        for recipient in one.recipients() {
-            let id = submit(recipient.clone()).await?;
-            outcomes.push(RecipientOutcome::accepted(recipient.clone(), provider, id));
-        }
-        Ok(outcomes)
-    })
-    .await?;
+    let receipt = if let [recipient] = message.recipients() {
+        // The common case (a verification code to one number) needs none of the batch machinery.
+        let id = submit(recipient.clone()).await.inspect_err(|error| {
+            tracing::warn!(provider, numbers = 1, "batch failed: {error}");
+        })?;
+        Receipt::new(
+            message.reference().clone(),
+            vec![RecipientOutcome::accepted(recipient.clone(), provider, id)],
+        )
+    } else {
+        send_split(provider, message, submit).await?
+    };
     let billed = receipt.accepted().try_fold(0u32, |sum, outcome| {
         let parts = message.parts_for(&outcome.recipient).ok()?;
         Some(sum.saturating_add(u32::try_from(parts).ok()?))
@@ -388,6 +390,24 @@ where
         Some(parts) => receipt.with_billed_parts(parts),
         None => receipt,
     })
+}
+
+/// [`send_each`] for several recipients, through [`sms_core::batch::send_batches`].
+async fn send_split<F, Fut>(provider: &str, message: &Message, submit: &F) -> Result<Receipt, Error>
+where
+    F: Fn(PhoneNumber) -> Fut,
+    Fut: Future<Output = Result<Option<String>, Error>>,
+{
+    let plan = BatchPlan::concurrent(1, SPLIT_CONCURRENCY);
+    send_batches(provider, message, plan, |one: Message| async move {
+        let mut outcomes = Vec::with_capacity(1);
+        for recipient in one.recipients() {
+            let id = submit(recipient.clone()).await?;
+            outcomes.push(RecipientOutcome::accepted(recipient.clone(), provider, id));
+        }
+        Ok(outcomes)
+    })
+    .await
 }
 
 #[cfg(test)]
