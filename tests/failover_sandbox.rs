@@ -102,10 +102,7 @@ async fn primary_answering_502_is_not_resent_under_at_most_once() {
     bed.sandbox
         .inject_fault(primary_fault(FaultKind::HttpStatus(502)));
     let chain = bed.chain_builder().build().expect("chain");
-    let error = chain
-        .send(&Message::text(number(9), TEXT))
-        .await
-        .unwrap_err();
+    let error = chain.send(&Message::text(number(9), TEXT)).await.unwrap_err();
     assert!(error.is_ambiguous(), "{error:#}");
     assert_eq!(error.attempts().len(), 1, "{error:#}");
     assert_eq!(error.attempts()[0].error.code(), Some("HTTP 502"));

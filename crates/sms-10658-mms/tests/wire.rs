@@ -467,7 +467,10 @@ async fn no_operation_leaks_the_key_or_the_request_through_an_echo() {
     for (style, server) in echo_servers().await {
         let client = client(&server);
         let send = client
-            .send(&Message::mms(vec![number(13_800_138_000)], MmsContent::new("1000", "1")))
+            .send(&Message::mms(
+                vec![number(13_800_138_000)],
+                MmsContent::new("1000", "1"),
+            ))
             .await
             .err();
         let upload = client.create_mms("店庆活动", &package).await.err();

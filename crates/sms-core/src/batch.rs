@@ -143,7 +143,11 @@ where
 }
 
 /// Sends the batches of a message that needs more than one, as [`send_batches`] describes.
-async fn send_in_batches<F, Fut>(message: &Message, plan: BatchPlan, send: &F) -> Vec<(Range<usize>, BatchResult)>
+async fn send_in_batches<F, Fut>(
+    message: &Message,
+    plan: BatchPlan,
+    send: &F,
+) -> Vec<(Range<usize>, BatchResult)>
 where
     F: Fn(Message) -> Fut,
     Fut: Future<Output = Result<Vec<RecipientOutcome>, Error>>,

@@ -354,7 +354,12 @@ impl Error {
         if let Some(clean) = redact_text(&self.inner.message, &forms) {
             self.inner.message = clean;
         }
-        if let Some(clean) = self.inner.code.as_deref().and_then(|code| redact_text(code, &forms)) {
+        if let Some(clean) = self
+            .inner
+            .code
+            .as_deref()
+            .and_then(|code| redact_text(code, &forms))
+        {
             self.inner.code = Some(clean);
         }
         let Some(source) = &self.inner.source else {
@@ -400,7 +405,8 @@ fn redact_text(text: &str, forms: &[&str]) -> Option<String> {
                 // A prefix longer than the piece cannot end it; bounding by the piece keeps this
                 // cheap when a form is long (an echoed upload).
                 .flat_map(|form| {
-                    (MIN_REDACTED_PREFIX..form.len().min(piece.len() + 1)).filter_map(move |len| form.get(..len))
+                    (MIN_REDACTED_PREFIX..form.len().min(piece.len() + 1))
+                        .filter_map(move |len| form.get(..len))
                 })
                 .filter(|prefix| piece.ends_with(prefix))
                 .map(str::len)

@@ -267,7 +267,8 @@ async fn no_operation_leaks_the_key_its_signature_or_the_request_through_an_echo
     for (style, server) in echo_servers().await {
         for mode in [PasswordMode::Dynamic, PasswordMode::Plain] {
             for format in [ResponseFormat::Xml, ResponseFormat::Json] {
-                let client = IhuyiVoiceClient::new(config(&server).password_mode(mode).format(format)).unwrap();
+                let client =
+                    IhuyiVoiceClient::new(config(&server).password_mode(mode).format(format)).unwrap();
                 let send = client
                     .send(&Message::voice_code(number("+86 139 0013 9000"), "482913").unwrap())
                     .await

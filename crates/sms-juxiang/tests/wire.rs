@@ -432,10 +432,7 @@ async fn transport_failures_map_to_the_error_model() {
     let cases = [
         (Reply::status(503, b"busy".to_vec()), ErrorKind::Unavailable),
         // A 502 may follow processing: ambiguous, never resent by default.
-        (
-            Reply::status(502, b"bad gateway".to_vec()),
-            ErrorKind::Ambiguous,
-        ),
+        (Reply::status(502, b"bad gateway".to_vec()), ErrorKind::Ambiguous),
         (Reply::Close, ErrorKind::Ambiguous),
         (Reply::Hang, ErrorKind::Ambiguous),
         (Reply::cut_off("num=1&succ"), ErrorKind::Ambiguous),
@@ -681,7 +678,10 @@ async fn no_operation_leaks_a_password_or_the_request_through_an_echo() {
     for (style, server) in echo_servers().await {
         let client = client(&server);
         let send = client
-            .send(&Message::text(numbers(13_800_138_000, 2), "【商城】您的订单已发货"))
+            .send(&Message::text(
+                numbers(13_800_138_000, 2),
+                "【商城】您的订单已发货",
+            ))
             .await
             .err();
         let errors = [

@@ -124,7 +124,10 @@ impl<'a> FormPost<'a> {
             }
             forms.push(String::from_utf8_lossy(pair).into_owned());
             let decoded = super::percent_decode(as_sent);
-            for text in [String::from_utf8_lossy(as_sent), String::from_utf8_lossy(&decoded)] {
+            for text in [
+                String::from_utf8_lossy(as_sent),
+                String::from_utf8_lossy(&decoded),
+            ] {
                 if text.chars().count() >= ECHO_MIN_CHARS {
                     push_variants(&mut forms, &text);
                 }
@@ -144,7 +147,9 @@ fn push_variants(forms: &mut Vec<String>, text: &str) {
         text.to_ascii_lowercase(),
         text.to_ascii_uppercase(),
         debug[1..debug.len() - 1].to_owned(),
-        text.replace('\\', "\\\\").replace('"', "\\\"").replace('/', "\\/"),
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('/', "\\/"),
         text.replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")

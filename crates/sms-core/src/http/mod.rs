@@ -100,7 +100,11 @@ impl HttpClient {
         if config.body_cap == 0 {
             return Err(invalid("body_cap must be greater than zero".to_owned()));
         }
-        if let Some(bad) = config.unprocessed_statuses.iter().find(|s| !(500..600).contains(*s)) {
+        if let Some(bad) = config
+            .unprocessed_statuses
+            .iter()
+            .find(|s| !(500..600).contains(*s))
+        {
             return Err(invalid(format!(
                 "unprocessed_statuses lists only 5xx statuses (got {bad})"
             )));

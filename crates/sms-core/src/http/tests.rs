@@ -328,10 +328,8 @@ fn scrub_hides_the_typed_and_the_form_encoded_secret() {
     let mut encoded = String::new();
     percent_encode_into(&mut encoded, key.as_bytes());
     let post = FormPost::new("p", Operation::Send, "http://127.0.0.1:1/", "a=1").sensitive(key.as_bytes());
-    let echoed = Error::new(ErrorKind::Protocol, Operation::Send).with_message(format!(
-        "raw {key} form {encoded} cut {}…",
-        &encoded[..8]
-    ));
+    let echoed = Error::new(ErrorKind::Protocol, Operation::Send)
+        .with_message(format!("raw {key} form {encoded} cut {}…", &encoded[..8]));
     let clean = post.scrub(echoed);
     assert_eq!(clean.message(), "raw [redacted] form [redacted] cut [redacted]…");
     assert_eq!(clean.kind(), ErrorKind::Protocol);
@@ -367,7 +365,14 @@ fn scrub_removes_every_echo_of_the_request() {
             next = source.source();
         }
         for needle in [
-            "676d15c3", "676D15C3", "C1&", "account=", "13800138000", "1700000000", "验证码", "%E6%82%A8",
+            "676d15c3",
+            "676D15C3",
+            "C1&",
+            "account=",
+            "13800138000",
+            "1700000000",
+            "验证码",
+            "%E6%82%A8",
         ] {
             assert!(!all.contains(needle), "{needle} in {all}");
         }

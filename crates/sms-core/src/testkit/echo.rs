@@ -11,8 +11,17 @@ use crate::Error;
 /// that an excerpt ends inside it, and the body inside the error message of an XML, JSON or form
 /// answer (as an error page, a proxy or a debugging server would).
 pub const ECHO_STYLES: &[&str] = &[
-    "raw 200", "raw 400", "raw 500", "raw 502", "raw 503", "padded 100", "padded 180", "xml msg",
-    "json msg", "json fields", "form err",
+    "raw 200",
+    "raw 400",
+    "raw 500",
+    "raw 502",
+    "raw 503",
+    "padded 100",
+    "padded 180",
+    "xml msg",
+    "json msg",
+    "json fields",
+    "form err",
 ];
 
 /// The answer of echo style `style` (one of [`ECHO_STYLES`]) to `request`.
@@ -61,7 +70,10 @@ pub fn echo_reply(style: &str, request: &CapturedRequest) -> Reply {
 pub async fn echo_servers() -> Vec<(&'static str, WireServer)> {
     let mut servers = Vec::new();
     for &style in ECHO_STYLES {
-        servers.push((style, WireServer::start(move |request| echo_reply(style, request)).await));
+        servers.push((
+            style,
+            WireServer::start(move |request| echo_reply(style, request)).await,
+        ));
     }
     servers
 }
@@ -107,7 +119,8 @@ pub fn assert_no_leak(seen: &str, secrets: &[&[u8]], requests: &[CapturedRequest
                 continue;
             }
             needles.push(("a request pair".into(), pair.to_ascii_lowercase()));
-            let decoded = String::from_utf8_lossy(&crate::percent::percent_decode(value.as_bytes())).into_owned();
+            let decoded =
+                String::from_utf8_lossy(&crate::percent::percent_decode(value.as_bytes())).into_owned();
             for value in [value.to_owned(), decoded] {
                 if value.chars().count() >= MIN_VALUE_CHARS && !value.contains('\u{fffd}') {
                     needles.push(("a request value".into(), value.to_ascii_lowercase()));
@@ -117,7 +130,10 @@ pub fn assert_no_leak(seen: &str, secrets: &[&[u8]], requests: &[CapturedRequest
     }
     let haystack = seen.to_ascii_lowercase();
     for (what, needle) in needles {
-        assert!(!haystack.contains(&needle), "{what} leaked: {needle:?} in\n{seen}");
+        assert!(
+            !haystack.contains(&needle),
+            "{what} leaked: {needle:?} in\n{seen}"
+        );
     }
 }
 

@@ -242,7 +242,8 @@ impl ApiClient {
                     if envelope.code == SUCCESS {
                         return Ok(Some(envelope));
                     }
-                    if envelope.code == STALE_TIME && self.password_mode == PasswordMode::Dynamic && !retried {
+                    if envelope.code == STALE_TIME && self.password_mode == PasswordMode::Dynamic && !retried
+                    {
                         return Ok(None);
                     }
                     Err(code_error(
