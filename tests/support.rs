@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sms::HttpConfig;
 use sms::failover::{
     BreakerConfig, FailoverSender, FailoverSenderBuilder, ProviderEntry, RecipientLimits, RetryPolicy,
 };
-use sms::http::HttpConfig;
 use sms::ihuyi::{IhuyiClient, IhuyiConfig, PasswordMode};
 use sms::juxiang::{JuxiangClient, JuxiangConfig};
 use sms::sandbox::{

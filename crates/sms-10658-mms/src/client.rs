@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{FormPost, HttpClient, form_encode, normalize_base_url};
+use sms_core::raw::batch::{BatchPlan, send_batches};
+use sms_core::raw::http::{FormPost, HttpClient, form_encode, normalize_base_url};
 use sms_core::{
     Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, Message, MessageBody, MessageKind,
     MessageSender, MmsContent, Operation, PhoneNumber, Receipt, RecipientOutcome, Secret,

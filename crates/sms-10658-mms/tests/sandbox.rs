@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sms_10658_mms::{MmsClient, MmsConfig, MmsPackage};
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber,

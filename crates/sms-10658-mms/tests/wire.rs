@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sms_10658_mms::{MmsClient, MmsConfig, MmsPackage};
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber,
@@ -453,8 +453,7 @@ fn configuration_deserialises_with_the_key_hidden() {
 #[tokio::test]
 async fn no_operation_leaks_the_key_or_the_request_through_an_echo() {
     use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
-    let logs = sms_core::testkit::echo::LogCapture::default();
-    let _guard = logs.install();
+    let logs = sms_core::testkit::echo::LogCapture::global();
     let smil = r#"<smil><body><par><img src="a.jpg"/><text src="a.txt"/></par></body></smil>"#;
     let package = MmsPackage::builder()
         .smil(smil)

@@ -9,7 +9,7 @@
 /// decodes it in its own charset.
 ///
 /// ```
-/// use sms_core::http::percent_decode;
+/// use sms_core::raw::http::percent_decode;
 /// assert_eq!(percent_decode(b"a%26b+c%E4%B8%AD"), "a&b c中".as_bytes());
 /// assert_eq!(percent_decode(b"100%+%zz%4"), b"100% %zz%4");
 /// ```
@@ -23,7 +23,7 @@ pub fn percent_decode(input: &[u8]) -> Vec<u8> {
 ///
 /// ```
 /// let mut out = String::new();
-/// sms_core::http::percent_encode_into(&mut out, "a b&中".as_bytes());
+/// sms_core::raw::http::percent_encode_into(&mut out, "a b&中".as_bytes());
 /// assert_eq!(out, "a+b%26%E4%B8%AD");
 /// ```
 pub fn percent_encode_into(out: &mut String, bytes: &[u8]) {

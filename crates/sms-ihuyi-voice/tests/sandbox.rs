@@ -118,7 +118,7 @@ async fn account_rules_map_to_their_kinds() {
 #[tokio::test]
 async fn faults_and_voice_codes_map_to_their_kinds() {
     let sandbox = Sandbox::builder().spawn().await.unwrap();
-    let quick = sms_core::http::HttpConfig {
+    let quick = sms_core::HttpConfig {
         request_timeout: Duration::from_millis(500),
         ..Default::default()
     };

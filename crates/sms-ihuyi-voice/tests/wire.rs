@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::{BalanceQuery, ErrorKind, Message, MessageSender, PhoneNumber, TemplateText};
 use sms_ihuyi_voice::{IhuyiVoiceClient, IhuyiVoiceConfig, PasswordMode, ResponseFormat};
 use support::{LogCapture, Reply, WireServer, assert_fresh_time, md5_hex};
@@ -260,8 +260,7 @@ async fn the_key_never_appears_in_errors_logs_or_debug_output() {
 #[tokio::test]
 async fn no_operation_leaks_the_key_its_signature_or_the_request_through_an_echo() {
     use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
-    let logs = sms_core::testkit::echo::LogCapture::default();
-    let _guard = logs.install();
+    let logs = sms_core::testkit::echo::LogCapture::global();
     let mut seen = String::new();
     let mut requests = Vec::new();
     for (style, server) in echo_servers().await {

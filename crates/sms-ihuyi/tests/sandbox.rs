@@ -6,7 +6,7 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
 use sms_core::{BalanceQuery, ErrorKind, Message, MessageSender, MmsContent, PhoneNumber, TemplateText};
 use sms_ihuyi::push::{RECEIPT_ACK, parse_delivery_report, parse_reply};

@@ -6,7 +6,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::{
     BalanceQuery, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber, TemplateText,
 };
@@ -658,8 +658,7 @@ async fn the_key_never_appears_in_errors_logs_or_debug_output() {
 #[tokio::test]
 async fn no_operation_leaks_the_key_its_signature_or_the_request_through_an_echo() {
     use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
-    let logs = sms_core::testkit::echo::LogCapture::default();
-    let _guard = logs.install();
+    let logs = sms_core::testkit::echo::LogCapture::global();
     let mut seen = String::new();
     let mut requests = Vec::new();
     for (style, server) in echo_servers().await {

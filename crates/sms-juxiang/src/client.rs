@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use encoding_rs::EncoderResult;
-use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{FormPost, HttpClient, percent_encode_into};
+use sms_core::raw::batch::{BatchPlan, send_batches};
+use sms_core::raw::http::{FormPost, HttpClient, percent_encode_into};
 use sms_core::{
     Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, InboundMessage, InboundMode,
     InboundSource, Message, MessageKind, MessageSender, Operation, PhoneNumber, Receipt, RecipientOutcome,
@@ -304,7 +304,7 @@ impl JuxiangClient {
             // GBK is this provider's limit (a UTF-8 provider may send the text), except for emoji,
             // which every mainland gateway rejects.
             let text = encode_gbk(text).map_err(|e| {
-                let kind = if sms_core::measure::is_emoji(e.character) {
+                let kind = if sms_core::raw::is_emoji(e.character) {
                     ErrorKind::InvalidContent
                 } else {
                     ErrorKind::ContentRejected
@@ -465,10 +465,10 @@ impl JuxiangClient {
     }
 }
 
-/// Checks the base URL (see [`sms_core::http::normalize_base_url`]) and gives it a trailing `/`:
+/// Checks the base URL (see [`sms_core::raw::http::normalize_base_url`]) and gives it a trailing `/`:
 /// the pages are relative to it.
 fn normalize_base_url(base: &str) -> Result<String, String> {
-    sms_core::http::normalize_base_url(base).map(|base| base + "/")
+    sms_core::raw::http::normalize_base_url(base).map(|base| base + "/")
 }
 
 #[async_trait]
@@ -525,7 +525,7 @@ impl InboundSource for JuxiangClient {
         if let Some(reply) = &reply {
             tracing::debug!(
                 provider = %self.inner.name,
-                sender = %sms_core::phone::mask_digits(&reply.sender),
+                sender = %sms_core::raw::mask_digits(&reply.sender),
                 opt_out = reply.opt_out,
                 "reply received"
             );

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
 use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{

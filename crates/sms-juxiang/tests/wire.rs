@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, InboundSource, Message, MessageSender, MmsContent, Operation,
@@ -671,8 +671,7 @@ async fn inbound_polling_keeps_five_seconds_between_calls() {
 async fn no_operation_leaks_a_password_or_the_request_through_an_echo() {
     use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
     const NEW_PASSWORD: &str = "N3wPwd&=+";
-    let logs = sms_core::testkit::echo::LogCapture::default();
-    let _guard = logs.install();
+    let logs = sms_core::testkit::echo::LogCapture::global();
     let mut seen = String::new();
     let mut requests = Vec::new();
     for (style, server) in echo_servers().await {

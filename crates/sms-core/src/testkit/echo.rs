@@ -143,6 +143,29 @@ pub fn assert_no_leak(seen: &str, secrets: &[&[u8]], requests: &[CapturedRequest
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
+    /// The capture of a TRACE subscriber installed as the process-wide default on first use.
+    ///
+    /// Prefer it to [`LogCapture::install`] when tests of one binary run in parallel: `tracing`
+    /// caches per call site whether anyone listens, and a thread-local subscriber can miss events
+    /// whose interest another thread cached first. It holds every test's logs, which only makes a
+    /// leak check stricter.
+    pub fn global() -> &'static LogCapture {
+        static GLOBAL: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            let capture = LogCapture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            // Another global subscriber (set by the test binary itself) keeps this capture empty,
+            // which the caller's own "was anything logged" check then reports.
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            capture
+        })
+    }
+
     /// Installs a TRACE subscriber writing here, for the current thread.
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         let writer = self.clone();

@@ -26,7 +26,7 @@ pub const ECHO_MIN_CHARS: usize = 6;
 /// request that signs it into an error, its `Debug` output or a log line.
 ///
 /// ```
-/// use sms_core::http::{FormPost, form_encode};
+/// use sms_core::raw::http::{FormPost, form_encode};
 /// use sms_core::{Error, ErrorKind, Operation};
 /// let body = form_encode(&[("account", "C123"), ("password", "k@y w0rd"), ("mobile", "13800138000")]);
 /// let post = FormPost::new("demo", Operation::Balance, "http://127.0.0.1:1/api", body.clone())

@@ -212,7 +212,7 @@ pub const STATUS_EXCERPT_CHARS: usize = 200;
 ///
 /// ```
 /// use sms_core::ErrorKind;
-/// use sms_core::http::{StatusCode, classify_status};
+/// use sms_core::raw::http::{StatusCode, classify_status};
 /// assert_eq!(classify_status(StatusCode::OK, &[503]), None);
 /// assert_eq!(classify_status(StatusCode::SERVICE_UNAVAILABLE, &[503]), Some(ErrorKind::Unavailable));
 /// assert_eq!(classify_status(StatusCode::BAD_GATEWAY, &[503]), Some(ErrorKind::Ambiguous));
@@ -359,7 +359,7 @@ pub fn excerpt(body: &[u8], max_chars: usize) -> String {
 /// A message saying what is wrong, for the caller to wrap in an [`ErrorKind::Configuration`] error.
 ///
 /// ```
-/// use sms_core::http::normalize_base_url;
+/// use sms_core::raw::http::normalize_base_url;
 /// assert_eq!(normalize_base_url(" http://127.0.0.1:8080/send/ ").unwrap(), "http://127.0.0.1:8080/send");
 /// assert_eq!(normalize_base_url("https://106.ihuyi.com").unwrap(), "https://106.ihuyi.com");
 /// assert!(normalize_base_url("http://user:pass@example.com").is_err());

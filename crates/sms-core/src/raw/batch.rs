@@ -16,7 +16,7 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use sms_core::batch::{BatchPlan, send_batches};
+//! use sms_core::raw::batch::{BatchPlan, send_batches};
 //! use sms_core::{Message, PhoneNumber, RecipientOutcome};
 //! let to: Vec<PhoneNumber> = ["13900000001", "13900000002", "13900000003"]
 //!     .iter()

@@ -1,5 +1,5 @@
-//! The wire protocol every ihuyi API shares (SMS, international SMS and voice codes; PROTOCOLS.md
-//! §1-2): dynamic-password signing, the XML/JSON answer envelope, the code rows all APIs share, and
+//! Building blocks for ihuyi products (the wire protocol every ihuyi API shares: SMS, international
+//! SMS and voice codes): dynamic-password signing, the XML/JSON answer envelope, the code rows all APIs share, and
 //! [`ApiClient`], which makes one signed request and turns the answer into a result.
 //!
 //! Applications use [`crate::IhuyiClient`]; this module is public so that `sms-ihuyi-voice` (and any
@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use sms_core::Secret;
-//! use sms_ihuyi::protocol::dynamic_password;
+//! use sms_ihuyi::raw::dynamic_password;
 //! // md5("acct" + "key" + "13800138000" + "hi" + "1700000000"), lowercase hex.
 //! let password = dynamic_password("acct", &Secret::new("key"), "13800138000hi", "1700000000");
 //! assert_eq!(password.len(), 32);
@@ -23,8 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 use serde::Deserialize;
-use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{FormPost, HttpClient, HttpConfig, form_encode, normalize_base_url};
+use sms_core::raw::batch::{BatchPlan, send_batches};
+use sms_core::raw::http::{FormPost, HttpClient, HttpConfig, form_encode, normalize_base_url};
 use sms_core::{
     Balance, BalanceUnit, Error, ErrorKind, Message, Operation, PhoneNumber, Receipt, RecipientOutcome,
     Secret,
@@ -97,7 +97,7 @@ pub fn mobile_param(recipient: &PhoneNumber) -> String {
 ///
 /// # Errors
 /// [`ErrorKind::Configuration`] unless `base_url` is an absolute http(s) URL without query,
-/// fragment or credentials (see [`sms_core::http::normalize_base_url`]).
+/// fragment or credentials (see [`sms_core::raw::http::normalize_base_url`]).
 pub fn method_url(provider: &str, base_url: &str, path: &str, method: &str) -> Result<String, Error> {
     let base = normalize_base_url(base_url).map_err(|why| {
         Error::new(ErrorKind::Configuration, Operation::Configure)
@@ -211,7 +211,7 @@ impl ApiClient {
     /// time; the service refused the first request, so nothing was done twice.
     ///
     /// # Errors
-    /// Transport and HTTP failures as [`sms_core::http::post_form`] maps them; an unreadable body
+    /// Transport and HTTP failures as [`sms_core::raw::http::HttpClient::post_form`] maps them; an unreadable body
     /// as [`ErrorKind::Protocol`] with a short excerpt; a failure code as the code table maps it.
     /// The key never appears in an error.
     pub async fn call(&self, request: ApiRequest<'_>) -> Result<Envelope, Error> {
@@ -355,7 +355,7 @@ impl ApiClient {
 }
 
 /// Sends a message one recipient per request, at most [`SPLIT_CONCURRENCY`] at once, and gathers
-/// one outcome per recipient in the message's order (through [`sms_core::batch::send_batches`];
+/// one outcome per recipient in the message's order (through [`sms_core::raw::batch::send_batches`];
 /// every recipient is requested whatever the others answer).
 ///
 /// `submit` sends to one recipient and returns its message id. The receipt bills the measured parts
@@ -393,7 +393,7 @@ where
     })
 }
 
-/// [`send_each`] for several recipients, through [`sms_core::batch::send_batches`].
+/// [`send_each`] for several recipients, through [`sms_core::raw::batch::send_batches`].
 async fn send_split<F, Fut>(provider: &str, message: &Message, submit: &F) -> Result<Receipt, Error>
 where
     F: Fn(PhoneNumber) -> Fut,
