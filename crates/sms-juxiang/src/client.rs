@@ -222,14 +222,15 @@ impl JuxiangClient {
     /// Posts `params` (after `name` and `pwd`) to `page` and reads the answer with `read`.
     ///
     /// Any error, `read`'s included, is scrubbed of the password (as typed and as GBK), of
-    /// `secret_param` (a new password) and of any echo of the request (see [`FormPost`]).
+    /// `secret_param` (a new password) and of any echo of the request (see [`FormPost`]). `read`
+    /// gets the request too, to scrub errors it puts inside a successful result.
     async fn call<T>(
         &self,
         page: &str,
         operation: Operation,
         params: &[(&str, Cow<'_, [u8]>)],
         secret_param: Option<&[u8]>,
-        read: impl FnOnce(&str, &[u8]) -> Result<T, Error>,
+        read: impl FnOnce(&str, &[u8], &FormPost<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let password = self.password();
         let password_gbk = encode_gbk(password.expose()).map_err(|_| {
@@ -254,7 +255,7 @@ impl JuxiangClient {
         }
         self.inner
             .http
-            .post_form(&post, |body| read(self.name_str(), body))
+            .post_form(&post, |body| read(self.name_str(), body, &post))
             .await
     }
 
@@ -350,21 +351,27 @@ impl JuxiangClient {
         if prepared.long {
             params.push(("txt", Cow::Borrowed(b"ccdx")));
         }
-        let answer = self
-            .call("gsend.asp", Operation::Send, &params, None, response::gsend)
-            .await?;
-        let listed = response::match_numbers(batch, &answer);
-        let outcomes: Vec<RecipientOutcome> = batch
-            .iter()
-            .zip(listed)
-            .map(|(number, listed)| match listed {
-                Listed::Accepted => RecipientOutcome::accepted(number.clone(), self.name_str(), None),
-                Listed::Failed => {
-                    RecipientOutcome::failed(number.clone(), self.name_str(), self.listed_failure(&answer))
-                }
-                Listed::Unknown => RecipientOutcome::unknown(number.clone(), self.name_str()),
+        let outcomes = self
+            .call("gsend.asp", Operation::Send, &params, None, |name, body, post| {
+                let answer = response::gsend(name, body)?;
+                let listed = response::match_numbers(batch, &answer);
+                // A listed failure quotes the answer's `err`: scrubbed like any error from the
+                // answer, although it travels inside a successful result.
+                Ok(batch
+                    .iter()
+                    .zip(listed)
+                    .map(|(number, listed)| match listed {
+                        Listed::Accepted => RecipientOutcome::accepted(number.clone(), name, None),
+                        Listed::Failed => RecipientOutcome::failed(
+                            number.clone(),
+                            name,
+                            post.scrub(self.listed_failure(&answer)),
+                        ),
+                        Listed::Unknown => RecipientOutcome::unknown(number.clone(), name),
+                    })
+                    .collect::<Vec<RecipientOutcome>>())
             })
-            .collect();
+            .await?;
         let unknown = outcomes
             .iter()
             .filter(|o| matches!(o.status, RecipientStatus::Unknown))
@@ -420,7 +427,7 @@ impl JuxiangClient {
             Operation::CheckContent,
             &[("content", Cow::Owned(content))],
             None,
-            response::check_content,
+            |name, body, _| response::check_content(name, body),
         )
         .await
     }
@@ -452,7 +459,7 @@ impl JuxiangClient {
             Operation::ChangePassword,
             &[("newpwd", Cow::Borrowed(new_bytes))],
             Some(new_bytes),
-            response::change_password,
+            |name, body, _| response::change_password(name, body),
         )
         .await?;
         *self
@@ -503,7 +510,9 @@ impl BalanceQuery for JuxiangClient {
     /// The balance from `getfee.asp`, in messages.
     async fn balance(&self) -> Result<Balance, Error> {
         let amount = self
-            .call("getfee.asp", Operation::Balance, &[], None, response::balance)
+            .call("getfee.asp", Operation::Balance, &[], None, |name, body, _| {
+                response::balance(name, body)
+            })
             .await?;
         Ok(Balance {
             provider: self.inner.name.clone(),
@@ -520,7 +529,9 @@ impl InboundSource for JuxiangClient {
     /// comes back with `opt_out` set: record it and do not answer that number.
     async fn next_inbound(&self) -> Result<Option<InboundMessage>, Error> {
         let reply = self
-            .call("readsms.asp", Operation::Inbound, &[], None, response::read_sms)
+            .call("readsms.asp", Operation::Inbound, &[], None, |name, body, _| {
+                response::read_sms(name, body)
+            })
             .await?;
         if let Some(reply) = &reply {
             tracing::debug!(

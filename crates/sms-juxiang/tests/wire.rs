@@ -700,3 +700,32 @@ async fn no_operation_leaks_a_password_or_the_request_through_an_echo() {
     assert!(seen.contains("batch failed"), "logging was captured");
     assert_no_leak(&seen, &[PASSWORD.as_bytes(), NEW_PASSWORD.as_bytes()], &requests);
 }
+
+/// A batch the provider partly accepts, whose `err` echoes the request: the failed number's error
+/// (inside a successful receipt, and in logs) holds neither the password nor the request.
+#[tokio::test]
+async fn a_listed_failure_quoting_the_request_is_scrubbed_too() {
+    use sms_core::testkit::echo::{assert_no_leak, error_text};
+    let logs = sms_core::testkit::echo::LogCapture::global();
+    let server = WireServer::start(|request: &CapturedRequest| {
+        let mut echo = String::new();
+        sms_core::raw::http::percent_encode_into(&mut echo, &request.body);
+        Reply::ok(format!(
+            "num=1&success=13800138000&faile=13800138001&err={echo}&errid=0"
+        ))
+    })
+    .await;
+    let receipt = client(&server)
+        .send(&Message::text(
+            numbers(13_800_138_000, 2),
+            "【商城】您的订单已发货",
+        ))
+        .await
+        .unwrap();
+    let failed = receipt.outcomes[1].error().expect("the listed number failed");
+    let mut seen = error_text(failed);
+    seen.push_str(&format!("{receipt:?}"));
+    seen.push_str(&logs.text());
+    assert!(seen.contains("[redacted]"), "{seen}");
+    assert_no_leak(&seen, &[PASSWORD.as_bytes()], &server.requests());
+}
