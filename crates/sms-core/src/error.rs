@@ -446,10 +446,12 @@ impl fmt::Display for Error {
             write!(f, "{provider}: ")?;
         }
         write!(f, "{} failed: {}", self.inner.operation, self.inner.kind)?;
+        // A provider's text may hold line breaks; escaped, the summary stays on one line.
+        let message = OneLine(&self.inner.message);
         match (&self.inner.code, self.inner.message.is_empty()) {
-            (Some(code), false) => write!(f, " (code {code}: {})", self.inner.message)?,
-            (Some(code), true) => write!(f, " (code {code})")?,
-            (None, false) => write!(f, ": {}", self.inner.message)?,
+            (Some(code), false) => write!(f, " (code {}: {message})", OneLine(code))?,
+            (Some(code), true) => write!(f, " (code {})", OneLine(code))?,
+            (None, false) => write!(f, ": {message}")?,
             (None, true) => {}
         }
         if let Some(delay) = self.inner.retry_after {
@@ -474,6 +476,22 @@ impl fmt::Display for Error {
         } else if !attempts.is_empty() {
             let plural = if attempts.len() == 1 { "" } else { "s" };
             write!(f, " [{} attempt{plural}]", attempts.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Text with control characters escaped (`\n` as `\\n`), for one-line output.
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
         }
         Ok(())
     }
@@ -664,6 +682,22 @@ mod tests {
             "{text}"
         );
         assert_eq!(all.attempts().len(), 2);
+    }
+
+    #[test]
+    fn display_stays_on_one_line_whatever_the_provider_wrote() {
+        let e = Error::new(ErrorKind::ProviderFault, Operation::Send)
+            .with_code("9\r\n9")
+            .with_message("first line\nsecond line");
+        assert_eq!(
+            e.to_string(),
+            "send failed: provider error (code 9\\r\\n9: first line\\nsecond line)"
+        );
+        assert_eq!(
+            e.message(),
+            "first line\nsecond line",
+            "the message itself is kept verbatim"
+        );
     }
 
     #[test]
