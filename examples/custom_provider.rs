@@ -127,8 +127,8 @@ async fn main() -> Result<(), BoxError> {
     println!("Acme config as logged: {:?}", acme.config);
 
     let chain = FailoverSender::builder()
-        .provider(ProviderEntry::new(Arc::new(acme) as Arc<dyn MessageSender>).priority(0))
-        .provider(ProviderEntry::new(Arc::new(backend.ihuyi.clone()) as Arc<dyn MessageSender>).priority(1))
+        .provider(ProviderEntry::send_only(Arc::new(acme)).priority(0))
+        .provider(ProviderEntry::new(Arc::new(backend.ihuyi.clone())).priority(1))
         .build()?;
 
     // Two recipients: Acme takes the first and refuses the second (its blacklist), which another

@@ -28,8 +28,8 @@ async fn main() -> Result<(), BoxError> {
     }
 
     let chain = FailoverSender::builder()
-        .provider(ProviderEntry::new(Arc::new(backend.ihuyi.clone()) as Arc<dyn MessageSender>).priority(0))
-        .provider(ProviderEntry::new(Arc::new(backend.juxiang.clone()) as Arc<dyn MessageSender>).priority(1))
+        .provider(ProviderEntry::new(Arc::new(backend.ihuyi.clone())).priority(0))
+        .provider(ProviderEntry::new(Arc::new(backend.juxiang.clone())).priority(1))
         // Quick retries so the demo stays snappy; production defaults are more patient.
         .retry(
             RetryPolicy::default()

@@ -75,13 +75,39 @@ async fn healthy_primary_takes_the_message() {
 }
 
 #[tokio::test]
-async fn primary_answering_500_fails_over_once() {
+async fn primary_answering_503_fails_over_once() {
     let bed = Bed::start().await;
     bed.sandbox
-        .inject_fault(primary_fault(FaultKind::HttpStatus(500)));
-    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 2, Some("HTTP 500")).await;
-    // 500 is retryable: the primary was tried as often as the retry policy allows, then left.
+        .inject_fault(primary_fault(FaultKind::HttpStatus(503)));
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 2, Some("HTTP 503")).await;
+    // 503 says "not processed" and is retryable: the primary was tried as often as the retry
+    // policy allows, then left.
     assert_eq!(bed.primary_requests(), 2);
+}
+
+#[tokio::test]
+async fn primary_answering_500_fails_over_when_the_provider_declares_it_unprocessed() {
+    let bed = Bed::start_with_unprocessed_statuses(vec![500, 503]).await;
+    bed.sandbox
+        .inject_fault(primary_fault(FaultKind::HttpStatus(500)));
+    assert_delivered_once_by_secondary(&bed, AmbiguityPolicy::AtMostOnce, 8, Some("HTTP 500")).await;
+    assert_eq!(bed.primary_requests(), 2);
+}
+
+#[tokio::test]
+async fn primary_answering_502_is_not_resent_under_at_most_once() {
+    // A 502 may come after the provider processed the request: under the default policy the message
+    // is neither retried on the primary nor sent through the secondary.
+    let bed = Bed::start().await;
+    bed.sandbox
+        .inject_fault(primary_fault(FaultKind::HttpStatus(502)));
+    let chain = bed.chain_builder().build().expect("chain");
+    let error = chain.send(&Message::text(number(9), TEXT)).await.unwrap_err();
+    assert!(error.is_ambiguous(), "{error:#}");
+    assert_eq!(error.attempts().len(), 1, "{error:#}");
+    assert_eq!(error.attempts()[0].error.code(), Some("HTTP 502"));
+    assert_eq!(bed.primary_requests(), 1, "not retried");
+    assert_eq!(bed.secondary_requests(), 0, "not failed over");
 }
 
 #[tokio::test]

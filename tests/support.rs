@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sms::HttpConfig;
+use sms::PhoneNumber;
 use sms::failover::{
     BreakerConfig, FailoverSender, FailoverSenderBuilder, ProviderEntry, RecipientLimits, RetryPolicy,
 };
-use sms::http::HttpConfig;
 use sms::ihuyi::{IhuyiClient, IhuyiConfig, PasswordMode};
 use sms::juxiang::{JuxiangClient, JuxiangConfig};
 use sms::sandbox::{
     DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD, DEFAULT_KEY, Product, RecordedMessage, Sandbox,
 };
-use sms::{MessageSender, PhoneNumber};
 
 /// How long the primary waits for an answer before the outcome counts as ambiguous. Short, so that
 /// hang tests take a fraction of a second.
@@ -38,10 +38,21 @@ impl Bed {
     /// Like [`Bed::start`] with another ihuyi key and password mode. A wrong key is refused as
     /// unauthorized: 40502 with the dynamic password, 405 with the plain one.
     pub async fn start_with_ihuyi(key: &str, mode: PasswordMode) -> Self {
+        Self::start_with(key, mode, HttpConfig::default().unprocessed_statuses).await
+    }
+
+    /// Like [`Bed::start`], with the primary configured to treat `statuses` as "not processed"
+    /// (see `HttpConfig::unprocessed_statuses`).
+    pub async fn start_with_unprocessed_statuses(statuses: Vec<u16>) -> Self {
+        Self::start_with(DEFAULT_KEY, PasswordMode::Dynamic, statuses).await
+    }
+
+    async fn start_with(key: &str, mode: PasswordMode, unprocessed_statuses: Vec<u16>) -> Self {
         let sandbox = Sandbox::builder().spawn().await.expect("sandbox starts");
         let base = sandbox.base_url();
         let http = HttpConfig {
             request_timeout: PRIMARY_TIMEOUT,
+            unprocessed_statuses,
             ..HttpConfig::default()
         };
         let ihuyi = IhuyiClient::new(
@@ -67,10 +78,8 @@ impl Bed {
     /// limits (each test uses its own numbers; the limiter has its own unit tests).
     pub fn chain_builder(&self) -> FailoverSenderBuilder {
         FailoverSender::builder()
-            .provider(ProviderEntry::new(Arc::new(self.ihuyi.clone()) as Arc<dyn MessageSender>).priority(0))
-            .provider(
-                ProviderEntry::new(Arc::new(self.juxiang.clone()) as Arc<dyn MessageSender>).priority(1),
-            )
+            .provider(ProviderEntry::new(Arc::new(self.ihuyi.clone())).priority(0))
+            .provider(ProviderEntry::new(Arc::new(self.juxiang.clone())).priority(1))
             .retry(
                 RetryPolicy::default()
                     .max_attempts_per_provider(2)

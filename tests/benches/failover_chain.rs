@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
+use sms::HttpConfig;
 use sms::failover::{FailoverSender, ProviderEntry, RetryPolicy};
-use sms::http::HttpConfig;
 use sms::ihuyi::{IhuyiClient, IhuyiConfig};
 use sms::juxiang::{JuxiangClient, JuxiangConfig};
 use sms::sandbox::{

@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{build_client, form_encode, normalize_base_url, post_form, scrub};
+use sms_core::raw::batch::{BatchPlan, send_batches};
+use sms_core::raw::http::{FormPost, HttpClient, form_encode, normalize_base_url};
 use sms_core::{
     Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, Message, MessageBody, MessageKind,
     MessageSender, MmsContent, Operation, PhoneNumber, Receipt, RecipientOutcome, Secret,
@@ -34,8 +34,7 @@ struct Inner {
     endpoint: String,
     batch_size: usize,
     capabilities: Capabilities,
-    http: reqwest::Client,
-    body_cap: usize,
+    http: HttpClient,
 }
 
 impl fmt::Debug for MmsClient {
@@ -85,7 +84,7 @@ impl MmsClient {
             return Err(invalid("the batch size must be at least 1".to_owned()));
         }
         let endpoint = endpoint(&config.base_url).map_err(invalid)?;
-        let http = build_client(&name, &config.http)?;
+        let http = HttpClient::new(&name, &config.http)?;
         let capabilities = Capabilities::new(&[MessageKind::Mms])
             .with_max_batch(config.batch_size)
             .with_scheduling();
@@ -98,7 +97,6 @@ impl MmsClient {
                 batch_size: config.batch_size,
                 capabilities,
                 http,
-                body_cap: config.http.body_cap,
             }),
         })
     }
@@ -107,19 +105,16 @@ impl MmsClient {
         &self.inner.name
     }
 
-    /// Removes the key, as typed and as percent-encoded, from an error, in case a server echoed the
-    /// request (see [`sms_core::http::scrub`]).
-    fn scrub(&self, error: Error) -> Error {
-        scrub(error, &self.inner.key)
-    }
-
-    /// Posts `params` (after `account` and `password`) to `method` and returns the answer body.
-    async fn call(
+    /// Posts `params` (after `account` and `password`) to `method` and reads the answer with
+    /// `read`. Any error, `read`'s included, is scrubbed of the key and of any echo of the request
+    /// (see [`FormPost`]).
+    async fn call<T>(
         &self,
         method: &str,
         operation: Operation,
         params: &[(&str, &str)],
-    ) -> Result<bytes::Bytes, Error> {
+        read: impl FnOnce(&str, &[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut pairs: Vec<(&str, &str)> = vec![
             ("account", &self.inner.account),
             ("password", self.inner.key.expose()),
@@ -127,18 +122,13 @@ impl MmsClient {
         pairs.extend_from_slice(params);
         let url = format!("{}?method={method}", self.inner.endpoint);
         tracing::debug!(provider = %self.inner.name, %url, "request");
-        let reply = post_form(
-            &self.inner.http,
-            &self.inner.name,
-            operation,
-            &url,
-            form_encode(&pairs),
-            FORM,
-            self.inner.body_cap,
-        )
-        .await
-        .map_err(|e| self.scrub(e))?;
-        Ok(reply.body)
+        let post = FormPost::new(&self.inner.name, operation, &url, form_encode(&pairs))
+            .content_type(FORM)
+            .sensitive(self.inner.key.expose().as_bytes());
+        self.inner
+            .http
+            .post_form(&post, |body| read(self.name_str(), body))
+            .await
     }
 
     /// Sends one batch (at most the batch size) and reports each number.
@@ -161,8 +151,9 @@ impl MmsClient {
         if let Some(time) = time {
             params.push(("time", time));
         }
-        let body = self.call("SendMms", Operation::Send, &params).await?;
-        let id = response::send(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        let id = self
+            .call("SendMms", Operation::Send, &params, response::send)
+            .await?;
         Ok(batch
             .iter()
             .map(|n| RecipientOutcome::accepted(n.clone(), self.name_str(), Some(id.clone())))
@@ -184,14 +175,14 @@ impl MmsClient {
                 .with_message("the MMS title is empty"));
         }
         let zipfile = package.to_base64();
-        let body = self
+        let id = self
             .call(
                 "CreateMms",
                 Operation::CreateMms,
                 &[("title", title), ("zipfile", &zipfile)],
+                response::create,
             )
             .await?;
-        let id = response::create(self.name_str(), &body).map_err(|e| self.scrub(e))?;
         tracing::info!(provider = %self.inner.name, package = %id, "MMS package stored");
         Ok(id)
     }
@@ -235,8 +226,9 @@ impl MessageSender for MmsClient {
 impl BalanceQuery for MmsClient {
     /// The remaining MMS count from GetNum.
     async fn balance(&self) -> Result<Balance, Error> {
-        let body = self.call("GetNum", Operation::Balance, &[]).await?;
-        let amount = response::balance(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        let amount = self
+            .call("GetNum", Operation::Balance, &[], response::balance)
+            .await?;
         Ok(Balance {
             provider: self.inner.name.clone(),
             amount,

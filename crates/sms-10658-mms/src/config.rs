@@ -1,8 +1,8 @@
 //! Client configuration: the account, the API key (a [`Secret`]), the base URL, the batch size and
 //! HTTP settings.
 
+use sms_core::HttpConfig;
 use sms_core::Secret;
-use sms_core::http::HttpConfig;
 
 /// The provider's documented base URL.
 pub const DEFAULT_BASE_URL: &str = "http://10658.cc";
@@ -23,7 +23,7 @@ pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// base_url = "http://10658.cc"   # optional
 /// batch_size = 100               # optional: numbers per SendMms request
 /// name = "10658-mms"             # optional: provider name in receipts and errors
-/// [http]                         # optional: sms_core::http::HttpConfig
+/// [http]                         # optional: sms_core::HttpConfig
 /// request_timeout = "30s"
 /// ```
 ///

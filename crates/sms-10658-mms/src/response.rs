@@ -9,7 +9,7 @@
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
-use sms_core::http::excerpt;
+use sms_core::raw::http::excerpt;
 use sms_core::{Error, ErrorKind, Operation};
 
 /// Longest excerpt of an unreadable answer put into an error.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sms_10658_mms::{MmsClient, MmsConfig, MmsPackage};
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber,
@@ -200,7 +200,7 @@ async fn every_fault_maps_to_its_error_kind() {
     // (fault, kind, whether the sandbox accepted the message before the answer broke)
     let cases = [
         (FaultKind::HttpStatus(503), ErrorKind::Unavailable, false),
-        (FaultKind::HttpStatus(502), ErrorKind::Unavailable, false),
+        (FaultKind::HttpStatus(502), ErrorKind::Ambiguous, false),
         (FaultKind::CloseWithoutResponse, ErrorKind::Ambiguous, false),
         (FaultKind::Hang, ErrorKind::Ambiguous, false),
         (FaultKind::ResetMidBody, ErrorKind::Ambiguous, true),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sms_10658_mms::{MmsClient, MmsConfig, MmsPackage};
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber,
@@ -307,7 +307,7 @@ fn quick(server: &WireServer) -> MmsClient {
 async fn transport_failures_map_to_the_error_model() {
     let cases = [
         (Reply::status(503, b"busy".to_vec()), ErrorKind::Unavailable),
-        (Reply::status(500, b"oops".to_vec()), ErrorKind::Unavailable),
+        (Reply::status(500, b"oops".to_vec()), ErrorKind::Ambiguous),
         (
             Reply::status(404, b"not found".to_vec()),
             ErrorKind::Configuration,
@@ -446,4 +446,40 @@ fn configuration_deserialises_with_the_key_hidden() {
     let minimal: MmsConfig = serde_json::from_str(r#"{"account":"a","key":"k"}"#).unwrap();
     assert_eq!(minimal, MmsConfig::new("a", "k"));
     assert!(serde_json::from_str::<MmsConfig>(r#"{"account":"a","key":"k","typo":1}"#).is_err());
+}
+
+/// Every operation (send, balance, package upload) against every style of echoing server, with a
+/// TRACE subscriber: neither an error nor a log line holds the key or any piece of the request.
+#[tokio::test]
+async fn no_operation_leaks_the_key_or_the_request_through_an_echo() {
+    use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
+    let logs = sms_core::testkit::echo::LogCapture::global();
+    let smil = r#"<smil><body><par><img src="a.jpg"/><text src="a.txt"/></par></body></smil>"#;
+    let package = MmsPackage::builder()
+        .smil(smil)
+        .add_image("a.jpg", JPEG)
+        .add_text("a.txt", "欢迎光临本店")
+        .build()
+        .unwrap();
+    let mut seen = String::new();
+    let mut requests = Vec::new();
+    for (style, server) in echo_servers().await {
+        let client = client(&server);
+        let send = client
+            .send(&Message::mms(
+                vec![number(13_800_138_000)],
+                MmsContent::new("1000", "1"),
+            ))
+            .await
+            .err();
+        let upload = client.create_mms("店庆活动", &package).await.err();
+        for error in [send, client.balance().await.err(), upload] {
+            let error = error.unwrap_or_else(|| panic!("{style}: an echo is never a success"));
+            seen.push_str(&error_text(&error));
+        }
+        requests.extend(server.requests());
+    }
+    seen.push_str(&logs.text());
+    assert!(seen.contains("batch failed"), "logging was captured");
+    assert_no_leak(&seen, &[KEY.as_bytes()], &requests);
 }

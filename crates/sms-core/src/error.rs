@@ -129,6 +129,9 @@ impl fmt::Display for Operation {
     }
 }
 
+/// A result whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// One failed attempt of a failover chain: which provider, how it failed and how long it took.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -351,6 +354,14 @@ impl Error {
         if let Some(clean) = redact_text(&self.inner.message, &forms) {
             self.inner.message = clean;
         }
+        if let Some(clean) = self
+            .inner
+            .code
+            .as_deref()
+            .and_then(|code| redact_text(code, &forms))
+        {
+            self.inner.code = Some(clean);
+        }
         let Some(source) = &self.inner.source else {
             return self;
         };
@@ -391,7 +402,12 @@ fn redact_text(text: &str, forms: &[&str]) -> Option<String> {
             }
             let leaked = forms
                 .iter()
-                .flat_map(|form| (MIN_REDACTED_PREFIX..form.len()).filter_map(move |len| form.get(..len)))
+                // A prefix longer than the piece cannot end it; bounding by the piece keeps this
+                // cheap when a form is long (an echoed upload).
+                .flat_map(|form| {
+                    (MIN_REDACTED_PREFIX..form.len().min(piece.len() + 1))
+                        .filter_map(move |len| form.get(..len))
+                })
                 .filter(|prefix| piece.ends_with(prefix))
                 .map(str::len)
                 .max();
@@ -422,30 +438,87 @@ impl fmt::Display for RedactedSource {
 impl std::error::Error for RedactedSource {}
 
 impl fmt::Display for Error {
+    /// One line: provider, operation, kind, code, message and retry delay, plus the number of
+    /// attempts of a failover chain. The alternate form (`{:#}`) adds one line per attempt; see
+    /// [`Error::report`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(provider) = &self.inner.provider {
             write!(f, "{provider}: ")?;
         }
         write!(f, "{} failed: {}", self.inner.operation, self.inner.kind)?;
+        // A provider's text may hold line breaks; escaped, the summary stays on one line.
+        let message = OneLine(&self.inner.message);
         match (&self.inner.code, self.inner.message.is_empty()) {
-            (Some(code), false) => write!(f, " (code {code}: {})", self.inner.message)?,
-            (Some(code), true) => write!(f, " (code {code})")?,
-            (None, false) => write!(f, ": {}", self.inner.message)?,
+            (Some(code), false) => write!(f, " (code {}: {message})", OneLine(code))?,
+            (Some(code), true) => write!(f, " (code {})", OneLine(code))?,
+            (None, false) => write!(f, ": {message}")?,
             (None, true) => {}
         }
         if let Some(delay) = self.inner.retry_after {
-            write!(f, "; retry after {delay:?}")?;
+            // A message that already names the delay (a local limiter's "next allowed in 1s")
+            // is not followed by the same delay again.
+            let delay = format!("{delay:?}");
+            if !self.inner.message.contains(&delay) {
+                write!(f, "; retry after {delay}")?;
+            }
         }
-        for (index, attempt) in self.inner.attempts.iter().enumerate() {
-            write!(
-                f,
-                "\n  attempt {}: {} after {:?}",
-                index + 1,
-                attempt.error,
-                attempt.elapsed
-            )?;
+        let attempts = &self.inner.attempts;
+        if f.alternate() {
+            for (index, attempt) in attempts.iter().enumerate() {
+                write!(
+                    f,
+                    "\n  attempt {}: {} after {:?}",
+                    index + 1,
+                    attempt.error,
+                    attempt.elapsed
+                )?;
+            }
+        } else if !attempts.is_empty() {
+            let plural = if attempts.len() == 1 { "" } else { "s" };
+            write!(f, " [{} attempt{plural}]", attempts.len())?;
         }
         Ok(())
+    }
+}
+
+/// Text with control characters escaped (`\n` as `\\n`), for one-line output.
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    /// The full report: the one-line summary, then one line per attempt of a failover chain (the
+    /// same text as `format!("{error:#}")`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sms_core::{Attempt, Error, ErrorKind, Operation};
+    /// let first = Error::new(ErrorKind::Unavailable, Operation::Send).with_provider("a");
+    /// let all = Error::new(ErrorKind::AllProvidersFailed, Operation::Send).with_attempts(vec![Attempt {
+    ///     provider: "a".into(),
+    ///     recipients: 1,
+    ///     error: first,
+    ///     elapsed: Duration::from_millis(5),
+    /// }]);
+    /// assert_eq!(all.to_string(), "send failed: all providers failed [1 attempt]");
+    /// assert_eq!(
+    ///     all.report(),
+    ///     "send failed: all providers failed\n  attempt 1: a: send failed: unavailable after 5ms"
+    /// );
+    /// ```
+    pub fn report(&self) -> String {
+        format!("{self:#}")
     }
 }
 
@@ -595,7 +668,11 @@ mod tests {
                 elapsed: Duration::from_millis(7),
             },
         ]);
-        let text = all.to_string();
+        // One line by default; the attempts under `{:#}` and `report()`.
+        assert_eq!(all.to_string(), "send failed: all providers failed [2 attempts]");
+        assert!(!all.to_string().contains('\n'));
+        let text = format!("{all:#}");
+        assert_eq!(text, all.report());
         assert!(
             text.contains("attempt 1: a: send failed: unavailable after 5ms"),
             "{text}"
@@ -605,6 +682,42 @@ mod tests {
             "{text}"
         );
         assert_eq!(all.attempts().len(), 2);
+    }
+
+    #[test]
+    fn display_stays_on_one_line_whatever_the_provider_wrote() {
+        let e = Error::new(ErrorKind::ProviderFault, Operation::Send)
+            .with_code("9\r\n9")
+            .with_message("first line\nsecond line");
+        assert_eq!(
+            e.to_string(),
+            "send failed: provider error (code 9\\r\\n9: first line\\nsecond line)"
+        );
+        assert_eq!(
+            e.message(),
+            "first line\nsecond line",
+            "the message itself is kept verbatim"
+        );
+    }
+
+    #[test]
+    fn a_delay_the_message_already_names_is_not_repeated() {
+        let limited = Error::new(ErrorKind::RateLimited, Operation::Send)
+            .with_provider("a")
+            .with_message("a reached the local limit of 1 message(s) per 1s; next allowed in 998ms")
+            .with_retry_after(Duration::from_millis(998));
+        assert_eq!(
+            limited.to_string(),
+            "a: send failed: rate limited: a reached the local limit of 1 message(s) per 1s; next allowed in 998ms"
+        );
+    }
+
+    #[test]
+    fn redact_covers_the_code() {
+        let e = Error::new(ErrorKind::ProviderFault, Operation::Send)
+            .with_code("s3cr3t-code")
+            .redact(&["s3cr3t-code"]);
+        assert_eq!(e.code(), Some("[redacted]"));
     }
 
     #[derive(Debug)]

@@ -2,17 +2,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod batch;
 pub mod capability;
 pub mod error;
-#[cfg(feature = "http")]
-pub mod http;
 mod inbound;
 pub mod measure;
 pub mod message;
 #[cfg(any(feature = "http", feature = "testkit"))]
 mod percent;
 pub mod phone;
+pub mod raw;
 pub mod receipt;
 pub mod report;
 mod secret;
@@ -24,7 +22,7 @@ mod traits;
 
 pub use async_trait::async_trait;
 pub use capability::{Capabilities, InboundMode};
-pub use error::{Attempt, Error, ErrorKind, Operation};
+pub use error::{Attempt, Error, ErrorKind, Operation, Result};
 pub use inbound::inbound_stream;
 pub use measure::{TextEncoding, TextMeasure};
 pub use message::{
@@ -32,6 +30,8 @@ pub use message::{
     TemplateText, VoiceCode,
 };
 pub use phone::{PhoneNumber, PhoneNumberError};
+#[cfg(feature = "http")]
+pub use raw::http::HttpConfig;
 pub use receipt::{Balance, BalanceUnit, Receipt, RecipientOutcome, RecipientStatus};
 pub use report::{DeliveryReport, DeliveryStatus, InboundMessage};
 pub use secret::Secret;

@@ -102,11 +102,17 @@ pub fn measure_mainland(text: &str) -> Result<TextMeasure, MeasureError> {
         return Err(MeasureError { character, position });
     }
     let characters = text.chars().count();
+    // Every character is one unit, so packing is plain arithmetic (no walk over the text).
+    let parts = match characters {
+        0 => 0,
+        n if n <= MAINLAND_SINGLE => 1,
+        n => n.div_ceil(MAINLAND_PART),
+    };
     Ok(TextMeasure {
         encoding: TextEncoding::Mainland,
         units: characters,
         characters,
-        parts: pack(text.chars().map(|_| 1), MAINLAND_SINGLE, MAINLAND_PART),
+        parts,
     })
 }
 

@@ -2,10 +2,15 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 use crate::error::REDACTED;
 
 /// An API key or password. `Debug` and `Display` print `[redacted]`; only [`Secret::expose`] gives
 /// the text, and only the code that signs or sends a request should call it.
+///
+/// Its memory is overwritten with zeros when it is dropped (`zeroize`), so a freed key does not
+/// linger in the heap for a core dump or a later allocation to reveal.
 ///
 /// It deserialises from a plain string so that configuration files work, and deliberately does not
 /// implement `Serialize`, so that a config cannot be written back out with the key in it by accident.
@@ -17,12 +22,12 @@ use crate::error::REDACTED;
 /// assert_eq!(key.expose(), "s3cr3t");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Zeroizing::new(value.into()))
     }
 
     /// The secret text. Call it only where the value goes on the wire or into a signature.
@@ -50,19 +55,19 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self::new(value)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
+        String::deserialize(deserializer).map(Self::new)
     }
 }
 

@@ -8,7 +8,7 @@ use sms_core::{
     Balance, BalanceQuery, Capabilities, Error, ErrorKind, Message, MessageBody, MessageKind, MessageSender,
     MessageSenderExt, Operation, Receipt,
 };
-use sms_ihuyi::protocol::{self, ApiClient, ApiSettings};
+use sms_ihuyi::raw::{self, ApiClient, ApiSettings};
 
 use crate::config::IhuyiVoiceConfig;
 use crate::response::code_meaning;
@@ -59,7 +59,7 @@ impl IhuyiVoiceClient {
             http: &config.http,
             codes: code_meaning,
         })?;
-        let url = |method: &str| protocol::method_url(api.provider(), &config.base_url, VOICE_PATH, method);
+        let url = |method: &str| raw::method_url(api.provider(), &config.base_url, VOICE_PATH, method);
         let inner = Inner {
             submit_url: url("Submit")?,
             balance_url: url("GetNum")?,
@@ -105,10 +105,10 @@ impl MessageSender for IhuyiVoiceClient {
     /// # Errors
     /// Before any request: [`ErrorKind::InvalidRequest`] (no recipient, a duplicate),
     /// [`ErrorKind::Unsupported`] (text, template, MMS, international numbers, schedules). After:
-    /// see [`protocol::send_each`].
+    /// see [`raw::send_each`].
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
         let code = self.checked_code(message)?;
-        protocol::send_each(self.name(), message, |recipient| async move {
+        raw::send_each(self.name(), message, |recipient| async move {
             self.inner
                 .api
                 .submit(&self.inner.submit_url, &recipient, code, ID_FIELDS)

@@ -1,8 +1,8 @@
 //! Client configuration, from code or from a config file (serde).
 
 use serde::Deserialize;
+use sms_core::HttpConfig;
 use sms_core::Secret;
-use sms_core::http::HttpConfig;
 use sms_ihuyi::{PasswordMode, ResponseFormat};
 
 /// The default base URL of the voice API.

@@ -1,8 +1,8 @@
 //! The voice code table (PROTOCOLS.md §2): the one place a voice API code becomes an error kind.
-//! The rows shared with the SMS API come from [`sms_ihuyi::protocol::common_code`].
+//! The rows shared with the SMS API come from [`sms_ihuyi::raw::common_code`].
 
 use sms_core::ErrorKind;
-use sms_ihuyi::protocol::{CodeMeaning, common_code};
+use sms_ihuyi::raw::{CodeMeaning, common_code};
 
 /// The meaning of a voice API failure code. Two rows differ from SMS: 4070 is a malformed voice
 /// code (not a signature problem) and 408 an account frozen on suspected abuse (not a per-number
@@ -26,7 +26,7 @@ pub fn code_meaning(code: &str) -> Option<CodeMeaning> {
 mod tests {
     use super::*;
     use sms_core::Operation;
-    use sms_ihuyi::protocol::code_error;
+    use sms_ihuyi::raw::code_error;
 
     /// Every failure row of PROTOCOLS.md §2: code, kind, may fail over.
     const TABLE: &[(&str, ErrorKind, bool)] = &[

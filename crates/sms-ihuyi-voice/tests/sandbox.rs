@@ -118,13 +118,13 @@ async fn account_rules_map_to_their_kinds() {
 #[tokio::test]
 async fn faults_and_voice_codes_map_to_their_kinds() {
     let sandbox = Sandbox::builder().spawn().await.unwrap();
-    let quick = sms_core::http::HttpConfig {
+    let quick = sms_core::HttpConfig {
         request_timeout: Duration::from_millis(500),
         ..Default::default()
     };
     let client = IhuyiVoiceClient::new(config(&sandbox).http(quick)).unwrap();
     let cases = [
-        (FaultKind::HttpStatus(502), ErrorKind::Unavailable),
+        (FaultKind::HttpStatus(502), ErrorKind::Ambiguous),
         (FaultKind::Hang, ErrorKind::Ambiguous),
         (FaultKind::ResetMidBody, ErrorKind::Ambiguous),
         (FaultKind::GarbledBody, ErrorKind::Protocol),

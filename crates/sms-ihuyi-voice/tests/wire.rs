@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::{BalanceQuery, ErrorKind, Message, MessageSender, PhoneNumber, TemplateText};
 use sms_ihuyi_voice::{IhuyiVoiceClient, IhuyiVoiceConfig, PasswordMode, ResponseFormat};
 use support::{LogCapture, Reply, WireServer, assert_fresh_time, md5_hex};
@@ -253,4 +253,34 @@ async fn the_key_never_appears_in_errors_logs_or_debug_output() {
     for needle in [KEY, "v0ice"] {
         assert!(!all.contains(needle), "{needle} leaked:\n{all}");
     }
+}
+
+/// Every operation against every style of echoing server, with a TRACE subscriber: neither an
+/// error nor a log line holds the key, a signature made from it, or any piece of the request.
+#[tokio::test]
+async fn no_operation_leaks_the_key_its_signature_or_the_request_through_an_echo() {
+    use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
+    let logs = sms_core::testkit::echo::LogCapture::global();
+    let mut seen = String::new();
+    let mut requests = Vec::new();
+    for (style, server) in echo_servers().await {
+        for mode in [PasswordMode::Dynamic, PasswordMode::Plain] {
+            for format in [ResponseFormat::Xml, ResponseFormat::Json] {
+                let client =
+                    IhuyiVoiceClient::new(config(&server).password_mode(mode).format(format)).unwrap();
+                let send = client
+                    .send(&Message::voice_code(number("+86 139 0013 9000"), "482913").unwrap())
+                    .await
+                    .err();
+                for error in [send, client.balance().await.err()] {
+                    let error = error.unwrap_or_else(|| panic!("{style}: an echo is never a success"));
+                    seen.push_str(&error_text(&error));
+                }
+            }
+        }
+        requests.extend(server.requests());
+    }
+    seen.push_str(&logs.text());
+    assert!(seen.contains("batch failed"), "logging was captured");
+    assert_no_leak(&seen, &[KEY.as_bytes()], &requests);
 }

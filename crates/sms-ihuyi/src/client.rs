@@ -12,7 +12,7 @@ use sms_core::{
 };
 
 use crate::config::IhuyiConfig;
-use crate::protocol::{self, ApiClient, ApiRequest, ApiSettings};
+use crate::raw::{self, ApiClient, ApiRequest, ApiSettings};
 use crate::response::code_meaning;
 
 /// Where the mainland SMS API lives under its base URL.
@@ -27,7 +27,7 @@ const ID_FIELDS: &[&str] = &["smsid"];
 /// A client of the ihuyi SMS and international SMS APIs.
 ///
 /// Sends text and template messages (one request per recipient, up to
-/// [`protocol::SPLIT_CONCURRENCY`] at once), queries the balance and registers templates. Cloning
+/// [`raw::SPLIT_CONCURRENCY`] at once), queries the balance and registers templates. Cloning
 /// is cheap and clones share one HTTP connection pool.
 ///
 /// ```no_run
@@ -81,8 +81,7 @@ impl IhuyiClient {
             http: &config.http,
             codes: code_meaning,
         })?;
-        let url =
-            |base: &str, path: &str, method: &str| protocol::method_url(api.provider(), base, path, method);
+        let url = |base: &str, path: &str, method: &str| raw::method_url(api.provider(), base, path, method);
         let inner = Inner {
             submit_url: url(&config.base_url, SMS_PATH, "Submit")?,
             international_submit_url: url(&config.international_base_url, INTERNATIONAL_PATH, "Submit")?,
@@ -176,8 +175,11 @@ impl IhuyiClient {
             ));
         }
         // The service refuses emoji (4074) on every API; refuse them before spending a request.
-        if let Err(emoji) = measure_mainland(content) {
-            return Err(local(ErrorKind::InvalidContent, emoji.to_string()).with_source(emoji));
+        // A scan first: measuring (again, after the preflight) is only needed to describe an emoji.
+        if content.chars().any(sms_core::raw::is_emoji) {
+            if let Err(emoji) = measure_mainland(content) {
+                return Err(local(ErrorKind::InvalidContent, emoji.to_string()).with_source(emoji));
+            }
         }
         Ok(content)
     }
@@ -207,10 +209,10 @@ impl MessageSender for IhuyiClient {
     /// # Errors
     /// Before any request: [`ErrorKind::InvalidRequest`] (no recipient, a duplicate, empty text),
     /// [`ErrorKind::Unsupported`] (voice codes, MMS, schedules), [`ErrorKind::InvalidContent`]
-    /// (over [`MAX_TEXT_CHARS`] characters, emoji). After: see [`protocol::send_each`].
+    /// (over [`MAX_TEXT_CHARS`] characters, emoji). After: see [`raw::send_each`].
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
         let content = self.checked_content(message)?;
-        protocol::send_each(self.name(), message, |recipient| async move {
+        raw::send_each(self.name(), message, |recipient| async move {
             self.submit(&recipient, content).await
         })
         .await

@@ -1,10 +1,10 @@
 //! Client configuration, from code or from a config file (serde).
 
 use serde::Deserialize;
+use sms_core::HttpConfig;
 use sms_core::Secret;
-use sms_core::http::HttpConfig;
 
-use crate::protocol::{PasswordMode, ResponseFormat};
+use crate::raw::{PasswordMode, ResponseFormat};
 
 /// The default base URL of the mainland SMS API.
 pub const DEFAULT_BASE_URL: &str = "https://106.ihuyi.com";

@@ -17,11 +17,11 @@
 
 use std::collections::BTreeMap;
 
-use sms_core::http::percent_decode;
+use sms_core::raw::http::percent_decode;
 use sms_core::{BeijingTime, DeliveryReport, DeliveryStatus, Error, ErrorKind, InboundMessage, Operation};
 
 use crate::config::DEFAULT_NAME;
-use crate::protocol::{EXCERPT_CHARS, SUCCESS, parse_json_object};
+use crate::raw::{EXCERPT_CHARS, SUCCESS, parse_json_object};
 
 /// What a receiver answers (HTTP 200) to a receipt or reply push. What the service expects is
 /// unconfirmed; `ok` is the assumption.
@@ -144,7 +144,7 @@ fn malformed(provider: &str, what: &str, body: &[u8]) -> Error {
         .with_provider(provider)
         .with_message(format!(
             "{what}: {:?}",
-            sms_core::http::excerpt(body, EXCERPT_CHARS)
+            sms_core::raw::http::excerpt(body, EXCERPT_CHARS)
         ))
 }
 
@@ -290,7 +290,7 @@ mod tests {
             #[test]
             fn form_encoded_values_round_trip(id in "[0-9]{1,24}", text in "\\PC{0,40}") {
                 let mut body = format!("smsid={id}&code=2&msg=");
-                sms_core::http::percent_encode_into(&mut body, text.as_bytes());
+                sms_core::raw::http::percent_encode_into(&mut body, text.as_bytes());
                 let report = parse_delivery_report(body.as_bytes()).unwrap();
                 prop_assert_eq!(report.message_id, id);
                 prop_assert_eq!(report.description, text.trim());

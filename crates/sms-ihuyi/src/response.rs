@@ -1,12 +1,12 @@
 //! The SMS code table (PROTOCOLS.md §1, "Codes (Submit)"): the one place an ihuyi SMS or
-//! international SMS code becomes an error kind. Envelope parsing lives in [`crate::protocol`],
+//! international SMS code becomes an error kind. Envelope parsing lives in [`crate::raw`],
 //! shared with the voice API.
 
 use std::time::Duration;
 
 use sms_core::ErrorKind;
 
-use crate::protocol::{CodeMeaning, common_code};
+use crate::raw::{CodeMeaning, common_code};
 
 /// How long to wait after 4080 (more than one SMS per second to one number).
 pub const PER_SECOND_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -45,7 +45,7 @@ pub fn code_meaning(code: &str) -> Option<CodeMeaning> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::code_error;
+    use crate::raw::code_error;
     use sms_core::Operation;
 
     /// Every row of PROTOCOLS.md §1 "Codes (Submit)": code, kind, may fail over, may retry here.

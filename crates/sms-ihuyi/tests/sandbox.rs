@@ -6,7 +6,7 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
 use sms_core::{BalanceQuery, ErrorKind, Message, MessageSender, MmsContent, PhoneNumber, TemplateText};
 use sms_ihuyi::push::{RECEIPT_ACK, parse_delivery_report, parse_reply};
@@ -419,7 +419,7 @@ async fn every_fault_kind_maps_to_the_right_error_kind() {
     let client = IhuyiClient::new(config(&sandbox).http(quick)).unwrap();
     // (fault, error kind, whether the sandbox accepted the message before the answer broke)
     let cases = [
-        (FaultKind::HttpStatus(500), ErrorKind::Unavailable, false),
+        (FaultKind::HttpStatus(500), ErrorKind::Ambiguous, false),
         (FaultKind::HttpStatus(503), ErrorKind::Unavailable, false),
         (FaultKind::Hang, ErrorKind::Ambiguous, false),
         (FaultKind::CloseWithoutResponse, ErrorKind::Ambiguous, false),

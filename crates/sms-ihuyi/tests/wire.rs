@@ -6,7 +6,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::{
     BalanceQuery, ErrorKind, Message, MessageSender, MmsContent, Operation, PhoneNumber, TemplateText,
 };
@@ -499,12 +499,26 @@ async fn send_error(client: &IhuyiClient) -> sms_core::Error {
 
 #[tokio::test]
 async fn server_errors_and_refused_connections_are_unavailable() {
-    for status in [500, 502, 503] {
+    let server = WireServer::always(Reply::status(503, "<html>busy</html>")).await;
+    let error = send_error(&client(&server)).await;
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert!(error.is_retryable() && error.can_failover() && !error.is_ambiguous());
+    // Other 5xx may follow processing: ambiguous, neither retried nor failed over by default...
+    for status in [500, 502, 504] {
         let server = WireServer::always(Reply::status(status, "<html>busy</html>")).await;
         let error = send_error(&client(&server)).await;
-        assert_eq!(error.kind(), ErrorKind::Unavailable, "{status}");
-        assert!(error.is_retryable() && error.can_failover() && !error.is_ambiguous());
+        assert_eq!(error.kind(), ErrorKind::Ambiguous, "{status}");
+        assert!(!error.is_retryable() && !error.can_failover() && error.is_ambiguous());
+        assert_eq!(server.requests().len(), 1, "{status} is not resent");
     }
+    // ...unless the provider's configuration says the status means "not processed".
+    let server = WireServer::always(Reply::status(502, "<html>busy</html>")).await;
+    let declared = IhuyiClient::new(config(&server).http(HttpConfig {
+        unprocessed_statuses: vec![502, 503],
+        ..HttpConfig::default()
+    }))
+    .unwrap();
+    assert_eq!(send_error(&declared).await.kind(), ErrorKind::Unavailable);
     let refused = support::refused_base_url().await;
     let client = IhuyiClient::new(IhuyiConfig::new(ACCOUNT, KEY).base_url(refused)).unwrap();
     let error = client
@@ -628,7 +642,7 @@ async fn the_key_never_appears_in_errors_logs_or_debug_output() {
     seen.push(logs.text());
     let all = seen.join("\n");
     assert!(
-        logs.text().contains("ihuyi answer"),
+        logs.text().contains("batch failed"),
         "logging was captured: {}",
         logs.text()
     );
@@ -636,4 +650,42 @@ async fn the_key_never_appears_in_errors_logs_or_debug_output() {
     for needle in [KEY, "S3cr3t"] {
         assert!(!all.contains(needle), "{needle} leaked:\n{all}");
     }
+}
+
+/// Every operation against every style of echoing server, in both password modes and formats, with
+/// a TRACE subscriber: neither an error (`Display`, `{:#}`, `Debug`, sources) nor a log line holds
+/// the key, a signature made from it, or any piece of the request.
+#[tokio::test]
+async fn no_operation_leaks_the_key_its_signature_or_the_request_through_an_echo() {
+    use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
+    let logs = sms_core::testkit::echo::LogCapture::global();
+    let mut seen = String::new();
+    let mut requests = Vec::new();
+    for (style, server) in echo_servers().await {
+        for mode in [PasswordMode::Dynamic, PasswordMode::Plain] {
+            for format in [ResponseFormat::Xml, ResponseFormat::Json] {
+                let client = IhuyiClient::new(config(&server).password_mode(mode).format(format)).unwrap();
+                let mut errors = Vec::new();
+                for to in ["13800138000", "+44 7700 900123"] {
+                    errors.push(
+                        client
+                            .send(&Message::text(number(to), "您的验证码是 482913"))
+                            .await
+                            .err(),
+                    );
+                }
+                errors.push(client.balance().await.err());
+                errors.push(client.international_balance().await.err());
+                errors.push(client.add_template("您的验证码是【变量】").await.err());
+                for error in errors {
+                    let error = error.unwrap_or_else(|| panic!("{style}: an echo is never a success"));
+                    seen.push_str(&error_text(&error));
+                }
+            }
+        }
+        requests.extend(server.requests());
+    }
+    seen.push_str(&logs.text());
+    assert!(seen.contains("batch failed"), "logging was captured");
+    assert_no_leak(&seen, &[KEY.as_bytes()], &requests);
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use encoding_rs::EncoderResult;
-use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{build_client, percent_encode_into, post_form};
+use sms_core::raw::batch::{BatchPlan, send_batches};
+use sms_core::raw::http::{FormPost, HttpClient, percent_encode_into};
 use sms_core::{
     Balance, BalanceQuery, BalanceUnit, Capabilities, Error, ErrorKind, InboundMessage, InboundMode,
     InboundSource, Message, MessageKind, MessageSender, Operation, PhoneNumber, Receipt, RecipientOutcome,
@@ -58,8 +58,7 @@ struct Inner {
     long_sms: bool,
     sender_extension: Option<String>,
     capabilities: Capabilities,
-    http: reqwest::Client,
-    body_cap: usize,
+    http: HttpClient,
 }
 
 impl fmt::Debug for JuxiangClient {
@@ -179,7 +178,7 @@ impl JuxiangClient {
                 )));
             }
         };
-        let http = build_client(&name, &config.http)?;
+        let http = HttpClient::new(&name, &config.http)?;
         let capabilities = Capabilities::new(&[MessageKind::Text, MessageKind::Template])
             .with_max_batch(MAX_BATCH)
             .with_scheduling()
@@ -202,7 +201,6 @@ impl JuxiangClient {
                 sender_extension,
                 capabilities,
                 http,
-                body_cap: config.http.body_cap,
             }),
         })
     }
@@ -224,23 +222,19 @@ impl JuxiangClient {
             .clone()
     }
 
-    /// Removes the password, as typed and as percent-encoded GBK (its form on the wire), from an
-    /// error, in case a server echoed the request (see [`Error::redact`]).
-    fn scrub(&self, error: Error) -> Error {
-        let password = self.password();
-        let secret = password.expose();
-        let mut encoded = String::new();
-        percent_encode_into(&mut encoded, &encode_gbk(secret).unwrap_or_default());
-        error.redact(&[secret, &encoded])
-    }
-
-    /// Posts `params` (after `name` and `pwd`) to `page` and returns the answer body.
-    async fn call(
+    /// Posts `params` (after `name` and `pwd`) to `page` and reads the answer with `read`.
+    ///
+    /// Any error, `read`'s included, is scrubbed of the password (as typed and as GBK), of
+    /// `secret_param` (a new password) and of any echo of the request (see [`FormPost`]). `read`
+    /// gets the request too, to scrub errors it puts inside a successful result.
+    async fn call<T>(
         &self,
         page: &str,
         operation: Operation,
         params: &[(&str, Cow<'_, [u8]>)],
-    ) -> Result<bytes::Bytes, Error> {
+        secret_param: Option<&[u8]>,
+        read: impl FnOnce(&str, &[u8], &FormPost<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let password = self.password();
         let password_gbk = encode_gbk(password.expose()).map_err(|_| {
             Error::new(ErrorKind::Configuration, operation)
@@ -255,18 +249,17 @@ impl JuxiangClient {
         }
         let url = format!("{}{page}", self.inner.base_url);
         tracing::debug!(provider = %self.inner.name, %url, "request");
-        let reply = post_form(
-            &self.inner.http,
-            &self.inner.name,
-            operation,
-            &url,
-            body,
-            FORM,
-            self.inner.body_cap,
-        )
-        .await
-        .map_err(|e| self.scrub(e))?;
-        Ok(reply.body)
+        let mut post = FormPost::new(&self.inner.name, operation, &url, body)
+            .content_type(FORM)
+            .sensitive(password.expose().as_bytes())
+            .sensitive(&password_gbk);
+        if let Some(value) = secret_param {
+            post = post.sensitive(value);
+        }
+        self.inner
+            .http
+            .post_form(&post, |body| read(self.name_str(), body, &post))
+            .await
     }
 
     /// Checks a message before any request and encodes its text.
@@ -315,7 +308,7 @@ impl JuxiangClient {
             // GBK is this provider's limit (a UTF-8 provider may send the text), except for emoji,
             // which every mainland gateway rejects.
             let text = encode_gbk(text).map_err(|e| {
-                let kind = if sms_core::measure::is_emoji(e.character) {
+                let kind = if sms_core::raw::is_emoji(e.character) {
                     ErrorKind::InvalidContent
                 } else {
                     ErrorKind::ContentRejected
@@ -361,20 +354,27 @@ impl JuxiangClient {
         if prepared.long {
             params.push(("txt", Cow::Borrowed(b"ccdx")));
         }
-        let body = self.call("gsend.asp", Operation::Send, &params).await?;
-        let answer = response::gsend(self.name_str(), &body).map_err(|e| self.scrub(e))?;
-        let listed = response::match_numbers(batch, &answer);
-        let outcomes: Vec<RecipientOutcome> = batch
-            .iter()
-            .zip(listed)
-            .map(|(number, listed)| match listed {
-                Listed::Accepted => RecipientOutcome::accepted(number.clone(), self.name_str(), None),
-                Listed::Failed => {
-                    RecipientOutcome::failed(number.clone(), self.name_str(), self.listed_failure(&answer))
-                }
-                Listed::Unknown => RecipientOutcome::unknown(number.clone(), self.name_str()),
+        let outcomes = self
+            .call("gsend.asp", Operation::Send, &params, None, |name, body, post| {
+                let answer = response::gsend(name, body)?;
+                let listed = response::match_numbers(batch, &answer);
+                // A listed failure quotes the answer's `err`: scrubbed like any error from the
+                // answer, although it travels inside a successful result.
+                Ok(batch
+                    .iter()
+                    .zip(listed)
+                    .map(|(number, listed)| match listed {
+                        Listed::Accepted => RecipientOutcome::accepted(number.clone(), name, None),
+                        Listed::Failed => RecipientOutcome::failed(
+                            number.clone(),
+                            name,
+                            post.scrub(self.listed_failure(&answer)),
+                        ),
+                        Listed::Unknown => RecipientOutcome::unknown(number.clone(), name),
+                    })
+                    .collect::<Vec<RecipientOutcome>>())
             })
-            .collect();
+            .await?;
         let unknown = outcomes
             .iter()
             .filter(|o| matches!(o.status, RecipientStatus::Unknown))
@@ -425,14 +425,14 @@ impl JuxiangClient {
             ));
         }
         let content = encode_gbk(text).map_err(|e| invalid(ErrorKind::InvalidContent, e.to_string()))?;
-        let body = self
-            .call(
-                "checkcontent.asp",
-                Operation::CheckContent,
-                &[("content", Cow::Owned(content))],
-            )
-            .await?;
-        response::check_content(self.name_str(), &body).map_err(|e| self.scrub(e))
+        self.call(
+            "checkcontent.asp",
+            Operation::CheckContent,
+            &[("content", Cow::Owned(content))],
+            None,
+            |name, body, _| response::check_content(name, body),
+        )
+        .await
     }
 
     /// Changes the account password (`cpwd.asp`). On success every clone of this client uses the new
@@ -456,14 +456,15 @@ impl JuxiangClient {
                     PASSWORD_CHARS.end()
                 )));
         }
-        let body = self
-            .call(
-                "cpwd.asp",
-                Operation::ChangePassword,
-                &[("newpwd", Cow::Borrowed(new_password.expose().as_bytes()))],
-            )
-            .await?;
-        response::change_password(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        let new_bytes = new_password.expose().as_bytes();
+        self.call(
+            "cpwd.asp",
+            Operation::ChangePassword,
+            &[("newpwd", Cow::Borrowed(new_bytes))],
+            Some(new_bytes),
+            |name, body, _| response::change_password(name, body),
+        )
+        .await?;
         *self
             .inner
             .password
@@ -474,10 +475,10 @@ impl JuxiangClient {
     }
 }
 
-/// Checks the base URL (see [`sms_core::http::normalize_base_url`]) and gives it a trailing `/`:
+/// Checks the base URL (see [`sms_core::raw::http::normalize_base_url`]) and gives it a trailing `/`:
 /// the pages are relative to it.
 fn normalize_base_url(base: &str) -> Result<String, String> {
-    sms_core::http::normalize_base_url(base).map(|base| base + "/")
+    sms_core::raw::http::normalize_base_url(base).map(|base| base + "/")
 }
 
 #[async_trait]
@@ -511,8 +512,11 @@ impl MessageSender for JuxiangClient {
 impl BalanceQuery for JuxiangClient {
     /// The balance from `getfee.asp`, in messages.
     async fn balance(&self) -> Result<Balance, Error> {
-        let body = self.call("getfee.asp", Operation::Balance, &[]).await?;
-        let amount = response::balance(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        let amount = self
+            .call("getfee.asp", Operation::Balance, &[], None, |name, body, _| {
+                response::balance(name, body)
+            })
+            .await?;
         Ok(Balance {
             provider: self.inner.name.clone(),
             amount,
@@ -527,12 +531,15 @@ impl InboundSource for JuxiangClient {
     /// than every [`POLL_INTERVAL`]: `sms_core::inbound_stream` does the pacing. A reply of `0000`
     /// comes back with `opt_out` set: record it and do not answer that number.
     async fn next_inbound(&self) -> Result<Option<InboundMessage>, Error> {
-        let body = self.call("readsms.asp", Operation::Inbound, &[]).await?;
-        let reply = response::read_sms(self.name_str(), &body).map_err(|e| self.scrub(e))?;
+        let reply = self
+            .call("readsms.asp", Operation::Inbound, &[], None, |name, body, _| {
+                response::read_sms(name, body)
+            })
+            .await?;
         if let Some(reply) = &reply {
             tracing::debug!(
                 provider = %self.inner.name,
-                sender = %sms_core::phone::mask_digits(&reply.sender),
+                sender = %sms_core::raw::mask_digits(&reply.sender),
                 opt_out = reply.opt_out,
                 "reply received"
             );

@@ -1,8 +1,8 @@
 //! Client configuration: the enterprise login, the password (a [`Secret`]), the base URL and the
 //! account's settings.
 
+use sms_core::HttpConfig;
 use sms_core::Secret;
-use sms_core::http::HttpConfig;
 
 /// The base URL Juxiang documents. The provider reserves the right to move it, so it is only a
 /// default: set [`JuxiangConfig::base_url`] when they do.
@@ -22,7 +22,7 @@ pub const DEFAULT_NAME: &str = "juxiang";
 /// long_sms = true                # optional: the account has long SMS (txt=ccdx) enabled
 /// sender_extension = "01"        # optional: digits appended to the service number
 /// name = "juxiang"               # optional: provider name in receipts and errors
-/// [http]                         # optional: sms_core::http::HttpConfig
+/// [http]                         # optional: sms_core::HttpConfig
 /// request_timeout = "10s"
 /// ```
 ///

@@ -23,7 +23,7 @@
 //! assert_eq!(answer, "0");
 //! ```
 
-use sms_core::http::percent_decode;
+use sms_core::raw::http::percent_decode;
 use sms_core::{Error, ErrorKind, InboundMessage, Operation};
 
 use crate::config::DEFAULT_NAME;

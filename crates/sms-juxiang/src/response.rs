@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use sms_core::http::excerpt;
+use sms_core::raw::http::excerpt;
 use sms_core::{BeijingTime, Error, ErrorKind, InboundMessage, Operation, PhoneNumber};
 
 /// Longest excerpt of an unreadable answer put into an error.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::conformance::{Fixture, run};
 use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
@@ -399,7 +399,7 @@ async fn every_fault_maps_to_its_error_kind() {
     // (fault, kind, whether the sandbox accepted the message before the answer broke)
     let cases = [
         (FaultKind::HttpStatus(503), ErrorKind::Unavailable, false),
-        (FaultKind::HttpStatus(500), ErrorKind::Unavailable, false),
+        (FaultKind::HttpStatus(500), ErrorKind::Ambiguous, false),
         (FaultKind::CloseWithoutResponse, ErrorKind::Ambiguous, false),
         (FaultKind::Hang, ErrorKind::Ambiguous, false),
         (FaultKind::ResetMidBody, ErrorKind::Ambiguous, true),

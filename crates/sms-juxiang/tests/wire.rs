@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sms_core::http::HttpConfig;
+use sms_core::HttpConfig;
 use sms_core::testkit::wire::{CapturedRequest, Reply, WireServer};
 use sms_core::{
     BalanceQuery, BeijingTime, ErrorKind, InboundSource, Message, MessageSender, MmsContent, Operation,
@@ -431,10 +431,8 @@ async fn transport_failures_map_to_the_error_model() {
     let message = || Message::text(number(13900000001), "通知");
     let cases = [
         (Reply::status(503, b"busy".to_vec()), ErrorKind::Unavailable),
-        (
-            Reply::status(502, b"bad gateway".to_vec()),
-            ErrorKind::Unavailable,
-        ),
+        // A 502 may follow processing: ambiguous, never resent by default.
+        (Reply::status(502, b"bad gateway".to_vec()), ErrorKind::Ambiguous),
         (Reply::Close, ErrorKind::Ambiguous),
         (Reply::Hang, ErrorKind::Ambiguous),
         (Reply::cut_off("num=1&succ"), ErrorKind::Ambiguous),
@@ -667,4 +665,70 @@ async fn inbound_polling_keeps_more_than_five_seconds_between_calls() {
         let gap = pair[1] - pair[0];
         assert!(gap > Duration::from_secs(5), "calls {gap:?} apart");
     }
+}
+
+/// Every operation (send, balance, content check, password change, inbound) against every style of
+/// echoing server, with a TRACE subscriber: neither an error nor a log line holds the password, the
+/// new password or any piece of the request.
+#[tokio::test]
+async fn no_operation_leaks_a_password_or_the_request_through_an_echo() {
+    use sms_core::testkit::echo::{assert_no_leak, echo_servers, error_text};
+    const NEW_PASSWORD: &str = "N3wPwd&=+";
+    let logs = sms_core::testkit::echo::LogCapture::global();
+    let mut seen = String::new();
+    let mut requests = Vec::new();
+    for (style, server) in echo_servers().await {
+        let client = client(&server);
+        let send = client
+            .send(&Message::text(
+                numbers(13_800_138_000, 2),
+                "【商城】您的订单已发货",
+            ))
+            .await
+            .err();
+        let errors = [
+            send,
+            client.balance().await.err(),
+            client.check_content("【商城】您的订单已发货").await.err(),
+            client.change_password(NEW_PASSWORD).await.err(),
+            client.next_inbound().await.err(),
+        ];
+        for error in errors {
+            let error = error.unwrap_or_else(|| panic!("{style}: an echo is never a success"));
+            seen.push_str(&error_text(&error));
+        }
+        requests.extend(server.requests());
+    }
+    seen.push_str(&logs.text());
+    assert!(seen.contains("batch failed"), "logging was captured");
+    assert_no_leak(&seen, &[PASSWORD.as_bytes(), NEW_PASSWORD.as_bytes()], &requests);
+}
+
+/// A batch the provider partly accepts, whose `err` echoes the request: the failed number's error
+/// (inside a successful receipt, and in logs) holds neither the password nor the request.
+#[tokio::test]
+async fn a_listed_failure_quoting_the_request_is_scrubbed_too() {
+    use sms_core::testkit::echo::{assert_no_leak, error_text};
+    let logs = sms_core::testkit::echo::LogCapture::global();
+    let server = WireServer::start(|request: &CapturedRequest| {
+        let mut echo = String::new();
+        sms_core::raw::http::percent_encode_into(&mut echo, &request.body);
+        Reply::ok(format!(
+            "num=1&success=13800138000&faile=13800138001&err={echo}&errid=0"
+        ))
+    })
+    .await;
+    let receipt = client(&server)
+        .send(&Message::text(
+            numbers(13_800_138_000, 2),
+            "【商城】您的订单已发货",
+        ))
+        .await
+        .unwrap();
+    let failed = receipt.outcomes[1].error().expect("the listed number failed");
+    let mut seen = error_text(failed);
+    seen.push_str(&format!("{receipt:?}"));
+    seen.push_str(&logs.text());
+    assert!(seen.contains("[redacted]"), "{seen}");
+    assert_no_leak(&seen, &[PASSWORD.as_bytes()], &server.requests());
 }

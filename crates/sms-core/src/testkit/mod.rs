@@ -3,6 +3,7 @@
 //! against ([`wire`]).
 
 pub mod conformance;
+pub mod echo;
 mod stub;
 pub mod wire;
 

@@ -266,7 +266,10 @@ async fn when_every_provider_fails_one_error_lists_every_attempt() {
             ),
         ]
     );
-    let text = err.to_string();
+    // One line by default; the alternate form (and `report()`) lists every attempt.
+    assert!(!err.to_string().contains('\n'), "{err}");
+    let text = format!("{err:#}");
+    assert_eq!(text, err.report());
     assert!(
         text.contains("attempt 3: b: send failed: insufficient balance (code 4051) after 70ms"),
         "{text}"

@@ -45,7 +45,7 @@ impl EnvelopeError {
     fn new(reason: &'static str, body: &[u8]) -> Self {
         Self {
             reason,
-            excerpt: sms_core::http::excerpt(body, EXCERPT_CHARS),
+            excerpt: sms_core::raw::http::excerpt(body, EXCERPT_CHARS),
         }
     }
 

@@ -45,25 +45,29 @@ async fn read_request(socket: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-fn client(request_timeout: Duration) -> reqwest::Client {
+fn client(request_timeout: Duration) -> HttpClient {
     let config = HttpConfig {
         request_timeout,
         ..HttpConfig::default()
     };
-    build_client("test", &config).unwrap()
+    HttpClient::new("test", &config).unwrap()
 }
 
-async fn post(addr: SocketAddr, timeout: Duration) -> Result<HttpReply, Error> {
-    post_form(
-        &client(timeout),
+async fn post_with(client: &HttpClient, addr: SocketAddr) -> Result<Bytes, Error> {
+    let url = format!("http://{addr}/webservice/sms.php?method=Submit");
+    let request = FormPost::new(
         "test",
         Operation::Send,
-        &format!("http://{addr}/webservice/sms.php?method=Submit"),
+        &url,
         form_encode(&[("account", "a"), ("content", "hi")]),
-        "application/x-www-form-urlencoded",
-        DEFAULT_BODY_CAP,
-    )
-    .await
+    );
+    client
+        .post_form(&request, |body| Ok(Bytes::copy_from_slice(body)))
+        .await
+}
+
+async fn post(addr: SocketAddr, timeout: Duration) -> Result<Bytes, Error> {
+    post_with(&client(timeout), addr).await
 }
 
 #[tokio::test]
@@ -157,14 +161,19 @@ async fn oversized_bodies_stop_at_the_cap() {
     let mut ok = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", exact.len()).into_bytes();
     ok.extend_from_slice(&exact);
     let reply = post(answer(ok).await, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(reply.body.len(), DEFAULT_BODY_CAP);
+    assert_eq!(reply.len(), DEFAULT_BODY_CAP);
 }
 
 #[tokio::test]
 async fn http_statuses_map_to_kinds() {
-    let cases: [(&str, ErrorKind); 4] = [
+    // 503 says "not processed"; 500, 502 and 504 come after the request was written and may
+    // follow its processing, so they are ambiguous.
+    let cases: [(&str, ErrorKind); 7] = [
         ("503 Service Unavailable", ErrorKind::Unavailable),
-        ("500 Internal Server Error", ErrorKind::Unavailable),
+        ("500 Internal Server Error", ErrorKind::Ambiguous),
+        ("502 Bad Gateway", ErrorKind::Ambiguous),
+        ("504 Gateway Timeout", ErrorKind::Ambiguous),
+        ("599 Whatever", ErrorKind::Ambiguous),
         ("404 Not Found", ErrorKind::Configuration),
         ("403 Forbidden", ErrorKind::ProviderFault),
     ];
@@ -186,6 +195,41 @@ async fn http_statuses_map_to_kinds() {
     );
 }
 
+#[tokio::test]
+async fn a_provider_may_declare_more_statuses_unprocessed() {
+    let config = HttpConfig {
+        unprocessed_statuses: vec![500, 503],
+        ..HttpConfig::default()
+    };
+    let client = HttpClient::new("test", &config).unwrap();
+    for (status, kind) in [
+        ("500 Internal Server Error", ErrorKind::Unavailable),
+        ("502 Bad Gateway", ErrorKind::Ambiguous),
+    ] {
+        let response = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").into_bytes();
+        let err = post_with(&client, answer(response).await).await.unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}");
+    }
+    let not_5xx = HttpConfig {
+        unprocessed_statuses: vec![429],
+        ..HttpConfig::default()
+    };
+    assert_eq!(
+        HttpClient::new("p", &not_5xx).unwrap_err().kind(),
+        ErrorKind::Configuration
+    );
+    let parsed: HttpConfig = serde_json::from_str(r#"{"unprocessed_statuses":[502,503]}"#).unwrap();
+    assert_eq!(parsed.unprocessed_statuses, [502, 503]);
+}
+
+#[test]
+fn default_timeouts_suit_a_provider_api() {
+    let config = HttpConfig::default();
+    assert_eq!(config.connect_timeout, Duration::from_secs(2));
+    assert_eq!(config.request_timeout, Duration::from_secs(5));
+    assert_eq!(config.unprocessed_statuses, [503]);
+}
+
 #[test]
 fn retry_after_is_parsed_and_capped() {
     assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
@@ -201,7 +245,7 @@ fn client_config_is_checked() {
         ..HttpConfig::default()
     };
     assert_eq!(
-        build_client("p", &bad_idle).unwrap_err().kind(),
+        HttpClient::new("p", &bad_idle).unwrap_err().kind(),
         ErrorKind::Configuration
     );
     let zero = HttpConfig {
@@ -209,7 +253,7 @@ fn client_config_is_checked() {
         ..HttpConfig::default()
     };
     assert_eq!(
-        build_client("p", &zero).unwrap_err().kind(),
+        HttpClient::new("p", &zero).unwrap_err().kind(),
         ErrorKind::Configuration
     );
     let parsed: HttpConfig =
@@ -280,18 +324,63 @@ fn base_urls_are_checked_and_normalized() {
 
 #[test]
 fn scrub_hides_the_typed_and_the_form_encoded_secret() {
-    let key = Secret::new("k3y-S3cr3t+&=%value");
+    let key = "k3y-S3cr3t+&=%value";
     let mut encoded = String::new();
-    percent_encode_into(&mut encoded, key.expose().as_bytes());
-    let echoed = Error::new(ErrorKind::Protocol, Operation::Send).with_message(format!(
-        "raw {} form {} cut {}…",
-        key.expose(),
-        encoded,
-        &encoded[..8]
-    ));
-    let clean = scrub(echoed, &key);
+    percent_encode_into(&mut encoded, key.as_bytes());
+    let post = FormPost::new("p", Operation::Send, "http://127.0.0.1:1/", "a=1").sensitive(key.as_bytes());
+    let echoed = Error::new(ErrorKind::Protocol, Operation::Send)
+        .with_message(format!("raw {key} form {encoded} cut {}…", &encoded[..8]));
+    let clean = post.scrub(echoed);
     assert_eq!(clean.message(), "raw [redacted] form [redacted] cut [redacted]…");
     assert_eq!(clean.kind(), ErrorKind::Protocol);
+}
+
+/// A server that echoes the request: every way it may print the request and its secrets.
+#[test]
+fn scrub_removes_every_echo_of_the_request() {
+    let signature = "676d15c3850796e5dcb0fbe12c014553";
+    let body = form_encode(&[
+        ("account", "C1"),
+        ("password", signature),
+        ("mobile", "13800138000"),
+        ("content", "您的验证码是 1234"),
+        ("time", "1700000000"),
+        ("format", "json"),
+    ]);
+    let post = FormPost::new("p", Operation::Send, "http://127.0.0.1:1/", body.clone())
+        .sensitive(b"the-key")
+        .sensitive(signature.as_bytes());
+    let json = r#"{"account":"C1","password":"676D15C3850796E5DCB0FBE12C014553","mobile":"13800138000","content":"您的验证码是 1234","time":"1700000000"}"#;
+    let cut = &body[..40];
+    for echo in [body.as_str(), json, &format!("{cut}…"), &format!("{body:?}")] {
+        let error = Error::new(ErrorKind::Protocol, Operation::Send)
+            .with_code(echo.to_owned())
+            .with_message(format!("unreadable answer: {echo}"))
+            .with_source(std::io::Error::other(format!("inner {echo}")));
+        let clean = post.scrub(error);
+        let mut all = format!("{clean} {clean:?} {clean:#}");
+        let mut next = std::error::Error::source(&clean);
+        while let Some(source) = next {
+            all.push_str(&format!(" {source} {source:?}"));
+            next = source.source();
+        }
+        for needle in [
+            "676d15c3",
+            "676D15C3",
+            "C1&",
+            "account=",
+            "13800138000",
+            "1700000000",
+            "验证码",
+            "%E6%82%A8",
+        ] {
+            assert!(!all.contains(needle), "{needle} in {all}");
+        }
+        assert!(all.contains("unreadable answer: "), "{all}");
+    }
+    // Without any echo the error is untouched.
+    let plain = Error::new(ErrorKind::Protocol, Operation::Send).with_message("not XML: \"<html>\"");
+    assert_eq!(post.scrub(plain).message(), "not XML: \"<html>\"");
 }
 
 #[test]

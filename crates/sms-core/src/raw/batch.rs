@@ -16,7 +16,7 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use sms_core::batch::{BatchPlan, send_batches};
+//! use sms_core::raw::batch::{BatchPlan, send_batches};
 //! use sms_core::{Message, PhoneNumber, RecipientOutcome};
 //! let to: Vec<PhoneNumber> = ["13900000001", "13900000002", "13900000003"]
 //!     .iter()
@@ -131,17 +131,39 @@ where
             .with_provider(provider)
             .with_message("the message has no recipient"));
     }
+    let size = plan.size.max(1);
+    let results: Vec<(Range<usize>, BatchResult)> = if recipients.len() <= size {
+        // One batch (every single-recipient send): no copy of the message without its
+        // recipients, no stop flag and no stream to drive.
+        vec![(0..recipients.len(), send(message.clone()).await)]
+    } else {
+        send_in_batches(message, plan, &send).await
+    };
+    merge(provider, message, results)
+}
+
+/// Sends the batches of a message that needs more than one, as [`send_batches`] describes.
+async fn send_in_batches<F, Fut>(
+    message: &Message,
+    plan: BatchPlan,
+    send: &F,
+) -> Vec<(Range<usize>, BatchResult)>
+where
+    F: Fn(Message) -> Fut,
+    Fut: Future<Output = Result<Vec<RecipientOutcome>, Error>>,
+{
+    let recipients = message.recipients();
     // The message without its recipients, so that each batch copies only its own numbers.
     let template = message.for_recipients(Vec::new());
     let stopped: Mutex<Option<Error>> = Mutex::new(None);
-    let (template, stopped, send) = (&template, &stopped, &send);
+    let (template, stopped) = (&template, &stopped);
     // Batches are index ranges rather than slices: a stream closure over borrowed items makes the
     // future of an `async_trait` method fail its `Send` check (a known compiler limitation).
     let size = plan.size.max(1);
     let ranges = (0..recipients.len())
         .step_by(size)
         .map(|start| start..(start + size).min(recipients.len()));
-    let results: Vec<(Range<usize>, BatchResult)> = futures_util::stream::iter(ranges)
+    futures_util::stream::iter(ranges)
         .map(|range| async move {
             let earlier = stopped.lock().unwrap_or_else(PoisonError::into_inner).clone();
             if let Some(error) = earlier {
@@ -161,8 +183,17 @@ where
         })
         .buffered(plan.concurrency.max(1))
         .collect()
-        .await;
+        .await
+}
 
+/// Merges the batches' results into one receipt, or the error chosen as the module documentation
+/// says when nothing was accepted or left unknown.
+fn merge(
+    provider: &str,
+    message: &Message,
+    results: Vec<(Range<usize>, BatchResult)>,
+) -> Result<Receipt, Error> {
+    let recipients = message.recipients();
     let mut outcomes = Vec::with_capacity(recipients.len());
     let mut request_errors = Vec::new();
     for (range, result) in results {

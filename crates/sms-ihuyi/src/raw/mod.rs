@@ -1,5 +1,5 @@
-//! The wire protocol every ihuyi API shares (SMS, international SMS and voice codes; PROTOCOLS.md
-//! §1-2): dynamic-password signing, the XML/JSON answer envelope, the code rows all APIs share, and
+//! Building blocks for ihuyi products (the wire protocol every ihuyi API shares: SMS, international
+//! SMS and voice codes): dynamic-password signing, the XML/JSON answer envelope, the code rows all APIs share, and
 //! [`ApiClient`], which makes one signed request and turns the answer into a result.
 //!
 //! Applications use [`crate::IhuyiClient`]; this module is public so that `sms-ihuyi-voice` (and any
@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use sms_core::Secret;
-//! use sms_ihuyi::protocol::dynamic_password;
+//! use sms_ihuyi::raw::dynamic_password;
 //! // md5("acct" + "key" + "13800138000" + "hi" + "1700000000"), lowercase hex.
 //! let password = dynamic_password("acct", &Secret::new("key"), "13800138000hi", "1700000000");
 //! assert_eq!(password.len(), 32);
@@ -23,8 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 use serde::Deserialize;
-use sms_core::batch::{BatchPlan, send_batches};
-use sms_core::http::{HttpConfig, build_client, form_encode, normalize_base_url, post_form, scrub};
+use sms_core::raw::batch::{BatchPlan, send_batches};
+use sms_core::raw::http::{FormPost, HttpClient, HttpConfig, form_encode, normalize_base_url};
 use sms_core::{
     Balance, BalanceUnit, Error, ErrorKind, Message, Operation, PhoneNumber, Receipt, RecipientOutcome,
     Secret,
@@ -71,11 +71,7 @@ pub fn dynamic_password(account: &str, key: &Secret, signed: &str, time: &str) -
     for part in [account, key.expose(), signed, time] {
         hasher.update(part.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }
 
 /// The current Unix time in seconds, as the `time` parameter.
@@ -101,7 +97,7 @@ pub fn mobile_param(recipient: &PhoneNumber) -> String {
 ///
 /// # Errors
 /// [`ErrorKind::Configuration`] unless `base_url` is an absolute http(s) URL without query,
-/// fragment or credentials (see [`sms_core::http::normalize_base_url`]).
+/// fragment or credentials (see [`sms_core::raw::http::normalize_base_url`]).
 pub fn method_url(provider: &str, base_url: &str, path: &str, method: &str) -> Result<String, Error> {
     let base = normalize_base_url(base_url).map_err(|why| {
         Error::new(ErrorKind::Configuration, Operation::Configure)
@@ -150,9 +146,8 @@ pub struct ApiClient {
     key: Secret,
     password_mode: PasswordMode,
     format: ResponseFormat,
-    body_cap: usize,
     codes: CodeTable,
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 impl fmt::Debug for ApiClient {
@@ -190,13 +185,12 @@ impl ApiClient {
             return invalid("API key");
         }
         Ok(Self {
-            http: build_client(provider, settings.http)?,
+            http: HttpClient::new(provider, settings.http)?,
             provider: provider.to_owned(),
             account: settings.account.trim().to_owned(),
             key: settings.key.clone(),
             password_mode: settings.password_mode,
             format: settings.format,
-            body_cap: settings.http.body_cap,
             codes: settings.codes,
         })
     }
@@ -217,48 +211,60 @@ impl ApiClient {
     /// time; the service refused the first request, so nothing was done twice.
     ///
     /// # Errors
-    /// Transport and HTTP failures as [`sms_core::http::post_form`] maps them; an unreadable body
+    /// Transport and HTTP failures as [`sms_core::raw::http::HttpClient::post_form`] maps them; an unreadable body
     /// as [`ErrorKind::Protocol`] with a short excerpt; a failure code as the code table maps it.
     /// The key never appears in an error.
     pub async fn call(&self, request: ApiRequest<'_>) -> Result<Envelope, Error> {
         let mut retried = false;
         loop {
-            let body = self.form(&request, &unix_time());
-            let reply = post_form(
-                &self.http,
+            let time = unix_time();
+            let password = self.password(&request, &time);
+            let post = FormPost::new(
                 &self.provider,
                 request.operation,
                 request.url,
-                body,
-                FORM_CONTENT_TYPE,
-                self.body_cap,
+                self.form(&request, &password, &time),
             )
-            .await
-            .map_err(|e| self.scrub_error(e))?;
-            // The envelope error is not attached as a source: the message already carries its excerpt.
-            let envelope = parse_envelope(&reply.body).map_err(|e| {
-                self.scrub_error(
-                    Error::new(ErrorKind::Protocol, request.operation)
-                        .with_provider(&self.provider)
-                        .with_message(e.to_string()),
-                )
-            })?;
-            tracing::debug!(provider = %self.provider, url = request.url, code = %envelope.code, "ihuyi answer");
-            if envelope.code == SUCCESS {
-                return Ok(envelope);
+            .content_type(FORM_CONTENT_TYPE)
+            .sensitive(self.key.expose().as_bytes())
+            .sensitive(password.as_bytes());
+            // Everything read from the answer happens inside `post_form`, which scrubs any error
+            // quoting it (a server may echo the signed request).
+            let answer = self
+                .http
+                .post_form(&post, |body| {
+                    // The envelope error is not attached as a source: the message carries its excerpt.
+                    let envelope = parse_envelope(body).map_err(|e| {
+                        Error::new(ErrorKind::Protocol, request.operation)
+                            .with_provider(&self.provider)
+                            .with_message(e.to_string())
+                    })?;
+                    if envelope.code == SUCCESS {
+                        return Ok(Some(envelope));
+                    }
+                    if envelope.code == STALE_TIME && self.password_mode == PasswordMode::Dynamic && !retried
+                    {
+                        return Ok(None);
+                    }
+                    Err(code_error(
+                        &self.provider,
+                        request.operation,
+                        self.codes,
+                        &envelope.code,
+                        &envelope.msg,
+                    ))
+                })
+                .await?;
+            match answer {
+                Some(envelope) => {
+                    tracing::debug!(provider = %self.provider, url = request.url, "ihuyi answer: success");
+                    return Ok(envelope);
+                }
+                None => {
+                    tracing::info!(provider = %self.provider, url = request.url, "stale dynamic-password time; retrying once with a fresh time");
+                    retried = true;
+                }
             }
-            if envelope.code == STALE_TIME && self.password_mode == PasswordMode::Dynamic && !retried {
-                tracing::info!(provider = %self.provider, url = request.url, "stale dynamic-password time; retrying once with a fresh time");
-                retried = true;
-                continue;
-            }
-            return Err(self.scrub_error(code_error(
-                &self.provider,
-                request.operation,
-                self.codes,
-                &envelope.code,
-                &envelope.msg,
-            )));
         }
     }
 
@@ -325,14 +331,18 @@ impl ApiClient {
             .with_message(format!("a success answer without {what}"))
     }
 
-    fn form(&self, request: &ApiRequest<'_>, time: &str) -> String {
-        let password = match self.password_mode {
+    /// The `password` parameter: the dynamic signature, or the key itself.
+    fn password(&self, request: &ApiRequest<'_>, time: &str) -> String {
+        match self.password_mode {
             PasswordMode::Dynamic => dynamic_password(&self.account, &self.key, request.signed, time),
             PasswordMode::Plain => self.key.expose().to_owned(),
-        };
+        }
+    }
+
+    fn form(&self, request: &ApiRequest<'_>, password: &str, time: &str) -> String {
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(request.params.len() + 4);
         pairs.push(("account", &self.account));
-        pairs.push(("password", &password));
+        pairs.push(("password", password));
         pairs.extend_from_slice(request.params);
         if self.password_mode == PasswordMode::Dynamic {
             pairs.push(("time", time));
@@ -342,17 +352,10 @@ impl ApiClient {
         }
         form_encode(&pairs)
     }
-
-    /// The error with the key redacted, raw or form-encoded (a server may echo the request), also
-    /// where a cut excerpt ends in a prefix of it and in an attached source (see
-    /// [`sms_core::Error::redact`]).
-    fn scrub_error(&self, error: Error) -> Error {
-        scrub(error, &self.key)
-    }
 }
 
 /// Sends a message one recipient per request, at most [`SPLIT_CONCURRENCY`] at once, and gathers
-/// one outcome per recipient in the message's order (through [`sms_core::batch::send_batches`];
+/// one outcome per recipient in the message's order (through [`sms_core::raw::batch::send_batches`];
 /// every recipient is requested whatever the others answer).
 ///
 /// `submit` sends to one recipient and returns its message id. The receipt bills the measured parts
@@ -368,16 +371,18 @@ where
     Fut: Future<Output = Result<Option<String>, Error>>,
 {
     let submit = &submit;
-    let plan = BatchPlan::concurrent(1, SPLIT_CONCURRENCY);
-    let receipt = send_batches(provider, message, plan, |one: Message| async move {
-        let mut outcomes = Vec::with_capacity(1);
-        for recipient in one.recipients() {
-            let id = submit(recipient.clone()).await?;
-            outcomes.push(RecipientOutcome::accepted(recipient.clone(), provider, id));
-        }
-        Ok(outcomes)
-    })
-    .await?;
+    let receipt = if let [recipient] = message.recipients() {
+        // The common case (a verification code to one number) needs none of the batch machinery.
+        let id = submit(recipient.clone()).await.inspect_err(|error| {
+            tracing::warn!(provider, numbers = 1, "batch failed: {error}");
+        })?;
+        Receipt::new(
+            message.reference().clone(),
+            vec![RecipientOutcome::accepted(recipient.clone(), provider, id)],
+        )
+    } else {
+        send_split(provider, message, submit).await?
+    };
     let billed = receipt.accepted().try_fold(0u32, |sum, outcome| {
         let parts = message.parts_for(&outcome.recipient).ok()?;
         Some(sum.saturating_add(u32::try_from(parts).ok()?))
@@ -386,6 +391,24 @@ where
         Some(parts) => receipt.with_billed_parts(parts),
         None => receipt,
     })
+}
+
+/// [`send_each`] for several recipients, through [`sms_core::raw::batch::send_batches`].
+async fn send_split<F, Fut>(provider: &str, message: &Message, submit: &F) -> Result<Receipt, Error>
+where
+    F: Fn(PhoneNumber) -> Fut,
+    Fut: Future<Output = Result<Option<String>, Error>>,
+{
+    let plan = BatchPlan::concurrent(1, SPLIT_CONCURRENCY);
+    send_batches(provider, message, plan, |one: Message| async move {
+        let mut outcomes = Vec::with_capacity(1);
+        for recipient in one.recipients() {
+            let id = submit(recipient.clone()).await?;
+            outcomes.push(RecipientOutcome::accepted(recipient.clone(), provider, id));
+        }
+        Ok(outcomes)
+    })
+    .await
 }
 
 #[cfg(test)]
