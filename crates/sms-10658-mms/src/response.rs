@@ -1,7 +1,7 @@
 //! Reading 10658 answers: XML with a `code`, a `msg` and one id or count field under any root and
 //! namespace, and the code table.
 //!
-//! Assumptions kept in this one place (PROTOCOLS.md §3 leaves them open):
+//! Assumptions kept in this one place (the provider's documentation leaves them open; the README's wire facts say more):
 //! - Answers are UTF-8 XML; only the root's direct children are read, by local name (namespaces and
 //!   the root's name are ignored). A document that does not close its root is cut off.
 //! - GetNum answers put the count in `num` (also accepted: `balance`), as an integer or a decimal
@@ -18,7 +18,7 @@ const EXCERPT_CHARS: usize = 200;
 /// Fields that may carry the GetNum count, in order of preference.
 const BALANCE_FIELDS: [&str; 2] = ["num", "balance"];
 
-/// The code table (PROTOCOLS.md §3), the one place provider codes become error kinds.
+/// The code table, the one place provider codes become error kinds.
 ///
 /// Several codes mean different things for SendMms and CreateMms; the operation tells them apart.
 /// Unknown codes become [`ErrorKind::ProviderFault`] with the code and text verbatim.

@@ -1,4 +1,4 @@
-//! Text measuring: how many billed parts a text costs (PROTOCOLS.md §5), and emoji detection.
+//! Text measuring: how many billed parts a text costs, and emoji detection.
 //!
 //! Mainland gateways count characters, every character as one: 70 fit a single SMS, and a longer text
 //! goes out as parts of 67. International SMS follow GSM 03.38: text that fits the GSM-7 alphabet holds

@@ -1,4 +1,4 @@
-//! The voice code table (PROTOCOLS.md §2): the one place a voice API code becomes an error kind.
+//! The voice code table: the one place a voice API code becomes an error kind.
 //! The rows shared with the SMS API come from [`sms_ihuyi::raw::common_code`].
 
 use sms_core::ErrorKind;
@@ -28,7 +28,7 @@ mod tests {
     use sms_core::Operation;
     use sms_ihuyi::raw::code_error;
 
-    /// Every failure row of PROTOCOLS.md §2: code, kind, may fail over.
+    /// Every failure row of the documented voice code table: code, kind, may fail over.
     const TABLE: &[(&str, ErrorKind, bool)] = &[
         ("0", ErrorKind::ProviderFault, true),
         ("400", ErrorKind::Unauthorized, true),

@@ -116,7 +116,7 @@ impl IhuyiClient {
     /// Registers a template (`【变量】` marks each variable) for review by the provider.
     ///
     /// The dynamic password signs `account + key + content + time`, like Submit without the mobile
-    /// (PROTOCOLS.md names no formula for AddTemplate; this is the assumption, kept here only).
+    /// (the documentation names no formula for AddTemplate; this is the assumption, kept here only).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`] for an empty template (before any request); otherwise as

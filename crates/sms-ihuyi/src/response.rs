@@ -1,4 +1,4 @@
-//! The SMS code table (PROTOCOLS.md §1, "Codes (Submit)"): the one place an ihuyi SMS or
+//! The SMS code table: the one place an ihuyi SMS or
 //! international SMS code becomes an error kind. Envelope parsing lives in [`crate::raw`],
 //! shared with the voice API.
 
@@ -48,7 +48,7 @@ mod tests {
     use crate::raw::code_error;
     use sms_core::Operation;
 
-    /// Every row of PROTOCOLS.md §1 "Codes (Submit)": code, kind, may fail over, may retry here.
+    /// Every row of the documented Submit code table: code, kind, may fail over, may retry here.
     const TABLE: &[(&str, ErrorKind, bool, bool)] = &[
         ("0", ErrorKind::ProviderFault, true, false),
         ("400", ErrorKind::Unauthorized, true, false),

@@ -1,7 +1,7 @@
 //! Reading Juxiang answers: GBK `k=v&k=v` lists parsed by key, the `errid` table, and what each page's
 //! answer means.
 //!
-//! Assumptions kept in this one place (PROTOCOLS.md §4 leaves them open):
+//! Assumptions kept in this one place (the provider's documentation leaves them open; the README's wire facts say more):
 //! - Values are raw GBK, not percent-encoded. A piece without `=` after the first pair belongs to the
 //!   previous value (a reply text containing `&`); keys are case-insensitive; the first occurrence of
 //!   a key wins.
@@ -22,7 +22,7 @@ use sms_core::{BeijingTime, Error, ErrorKind, InboundMessage, Operation, PhoneNu
 /// Longest excerpt of an unreadable answer put into an error.
 const EXCERPT_CHARS: usize = 200;
 
-/// The `errid` table (PROTOCOLS.md §4), the one place provider codes become error kinds.
+/// The `errid` table, the one place provider codes become error kinds.
 ///
 /// Codes whose meaning depends on the page take the operation into account (`6016` is a password
 /// rule: a configuration problem for every page but `cpwd`, where it refuses the new password).
@@ -440,7 +440,7 @@ pub(crate) fn inbound_message(provider: &str, answer: &Answer) -> Option<Inbound
 }
 
 /// `err` texts of a `readsms` answer with `id=0` that mean "nothing unread" (after trimming blanks and
-/// final punctuation). The answer carries no `errid` (PROTOCOLS.md §4), so `err` alone tells an empty
+/// final punctuation). The answer carries no `errid`, so `err` alone tells an empty
 /// inbox from a failure: only an empty text or one of these is an empty inbox, never a guess.
 const NOTHING_UNREAD: &[&str] = &[
     "成功",

@@ -47,14 +47,14 @@ pub(crate) fn is_verification_code(text: &str) -> bool {
     text.contains("验证码") || text.contains("校验码") || text.contains("动态码")
 }
 
-/// Mainland billing (PROTOCOLS §5): every character counts one; 70 fit one SMS, longer text is
+/// Mainland billing: every character counts one; 70 fit one SMS, longer text is
 /// split in parts of 67.
 pub(crate) fn mainland_parts(text: &str) -> u32 {
     let units = vec![1; text.chars().count()];
     parts(&units, 70, 67)
 }
 
-/// International billing (PROTOCOLS §5): GSM-7 text holds 160 septets (153 per part, extension
+/// International billing: GSM-7 text holds 160 septets (153 per part, extension
 /// characters count two); anything else is UCS-2 with 70 UTF-16 units (67 per part). A long message
 /// never splits one character across parts: an escape pair or a surrogate pair that does not fit
 /// the rest of a part starts the next one.

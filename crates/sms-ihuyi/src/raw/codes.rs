@@ -36,7 +36,7 @@ impl CodeMeaning {
 /// One API's code table: the meaning of a failure code, `None` for codes it does not know.
 pub type CodeTable = fn(&str) -> Option<CodeMeaning>;
 
-/// The rows the SMS, international SMS and voice APIs share (PROTOCOLS.md §1-2). Each API's own
+/// The rows the SMS, international SMS and voice APIs share. Each API's own
 /// table matches its differing rows first and falls back to this one.
 pub fn common_code(code: &str) -> Option<CodeMeaning> {
     use ErrorKind::*;
