@@ -137,8 +137,8 @@ impl<'a> Delivery<'a> {
         }
     }
 
-    /// Sends what this provider can take, its batch parts concurrently (at most
-    /// `part_concurrency` requests in flight).
+    /// Sends what this provider can take: the first batch part alone, then the others concurrently
+    /// (at most `part_concurrency` requests in flight).
     async fn take_turn(&self, provider: &Provider) {
         let takes = self.takes(provider);
         if takes.is_empty() {
@@ -154,10 +154,14 @@ impl<'a> Delivery<'a> {
             self.send_part(&turn, &takes).await;
             return;
         }
-        let mut parts: FuturesUnordered<_> = takes
-            .chunks(batch)
-            .map(|part| self.send_part(&turn, part))
-            .collect();
+        // Slow start: the first part goes alone. A failure that would repeat for every number (a
+        // wrong key, no balance left) then costs one request instead of one per slot, and a healthy
+        // provider pays one round trip before the rest go out concurrently.
+        let mut chunks = takes.chunks(batch);
+        if let Some(first) = chunks.next() {
+            self.send_part(&turn, first).await;
+        }
+        let mut parts: FuturesUnordered<_> = chunks.map(|part| self.send_part(&turn, part)).collect();
         while parts.next().await.is_some() {}
     }
 
