@@ -311,7 +311,10 @@ fn unpack(zipfile: &str) -> Unpacked {
         if file.is_dir() {
             continue;
         }
-        let name = file.name().to_ascii_lowercase();
+        // A name the archive cannot decode is a broken package, as the provider would see it.
+        let Ok(name) = file.name().map(|name| name.to_ascii_lowercase()) else {
+            return Unpacked::Broken;
+        };
         let mut content = Vec::new();
         match (&mut file).take(budget).read_to_end(&mut content) {
             Ok(n) => budget = budget.saturating_sub(n as u64),
