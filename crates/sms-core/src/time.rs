@@ -187,10 +187,11 @@ impl BeijingTime {
     /// [`TimeParseError`] when none of the forms match.
     pub fn parse_any(input: &str) -> Result<Self, TimeParseError> {
         let text = input.trim();
-        if text.len() == 10 && text.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(secs) = text.parse::<i64>() {
-                return Ok(Self::from_unix_seconds(secs));
-            }
+        if text.len() == 10
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(secs) = text.parse::<i64>()
+        {
+            return Ok(Self::from_unix_seconds(secs));
         }
         Self::parse_compact(text)
             .or_else(|_| Self::parse_dashed(text))
@@ -262,7 +263,7 @@ impl<'de> serde::Deserialize<'de> for BeijingTime {
 }
 
 fn is_leap(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {

@@ -176,10 +176,10 @@ impl IhuyiClient {
         }
         // The service refuses emoji (4074) on every API; refuse them before spending a request.
         // A scan first: measuring (again, after the preflight) is only needed to describe an emoji.
-        if content.chars().any(sms_core::raw::is_emoji) {
-            if let Err(emoji) = measure_mainland(content) {
-                return Err(local(ErrorKind::InvalidContent, emoji.to_string()).with_source(emoji));
-            }
+        if content.chars().any(sms_core::raw::is_emoji)
+            && let Err(emoji) = measure_mainland(content)
+        {
+            return Err(local(ErrorKind::InvalidContent, emoji.to_string()).with_source(emoji));
         }
         Ok(content)
     }

@@ -908,11 +908,10 @@ mod never_panics {
 
         #[test]
         fn unreadable_send_answers_stay_ambiguous(body in proptest::collection::vec(any::<u8>(), 0..64)) {
-            if let Err(error) = gsend("juxiang", &body) {
-                if error.kind() == ErrorKind::Protocol {
+            if let Err(error) = gsend("juxiang", &body)
+                && error.kind() == ErrorKind::Protocol {
                     prop_assert!(error.is_ambiguous() && !error.can_failover());
                 }
-            }
         }
     }
 }

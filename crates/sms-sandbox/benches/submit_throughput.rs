@@ -149,11 +149,9 @@ fn main() {
         if let Some(min) = std::env::var("SANDBOX_BENCH_MIN_RATIO")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())
-        {
-            if ratio < min {
+            && ratio < min {
                 eprintln!("ratio {ratio:.2} is below SANDBOX_BENCH_MIN_RATIO={min}");
                 std::process::exit(1);
             }
-        }
     });
 }

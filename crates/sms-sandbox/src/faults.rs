@@ -160,10 +160,10 @@ impl FaultSet {
             if !is_latency && decision.action.is_some() {
                 continue;
             }
-            if let Some(p) = fault.probability {
-                if fastrand::f64() >= p {
-                    continue;
-                }
+            if let Some(p) = fault.probability
+                && fastrand::f64() >= p
+            {
+                continue;
             }
             if let Some(n) = fault.next.as_mut() {
                 *n = n.saturating_sub(1);

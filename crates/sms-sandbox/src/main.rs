@@ -57,6 +57,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(count) = args.max_connections {
         config.set_max_connections(count);
     }
+    // Listen for signals before saying "listening on": a supervisor (or a test) may send SIGTERM as
+    // soon as it reads that line, and without a handler the process would die mid-way.
+    let stop = StopSignals::install()?;
     let sandbox = Sandbox::builder()
         .config(config)
         .listen(args.listen)
@@ -90,26 +93,47 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "control API: {}/_sandbox/messages (GET), /_sandbox/reset, /_sandbox/balance, /_sandbox/inbound, /_sandbox/faults (POST)",
         sandbox.base_url()
     );
-    let signal = stop_signal().await?;
+    let signal = stop.wait().await?;
     println!("sms-sandbox: {signal}, shutting down");
     drop(sandbox);
     Ok(())
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop`, systemd and `kill` send), and
-/// names the one that came.
-async fn stop_signal() -> std::io::Result<&'static str> {
+/// The signals that stop the binary: Ctrl-C (SIGINT) and, on Unix, SIGTERM (what `docker stop`,
+/// systemd and `kill` send). Installed once at start, before anything is announced.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map(|()| "interrupted"),
-            _ = term.recv() => Ok("terminated"),
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map(|()| "interrupted")
+
+    /// Waits for one of the signals and names the one that came.
+    async fn wait(mut self) -> std::io::Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                result = tokio::signal::ctrl_c() => result.map(|()| "interrupted"),
+                _ = self.term.recv() => Ok("terminated"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            tokio::signal::ctrl_c().await.map(|()| "interrupted")
+        }
     }
 }

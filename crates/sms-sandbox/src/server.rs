@@ -336,10 +336,10 @@ impl Body for ReplyBody {
                     *pause = Some(Box::pin(tokio::time::sleep(Duration::from_millis(20))));
                     return Poll::Ready(Some(Ok(Frame::data(b))));
                 }
-                if let Some(p) = pause.as_mut() {
-                    if p.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
+                if let Some(p) = pause.as_mut()
+                    && p.as_mut().poll(cx).is_pending()
+                {
+                    return Poll::Pending;
                 }
                 Poll::Ready(Some(Err(BodyReset)))
             }

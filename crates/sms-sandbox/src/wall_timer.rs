@@ -117,13 +117,13 @@ impl Wheel {
     /// Registers a sleep (or refreshes its waker) and returns its id.
     fn register(&self, id: Option<u64>, deadline: Instant, waker: &Waker) -> u64 {
         let mut state = self.lock();
-        if let Some(id) = id {
-            if let Some(known) = state.wakers.get_mut(&id) {
-                if !known.will_wake(waker) {
-                    known.clone_from(waker);
-                }
-                return id;
+        if let Some(id) = id
+            && let Some(known) = state.wakers.get_mut(&id)
+        {
+            if !known.will_wake(waker) {
+                known.clone_from(waker);
             }
+            return id;
         }
         let id = state.next_id;
         state.next_id += 1;

@@ -171,13 +171,14 @@ where
                 return (range, Err(error.with_message(message)));
             }
             let result = send(template.for_recipients(&recipients[range.clone()])).await;
-            if let Err(error) = &result {
-                if plan.stop_on_repeating_failure && repeats_for_every_batch(error) {
-                    stopped
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get_or_insert_with(|| error.clone());
-                }
+            if let Err(error) = &result
+                && plan.stop_on_repeating_failure
+                && repeats_for_every_batch(error)
+            {
+                stopped
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert_with(|| error.clone());
             }
             (range, result)
         })

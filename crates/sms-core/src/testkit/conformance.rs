@@ -222,19 +222,19 @@ pub async fn run(sender: &dyn MessageSender, fixture: &Fixture) -> Report {
         return report;
     };
 
-    if let Some(abroad) = fixture.international.clone() {
-        if let Some(message) = fixture.message(kind, vec![abroad]) {
-            if caps.international {
-                report.record(
-                    "an international number is accepted",
-                    expect_receipt(sender, &message).await,
-                );
-            } else {
-                report.record(
-                    "an international number is refused as unsupported",
-                    expect_error(sender, &message, &[ErrorKind::Unsupported]).await,
-                );
-            }
+    if let Some(abroad) = fixture.international.clone()
+        && let Some(message) = fixture.message(kind, vec![abroad])
+    {
+        if caps.international {
+            report.record(
+                "an international number is accepted",
+                expect_receipt(sender, &message).await,
+            );
+        } else {
+            report.record(
+                "an international number is refused as unsupported",
+                expect_error(sender, &message, &[ErrorKind::Unsupported]).await,
+            );
         }
     }
 

@@ -146,10 +146,10 @@ fn parse_xml(text: &str) -> Result<BTreeMap<String, String>, &'static str> {
             }
             Event::Text(_) | Event::CData(_) if depth == 0 => return Err("text outside the root element"),
             Event::End(_) => {
-                if depth == 2 {
-                    if let Some((name, value)) = current.take() {
-                        fields.insert(name, value);
-                    }
+                if depth == 2
+                    && let Some((name, value)) = current.take()
+                {
+                    fields.insert(name, value);
                 }
                 depth = depth.checked_sub(1).ok_or("malformed XML")?;
                 if depth == 0 {

@@ -315,26 +315,26 @@ fn submit(
     let today = clock::beijing_day(ctx.now);
     // Voice codes have no per-number limit codes of their own (the provider freezes abusers: 408).
     let is_code = rules::is_verification_code(content);
-    if product != Product::IhuyiVoice {
-        if let Some(hit) = state.limit_hit(product, &account, mobile, is_code, ctx.instant, today) {
-            return Err(match hit {
-                LimitHit::Second => Refusal::with_msg(
-                    "4080",
-                    format!(
-                        "同一手机号码同一秒钟之内发送频率不能超过{}条",
-                        account.per_second_limit
-                    ),
+    if product != Product::IhuyiVoice
+        && let Some(hit) = state.limit_hit(product, &account, mobile, is_code, ctx.instant, today)
+    {
+        return Err(match hit {
+            LimitHit::Second => Refusal::with_msg(
+                "4080",
+                format!(
+                    "同一手机号码同一秒钟之内发送频率不能超过{}条",
+                    account.per_second_limit
                 ),
-                LimitHit::Day => Refusal::with_msg(
-                    "4082",
-                    format!("同一手机号码一天之内发送频率不能超过{}条", account.per_day_limit),
-                ),
-                LimitHit::DayCodes => Refusal::with_msg(
-                    "4085",
-                    format!("同一手机号码验证码短信发送超出{}条", account.per_day_code_limit),
-                ),
-            });
-        }
+            ),
+            LimitHit::Day => Refusal::with_msg(
+                "4082",
+                format!("同一手机号码一天之内发送频率不能超过{}条", account.per_day_limit),
+            ),
+            LimitHit::DayCodes => Refusal::with_msg(
+                "4085",
+                format!("同一手机号码验证码短信发送超出{}条", account.per_day_code_limit),
+            ),
+        });
     }
 
     let billed = i64::from(parts);
