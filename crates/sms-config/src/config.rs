@@ -247,7 +247,7 @@ impl Config {
         }
         builder
             .build()
-            .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string()).key("chain"))
+            .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidValue, e.message()).key("chain"))
     }
 
     /// Every provider, in file order.

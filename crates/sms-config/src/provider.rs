@@ -297,15 +297,11 @@ pub(crate) fn read(name: &str, mut r: Reader<'_>) -> Result<(ProviderConfig, tom
             }
         },
     };
-    let mut allowed: Vec<&str> = COMMON.to_vec();
-    allowed.extend_from_slice(vendor.fields());
+    let mut allowed: Vec<&str> = vendor.fields().to_vec();
+    allowed.extend_from_slice(&COMMON);
     r.allow_only(&allowed)?;
-    let priority = r.u32_or("priority", 0, 0)?;
-    let weight = r.u32_or("weight", 1, 0)?;
-    let in_chain = r.bool_or("in_chain", true)?;
-    let price_per_part = r.opt_amount("price_per_part")?;
-    let low_balance = r.opt_u64("low_balance", 0)?;
-    let http = read_http(&mut r)?;
+    // Read first (the vendor configs take it), shown last.
+    let (http, shown_http) = read_http(&mut r)?;
     let settings = match vendor {
         Vendor::Ihuyi => {
             let account = r.required_string("account", "the APIID of the account")?;
@@ -376,6 +372,12 @@ pub(crate) fn read(name: &str, mut r: Reader<'_>) -> Result<(ProviderConfig, tom
             ProviderSettings::Juxiang(config)
         }
     };
+    let priority = r.u32_or("priority", 0, 0)?;
+    let weight = r.u32_or("weight", 1, 0)?;
+    let in_chain = r.bool_or("in_chain", true)?;
+    let price_per_part = r.opt_amount("price_per_part")?;
+    let low_balance = r.opt_u64("low_balance", 0)?;
+    r.put("http", shown_http);
     let built = match &settings {
         ProviderSettings::Ihuyi(c) => IhuyiClient::new(c.clone()).map(ProviderClient::Ihuyi),
         ProviderSettings::IhuyiVoice(c) => IhuyiVoiceClient::new(c.clone()).map(ProviderClient::IhuyiVoice),
@@ -435,11 +437,11 @@ fn password_field(r: &mut Reader<'_>) -> Result<PasswordMode, ConfigError> {
     )
 }
 
-fn read_http(r: &mut Reader<'_>) -> Result<HttpConfig, ConfigError> {
+fn read_http(r: &mut Reader<'_>) -> Result<(HttpConfig, toml::Table), ConfigError> {
     let defaults = HttpConfig::default();
     let Some(mut h) = r.table("http")? else {
-        r.put("http", render_http(&defaults));
-        return Ok(defaults);
+        let shown = render_http(&defaults);
+        return Ok((defaults, shown));
     };
     h.allow_only(&HTTP_KEYS)?;
     let connect_timeout = h.duration_or("connect_timeout", defaults.connect_timeout, true)?;
@@ -483,8 +485,8 @@ fn read_http(r: &mut Reader<'_>) -> Result<HttpConfig, ConfigError> {
         body_cap,
         unprocessed_statuses,
     };
-    r.put("http", render_http(&http));
-    Ok(http)
+    let shown = render_http(&http);
+    Ok((http, shown))
 }
 
 fn render_http(http: &HttpConfig) -> toml::Table {

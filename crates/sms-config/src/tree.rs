@@ -148,7 +148,8 @@ impl Table {
 /// [`ConfigErrorKind::Syntax`] with the line and column of the mistake.
 pub(crate) fn parse(source: &Source) -> Result<Table, ConfigError> {
     let document = toml_edit::ImDocument::parse(source.text()).map_err(|e| {
-        let message = e.message().trim().to_owned();
+        // One line: the parser's message spans several.
+        let message = e.message().trim().replace('\n', "; ");
         source.error(
             ConfigErrorKind::Syntax,
             format!("invalid TOML: {message}"),
