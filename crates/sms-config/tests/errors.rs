@@ -184,11 +184,7 @@ fn invalid_values_are_refused_with_their_place() {
         ),
     ];
     for (extra, path, needle) in cases {
-        let text = if extra.starts_with('[') {
-            format!("{IHUYI}{extra}")
-        } else {
-            format!("{IHUYI}{extra}")
-        };
+        let text = format!("{IHUYI}{extra}");
         let error = err(&text);
         assert_eq!(error.key_path(), Some(*path), "{extra}: {error}");
         assert!(error.to_string().contains(needle), "{extra}: {error}");
