@@ -51,10 +51,16 @@ pub enum ConfigOrigin {
 /// A loaded configuration: every provider built, the chain checked, the store, state and gateway
 /// sections typed. A configuration that loads is a chain that builds.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let chain = sms_config::Config::load("sms.toml")?.build_chain()?;
-/// # let _ = chain; Ok(()) }
+/// let config = sms_config::Config::from_toml_str(
+///     "[providers.ihuyi]\naccount = \"C1\"\nkey = \"k\"\n",
+///     &sms_config::LoadOptions::new(),
+/// )?;
+/// let chain = config.build_chain()?;
+/// assert_eq!(chain.health()[0].name, "ihuyi");
+/// assert!(!config.effective_toml().contains("\"k\""));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -207,6 +213,14 @@ impl Config {
             })
         };
         let (chain, shown) = crate::chain::read(section("chain")?)?;
+        if chain.strategy == sms_failover::Strategy::WeightedRandom
+            && providers.iter().filter(|p| p.in_chain).all(|p| p.weight == 0)
+        {
+            return Err(section("chain")?.invalid(
+                "strategy",
+                "weighted-random needs a provider in the chain with a positive weight",
+            ));
+        }
         effective.insert("chain".into(), shown.into());
         let base_dir = source.file().and_then(Path::parent);
         let (store, shown) = read_store(section("store")?, base_dir)?;
