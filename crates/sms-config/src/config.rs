@@ -130,8 +130,8 @@ impl Config {
 
     /// The configuration of a running sandbox at `base_url` (`http://127.0.0.1:PORT`, as
     /// `Sandbox::base_url` gives it): one provider per simulated vendor, on the sandbox's default
-    /// accounts (ihuyi first, Juxiang second; voice and MMS kept out of the chain), every other
-    /// setting at its default. [`sandbox_toml`](Self::sandbox_toml) is the same as a file.
+    /// accounts (ihuyi first and Juxiang second for text; voice codes and MMS go to their own
+    /// vendors, which the chain picks by message kind), every other setting at its default. [`sandbox_toml`](Self::sandbox_toml) is the same as a file.
     ///
     /// # Errors
     /// When `base_url` is not an http URL.
@@ -172,13 +172,11 @@ impl Config {
              account = {account}\n\
              key = {key}\n\
              base_url = {base_q}\n\
-             in_chain = false\n\
              \n\
              [providers.mms-10658]\n\
              account = {account}\n\
              key = {key}\n\
-             base_url = {base_q}\n\
-             in_chain = false\n",
+             base_url = {base_q}\n",
             account = quote(SANDBOX_ACCOUNT),
             key = quote(SANDBOX_KEY),
             jx = quote(SANDBOX_JUXIANG_PASSWORD),

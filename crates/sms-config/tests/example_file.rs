@@ -29,7 +29,7 @@ fn the_example_file_loads_and_builds_its_chain() {
     let health: Vec<String> = chain.health().into_iter().map(|h| h.name).collect();
     assert_eq!(
         health,
-        ["ihuyi", "juxiang", "ihuyi-backup"],
+        ["ihuyi", "voice", "juxiang", "ihuyi-backup"],
         "in_chain and priority order"
     );
     let effective = config.effective_toml();

@@ -387,6 +387,14 @@ async fn the_sandbox_configuration_sends_on_a_running_sandbox() {
         .await
         .unwrap();
     assert_eq!(receipt.providers(), ["ihuyi"]);
+    let to: sms_core::PhoneNumber = "13700137000".parse().unwrap();
+    let voice = sms_core::Message::voice_code(to, "482913").unwrap();
+    let receipt = sms_core::MessageSender::send(&chain, &voice).await.unwrap();
+    assert_eq!(
+        receipt.providers(),
+        ["ihuyi-voice"],
+        "voice codes go to the voice vendor"
+    );
     for provider in config.providers() {
         let balance = provider.client.balance_query().balance().await;
         assert!(balance.is_ok(), "{}: {balance:?}", provider.name);
