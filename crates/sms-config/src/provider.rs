@@ -225,6 +225,14 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// The estimated cost of `parts` billed parts at [`Self::price_per_part`] (`None` without a
+    /// price).
+    pub fn estimated_cost(&self, parts: u64) -> Option<f64> {
+        // Counts of parts are far below 2^52: exact in f64.
+        #[allow(clippy::cast_precision_loss)]
+        self.price_per_part.map(|price| price * parts as f64)
+    }
+
     /// The chain member for this provider: its client (sending and balance), name, priority and
     /// weight.
     pub fn entry(&self) -> ProviderEntry {
