@@ -461,16 +461,16 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 pub(crate) fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if d.subsec_nanos() == 0 {
-        if secs != 0 && secs % 86_400 == 0 {
+        if secs != 0 && secs.is_multiple_of(86_400) {
             format!("{}d", secs / 86_400)
-        } else if secs != 0 && secs % 3600 == 0 {
+        } else if secs != 0 && secs.is_multiple_of(3600) {
             format!("{}h", secs / 3600)
-        } else if secs != 0 && secs % 60 == 0 {
+        } else if secs != 0 && secs.is_multiple_of(60) {
             format!("{}m", secs / 60)
         } else {
             format!("{secs}s")
         }
-    } else if d.subsec_nanos() % 1_000_000 == 0 {
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
     } else {
         format!("{}s", d.as_secs_f64())
