@@ -51,16 +51,22 @@ impl BreakerSharing for RedisState {
             .arg(micros(cool_down))
             .arg(KEEP_MS);
         let mut connection = self.connection();
-        self.run(CHECK, async move { call.invoke_async::<i64>(&mut connection).await })
-            .await
-            .map(drop)
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
     }
 
     async fn close(&self, provider: &str) -> Result<(), Error> {
         let key = self.breaker_key(provider);
         let mut connection = self.connection();
         self.run(CHECK, async move {
-            redis::cmd("DEL").arg(&key).query_async::<i64>(&mut connection).await
+            redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<i64>(&mut connection)
+                .await
         })
         .await
         .map(drop)
@@ -70,8 +76,11 @@ impl BreakerSharing for RedisState {
         let mut call = self.scripts().breaker_release.prepare_invoke();
         call.key(self.breaker_key(provider));
         let mut connection = self.connection();
-        self.run(CHECK, async move { call.invoke_async::<i64>(&mut connection).await })
-            .await
-            .map(drop)
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
     }
 }

@@ -75,10 +75,13 @@ impl RedisState {
             )));
         }
         if config.connect_timeout.is_zero() || config.command_timeout.is_zero() {
-            return Err(invalid("the Redis connect and command timeouts must be positive".to_owned()));
+            return Err(invalid(
+                "the Redis connect and command timeouts must be positive".to_owned(),
+            ));
         }
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|_| invalid("unreadable Redis URL: expected redis://[:password@]host:port[/db]".to_owned()))?;
+        let client = redis::Client::open(config.url.as_str()).map_err(|_| {
+            invalid("unreadable Redis URL: expected redis://[:password@]host:port[/db]".to_owned())
+        })?;
         let server = client.get_connection_info().addr().to_string();
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
@@ -99,7 +102,12 @@ impl RedisState {
         {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
-            Err(_) => return Err(unreachable(format!("no connection within {:?}", config.connect_timeout))),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no connection within {:?}",
+                    config.connect_timeout
+                )));
+            }
         };
         let state = Self {
             inner: Arc::new(Inner {
@@ -129,7 +137,10 @@ impl RedisState {
         let mut connection = self.inner.connection.clone();
         let info: String = self
             .run("its eviction policy", async move {
-                redis::cmd("INFO").arg("memory").query_async(&mut connection).await
+                redis::cmd("INFO")
+                    .arg("memory")
+                    .query_async(&mut connection)
+                    .await
             })
             .await?;
         info.lines()

@@ -53,17 +53,23 @@ impl IdempotencyStore for RedisState {
             .arg(micros(retention))
             .arg(outcome.to_json());
         let mut connection = self.connection();
-        self.run(CHECK, async move { call.invoke_async::<i64>(&mut connection).await })
-            .await
-            .map(drop)
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
     }
 
     async fn release(&self, reference: &ClientReference) -> Result<(), Error> {
         let mut call = self.scripts().release.prepare_invoke();
         call.key(self.reference_key(reference));
         let mut connection = self.connection();
-        self.run(CHECK, async move { call.invoke_async::<i64>(&mut connection).await })
-            .await
-            .map(drop)
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
     }
 }

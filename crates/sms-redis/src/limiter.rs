@@ -31,7 +31,9 @@ impl RecipientLimiter for RedisState {
         for number in numbers {
             call.key(self.key("limit", &[scope, &number.e164()]));
         }
-        call.arg(self.offset_us()).arg(fastrand::u64(..)).arg(windows.len());
+        call.arg(self.offset_us())
+            .arg(fastrand::u64(..))
+            .arg(windows.len());
         for window in windows {
             call.arg(window.count).arg(micros(window.period));
         }

@@ -32,7 +32,9 @@ impl SuppressionList for RedisState {
 
     async fn suppress(&self, number: &PhoneNumber) -> Result<(), Error> {
         let key = self.opt_out_key(number);
-        let retention_ms = u64::try_from(self.opt_out_retention().as_millis()).unwrap_or(u64::MAX).max(1);
+        let retention_ms = u64::try_from(self.opt_out_retention().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let mut connection = self.connection();
         self.run(CHECK, async move {
             redis::cmd("SET")
@@ -50,7 +52,9 @@ impl SuppressionList for RedisState {
         let key = self.opt_out_key(number);
         let mut connection = self.connection();
         let removed: i64 = self
-            .run(CHECK, async move { redis::cmd("DEL").arg(&key).query_async(&mut connection).await })
+            .run(CHECK, async move {
+                redis::cmd("DEL").arg(&key).query_async(&mut connection).await
+            })
             .await?;
         Ok(removed > 0)
     }

@@ -40,7 +40,10 @@ async fn a_stopped_redis_stops_sends_with_the_reason_and_they_resume_when_it_ret
         .command_timeout(Duration::from_millis(300))
         .connect_timeout(Duration::from_millis(300));
     let chain = chain_on(&bed, connect_with(config).await).await;
-    chain.send(&text("13800138101")).await.expect("sent while Redis runs");
+    chain
+        .send(&text("13800138101"))
+        .await
+        .expect("sent while Redis runs");
 
     redis.stop();
     let before = requests(&bed);
@@ -75,7 +78,10 @@ async fn a_slow_redis_is_given_up_after_the_command_timeout() {
         .key_prefix(unique_prefix("slow"))
         .command_timeout(Duration::from_millis(200));
     let chain = chain_on(&bed, connect_with(config).await).await;
-    chain.send(&text("13800138201")).await.expect("sent while Redis is quick");
+    chain
+        .send(&text("13800138201"))
+        .await
+        .expect("sent while Redis is quick");
     let before = requests(&bed);
 
     // Redis stalls for 3 s.
@@ -89,11 +95,17 @@ async fn a_slow_redis_is_given_up_after_the_command_timeout() {
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    let e = chain.send(&text("13800138202")).await.expect_err("no answer in time");
+    let e = chain
+        .send(&text("13800138202"))
+        .await
+        .expect_err("no answer in time");
     let waited = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.message().contains("may have been applied"), "{e}");
-    assert!(waited < Duration::from_millis(1500), "gave up after {waited:?}, not after the 3 s stall");
+    assert!(
+        waited < Duration::from_millis(1500),
+        "gave up after {waited:?}, not after the 3 s stall"
+    );
     assert_eq!(requests(&bed), before, "nothing reached a provider");
     stall.await.expect("joined").expect("DEBUG SLEEP");
 
@@ -132,7 +144,10 @@ async fn an_evicting_redis_is_refused_at_start() {
             .await
             .expect_err("refused");
         assert_eq!(e.kind(), ErrorKind::Configuration, "{e}");
-        assert!(e.message().contains(policy) && e.message().contains("noeviction"), "{e}");
+        assert!(
+            e.message().contains(policy) && e.message().contains("noeviction"),
+            "{e}"
+        );
     }
 }
 
@@ -143,11 +158,15 @@ async fn an_unreachable_redis_at_start_is_a_clear_error() {
         .expect("port")
         .port();
     let e = RedisState::connect(
-        RedisConfig::new(format!("redis://:hunter2@127.0.0.1:{port}")).connect_timeout(Duration::from_millis(200)),
+        RedisConfig::new(format!("redis://:hunter2@127.0.0.1:{port}"))
+            .connect_timeout(Duration::from_millis(200)),
     )
     .await
     .expect_err("nothing listens there");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.message().contains(&format!("127.0.0.1:{port}")), "{e}");
-    assert!(!format!("{e:?}").contains("hunter2"), "the password never shows: {e:?}");
+    assert!(
+        !format!("{e:?}").contains("hunter2"),
+        "the password never shows: {e:?}"
+    );
 }

@@ -37,7 +37,13 @@ fn text(to: &PhoneNumber) -> Message {
 async fn one_per_second_admits_exactly_one_of_30_concurrent_sends() {
     let bed = Bed::start().await;
     let time = TestTime::default();
-    let chains = instances(&bed, &unique_prefix("one-per-second"), &time, RecipientLimits::new(1, 5)).await;
+    let chains = instances(
+        &bed,
+        &unique_prefix("one-per-second"),
+        &time,
+        RecipientLimits::new(1, 5),
+    )
+    .await;
     let to: PhoneNumber = "13800138001".parse().expect("number");
     let sends = (0..30).map(|i| {
         let chain = chains[i % 3].clone();
@@ -59,7 +65,13 @@ async fn one_per_second_admits_exactly_one_of_30_concurrent_sends() {
 async fn five_per_day_admits_exactly_five_over_a_simulated_day() {
     let bed = Bed::start().await;
     let time = TestTime::default();
-    let chains = instances(&bed, &unique_prefix("five-per-day"), &time, RecipientLimits::new(1, 5)).await;
+    let chains = instances(
+        &bed,
+        &unique_prefix("five-per-day"),
+        &time,
+        RecipientLimits::new(1, 5),
+    )
+    .await;
     let to: PhoneNumber = "13800138002".parse().expect("number");
     let mut admitted = Vec::new();
     // One send every 15 minutes for a day, from the instances in turn (the test clock moves the
@@ -81,7 +93,13 @@ async fn five_per_day_admits_exactly_five_over_a_simulated_day() {
 async fn an_opt_out_learnt_by_one_is_refused_by_the_others_without_a_request() {
     let bed = Bed::start().await;
     let time = TestTime::default();
-    let chains = instances(&bed, &unique_prefix("opt-out"), &time, RecipientLimits::disabled()).await;
+    let chains = instances(
+        &bed,
+        &unique_prefix("opt-out"),
+        &time,
+        RecipientLimits::disabled(),
+    )
+    .await;
     let to: PhoneNumber = "13800138003".parse().expect("number");
     let reply = InboundMessage {
         provider: "juxiang".into(),
@@ -108,7 +126,13 @@ async fn an_opt_out_learnt_by_one_is_refused_by_the_others_without_a_request() {
 async fn one_reference_sent_concurrently_by_three_goes_out_once() {
     let bed = Bed::start().await;
     let time = TestTime::default();
-    let chains = instances(&bed, &unique_prefix("reference"), &time, RecipientLimits::disabled()).await;
+    let chains = instances(
+        &bed,
+        &unique_prefix("reference"),
+        &time,
+        RecipientLimits::disabled(),
+    )
+    .await;
     let to: PhoneNumber = "13800138004".parse().expect("number");
     let message = text(&to).with_reference("order-77");
     let sends = (0..30).map(|i| {
@@ -118,11 +142,18 @@ async fn one_reference_sent_concurrently_by_three_goes_out_once() {
     });
     let results = join_all(sends).await;
     let delivered = bed.delivered_to(&to);
-    assert_eq!(delivered.len(), 1, "the sandbox got it exactly once: {delivered:?}");
+    assert_eq!(
+        delivered.len(),
+        1,
+        "the sandbox got it exactly once: {delivered:?}"
+    );
     for result in &results {
         match result {
             Ok(receipt) => {
-                assert_eq!(receipt.message_ids().collect::<Vec<_>>(), [delivered[0].provider_id.as_str()]);
+                assert_eq!(
+                    receipt.message_ids().collect::<Vec<_>>(),
+                    [delivered[0].provider_id.as_str()]
+                );
             }
             // Sent while the first send was in flight: unknown to this caller, never sent again.
             Err(e) => assert!(e.is_ambiguous(), "{e}"),
@@ -131,7 +162,10 @@ async fn one_reference_sent_concurrently_by_three_goes_out_once() {
     // Afterwards every instance answers with the first outcome, without a request.
     for chain in &chains {
         let receipt = chain.send(&message).await.expect("the first outcome");
-        assert_eq!(receipt.message_ids().collect::<Vec<_>>(), [delivered[0].provider_id.as_str()]);
+        assert_eq!(
+            receipt.message_ids().collect::<Vec<_>>(),
+            [delivered[0].provider_id.as_str()]
+        );
     }
     assert_eq!(bed.delivered_to(&to).len(), 1);
 }
@@ -140,14 +174,23 @@ async fn one_reference_sent_concurrently_by_three_goes_out_once() {
 async fn a_breaker_tripped_by_one_is_open_for_all_and_one_probe_follows_the_cool_down() {
     let bed = Bed::start().await;
     let time = TestTime::default();
-    let chains = instances(&bed, &unique_prefix("breaker"), &time, RecipientLimits::disabled()).await;
+    let chains = instances(
+        &bed,
+        &unique_prefix("breaker"),
+        &time,
+        RecipientLimits::disabled(),
+    )
+    .await;
     bed.sandbox
         .inject_fault(Fault::new(FaultKind::HttpStatus(503)).target(FaultTarget::Product(Product::IhuyiSms)));
     let numbers: Vec<PhoneNumber> = (0..40)
         .map(|i| format!("1390013{:04}", 9000 + i).parse().expect("number"))
         .collect();
     // Instance 0 finds ihuyi failing: its breaker opens, and the message goes to Juxiang.
-    let receipt = chains[0].send(&text(&numbers[0])).await.expect("sent by the secondary");
+    let receipt = chains[0]
+        .send(&text(&numbers[0]))
+        .await
+        .expect("sent by the secondary");
     assert_eq!(receipt.providers(), ["juxiang"]);
     assert_eq!(bed.sandbox.request_count(Product::IhuyiSms), 1);
     // The others skip ihuyi without a request.
@@ -156,7 +199,11 @@ async fn a_breaker_tripped_by_one_is_open_for_all_and_one_probe_follows_the_cool
         assert_eq!(receipt.providers(), ["juxiang"]);
         assert_eq!(receipt.attempts[0].error.kind(), ErrorKind::CircuitOpen);
     }
-    assert_eq!(bed.sandbox.request_count(Product::IhuyiSms), 1, "no request from the other instances");
+    assert_eq!(
+        bed.sandbox.request_count(Product::IhuyiSms),
+        1,
+        "no request from the other instances"
+    );
 
     // After the cool-down, many concurrent sends from all three: exactly one probe reaches ihuyi
     // (it fails again), everything else goes to the secondary.
@@ -169,7 +216,11 @@ async fn a_breaker_tripped_by_one_is_open_for_all_and_one_probe_follows_the_cool
     for result in join_all(sends).await {
         assert_eq!(result.expect("sent").providers(), ["juxiang"]);
     }
-    assert_eq!(bed.sandbox.request_count(Product::IhuyiSms), 2, "exactly one probe");
+    assert_eq!(
+        bed.sandbox.request_count(Product::IhuyiSms),
+        2,
+        "exactly one probe"
+    );
 
     // ihuyi recovers; after the next cool-down one probe succeeds and closes the breaker for all.
     bed.sandbox.clear_faults();
@@ -199,7 +250,10 @@ async fn every_key_written_has_an_expiry() {
     let prefix = unique_prefix("expiry");
     let chains = instances(&bed, &prefix, &time, RecipientLimits::new(1, 5)).await;
     let to: PhoneNumber = "13800138005".parse().expect("number");
-    chains[0].send(&text(&to).with_reference("order-expiry")).await.expect("sent");
+    chains[0]
+        .send(&text(&to).with_reference("order-expiry"))
+        .await
+        .expect("sent");
     let other: PhoneNumber = "13800138006".parse().expect("number");
     chains[1]
         .suppression_list()
@@ -208,7 +262,10 @@ async fn every_key_written_has_an_expiry() {
         .expect("recorded");
     bed.sandbox
         .inject_fault(Fault::new(FaultKind::HttpStatus(503)).target(FaultTarget::Product(Product::IhuyiSms)));
-    chains[2].send(&text(&other).with_reference("x")).await.expect_err("opted out");
+    chains[2]
+        .send(&text(&other).with_reference("x"))
+        .await
+        .expect_err("opted out");
     chains[2]
         .send(&text(&"13800138007".parse().expect("number")))
         .await
@@ -227,7 +284,11 @@ async fn every_key_written_has_an_expiry() {
         "every kind of key was written: {keys:?}"
     );
     for key in &keys {
-        let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut connection).await.expect("ttl");
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("ttl");
         assert!(ttl > 0, "{key} has no expiry ({ttl})");
     }
 }

@@ -296,22 +296,21 @@ impl Delivery<'_> {
             verdicts
         };
         let mut ledger = self.ledger();
+        let mut held_back = Vec::new();
         for (&index, verdict) in to_count.iter().zip(verdicts) {
             let recipient = self.recipient(index);
             match verdict {
                 Admission::Admitted => ledger.mark_counted(index),
+                Admission::Refused { window, wait } if !per_message => {
+                    // This account's budget for the number is spent; another account's may not be.
+                    tracing::info!(recipient = %recipient.masked(), provider = %provider.name, "recipient over this account's local limit");
+                    let error = throttled(recipient, window, wait, Some(&provider.name));
+                    ledger.note_failure(index, &provider.name, error);
+                    held_back.push(index);
+                }
                 Admission::Refused { window, wait } => {
                     tracing::info!(recipient = %recipient.masked(), "recipient over its local limit: not sent");
-                    let error = Error::new(ErrorKind::RecipientThrottled, Operation::Send)
-                        .with_provider(CHAIN_NAME)
-                        .with_message(format!(
-                            "{} reached the local limit of {} message(s) per {:?}; next allowed in {:?}",
-                            recipient.masked(),
-                            window.count,
-                            window.period,
-                            wait
-                        ))
-                        .with_retry_after(wait);
+                    let error = throttled(recipient, window, wait, None);
                     ledger.finalize(
                         index,
                         RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
@@ -319,7 +318,16 @@ impl Delivery<'_> {
                 }
             }
         }
-        Ok(part.iter().copied().filter(|&i| !ledger.is_done(i)).collect())
+        if let Some(error) = held_back.first().and_then(|&i| ledger.failure_of(i)) {
+            // An attempt without a request, so that the message's error lists why this provider
+            // did not take them.
+            ledger.attempt(&provider.name, held_back.len(), error, Duration::ZERO);
+        }
+        Ok(part
+            .iter()
+            .copied()
+            .filter(|&i| !ledger.is_done(i) && !held_back.contains(&i))
+            .collect())
     }
 
     /// Records a skip of a provider whose breaker is open: an attempt without a request.
@@ -463,4 +471,25 @@ impl Delivery<'_> {
             shared_reported,
         }
     }
+}
+
+/// A number's refusal by the per-recipient limits: by the chain's own count, or (`account`) by one
+/// provider account's. Another provider may take the number in the latter case only.
+fn throttled(
+    recipient: &sms_core::PhoneNumber,
+    window: crate::LimitWindow,
+    wait: Duration,
+    account: Option<&str>,
+) -> Error {
+    let whose = account.map_or(String::new(), |name| format!(" for {name}"));
+    Error::new(ErrorKind::RecipientThrottled, Operation::Send)
+        .with_provider(account.unwrap_or(CHAIN_NAME).to_owned())
+        .with_message(format!(
+            "{} reached the local limit{whose} of {} message(s) per {:?}; next allowed in {:?}",
+            recipient.masked(),
+            window.count,
+            window.period,
+            wait
+        ))
+        .with_retry_after(wait)
 }

@@ -5,8 +5,8 @@
 
 pub mod server;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sms_core::http::HttpConfig;
@@ -117,7 +117,11 @@ impl Bed {
                     .max_attempts_per_provider(2)
                     .initial_backoff(Duration::from_millis(10)),
             )
-            .circuit_breaker(BreakerConfig::default().failure_threshold(1).cool_down(Duration::from_secs(30)))
+            .circuit_breaker(
+                BreakerConfig::default()
+                    .failure_threshold(1)
+                    .cool_down(Duration::from_secs(30)),
+            )
     }
 
     /// Messages the sandbox accepted for `number` (any provider).
@@ -133,7 +137,12 @@ impl Bed {
 
 /// A new connection (a separate instance) on `prefix`, timed by `time`.
 pub async fn connect(prefix: &str, time: &TestTime) -> RedisState {
-    connect_with(RedisConfig::new(redis_url()).key_prefix(prefix).time_offset(time.offset())).await
+    connect_with(
+        RedisConfig::new(redis_url())
+            .key_prefix(prefix)
+            .time_offset(time.offset()),
+    )
+    .await
 }
 
 /// Connects, or fails the test saying how to start Redis.
