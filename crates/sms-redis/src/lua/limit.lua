@@ -16,22 +16,28 @@ for w = 1, n do
   if periods[w] > longest then longest = periods[w] end
 end
 local function fmt(x) return string.format('%.0f', x) end
+local ttl = fmt(math.ceil(longest / 1000) + 1000)
 local out = {}
 for i, key in ipairs(KEYS) do
-  -- Times at least the longest period old count in no window.
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - longest))
+  -- The times within the longest window, newest first (at most the largest count: only admitted
+  -- sends are recorded, and a full window admits none).
+  local log = redis.call('ZREVRANGEBYSCORE', key, '+inf', '(' .. fmt(now - longest), 'WITHSCORES')
   local refused, wait = 0, 0
   for w = 1, n do
-    local within = redis.call('ZCOUNT', key, '(' .. fmt(now - periods[w]), '+inf')
-    if within >= counts[w] then
-      local nth = redis.call('ZREVRANGE', key, counts[w] - 1, counts[w] - 1, 'WITHSCORES')
-      local left = tonumber(nth[2]) + periods[w] - now
-      if left > wait then refused, wait = w, left end
+    -- The count-th most recent time: the window is full when it is within the period.
+    local nth = log[2 * counts[w]]
+    if nth then
+      local left = tonumber(nth) + periods[w] - now
+      if left > 0 and left > wait then refused, wait = w, left end
     end
   end
   if refused == 0 then
+    -- Times older than the longest window count in none: dropped when the number is written.
+    if #log / 2 < redis.call('ZCARD', key) then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - longest))
+    end
     redis.call('ZADD', key, fmt(now), fmt(now) .. ':' .. nonce .. ':' .. i)
-    redis.call('PEXPIRE', key, fmt(math.ceil(longest / 1000) + 1000))
+    redis.call('PEXPIRE', key, ttl)
   end
   out[#out + 1] = refused
   out[#out + 1] = wait
