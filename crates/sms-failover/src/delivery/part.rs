@@ -19,7 +19,7 @@ use crate::state::{Admission, SharedBreaker};
 
 /// What the shared breaker is told after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SharedReport {
+pub(super) enum SharedReport {
     Nothing,
     Trip,
     Close,
@@ -70,8 +70,13 @@ impl Delivery<'_> {
                 turn.leave(self.skip_open(provider, retrying.as_deref().unwrap_or(part)));
                 return;
             };
-            // Other instances' view of the provider: tripped elsewhere, or probed by another.
-            let shared_probe = match self.shared_admit(provider).await {
+            // Other instances' view of the provider: tripped elsewhere, or probed by another (asked
+            // at the message's start for its first request to the first provider).
+            let shared = match self.take_prefetched(provider) {
+                Some(answer) => Ok(answer),
+                None => self.shared_admit(provider).await,
+            };
+            let shared_probe = match shared {
                 Ok(SharedBreaker::Closed) => false,
                 Ok(SharedBreaker::Probe) => true,
                 Ok(SharedBreaker::Open { .. }) => {
@@ -230,7 +235,7 @@ impl Delivery<'_> {
     }
 
     /// Asks the shared breaker, when the chain shares its breakers, whether `provider` may be sent to.
-    async fn shared_admit(&self, provider: &Provider) -> Result<SharedBreaker, Error> {
+    pub(super) async fn shared_admit(&self, provider: &Provider) -> Result<SharedBreaker, Error> {
         let Some(sharing) = &self.chain.breaker_sharing else {
             return Ok(SharedBreaker::Closed);
         };
@@ -246,7 +251,7 @@ impl Delivery<'_> {
     /// Tells the shared breaker what a request found, when it needs to know: a trip (the local breaker
     /// opened, or the probe failed), the probe's success, or a probe given back. A failure to tell it
     /// is logged only: the request is over.
-    async fn shared_report(&self, provider: &Provider, needed: bool, report: SharedReport) {
+    pub(super) async fn shared_report(&self, provider: &Provider, needed: bool, report: SharedReport) {
         let Some(sharing) = self.chain.breaker_sharing.as_ref().filter(|_| needed) else {
             return;
         };
