@@ -52,7 +52,11 @@ async fn worker() {
     let referenced = text(REFERENCE_TO).with_reference("process-order-1");
     let sends = (0..10).map(|i| {
         let chain = chain.clone();
-        let message = if i % 2 == 0 { referenced.clone() } else { text(LIMITED_TO) };
+        let message = if i % 2 == 0 {
+            referenced.clone()
+        } else {
+            text(LIMITED_TO)
+        };
         async move { chain.send(&message).await }
     });
     for result in join_all(sends).await {
@@ -63,7 +67,10 @@ async fn worker() {
             );
         }
     }
-    let e = chain.send(&text(OPTED_OUT)).await.expect_err("opted out elsewhere");
+    let e = chain
+        .send(&text(OPTED_OUT))
+        .await
+        .expect_err("opted out elsewhere");
     assert_eq!(e.kind(), ErrorKind::RecipientOptedOut, "{e}");
 }
 
@@ -100,7 +107,11 @@ async fn three_processes_share_references_limits_and_opt_outs() {
         );
     }
     let count = |n: &str| bed.delivered_to(&n.parse().expect("number")).len();
-    assert_eq!(count(REFERENCE_TO), 1, "one reference from three processes goes out once");
+    assert_eq!(
+        count(REFERENCE_TO),
+        1,
+        "one reference from three processes goes out once"
+    );
     assert_eq!(count(LIMITED_TO), 1, "1 per second across three processes");
     assert_eq!(count(OPTED_OUT), 0, "the opt-out holds in every process");
 }
