@@ -1,8 +1,8 @@
 //! One message through the chain, in stages: validation and routing (this module), the state read
 //! at its start and its outcome recorded at its end ([`start`]: reference, opt-outs, the first
-//! provider's shared breaker), one provider's batch parts sent concurrently ([`part`]), a provider's answer taken in ([`absorb`]), the decision
-//! after an error ([`verdict`]), and the final receipt or error ([`finish`]). Per-recipient state lives
-//! in a [`Ledger`].
+//! provider's shared breaker), one provider's batch parts sent concurrently ([`part`]), a provider's
+//! answer taken in ([`absorb`]), the decision after an error ([`verdict`]), and the final receipt or
+//! error ([`finish`]). Per-recipient state lives in a [`Ledger`].
 
 mod absorb;
 mod finish;
