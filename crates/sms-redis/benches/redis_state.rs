@@ -6,7 +6,8 @@
 //! cargo bench -p sms-redis --bench redis_state -- --quick  # 3 rounds of 1,000
 //! ```
 //!
-//! Both chains have ihuyi alone, default limits (1 per second and 5 per day per number: every send
+//! A third chain, in-memory without idempotency (what a chain did before its state went behind
+//! traits), shows what the in-memory default costs. All chains have ihuyi alone, default limits (1 per second and 5 per day per number: every send
 //! goes to a new number, so all are admitted), idempotency by reference and opt-outs; the Redis chain
 //! also shares breaker trips. Needs Redis at 127.0.0.1:6379 (`SMS_REDIS_URL` for another).
 //! Goal: Redis throughput >= 0.8 x in-memory. Reported, not gated.
@@ -124,6 +125,12 @@ fn main() {
             .unwrap_or_else(|e| panic!("this bench needs Redis (start one with `redis-server --daemonize yes`): {e}"));
         let entry = || ProviderEntry::new(ihuyi.clone());
         let in_memory = FailoverSender::builder().provider(entry()).build().expect("chain");
+        // What a chain did before its state went behind traits: no idempotency by reference.
+        let before_traits = FailoverSender::builder()
+            .provider(entry())
+            .without_idempotency()
+            .build()
+            .expect("chain");
         let on_redis = FailoverSender::builder()
             .provider(entry())
             .shared_state(Arc::new(state.clone()))
@@ -131,6 +138,7 @@ fn main() {
             .expect("chain");
         let numbers = Arc::new(Numbers(AtomicU64::new(0)));
         // Warm-up: connections, scripts loaded.
+        throughput(&before_traits, &numbers, 200).await;
         throughput(&in_memory, &numbers, 200).await;
         throughput(&on_redis, &numbers, 200).await;
 
@@ -157,9 +165,13 @@ fn main() {
                 );
             }
             let (mut memory, mut redis, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut plain, mut default_ratios) = (Vec::new(), Vec::new());
             let mut trips_per_send = Vec::new();
             for _ in 0..ROUNDS {
+                let p = throughput(&before_traits, &numbers, sends).await;
                 let m = throughput(&in_memory, &numbers, sends).await;
+                plain.push(p);
+                default_ratios.push(m / p);
                 let before = state.round_trips();
                 let r = throughput(&on_redis, &numbers, sends).await;
                 trips_per_send.push((state.round_trips() - before) as f64 / sends as f64);
@@ -168,7 +180,9 @@ fn main() {
                 ratios.push(r / m);
             }
             println!("  {setting} ({sends} sends per run):");
-            row("in-memory state", &memory, "sends/s");
+            row("in-memory, without idempotency", &plain, "sends/s");
+            row("in-memory state (the default)", &memory, "sends/s");
+            row("ratio default / without idempotency", &default_ratios, "");
             row("Redis state", &redis, "sends/s");
             row("ratio Redis / in-memory (goal >= 0.8)", &ratios, "");
             row("Redis round trips per send", &trips_per_send, "");
