@@ -1,5 +1,5 @@
 //! Form encoding and decoding on raw bytes, shared by request builders, push parsers and the test
-//! server; re-exported from `sms_core::http`. The work is done by `form_urlencoded` and
+//! server; re-exported from `sms_core::raw::http`. The work is done by `form_urlencoded` and
 //! `percent-encoding` (already in the tree through `url`); this module only fixes the conventions
 //! every provider here uses (`+` for a space, bytes in and out so that GBK providers use their own
 //! charset).

@@ -1,6 +1,7 @@
 //! The chain itself: a [`MessageSender`] over several providers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -13,11 +14,18 @@ use tracing::Instrument;
 use crate::builder::FailoverSenderBuilder;
 use crate::delivery::Delivery;
 use crate::health::ProviderHealth;
-use crate::limits::RecipientLimiter;
+use crate::limits::{LimitScope, LimitWindow};
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
+use crate::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList};
 use crate::strategy::Router;
-use crate::suppression::SuppressionList;
+
+/// A chain's idempotency store and how long it remembers a reference.
+#[derive(Debug)]
+pub(crate) struct Idempotency {
+    pub(crate) store: Arc<dyn IdempotencyStore>,
+    pub(crate) retention: Duration,
+}
 
 /// Everything a chain holds, shared by its clones.
 #[derive(Debug)]
@@ -27,8 +35,13 @@ pub(crate) struct Chain {
     pub(crate) router: Router,
     pub(crate) ambiguity: AmbiguityPolicy,
     pub(crate) retry: RetryPolicy,
-    pub(crate) limiter: RecipientLimiter,
+    /// The per-recipient limits, shortest period first (none: no limit).
+    pub(crate) windows: Vec<LimitWindow>,
+    pub(crate) limit_scope: LimitScope,
+    pub(crate) limiter: Arc<dyn RecipientLimiter>,
     pub(crate) suppression: Arc<dyn SuppressionList>,
+    pub(crate) idempotency: Option<Idempotency>,
+    pub(crate) breaker_sharing: Option<Arc<dyn BreakerSharing>>,
     pub(crate) capabilities: Capabilities,
     /// Requests in flight at once to one provider for one message's batch parts.
     pub(crate) part_concurrency: usize,
@@ -108,8 +121,11 @@ impl FailoverSender {
 
     /// Feeds a handset reply to the opt-out list ([`SuppressionList::observe_inbound`]); true when it
     /// unsubscribed its sender.
-    pub fn observe_inbound(&self, message: &InboundMessage) -> bool {
-        self.chain.suppression.observe_inbound(message)
+    ///
+    /// # Errors
+    /// When the opt-out list's backend cannot record it.
+    pub async fn observe_inbound(&self, message: &InboundMessage) -> Result<bool, Error> {
+        self.chain.suppression.observe_inbound(message).await
     }
 }
 
