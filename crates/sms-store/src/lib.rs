@@ -1,0 +1,40 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[macro_use]
+mod common;
+mod error;
+mod migrate;
+mod model;
+pub mod normalise;
+mod open;
+mod options;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod recording;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod status;
+mod store;
+#[cfg(feature = "testkit")]
+pub mod conformance;
+
+pub use error::{Result, StoreError, StoreErrorKind};
+pub use migrate::SCHEMA_VERSION;
+pub use model::{
+    AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition, ReceiptRecord,
+    RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport, new_id,
+};
+pub use open::open;
+pub use options::{ContentMode, ManualWallClock, StoreOptions, SystemWallClock, WallClock};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+pub use recording::{RecordingSender, deliver_claim, outcomes_of};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use status::Status;
+pub use store::{Backend, MessageStore};
+
+/// The name the store gives itself on errors it puts into the chain (`sms_core::Error::provider`).
+pub const STORE_NAME: &str = "store";

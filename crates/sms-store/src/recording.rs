@@ -1,0 +1,147 @@
+//! Recording what a chain sends, without application code: a `MessageSender` around any sender
+//! (a `FailoverSender` usually) that writes each message before its request and its outcome after.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sms_core::{Capabilities, Error, ErrorKind, Message, MessageSender, Receipt, RecipientStatus};
+
+use crate::error::StoreErrorKind;
+use crate::model::{AttemptRecord, Claim, NewMessage, OutcomeUpdate};
+use crate::status::Status;
+use crate::store::MessageStore;
+
+/// Wraps a sender so that every message it sends is recorded in a [`MessageStore`].
+///
+/// Before the request: the message and its recipients are written as `sending` (if that write fails,
+/// nothing is sent and the error is [`ErrorKind::Unavailable`] from provider [`crate::STORE_NAME`]).
+/// After: each recipient's outcome and the failed attempts. If the process dies in between, the
+/// sweeper turns the `sending` recipients into `unknown`: never lost, never re-sent. If only the
+/// outcome write fails, the send's own result is still returned (it is the truth) and the failure is
+/// logged; the recipients stay `sending` until the sweeper marks them `unknown`.
+///
+/// A message whose client reference is already recorded is refused with
+/// [`ErrorKind::InvalidRequest`] and no request: the store never lets one reference go out twice.
+#[derive(Debug, Clone)]
+pub struct RecordingSender<S> {
+    inner: S,
+    store: Arc<dyn MessageStore>,
+}
+
+impl<S: MessageSender> RecordingSender<S> {
+    /// Records everything `inner` sends into `store`.
+    pub fn new(inner: S, store: Arc<dyn MessageStore>) -> Self {
+        Self { inner, store }
+    }
+
+    /// The wrapped sender.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn MessageStore> {
+        &self.store
+    }
+}
+
+#[async_trait]
+impl<S: MessageSender> MessageSender for RecordingSender<S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn send(&self, message: &Message) -> Result<Receipt, Error> {
+        let record = NewMessage::new(message.clone());
+        if let Err(error) = self.store.insert_sending(std::slice::from_ref(&record)).await {
+            if error.kind() == StoreErrorKind::DuplicateReference {
+                return Err(Error::new(ErrorKind::InvalidRequest, sms_core::Operation::Send)
+                    .with_provider(crate::STORE_NAME)
+                    .with_message(format!(
+                        "client reference {} is already recorded: not sent again",
+                        message.reference().as_str()
+                    )));
+            }
+            return Err(error.into());
+        }
+        let result = self.inner.send(message).await;
+        let outcomes = outcomes_of(&record.id, message, &result);
+        if let Err(error) = self.store.record_outcomes(&outcomes).await {
+            tracing::warn!(message_id = %record.id, %error, "the send's outcome could not be recorded; the sweeper will mark it unknown");
+        }
+        let attempts = match &result {
+            Ok(receipt) => &receipt.attempts[..],
+            Err(error) => error.attempts(),
+        };
+        if !attempts.is_empty() {
+            let attempts: Vec<AttemptRecord> = attempts.iter().map(AttemptRecord::from_attempt).collect();
+            if let Err(error) = self.store.record_attempts(&record.id, &attempts).await {
+                tracing::warn!(message_id = %record.id, %error, "the send's attempts could not be recorded");
+            }
+        }
+        result
+    }
+}
+
+/// Each recipient's outcome from a send's result, as the store records it: accepted with the
+/// provider's id and billed parts, failed with the error, or unknown (an ambiguous error, a recipient
+/// the provider left unreported or missing from the receipt).
+pub fn outcomes_of(message_id: &str, message: &Message, result: &Result<Receipt, Error>) -> Vec<OutcomeUpdate> {
+    message
+        .recipients()
+        .iter()
+        .map(|recipient| {
+            let number = recipient.e164();
+            match result {
+                Ok(receipt) => match receipt.outcome_for(recipient) {
+                    Some(outcome) => {
+                        let mut update = OutcomeUpdate::new(message_id, number, Status::Unknown);
+                        update.provider = Some(outcome.provider.clone());
+                        match &outcome.status {
+                            RecipientStatus::Accepted => {
+                                update.status = Status::Accepted;
+                                update.provider_message_id = outcome.message_id.clone();
+                                update.billed_parts = message.parts_for(recipient).ok().map(|p| p as i64);
+                            }
+                            RecipientStatus::Failed(error) => {
+                                update.status = Status::Failed;
+                                update = update.with_error(error);
+                            }
+                            _ => {}
+                        }
+                        update
+                    }
+                    None => OutcomeUpdate::new(message_id, number, Status::Unknown),
+                },
+                Err(error) => {
+                    let status = if error.is_ambiguous() { Status::Unknown } else { Status::Failed };
+                    OutcomeUpdate::new(message_id, number, status).with_error(error)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Sends one claimed outbox message through `sender` and records it: `start` (write-ahead) before
+/// the request, `finish` after. Returns `None` without sending when the lease was lost.
+///
+/// # Errors
+/// A store error from `start` (nothing was sent) or from `finish` (it was sent; the sweeper will
+/// mark it unknown when the lease runs out).
+pub async fn deliver_claim(
+    store: &dyn MessageStore,
+    sender: &dyn MessageSender,
+    claim: &Claim,
+) -> crate::Result<Option<Result<Receipt, Error>>> {
+    if !store.start(claim).await? {
+        return Ok(None);
+    }
+    let result = sender.send(&claim.message).await;
+    let outcomes = outcomes_of(&claim.message_id, &claim.message, &result);
+    store.finish(claim, &outcomes).await?;
+    Ok(Some(result))
+}
