@@ -195,18 +195,25 @@ impl CircuitBreaker {
         self.lock().consecutive_failures
     }
 
-    fn settle(&self, failed: bool, probe: bool, epoch: u64) {
+    /// The cool-down.
+    pub(crate) fn cool_down(&self) -> Duration {
+        self.config.cool_down
+    }
+
+    /// Counts a verdict; true when it opened the breaker.
+    fn settle(&self, failed: bool, probe: bool, epoch: u64) -> bool {
         let mut inner = self.lock();
         if inner.epoch != epoch {
             // Admitted before the latest change of state (a late answer from before the breaker
             // opened, or from before a probe closed it): it says nothing about the provider now.
-            return;
+            return false;
         }
         if failed {
             inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
             if probe || inner.consecutive_failures >= self.config.failure_threshold {
                 let since = self.clock.now();
                 inner.change(State::Open { since });
+                return true;
             }
         } else {
             inner.consecutive_failures = 0;
@@ -214,6 +221,7 @@ impl CircuitBreaker {
                 inner.change(State::Closed);
             }
         }
+        false
     }
 
     fn abandon_probe(&self, opened: Instant) {
@@ -244,22 +252,25 @@ pub(crate) struct Permit<'a> {
 
 impl Permit<'_> {
     /// Reports the request's result: a provider-side failure counts towards opening the breaker (and
-    /// reopens it after a probe); any other answer closes it.
-    pub(crate) fn record<T>(mut self, result: &Result<T, Error>) {
+    /// reopens it after a probe); any other answer closes it. True when this opened the breaker.
+    pub(crate) fn record<T>(mut self, result: &Result<T, Error>) -> bool {
+        let mut opened = false;
         if !self.settled {
             let failed = result.as_ref().err().is_some_and(counts_as_failure);
-            self.breaker.settle(failed, self.probe_of.is_some(), self.epoch);
+            opened = self.breaker.settle(failed, self.probe_of.is_some(), self.epoch);
         }
         self.settled = true;
+        opened
     }
 
     /// Counts the request, still unanswered after the slow-call threshold, as a provider-side failure
-    /// now. Its answer, when it comes, counts no more.
-    pub(crate) fn record_slow(&mut self) {
-        if !self.settled {
-            self.breaker.settle(true, self.probe_of.is_some(), self.epoch);
-            self.settled = true;
+    /// now. Its answer, when it comes, counts no more. True when this opened the breaker.
+    pub(crate) fn record_slow(&mut self) -> bool {
+        if self.settled {
+            return false;
         }
+        self.settled = true;
+        self.breaker.settle(true, self.probe_of.is_some(), self.epoch)
     }
 
     /// Gives the permit back without a verdict: the request ended for a reason that says nothing about

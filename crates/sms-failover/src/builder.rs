@@ -3,18 +3,22 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sms_core::{AmbiguityPolicy, Capabilities, Error, ErrorKind, InboundMode, Operation};
 
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::clock::{Clock, SystemClock};
 use crate::health::HealthRecorder;
-use crate::limits::{RecipientLimiter, RecipientLimits};
+use crate::limits::RecipientLimits;
 use crate::provider::{Provider, ProviderEntry};
 use crate::retry::{LONGEST_WAIT, RetryPolicy};
-use crate::sender::{Chain, FailoverSender};
+use crate::sender::{Chain, FailoverSender, Idempotency};
+use crate::state::{
+    BreakerSharing, IdempotencyStore, InMemoryIdempotencyStore, InMemoryRecipientLimiter,
+    InMemorySuppressionList, RecipientLimiter, SuppressionList,
+};
 use crate::strategy::{Router, Strategy};
-use crate::suppression::{InMemorySuppressionList, SuppressionList};
 
 /// Requests remembered per provider for [`crate::ProviderHealth`], unless
 /// [`FailoverSenderBuilder::health_window`] says otherwise.
@@ -23,6 +27,17 @@ const DEFAULT_HEALTH_WINDOW: usize = 100;
 /// Requests in flight at once to one provider for one message's batch parts, unless
 /// [`FailoverSenderBuilder::part_concurrency`] says otherwise.
 pub const DEFAULT_PART_CONCURRENCY: usize = 8;
+
+/// How long a client reference is remembered, unless [`FailoverSenderBuilder::idempotency_retention`]
+/// says otherwise: a day.
+pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where the chain keeps client references: its own in-memory store, another store, or none.
+enum IdempotencyChoice {
+    InMemory,
+    Store(Arc<dyn IdempotencyStore>),
+    Off,
+}
 
 /// Builds a [`FailoverSender`]; start with [`FailoverSender::builder`].
 pub struct FailoverSenderBuilder {
@@ -33,6 +48,10 @@ pub struct FailoverSenderBuilder {
     breaker: BreakerConfig,
     limits: RecipientLimits,
     suppression: Option<Arc<dyn SuppressionList>>,
+    limiter: Option<Arc<dyn RecipientLimiter>>,
+    idempotency: IdempotencyChoice,
+    retention: Duration,
+    breaker_sharing: Option<Arc<dyn BreakerSharing>>,
     clock: Arc<dyn Clock>,
     seed: Option<u64>,
     health_window: usize,
@@ -49,6 +68,10 @@ impl Default for FailoverSenderBuilder {
             breaker: BreakerConfig::default(),
             limits: RecipientLimits::default(),
             suppression: None,
+            limiter: None,
+            idempotency: IdempotencyChoice::InMemory,
+            retention: DEFAULT_IDEMPOTENCY_RETENTION,
+            breaker_sharing: None,
             clock: Arc::new(SystemClock),
             seed: None,
             health_window: DEFAULT_HEALTH_WINDOW,
@@ -122,6 +145,64 @@ impl FailoverSenderBuilder {
         self
     }
 
+    /// Sets where the per-recipient limits are counted (default: an [`InMemoryRecipientLimiter`] on
+    /// the chain's clock). A shared backend makes the limits hold across every instance using it.
+    #[must_use]
+    pub fn recipient_limiter(mut self, limiter: Arc<dyn RecipientLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Sets where client references are remembered (default: an [`InMemoryIdempotencyStore`] on the
+    /// chain's clock). A message whose reference ([`sms_core::Message::with_reference`]) was sent
+    /// within the retention gets the first send's outcome without any request; one whose first send
+    /// is in flight or never completed fails as ambiguous and is never sent again. A send that ended
+    /// in an error saying nothing went out ([`Error::is_ambiguous`] false) is forgotten, so that it
+    /// can be retried.
+    #[must_use]
+    pub fn idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = IdempotencyChoice::Store(store);
+        self
+    }
+
+    /// Turns idempotency by client reference off: every send is sent (a chain nested in another that
+    /// already checks references, say).
+    #[must_use]
+    pub fn without_idempotency(mut self) -> Self {
+        self.idempotency = IdempotencyChoice::Off;
+        self
+    }
+
+    /// Sets how long a client reference and its outcome are remembered (default
+    /// [`DEFAULT_IDEMPOTENCY_RETENTION`], a day; at least a second).
+    #[must_use]
+    pub fn idempotency_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Shares breaker trips with other chains (default: none, each chain's own breakers only): a
+    /// provider one of them finds failing is skipped by all, and after the cool-down exactly one of
+    /// them probes it.
+    #[must_use]
+    pub fn breaker_sharing(mut self, sharing: Arc<dyn BreakerSharing>) -> Self {
+        self.breaker_sharing = Some(sharing);
+        self
+    }
+
+    /// Puts all of the chain's state on one backend that implements every state trait (opt-outs,
+    /// limits, idempotency, breaker sharing), such as a Redis backend shared by several instances.
+    #[must_use]
+    pub fn shared_state<S>(self, state: Arc<S>) -> Self
+    where
+        S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + 'static,
+    {
+        self.suppression_list(state.clone())
+            .recipient_limiter(state.clone())
+            .idempotency_store(state.clone())
+            .breaker_sharing(state)
+    }
+
     /// Sets the clock of breakers and limiters (default [`SystemClock`]).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -164,7 +245,18 @@ impl FailoverSenderBuilder {
     /// [`Strategy::WeightedRandom`] is chosen with every weight 0.
     pub fn build(self) -> Result<FailoverSender, Error> {
         self.check()?;
-        let limiter = RecipientLimiter::new(&self.limits, self.clock.clone())?;
+        let limiter = self
+            .limiter
+            .unwrap_or_else(|| Arc::new(InMemoryRecipientLimiter::new(self.clock.clone())));
+        let idempotency = match self.idempotency {
+            IdempotencyChoice::InMemory => {
+                Some(Arc::new(InMemoryIdempotencyStore::new(self.clock.clone())) as Arc<dyn IdempotencyStore>)
+            }
+            IdempotencyChoice::Store(store) => Some(store),
+            IdempotencyChoice::Off => None,
+        };
+        let mut windows = self.limits.windows().to_vec();
+        windows.sort_by_key(|w| w.period);
         let mut entries = self.entries;
         // Stable: equal priorities keep the order they were added in.
         entries.sort_by_key(|e| e.priority);
@@ -188,8 +280,15 @@ impl FailoverSenderBuilder {
             router: Router::new(self.strategy, self.seed),
             ambiguity: self.ambiguity,
             retry: self.retry,
+            windows,
+            limit_scope: self.limits.limit_scope(),
             limiter,
             suppression,
+            idempotency: idempotency.map(|store| Idempotency {
+                store,
+                retention: self.retention,
+            }),
+            breaker_sharing: self.breaker_sharing,
             capabilities,
             part_concurrency: self.part_concurrency,
         }))
@@ -235,6 +334,23 @@ impl FailoverSenderBuilder {
                 ));
             }
             _ => {}
+        }
+        if let Some(bad) = self
+            .limits
+            .windows()
+            .iter()
+            .find(|w| w.count == 0 || w.period.is_zero())
+        {
+            return invalid(format!(
+                "a recipient limit needs a positive count and period, got {} per {:?}",
+                bad.count, bad.period
+            ));
+        }
+        if self.retention < Duration::from_secs(1) {
+            return invalid(format!(
+                "the idempotency retention of {:?} is shorter than a second",
+                self.retention
+            ));
         }
         if self.breaker.failure_threshold == 0 {
             return invalid("the breaker's failure_threshold must be at least 1".to_owned());

@@ -11,19 +11,19 @@ mod limits;
 mod provider;
 mod retry;
 mod sender;
+pub mod state;
 mod strategy;
-mod suppression;
 
 pub use breaker::{BreakerConfig, BreakerState};
-pub use builder::{DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder};
+pub use builder::{DEFAULT_IDEMPOTENCY_RETENTION, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use health::ProviderHealth;
-pub use limits::{LimitWindow, RecipientLimits};
+pub use limits::{LimitScope, LimitWindow, RecipientLimits};
 pub use provider::ProviderEntry;
 pub use retry::RetryPolicy;
 pub use sender::FailoverSender;
+pub use state::{InMemorySuppressionList, SuppressionList};
 pub use strategy::Strategy;
-pub use suppression::{InMemorySuppressionList, SuppressionList};
 
 /// The chain's name: [`sms_core::MessageSender::name`] of a [`FailoverSender`], and the provider named
 /// on errors and outcomes the chain decides itself (local limits, opt-outs, all providers failed).

@@ -1,6 +1,7 @@
 //! The chain itself: a [`MessageSender`] over several providers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -13,11 +14,20 @@ use tracing::Instrument;
 use crate::builder::FailoverSenderBuilder;
 use crate::delivery::Delivery;
 use crate::health::ProviderHealth;
-use crate::limits::RecipientLimiter;
+use crate::limits::{LimitScope, LimitWindow};
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
+use crate::state::{
+    BreakerSharing, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation, SuppressionList,
+};
 use crate::strategy::Router;
-use crate::suppression::SuppressionList;
+
+/// A chain's idempotency store and how long it remembers a reference.
+#[derive(Debug)]
+pub(crate) struct Idempotency {
+    pub(crate) store: Arc<dyn IdempotencyStore>,
+    pub(crate) retention: Duration,
+}
 
 /// Everything a chain holds, shared by its clones.
 #[derive(Debug)]
@@ -27,8 +37,13 @@ pub(crate) struct Chain {
     pub(crate) router: Router,
     pub(crate) ambiguity: AmbiguityPolicy,
     pub(crate) retry: RetryPolicy,
-    pub(crate) limiter: RecipientLimiter,
+    /// The per-recipient limits, shortest period first (none: no limit).
+    pub(crate) windows: Vec<LimitWindow>,
+    pub(crate) limit_scope: LimitScope,
+    pub(crate) limiter: Arc<dyn RecipientLimiter>,
     pub(crate) suppression: Arc<dyn SuppressionList>,
+    pub(crate) idempotency: Option<Idempotency>,
+    pub(crate) breaker_sharing: Option<Arc<dyn BreakerSharing>>,
     pub(crate) capabilities: Capabilities,
     /// Requests in flight at once to one provider for one message's batch parts.
     pub(crate) part_concurrency: usize,
@@ -108,8 +123,11 @@ impl FailoverSender {
 
     /// Feeds a handset reply to the opt-out list ([`SuppressionList::observe_inbound`]); true when it
     /// unsubscribed its sender.
-    pub fn observe_inbound(&self, message: &InboundMessage) -> bool {
-        self.chain.suppression.observe_inbound(message)
+    ///
+    /// # Errors
+    /// When the opt-out list's backend cannot record it.
+    pub async fn observe_inbound(&self, message: &InboundMessage) -> Result<bool, Error> {
+        self.chain.suppression.observe_inbound(message).await
     }
 }
 
@@ -141,6 +159,53 @@ impl MessageSender for FailoverSender {
             kind = %message.kind(),
             recipients = message.recipients().len(),
         );
-        Delivery::new(&self.chain, message).run().instrument(span).await
+        self.send_once(message).instrument(span).await
+    }
+}
+
+impl FailoverSender {
+    /// Sends under the client reference's reservation: a reference already sent gets its first
+    /// outcome, one in flight or never completed an ambiguous error, and neither any request.
+    async fn send_once(&self, message: &Message) -> Result<Receipt, Error> {
+        let Some(idempotency) = &self.chain.idempotency else {
+            return Delivery::new(&self.chain, message).run().await;
+        };
+        let reference = message.reference();
+        match idempotency
+            .store
+            .reserve(reference, idempotency.retention)
+            .await?
+        {
+            Reservation::Reserved => {}
+            Reservation::Completed(outcome) => {
+                tracing::info!("reference already sent: its first outcome is returned, nothing is sent");
+                return outcome.replay(reference);
+            }
+            Reservation::Pending => {
+                return Err(Error::new(ErrorKind::Ambiguous, Operation::Send)
+                    .with_provider(crate::CHAIN_NAME)
+                    .with_message(format!(
+                        "a send with reference {reference} started before and has no outcome (it is in \
+                         flight, or it never completed): it may have gone out, and it is not sent again"
+                    )));
+            }
+        }
+        let result = Delivery::new(&self.chain, message).run().await;
+        // Only an error that says nothing went out frees the reference for a retry.
+        let nothing_sent = matches!(&result, Err(error) if !error.is_ambiguous());
+        let recorded = if nothing_sent {
+            idempotency.store.release(reference).await
+        } else {
+            let outcome = RecordedOutcome::of(&result);
+            idempotency
+                .store
+                .complete(reference, &outcome, idempotency.retention)
+                .await
+        };
+        if let Err(error) = recorded {
+            // The reference stays reserved: a later send with it is refused as unknown, never sent.
+            tracing::warn!(error = %error, "could not record the outcome of the reference");
+        }
+        result
     }
 }

@@ -104,7 +104,7 @@ impl<'a> Delivery<'a> {
         if let Err(error) = self.message.validate() {
             return Err(error.with_provider(CHAIN_NAME));
         }
-        self.drop_opted_out();
+        self.drop_opted_out().await?;
         let chain = self.chain;
         let kind = self.message.kind();
         let candidates: Vec<usize> = (0..chain.providers.len())
@@ -119,11 +119,23 @@ impl<'a> Delivery<'a> {
         self.finish()
     }
 
-    /// Opted-out recipients fail before anything else and are never counted or sent.
-    fn drop_opted_out(&self) {
-        let suppression = &self.chain.suppression;
-        for (index, recipient) in self.message.recipients().iter().enumerate() {
-            if !suppression.is_suppressed(recipient) {
+    /// Opted-out recipients fail before anything else and are never counted or sent. One lookup for
+    /// every recipient.
+    ///
+    /// # Errors
+    /// The opt-out list's error when it cannot answer: nothing is sent then.
+    async fn drop_opted_out(&self) -> Result<(), Error> {
+        let recipients = self.message.recipients();
+        let listed = self.chain.suppression.suppressed(recipients).await?;
+        if listed.len() != recipients.len() {
+            return Err(crate::state::backend_unavailable(
+                "opt-out list",
+                "opt-outs",
+                format!("{} answers for {} numbers", listed.len(), recipients.len()),
+            ));
+        }
+        for (index, recipient) in recipients.iter().enumerate() {
+            if !listed[index] {
                 continue;
             }
             let error = Error::new(ErrorKind::RecipientOptedOut, Operation::Send)
@@ -135,6 +147,22 @@ impl<'a> Delivery<'a> {
                 RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
             );
         }
+        Ok(())
+    }
+
+    /// Ends `recipients` with a state backend's error and stops the message: without its state the
+    /// chain sends nothing more.
+    fn state_failed(&self, recipients: &[usize], error: Error) {
+        tracing::warn!(error = %error, "state backend failed: not sent");
+        let mut ledger = self.ledger();
+        for &index in recipients {
+            let outcome = RecipientOutcome::failed(self.recipient(index).clone(), CHAIN_NAME, error.clone());
+            ledger.finalize(index, outcome);
+        }
+        ledger.stop_cause.get_or_insert_with(|| error.clone());
+        ledger.message_stop.get_or_insert((CHAIN_NAME.to_owned(), error));
+        drop(ledger);
+        self.stop();
     }
 
     /// Sends what this provider can take, its batch parts concurrently (at most

@@ -12,8 +12,19 @@ use super::verdict::{Verdict, reveal, verdict};
 use super::{Delivery, Turn, brief, masked_list, named};
 use crate::CHAIN_NAME;
 use crate::breaker::Permit;
+use crate::limits::LimitScope;
 use crate::provider::Provider;
 use crate::retry::Backoff;
+use crate::state::{Admission, SharedBreaker};
+
+/// What the shared breaker is told after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SharedReport {
+    Nothing,
+    Trip,
+    Close,
+    Release,
+}
 
 /// One request's answer, as the chain saw it.
 pub(super) struct Answer {
@@ -21,6 +32,8 @@ pub(super) struct Answer {
     pub(super) elapsed: Duration,
     /// True when the chain's own deadline, not the provider, ended the wait.
     cut_by_deadline: bool,
+    /// True when the request was reported to the shared breaker already (a slow call that tripped).
+    shared_reported: bool,
 }
 
 impl Delivery<'_> {
@@ -57,21 +70,66 @@ impl Delivery<'_> {
                 turn.leave(self.skip_open(provider, retrying.as_deref().unwrap_or(part)));
                 return;
             };
+            // Other instances' view of the provider: tripped elsewhere, or probed by another.
+            let shared_probe = match self.shared_admit(provider).await {
+                Ok(SharedBreaker::Closed) => false,
+                Ok(SharedBreaker::Probe) => true,
+                Ok(SharedBreaker::Open { .. }) => {
+                    // A local probe given back unused: the next request may probe.
+                    drop(permit);
+                    turn.leave(self.skip_open(provider, retrying.as_deref().unwrap_or(part)));
+                    return;
+                }
+                Err(error) => {
+                    drop(permit);
+                    self.state_failed(retrying.as_deref().unwrap_or(part), error);
+                    return;
+                }
+            };
             let recipients = match retrying.take() {
                 Some(recipients) => recipients,
-                None => self.admit(part),
+                None => match self.admit(provider, part).await {
+                    Ok(admitted) => admitted,
+                    Err(error) => {
+                        self.shared_report(provider, shared_probe, SharedReport::Release)
+                            .await;
+                        self.state_failed(part, error);
+                        return;
+                    }
+                },
             };
             if recipients.is_empty() {
+                self.shared_report(provider, shared_probe, SharedReport::Release)
+                    .await;
                 return;
             }
-            let answer = self.request(provider, &recipients, attempt, &mut permit).await;
+            let answer = self
+                .request(provider, &recipients, attempt, &mut permit, shared_probe)
+                .await;
             drop(slot);
-            if answer.cut_by_deadline {
+            let report = if answer.cut_by_deadline {
                 // The chain gave up, not the provider: no verdict on its health.
                 permit.release();
+                SharedReport::Release
             } else {
-                permit.record(&answer.result);
-            }
+                let failed = answer
+                    .result
+                    .as_ref()
+                    .err()
+                    .is_some_and(crate::breaker::counts_as_failure);
+                let opened = permit.record(&answer.result);
+                if answer.shared_reported {
+                    SharedReport::Nothing
+                } else if failed && (opened || shared_probe) {
+                    SharedReport::Trip
+                } else if shared_probe {
+                    SharedReport::Close
+                } else {
+                    SharedReport::Nothing
+                }
+            };
+            self.shared_report(provider, shared_probe || report == SharedReport::Trip, report)
+                .await;
             provider.health.record(answer.result.is_ok(), answer.elapsed);
             let error = match answer.result {
                 Ok(receipt) => {
@@ -171,24 +229,89 @@ impl Delivery<'_> {
         ledger.stop_cause.get_or_insert_with(|| error.clone());
     }
 
-    /// Counts each recipient once per message against the per-recipient limits; those over a limit fail
-    /// here and are not sent.
-    fn admit(&self, part: &[usize]) -> Vec<usize> {
-        let mut admitted = Vec::with_capacity(part.len());
-        let mut ledger = self.ledger();
-        for &index in part {
-            if ledger.is_counted(index) {
-                admitted.push(index);
-                continue;
+    /// Asks the shared breaker, when the chain shares its breakers, whether `provider` may be sent to.
+    async fn shared_admit(&self, provider: &Provider) -> Result<SharedBreaker, Error> {
+        let Some(sharing) = &self.chain.breaker_sharing else {
+            return Ok(SharedBreaker::Closed);
+        };
+        // A probe is held at most as long as a request can last.
+        let retry = self.chain.retry;
+        let lease = retry
+            .attempt_timeout
+            .unwrap_or(retry.deadline)
+            .min(retry.deadline);
+        sharing.admit(&provider.name, lease).await
+    }
+
+    /// Tells the shared breaker what a request found, when it needs to know: a trip (the local breaker
+    /// opened, or the probe failed), the probe's success, or a probe given back. A failure to tell it
+    /// is logged only: the request is over.
+    async fn shared_report(&self, provider: &Provider, needed: bool, report: SharedReport) {
+        let Some(sharing) = self.chain.breaker_sharing.as_ref().filter(|_| needed) else {
+            return;
+        };
+        let result = match report {
+            SharedReport::Nothing => return,
+            SharedReport::Trip => sharing.trip(&provider.name, provider.breaker.cool_down()).await,
+            SharedReport::Close => sharing.close(&provider.name).await,
+            SharedReport::Release => sharing.release_probe(&provider.name).await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(provider = %provider.name, error = %error, "could not share the breaker's state");
+        }
+    }
+
+    /// Counts the part's recipients against the per-recipient limits (once per message, or once per
+    /// provider account: [`LimitScope`]) in one call to the limiter; those over a limit fail here and
+    /// are not sent.
+    ///
+    /// # Errors
+    /// The limiter's error when it cannot answer: nothing is sent to the part.
+    async fn admit(&self, provider: &Provider, part: &[usize]) -> Result<Vec<usize>, Error> {
+        let chain = self.chain;
+        if chain.windows.is_empty() {
+            return Ok(part.to_vec());
+        }
+        let per_message = chain.limit_scope == LimitScope::Chain;
+        let to_count: Vec<usize> = {
+            let ledger = self.ledger();
+            part.iter()
+                .copied()
+                .filter(|&index| !(per_message && ledger.is_counted(index)))
+                .collect()
+        };
+        let verdicts = if to_count.is_empty() {
+            Vec::new()
+        } else {
+            let numbers: Vec<_> = to_count.iter().map(|&i| self.recipient(i).clone()).collect();
+            let scope = chain.limit_scope.key(&provider.name);
+            let verdicts = chain.limiter.admit(scope, &numbers, &chain.windows).await?;
+            if verdicts.len() != numbers.len() {
+                return Err(crate::state::backend_unavailable(
+                    "recipient limiter",
+                    "recipient limits",
+                    format!("{} answers for {} numbers", verdicts.len(), numbers.len()),
+                ));
             }
+            verdicts
+        };
+        let mut ledger = self.ledger();
+        for (&index, verdict) in to_count.iter().zip(verdicts) {
             let recipient = self.recipient(index);
-            match self.chain.limiter.admit(recipient) {
-                Ok(()) => {
-                    ledger.mark_counted(index);
-                    admitted.push(index);
-                }
-                Err(error) => {
+            match verdict {
+                Admission::Admitted => ledger.mark_counted(index),
+                Admission::Refused { window, wait } => {
                     tracing::info!(recipient = %recipient.masked(), "recipient over its local limit: not sent");
+                    let error = Error::new(ErrorKind::RecipientThrottled, Operation::Send)
+                        .with_provider(CHAIN_NAME)
+                        .with_message(format!(
+                            "{} reached the local limit of {} message(s) per {:?}; next allowed in {:?}",
+                            recipient.masked(),
+                            window.count,
+                            window.period,
+                            wait
+                        ))
+                        .with_retry_after(wait);
                     ledger.finalize(
                         index,
                         RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
@@ -196,7 +319,7 @@ impl Delivery<'_> {
                 }
             }
         }
-        admitted
+        Ok(part.iter().copied().filter(|&i| !ledger.is_done(i)).collect())
     }
 
     /// Records a skip of a provider whose breaker is open: an attempt without a request.
@@ -248,6 +371,7 @@ impl Delivery<'_> {
         recipients: &[usize],
         attempt: u32,
         permit: &mut Permit<'_>,
+        shared_probe: bool,
     ) -> Answer {
         self.ledger().requests += 1;
         let span = tracing::info_span!(
@@ -281,6 +405,7 @@ impl Delivery<'_> {
             .slow_call_threshold()
             .and_then(|threshold| started.checked_add(threshold))
             .filter(|at| *at < end);
+        let mut shared_reported = false;
         let watched = async {
             let mut send = provider.sender.send(&message);
             if let Some(slow_at) = slow_at {
@@ -288,7 +413,12 @@ impl Delivery<'_> {
                     Ok(result) => return result,
                     Err(_) => {
                         tracing::warn!("slow call: counted against the provider's breaker");
-                        permit.record_slow();
+                        let opened = permit.record_slow();
+                        if opened || shared_probe {
+                            // Other instances leave a hanging provider now, not when this request ends.
+                            self.shared_report(provider, true, SharedReport::Trip).await;
+                            shared_reported = true;
+                        }
                     }
                 }
             }
@@ -330,6 +460,7 @@ impl Delivery<'_> {
             result,
             elapsed,
             cut_by_deadline,
+            shared_reported,
         }
     }
 }

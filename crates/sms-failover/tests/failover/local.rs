@@ -28,7 +28,7 @@ fn unsubscribe(sender: &str) -> InboundMessage {
 async fn opted_out_numbers_are_not_sent_and_cost_no_request() {
     let list = Arc::new(InMemorySuppressionList::new());
     let to = numbers(2);
-    list.suppress(to[0].clone());
+    list.suppress(&to[0]).await.expect("listed");
     let a = stub("a");
     let chain = build(chain_of(&[&a]).suppression_list(list));
     let receipt = chain.send(&text_to(to.clone())).await.expect("one sent");
@@ -44,7 +44,11 @@ async fn a_juxiang_unsubscribe_reply_stops_every_later_message() {
     let list = Arc::new(InMemorySuppressionList::new());
     let a = stub("a");
     let chain = build(chain_of(&[&a]).suppression_list(list.clone()));
-    assert!(list.observe_inbound(&unsubscribe("13800138000")));
+    assert!(
+        list.observe_inbound(&unsubscribe("13800138000"))
+            .await
+            .expect("recorded")
+    );
     let err = chain
         .send(&text_to(number("+86 138 0013 8000")))
         .await
@@ -55,8 +59,19 @@ async fn a_juxiang_unsubscribe_reply_stops_every_later_message() {
     assert_eq!(a.call_count(), 0);
 
     // The chain's own convenience feeds the same list.
-    assert!(chain.observe_inbound(&unsubscribe("13900139000")));
-    assert!(chain.suppression_list().is_suppressed(&number("13900139000")));
+    assert!(
+        chain
+            .observe_inbound(&unsubscribe("13900139000"))
+            .await
+            .expect("recorded")
+    );
+    assert!(
+        chain
+            .suppression_list()
+            .is_suppressed(&number("13900139000"))
+            .await
+            .expect("answered")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -148,9 +163,9 @@ async fn numbers_the_chain_refused_earlier_are_not_counted() {
     let to = number("13800138000");
 
     // Opted out: refused before counting.
-    list.suppress(to.clone());
+    list.suppress(&to).await.expect("listed");
     chain.send(&text_to(to.clone())).await.expect_err("opted out");
-    list.remove(&to);
+    list.unsuppress(&to).await.expect("removed");
     // No provider for voice codes: refused before counting.
     let voice = Message::voice_code(to.clone(), "1234").expect("code");
     assert_eq!(

@@ -1,0 +1,416 @@
+//! Idempotency by client reference: a message whose reference was already sent is answered with the
+//! first send's outcome, without any request.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sms_core::{
+    ClientReference, Error, ErrorKind, Operation, PhoneNumber, Receipt, RecipientOutcome, RecipientStatus,
+};
+
+use crate::clock::Clock;
+
+/// What [`IdempotencyStore::reserve`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reservation {
+    /// The reference was free and is now reserved by this caller: send, then
+    /// [`IdempotencyStore::complete`] (or [`IdempotencyStore::release`] when nothing went out).
+    Reserved,
+    /// The reference was sent before: this is its outcome. Send nothing.
+    Completed(RecordedOutcome),
+    /// The reference is reserved without an outcome: a send is in flight elsewhere, or one started
+    /// and never completed (a crash, a timeout). Its outcome is unknown; send nothing, ever.
+    Pending,
+}
+
+/// Remembers client references and their outcomes, so that a message is sent at most once per
+/// reference.
+///
+/// A reservation has no shorter life than an outcome: it is kept for the whole retention, completed or
+/// not, because an expiring "in progress" marker would let a retry send a message that may already
+/// have gone out. Once the retention has passed, the reference is forgotten.
+///
+/// # Errors
+/// When the backend cannot answer. A reservation whose command may have run although it failed (a
+/// timeout) must be treated as made: the chain sends nothing, and the reference may read as pending
+/// afterwards.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Reserves `reference` for `retention`, or says what became of it. Atomic: of concurrent calls
+    /// for one reference, across every instance sharing the store, exactly one gets
+    /// [`Reservation::Reserved`].
+    async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<Reservation, Error>;
+
+    /// Records the outcome of a reserved reference, kept for `retention` from now.
+    async fn complete(
+        &self,
+        reference: &ClientReference,
+        outcome: &RecordedOutcome,
+        retention: Duration,
+    ) -> Result<(), Error>;
+
+    /// Frees a reservation that has no outcome (nothing was sent: the reference may be sent again). A
+    /// completed reference stays.
+    async fn release(&self, reference: &ClientReference) -> Result<(), Error>;
+}
+
+impl fmt::Debug for dyn IdempotencyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdempotencyStore")
+    }
+}
+
+/// A send's outcome as an [`IdempotencyStore`] keeps it: the receipt's recipients, or the error.
+/// Attempts and error sources are not kept. Serializable (`serde`; [`Self::to_json`]), so that a
+/// backend can store it as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedOutcome {
+    /// Each recipient's outcome, when the send returned a receipt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<RecordedRecipient>,
+    /// Billed parts, when the receipt said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed_parts: Option<u32>,
+    /// The error, when the send failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordedError>,
+}
+
+/// One recipient of a [`RecordedOutcome`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRecipient {
+    /// The number.
+    pub number: PhoneNumber,
+    /// The provider that handled it.
+    pub provider: String,
+    /// The provider's message id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// `accepted`, `unknown` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordedError>,
+}
+
+/// An [`Error`] as recorded: kind, provider, code, message and retry-after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedError {
+    /// [`ErrorKind::as_str`].
+    pub kind: String,
+    /// The provider named on the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The provider's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The message.
+    pub message: String,
+    /// The retry-after, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Every kind, to read a recorded kind back.
+const KINDS: [ErrorKind; 20] = [
+    ErrorKind::InvalidRequest,
+    ErrorKind::InvalidRecipient,
+    ErrorKind::InvalidContent,
+    ErrorKind::ContentRejected,
+    ErrorKind::RecipientRejected,
+    ErrorKind::Unauthorized,
+    ErrorKind::Configuration,
+    ErrorKind::AccountSuspended,
+    ErrorKind::InsufficientBalance,
+    ErrorKind::RateLimited,
+    ErrorKind::RecipientThrottled,
+    ErrorKind::RecipientOptedOut,
+    ErrorKind::Unsupported,
+    ErrorKind::Unavailable,
+    ErrorKind::Unreachable,
+    ErrorKind::Ambiguous,
+    ErrorKind::Protocol,
+    ErrorKind::ProviderFault,
+    ErrorKind::CircuitOpen,
+    ErrorKind::AllProvidersFailed,
+];
+
+impl RecordedError {
+    /// Records `error`.
+    pub fn of(error: &Error) -> Self {
+        Self {
+            kind: error.kind().as_str().to_owned(),
+            provider: error.provider().map(str::to_owned),
+            code: error.code().map(str::to_owned),
+            message: error.message().to_owned(),
+            retry_after_ms: error
+                .retry_after()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// The error again. A kind this version does not know reads as [`ErrorKind::Ambiguous`]: nothing
+    /// is known of it, so it must not be taken for a clean failure.
+    pub fn to_error(&self) -> Error {
+        let kind = KINDS
+            .into_iter()
+            .find(|k| k.as_str() == self.kind)
+            .unwrap_or(ErrorKind::Ambiguous);
+        let mut error = Error::new(kind, Operation::Send).with_message(self.message.clone());
+        if let Some(provider) = &self.provider {
+            error = error.with_provider(provider.clone());
+        }
+        if let Some(code) = &self.code {
+            error = error.with_code(code.clone());
+        }
+        if let Some(ms) = self.retry_after_ms {
+            error = error.with_retry_after(Duration::from_millis(ms));
+        }
+        error
+    }
+}
+
+impl RecordedOutcome {
+    /// Records a send's result.
+    pub fn of(result: &Result<Receipt, Error>) -> Self {
+        match result {
+            Ok(receipt) => Self {
+                recipients: receipt
+                    .outcomes
+                    .iter()
+                    .map(|o| {
+                        let (status, error) = match &o.status {
+                            RecipientStatus::Accepted => ("accepted", None),
+                            RecipientStatus::Failed(e) => ("failed", Some(RecordedError::of(e))),
+                            _ => ("unknown", None),
+                        };
+                        RecordedRecipient {
+                            number: o.recipient.clone(),
+                            provider: o.provider.clone(),
+                            message_id: o.message_id.clone(),
+                            status: status.to_owned(),
+                            error,
+                        }
+                    })
+                    .collect(),
+                billed_parts: receipt.billed_parts,
+                error: None,
+            },
+            Err(error) => Self {
+                recipients: Vec::new(),
+                billed_parts: None,
+                error: Some(RecordedError::of(error)),
+            },
+        }
+    }
+
+    /// The result again, for `reference`: the receipt (without its attempts), or the error, whose
+    /// message says that it is the first send's outcome.
+    pub fn replay(&self, reference: &ClientReference) -> Result<Receipt, Error> {
+        if let Some(error) = &self.error {
+            let mut recorded = error.clone();
+            recorded.message = format!(
+                "{} (the outcome of the first send with reference {reference}, replayed without a request)",
+                recorded.message
+            );
+            return Err(recorded.to_error());
+        }
+        let outcomes = self
+            .recipients
+            .iter()
+            .map(|r| {
+                let number = r.number.clone();
+                match (r.status.as_str(), &r.error) {
+                    ("accepted", _) => {
+                        RecipientOutcome::accepted(number, r.provider.clone(), r.message_id.clone())
+                    }
+                    ("failed", Some(e)) => RecipientOutcome::failed(number, r.provider.clone(), e.to_error()),
+                    _ => RecipientOutcome::unknown(number, r.provider.clone()),
+                }
+            })
+            .collect();
+        let mut receipt = Receipt::new(reference.clone(), outcomes);
+        receipt.billed_parts = self.billed_parts;
+        Ok(receipt)
+    }
+
+    /// As JSON text.
+    pub fn to_json(&self) -> String {
+        // Strings, numbers and options only: serialization cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads [`Self::to_json`]'s text.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Protocol`] when the text is not a recorded outcome.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(|e| {
+            Error::new(ErrorKind::Protocol, Operation::Send)
+                .with_message(format!("unreadable recorded outcome: {e}"))
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Entry {
+    Pending,
+    Completed(RecordedOutcome),
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<ClientReference, (Entry, Instant)>,
+    writes_since_sweep: usize,
+    after_sweep: usize,
+}
+
+/// An [`IdempotencyStore`] in this process's memory, timed by a [`Clock`]: it never fails, is lost on
+/// restart and is not shared with other processes. Expired references are swept as new ones come.
+pub struct InMemoryIdempotencyStore {
+    clock: Arc<dyn Clock>,
+    entries: Mutex<Entries>,
+}
+
+impl fmt::Debug for InMemoryIdempotencyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryIdempotencyStore")
+            .field("references", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sweeps run after this many writes, or as many as there were references after the previous sweep.
+const MIN_SWEEP_INTERVAL: usize = 256;
+
+impl InMemoryIdempotencyStore {
+    /// An empty store timed by `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many references are remembered (expired ones until the next sweep included).
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// True when no reference is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn sweep_if_due(entries: &mut Entries, now: Instant) {
+    entries.writes_since_sweep += 1;
+    if entries.writes_since_sweep < entries.after_sweep.max(MIN_SWEEP_INTERVAL) {
+        return;
+    }
+    entries.map.retain(|_, (_, until)| *until > now);
+    entries.writes_since_sweep = 0;
+    entries.after_sweep = entries.map.len();
+}
+
+#[async_trait]
+impl IdempotencyStore for InMemoryIdempotencyStore {
+    async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<Reservation, Error> {
+        let now = self.clock.now();
+        let mut entries = self.lock();
+        sweep_if_due(&mut entries, now);
+        if let Some((entry, until)) = entries.map.get(reference)
+            && *until > now
+        {
+            return Ok(match entry {
+                Entry::Pending => Reservation::Pending,
+                Entry::Completed(outcome) => Reservation::Completed(outcome.clone()),
+            });
+        }
+        let until = now.checked_add(retention).unwrap_or(now);
+        entries.map.insert(reference.clone(), (Entry::Pending, until));
+        Ok(Reservation::Reserved)
+    }
+
+    async fn complete(
+        &self,
+        reference: &ClientReference,
+        outcome: &RecordedOutcome,
+        retention: Duration,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        let until = now.checked_add(retention).unwrap_or(now);
+        self.lock()
+            .map
+            .insert(reference.clone(), (Entry::Completed(outcome.clone()), until));
+        Ok(())
+    }
+
+    async fn release(&self, reference: &ClientReference) -> Result<(), Error> {
+        let mut entries = self.lock();
+        if matches!(entries.map.get(reference), Some((Entry::Pending, _))) {
+            entries.map.remove(reference);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_survive_json_and_replay() {
+        let number: PhoneNumber = "13800138000".parse().expect("number");
+        let other: PhoneNumber = "13900139000".parse().expect("number");
+        let receipt = Receipt::new(
+            ClientReference::new("order-1"),
+            vec![
+                RecipientOutcome::accepted(number.clone(), "ihuyi", Some("123".into())),
+                RecipientOutcome::failed(
+                    other.clone(),
+                    "juxiang",
+                    Error::new(ErrorKind::RecipientRejected, Operation::Send)
+                        .with_code("4030")
+                        .with_provider("juxiang"),
+                ),
+            ],
+        )
+        .with_billed_parts(2);
+        let recorded = RecordedOutcome::of(&Ok(receipt));
+        let again = RecordedOutcome::from_json(&recorded.to_json()).expect("readable");
+        assert_eq!(again, recorded);
+        let replayed = again.replay(&ClientReference::new("order-1")).expect("a receipt");
+        assert_eq!(replayed.outcomes[0].message_id.as_deref(), Some("123"));
+        let e = replayed.outcomes[1].error().expect("failed");
+        assert_eq!((e.kind(), e.code()), (ErrorKind::RecipientRejected, Some("4030")));
+        assert_eq!(replayed.billed_parts, Some(2));
+
+        let failed = RecordedOutcome::of(&Err(Error::new(ErrorKind::Ambiguous, Operation::Send)
+            .with_provider("ihuyi")
+            .with_message("no answer")));
+        let e = failed.replay(&ClientReference::new("x")).expect_err("the error");
+        assert!(e.is_ambiguous());
+        assert!(e.message().contains("replayed without a request"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kinds_read_as_ambiguous() {
+        let e = RecordedError {
+            kind: "a kind from the future".into(),
+            provider: None,
+            code: None,
+            message: String::new(),
+            retry_after_ms: None,
+        };
+        assert!(e.to_error().is_ambiguous());
+    }
+}

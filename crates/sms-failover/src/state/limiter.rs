@@ -1,0 +1,384 @@
+//! Per-recipient limits' state: the recent messages to each number, checked and recorded in one step.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sms_core::{Error, PhoneNumber};
+
+use crate::clock::Clock;
+use crate::limits::LimitWindow;
+
+/// A limiter's answer for one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Under every window: the message is recorded in all of them.
+    Admitted,
+    /// Over `window`: nothing was recorded in any window. `wait` is how long until the number would be
+    /// admitted (the longest wait over the windows it is over).
+    Refused {
+        /// The window that refused (the one with the longest wait).
+        window: LimitWindow,
+        /// Time until the number would be admitted.
+        wait: Duration,
+    },
+}
+
+/// The state behind [`crate::RecipientLimits`]: exact sliding windows per number.
+///
+/// A number is admitted when, in every window, fewer than `count` messages went to it within the last
+/// `period`; then one message is recorded for it (in all windows at once). A refusal records nothing
+/// anywhere. Numbers are independent: a batch is answered number by number, in order.
+///
+/// # Errors
+/// When the backend cannot answer. A backend that cannot tell whether it recorded the messages (a
+/// command that timed out after it may have run) also fails: the slots may be used, and the chain
+/// sends nothing.
+#[async_trait]
+pub trait RecipientLimiter: Send + Sync {
+    /// Checks and records one message to each of `numbers` under `windows` (shortest period first;
+    /// at least one, each with a positive count and period), counted within `scope` (`"chain"`, or a
+    /// provider account's name: see [`crate::LimitScope`]). One answer per number, in order.
+    async fn admit(
+        &self,
+        scope: &str,
+        numbers: &[PhoneNumber],
+        windows: &[LimitWindow],
+    ) -> Result<Vec<Admission>, Error>;
+}
+
+impl fmt::Debug for dyn RecipientLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecipientLimiter")
+    }
+}
+
+/// A sweep of a shard's forgotten numbers runs once this many admissions to the shard, or as many as
+/// there were numbers left in it after its previous sweep if more, have passed: the cost stays constant
+/// per admission, and memory stays within about twice the numbers seen within the longest window.
+const MIN_SWEEP_INTERVAL: usize = 64;
+
+/// The limiter's state is split by number into this many independently locked shards, so that
+/// concurrent sends to different numbers rarely wait for one another.
+const SHARDS: usize = 16;
+
+/// The times of the messages counted to one number within the longest window, oldest first. One log
+/// serves every window: a window's messages are the log's suffix within its period, and it is full
+/// when its `count`-th most recent time is within its period. The longest window keeps the log to at
+/// most its own `count` times.
+type Log = VecDeque<Instant>;
+
+#[derive(Debug, Default)]
+struct Shard {
+    /// Scope, then number.
+    scopes: HashMap<String, HashMap<PhoneNumber, Log>>,
+    admissions_since_sweep: usize,
+    numbers_after_sweep: usize,
+    /// The longest period seen, for sweeping.
+    longest: Duration,
+}
+
+/// A [`RecipientLimiter`] in this process's memory, timed by a [`Clock`] (the chain's, by default). It
+/// never fails; its numbers are forgotten once nothing is left in their longest window.
+pub struct InMemoryRecipientLimiter {
+    clock: Arc<dyn Clock>,
+    shards: Vec<Mutex<Shard>>,
+    hasher: std::hash::RandomState,
+}
+
+impl fmt::Debug for InMemoryRecipientLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryRecipientLimiter")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Drops the times older than `period`.
+fn prune(log: &mut Log, period: Duration, now: Instant) {
+    while log
+        .front()
+        .is_some_and(|&at| now.saturating_duration_since(at) >= period)
+    {
+        log.pop_front();
+    }
+}
+
+/// The verdict of `windows` on `log` at `now`, without recording anything.
+fn judge(log: &Log, windows: &[LimitWindow], now: Instant) -> Admission {
+    let mut refusal: Option<(LimitWindow, Duration)> = None;
+    for window in windows {
+        let Some(nth_latest) = usize::try_from(window.count)
+            .ok()
+            .and_then(|count| log.len().checked_sub(count))
+            .and_then(|index| log.get(index))
+        else {
+            continue;
+        };
+        let age = now.saturating_duration_since(*nth_latest);
+        if age < window.period {
+            let wait = window.period - age;
+            if refusal.is_none_or(|(_, longest)| wait > longest) {
+                refusal = Some((*window, wait));
+            }
+        }
+    }
+    match refusal {
+        Some((window, wait)) => Admission::Refused { window, wait },
+        None => Admission::Admitted,
+    }
+}
+
+impl InMemoryRecipientLimiter {
+    /// An empty limiter timed by `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    /// The shard that holds `number`.
+    fn lock(&self, number: &PhoneNumber) -> MutexGuard<'_, Shard> {
+        use std::hash::BuildHasher;
+        // The remainder is below SHARDS, so it fits in usize on every platform.
+        let shard = (self.hasher.hash_one(number) % SHARDS as u64) as usize;
+        self.shards[shard].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Checks and records one number (see [`RecipientLimiter::admit`]).
+    pub fn admit_one(&self, scope: &str, number: &PhoneNumber, windows: &[LimitWindow]) -> Admission {
+        let longest = windows.iter().map(|w| w.period).max().unwrap_or(Duration::ZERO);
+        if longest.is_zero() {
+            return Admission::Admitted;
+        }
+        let now = self.clock.now();
+        let mut shard = self.lock(number);
+        shard.longest = shard.longest.max(longest);
+        sweep_if_due(&mut shard, now);
+        let numbers = match shard.scopes.get_mut(scope) {
+            Some(numbers) => numbers,
+            None => shard.scopes.entry(scope.to_owned()).or_default(),
+        };
+        let log = match numbers.get_mut(number) {
+            Some(log) => log,
+            None => numbers.entry(number.clone()).or_default(),
+        };
+        prune(log, longest, now);
+        // Every window first: a refusal must consume nothing anywhere.
+        let verdict = judge(log, windows, now);
+        if verdict == Admission::Admitted {
+            log.push_back(now);
+        }
+        verdict
+    }
+
+    /// How many (scope, number) pairs the limiter remembers.
+    pub fn remembered(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                shard.scopes.values().map(HashMap::len).sum::<usize>()
+            })
+            .sum()
+    }
+}
+
+/// Forgets the numbers with no message left in any window, once enough admissions have passed.
+fn sweep_if_due(shard: &mut Shard, now: Instant) {
+    shard.admissions_since_sweep += 1;
+    if shard.admissions_since_sweep < shard.numbers_after_sweep.max(MIN_SWEEP_INTERVAL) {
+        return;
+    }
+    let longest = shard.longest;
+    let mut left = 0;
+    shard.scopes.retain(|_, numbers| {
+        numbers.retain(|_, log| {
+            prune(log, longest, now);
+            !log.is_empty()
+        });
+        if numbers.capacity() > 2 * numbers.len() + MIN_SWEEP_INTERVAL {
+            numbers.shrink_to_fit();
+        }
+        left += numbers.len();
+        !numbers.is_empty()
+    });
+    shard.admissions_since_sweep = 0;
+    shard.numbers_after_sweep = left;
+}
+
+#[async_trait]
+impl RecipientLimiter for InMemoryRecipientLimiter {
+    async fn admit(
+        &self,
+        scope: &str,
+        numbers: &[PhoneNumber],
+        windows: &[LimitWindow],
+    ) -> Result<Vec<Admission>, Error> {
+        Ok(numbers
+            .iter()
+            .map(|number| self.admit_one(scope, number, windows))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::limits::{DAY, RecipientLimits};
+
+    fn number(s: &str) -> PhoneNumber {
+        s.parse().expect("valid number")
+    }
+
+    struct Fixture {
+        limiter: InMemoryRecipientLimiter,
+        clock: Arc<ManualClock>,
+        windows: Vec<LimitWindow>,
+    }
+
+    impl Fixture {
+        fn new(limits: &RecipientLimits) -> Self {
+            let clock = Arc::new(ManualClock::new());
+            let mut windows = limits.windows().to_vec();
+            windows.sort_by_key(|w| w.period);
+            Self {
+                limiter: InMemoryRecipientLimiter::new(clock.clone()),
+                clock,
+                windows,
+            }
+        }
+
+        fn admit(&self, n: &PhoneNumber) -> Admission {
+            self.limiter.admit_one("chain", n, &self.windows)
+        }
+    }
+
+    fn ok(a: Admission) -> bool {
+        a == Admission::Admitted
+    }
+
+    fn wait(a: Admission) -> Option<Duration> {
+        match a {
+            Admission::Refused { wait, .. } => Some(wait),
+            Admission::Admitted => None,
+        }
+    }
+
+    #[test]
+    fn one_per_second_per_number() {
+        let f = Fixture::new(&RecipientLimits::default());
+        let a = number("13800138000");
+        let b = number("13900139000");
+        assert!(ok(f.admit(&a)));
+        assert_eq!(wait(f.admit(&a)), Some(Duration::from_secs(1)));
+        assert!(ok(f.admit(&b)), "other numbers are independent");
+        f.clock.advance(Duration::from_millis(999));
+        assert!(!ok(f.admit(&a)));
+        f.clock.advance(Duration::from_millis(1));
+        assert!(ok(f.admit(&a)));
+    }
+
+    #[test]
+    fn scopes_count_apart() {
+        let f = Fixture::new(&RecipientLimits::default());
+        let a = number("13800138000");
+        assert!(ok(f.limiter.admit_one("ihuyi", &a, &f.windows)));
+        assert!(ok(f.limiter.admit_one("juxiang", &a, &f.windows)));
+        assert!(!ok(f.limiter.admit_one("ihuyi", &a, &f.windows)));
+    }
+
+    #[test]
+    fn five_per_day_per_number() {
+        let f = Fixture::new(&RecipientLimits::default());
+        let a = number("13800138000");
+        for i in 0..5 {
+            assert!(ok(f.admit(&a)), "message {i}");
+            f.clock.advance(Duration::from_secs(2));
+        }
+        let refused = f.admit(&a);
+        assert!(
+            matches!(refused, Admission::Refused { window, .. } if window.count == 5 && window.period == DAY)
+        );
+        assert_eq!(wait(refused), Some(DAY - Duration::from_secs(10)));
+        // No refill in the meantime: the sixth waits until the first is a day old.
+        f.clock.advance(DAY - Duration::from_secs(11));
+        assert!(!ok(f.admit(&a)));
+        f.clock.advance(Duration::from_secs(1));
+        assert!(ok(f.admit(&a)), "the first is a day old");
+        assert!(!ok(f.admit(&a)), "the second is not");
+        f.clock.advance(Duration::from_secs(2));
+        assert!(ok(f.admit(&a)), "the second is now a day old");
+    }
+
+    #[test]
+    fn one_message_a_minute_for_a_day_lets_exactly_five_through() {
+        let f = Fixture::new(&RecipientLimits::default());
+        let a = number("13800138000");
+        let mut passed = Vec::new();
+        for minute in 0..24 * 60 {
+            if ok(f.admit(&a)) {
+                passed.push(minute);
+            }
+            f.clock.advance(Duration::from_secs(60));
+        }
+        assert_eq!(passed, [0, 1, 2, 3, 4]);
+        assert_eq!(f.clock.elapsed(), DAY);
+        assert!(ok(f.admit(&a)), "the sixth, once the first is 24 h old");
+        assert!(!ok(f.admit(&a)), "still five within any day");
+    }
+
+    #[test]
+    fn a_refusal_by_the_long_window_costs_nothing_in_the_short_one() {
+        let f = Fixture::new(&RecipientLimits::new(1, 2));
+        let a = number("13800138000");
+        assert!(ok(f.admit(&a)));
+        f.clock.advance(Duration::from_secs(1));
+        assert!(ok(f.admit(&a)));
+        f.clock.advance(DAY - Duration::from_millis(1500));
+        assert_eq!(wait(f.admit(&a)), Some(Duration::from_millis(500)));
+        f.clock.advance(Duration::from_millis(500));
+        assert!(
+            ok(f.admit(&a)),
+            "the refused attempt did not use up the per-second allowance"
+        );
+    }
+
+    #[test]
+    fn a_refusal_by_the_short_window_costs_nothing_in_the_long_one() {
+        let f = Fixture::new(&RecipientLimits::new(1, 2));
+        let a = number("13800138000");
+        assert!(ok(f.admit(&a)));
+        for _ in 0..10 {
+            assert!(!ok(f.admit(&a)), "per second");
+        }
+        f.clock.advance(Duration::from_secs(1));
+        assert!(ok(f.admit(&a)), "the day still has room for a second message");
+    }
+
+    #[test]
+    fn numbers_are_forgotten_once_their_messages_leave_the_longest_window() {
+        let f = Fixture::new(&RecipientLimits::default());
+        let pool = |from: u64, n: u64| (from..from + n).map(|i| number(&format!("138{i:08}")));
+        for n in pool(0, 3000) {
+            assert!(ok(f.admit(&n)));
+        }
+        assert_eq!(f.limiter.remembered(), 3000, "all within the day");
+        f.clock.advance(DAY);
+        for n in pool(10_000, 3000) {
+            assert!(ok(f.admit(&n)));
+        }
+        assert!(
+            f.limiter.remembered() <= 3000,
+            "the first 3000 were swept: {}",
+            f.limiter.remembered()
+        );
+        let recent = number("13800010000");
+        assert!(!ok(f.admit(&recent)), "one per second still holds");
+    }
+}
