@@ -624,15 +624,19 @@ macro_rules! impl_message_store {
                     .collect()
             }
 
-            async fn reserve(&self, reference: &str, fingerprint: &str) -> Result<Reservation> {
+            async fn reserve(&self, reference: &str, fingerprint: &str, retention: Duration) -> Result<Reservation> {
                 let now = self.options.now();
+                // Insert, or take over a row whose retention has passed; a live row is left alone.
                 let inserted = sqlx::query(
-                    "INSERT INTO idempotency (reference, fingerprint, created_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (reference) DO NOTHING",
+                    "INSERT INTO idempotency (reference, fingerprint, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (reference) DO UPDATE SET fingerprint = excluded.fingerprint, outcome = NULL, \
+                     created_at = excluded.created_at, completed_at = NULL, expires_at = excluded.expires_at \
+                     WHERE idempotency.expires_at <= $3",
                 )
                 .bind(reference)
                 .bind(fingerprint)
                 .bind(now)
+                .bind(now.saturating_add(millis(retention)))
                 .execute(&self.writer)
                 .await
                 .map_err(db("reserving a client reference"))?;
@@ -653,17 +657,28 @@ macro_rules! impl_message_store {
                 })
             }
 
-            async fn complete(&self, reference: &str, outcome: &str) -> Result<bool> {
+            async fn complete(&self, reference: &str, outcome: &str, retention: Duration) -> Result<bool> {
                 let now = self.options.now();
                 let done = sqlx::query(
-                    "UPDATE idempotency SET outcome = $1, completed_at = $2 WHERE reference = $3 AND outcome IS NULL",
+                    "UPDATE idempotency SET outcome = $1, completed_at = $2, expires_at = $3 \
+                     WHERE reference = $4 AND outcome IS NULL",
                 )
                 .bind(outcome)
                 .bind(now)
+                .bind(now.saturating_add(millis(retention)))
                 .bind(reference)
                 .execute(&self.writer)
                 .await
                 .map_err(db("completing a reservation"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_reservation(&self, reference: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM idempotency WHERE reference = $1 AND outcome IS NULL")
+                    .bind(reference)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("releasing a reservation"))?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -962,16 +977,16 @@ macro_rules! impl_message_store {
                 .await
                 .map_err(db("purging messages"))?
                 .rows_affected();
-                for sql in [
-                    "DELETE FROM inbound WHERE stored_at < $1",
-                    "DELETE FROM idempotency WHERE created_at < $1",
-                ] {
-                    sqlx::query(sql)
-                        .bind(cutoff)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("purging"))?;
-                }
+                sqlx::query("DELETE FROM inbound WHERE stored_at < $1")
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("purging replies"))?;
+                sqlx::query("DELETE FROM idempotency WHERE expires_at <= $1")
+                    .bind(self.options.now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("purging idempotency records"))?;
                 tx.commit().await.map_err(db("committing a purge"))?;
                 Ok(messages)
             }

@@ -344,16 +344,22 @@ pub async fn suppressions_batch_and_paging(env: &Env) {
 /// Reserve, pending, complete, completed; the first outcome stays.
 pub async fn idempotency_is_write_ahead(env: &Env) {
     let key = reference("idem");
-    assert_eq!(env.store.reserve(&key, "fp1").await.unwrap(), Reservation::Reserved);
+    let day = Duration::from_secs(86_400);
+    assert_eq!(env.store.reserve(&key, "fp1", day).await.unwrap(), Reservation::Reserved);
     assert_eq!(
-        env.store.reserve(&key, "fp2").await.unwrap(),
+        env.store.reserve(&key, "fp2", day).await.unwrap(),
         Reservation::Pending { fingerprint: "fp1".into() },
         "a reservation without outcome stays pending (unknown), never free again"
     );
-    assert!(env.store.complete(&key, "accepted").await.unwrap());
-    assert!(!env.store.complete(&key, "failed").await.unwrap());
+    assert!(env.store.complete(&key, "accepted", day).await.unwrap());
+    assert!(!env.store.complete(&key, "failed", day).await.unwrap());
+    assert!(!env.store.release_reservation(&key).await.unwrap(), "a completed reference stays");
+    let freed = reference("idem-free");
+    assert_eq!(env.store.reserve(&freed, "fp", day).await.unwrap(), Reservation::Reserved);
+    assert!(env.store.release_reservation(&freed).await.unwrap());
+    assert_eq!(env.store.reserve(&freed, "fp", day).await.unwrap(), Reservation::Reserved);
     assert_eq!(
-        env.store.reserve(&key, "fp1").await.unwrap(),
+        env.store.reserve(&key, "fp1", day).await.unwrap(),
         Reservation::Completed {
             fingerprint: "fp1".into(),
             outcome: "accepted".into()

@@ -15,6 +15,7 @@ mod postgres;
 mod recording;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod state;
 mod status;
 mod store;
 #[cfg(feature = "testkit")]
@@ -33,6 +34,7 @@ pub use postgres::PostgresStore;
 pub use recording::{RecordingSender, deliver_claim, outcomes_of};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use state::StoreState;
 pub use status::Status;
 pub use store::{Backend, MessageStore};
 

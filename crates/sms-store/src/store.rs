@@ -73,13 +73,19 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Suppressions in number order, after `after` (exclusive) for paging.
     async fn suppressions(&self, after: Option<&str>, limit: u32) -> Result<Vec<Suppression>>;
 
-    /// Reserves a client reference before its first request (write-ahead). Returns what was there
-    /// before, or [`Reservation::Reserved`] when the caller now holds it.
-    async fn reserve(&self, reference: &str, fingerprint: &str) -> Result<Reservation>;
+    /// Reserves a client reference for `retention` before its first request (write-ahead: committed
+    /// before this returns). Returns what was there, or [`Reservation::Reserved`] when the caller now
+    /// holds it. Of concurrent calls for one reference, across every instance on the database,
+    /// exactly one gets `Reserved`. A reservation or outcome older than its retention is forgotten.
+    async fn reserve(&self, reference: &str, fingerprint: &str, retention: Duration) -> Result<Reservation>;
 
-    /// Stores the outcome of a reserved reference. Returns false when it was not reserved or was
-    /// already completed (the first outcome stays).
-    async fn complete(&self, reference: &str, outcome: &str) -> Result<bool>;
+    /// Stores the outcome of a reserved reference, kept for `retention` from now. Returns false when
+    /// it was not reserved or was already completed (the first outcome stays).
+    async fn complete(&self, reference: &str, outcome: &str, retention: Duration) -> Result<bool>;
+
+    /// Frees a reservation without outcome (nothing was sent). Returns false when there was none; a
+    /// completed reference stays.
+    async fn release_reservation(&self, reference: &str) -> Result<bool>;
 
     /// Records messages as `queued` and puts them in the outbox, available from `available_at`
     /// (or now). All or nothing.
@@ -129,8 +135,8 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Recipients per status for a bulk.
     async fn status_counts(&self, batch_id: &str) -> Result<StatusCounts>;
 
-    /// Deletes messages (with their recipients, attempts and receipts), replies, idempotency records
-    /// and unmatched receipts older than `age`. Suppressions are kept. Returns messages deleted.
+    /// Deletes messages (with their recipients, attempts and receipts), replies and unmatched
+    /// receipts older than `age`, and idempotency records past their own retention. Suppressions are kept. Returns messages deleted.
     async fn purge(&self, age: Duration) -> Result<u64>;
 
     /// Blanks the content of messages and the text of replies older than `age`; digests stay.

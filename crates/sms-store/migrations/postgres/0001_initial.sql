@@ -86,15 +86,17 @@ CREATE TABLE suppressions (
     created_at BIGINT NOT NULL
 );
 
--- Write-ahead idempotency: a row exists from before the first request; outcome NULL means unknown.
+-- Write-ahead idempotency: a row exists from before the first request; outcome NULL means in flight
+-- or unknown (never free again until it expires).
 CREATE TABLE idempotency (
     reference TEXT PRIMARY KEY NOT NULL,
     fingerprint TEXT NOT NULL,
     outcome TEXT,
     created_at BIGINT NOT NULL,
-    completed_at BIGINT
+    completed_at BIGINT,
+    expires_at BIGINT NOT NULL
 );
-CREATE INDEX idempotency_created ON idempotency (created_at);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
 
 -- Queued messages waiting for a worker. The payload is what the worker needs to send, even when the
 -- message's own content is kept only as a digest; it goes when the row goes.
