@@ -742,46 +742,67 @@ macro_rules! impl_message_store {
                 Ok(claims)
             }
 
-            async fn start(&self, claim: &Claim) -> Result<bool> {
+            async fn start(&self, claims: &[Claim]) -> Result<Vec<bool>> {
                 let now = self.options.now();
+                let mut held = std::collections::HashSet::new();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                let held = sqlx::query(
-                    "UPDATE outbox SET started_at = $1 WHERE message_id = $2 AND lease_owner = $3 \
-                     AND lease_until > $1 AND started_at IS NULL",
-                )
-                .bind(now)
-                .bind(&claim.message_id)
-                .bind(&claim.worker)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("starting a claimed message"))?
-                .rows_affected()
-                    == 1;
-                if held {
-                    sqlx::query(
-                        "UPDATE recipients SET status = 'sending', sending_at = $1 WHERE message_id = $2 \
-                         AND status = 'queued'",
-                    )
-                    .bind(now)
-                    .bind(&claim.message_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("starting a claimed message"))?;
+                for chunk in claims.chunks(CHUNK) {
+                    let mut update = QueryBuilder::<$db>::new("UPDATE outbox SET started_at = ");
+                    update.push_bind(now);
+                    update.push(" WHERE started_at IS NULL AND lease_until > ");
+                    update.push_bind(now);
+                    update.push(" AND (message_id, lease_owner) IN (");
+                    let mut list = update.separated(", ");
+                    for claim in chunk {
+                        list.push("(");
+                        list.push_bind_unseparated(claim.message_id.clone());
+                        list.push_unseparated(", ");
+                        list.push_bind_unseparated(claim.worker.clone());
+                        list.push_unseparated(")");
+                    }
+                    update.push(") RETURNING message_id");
+                    for row in update
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("starting claimed messages"))?
+                    {
+                        held.insert(row.try_get::<String, _>("message_id").map_err(db("starting"))?);
+                    }
+                }
+                let started: Vec<&String> = held.iter().collect();
+                for chunk in started.chunks(CHUNK) {
+                    let mut update = QueryBuilder::<$db>::new("UPDATE recipients SET status = 'sending', sending_at = ");
+                    update.push_bind(now);
+                    update.push(" WHERE status = 'queued' AND message_id IN (");
+                    let mut list = update.separated(", ");
+                    for id in chunk {
+                        list.push_bind((*id).clone());
+                    }
+                    update.push(")");
+                    update.build().execute(&mut *tx).await.map_err(db("starting claimed messages"))?;
                 }
                 tx.commit().await.map_err(db("committing a start"))?;
-                Ok(held)
+                Ok(claims.iter().map(|c| held.contains(&c.message_id)).collect())
             }
 
-            async fn finish(&self, claim: &Claim, outcomes: &[OutcomeUpdate]) -> Result<()> {
+            async fn finish(&self, claims: &[Claim], outcomes: &[OutcomeUpdate]) -> Result<()> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
                 apply_outcomes(&mut tx, outcomes, now).await?;
-                sqlx::query("DELETE FROM outbox WHERE message_id = $1 AND lease_owner = $2")
-                    .bind(&claim.message_id)
-                    .bind(&claim.worker)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("finishing a claimed message"))?;
+                for chunk in claims.chunks(CHUNK) {
+                    let mut delete = QueryBuilder::<$db>::new("DELETE FROM outbox WHERE (message_id, lease_owner) IN (");
+                    let mut list = delete.separated(", ");
+                    for claim in chunk {
+                        list.push("(");
+                        list.push_bind_unseparated(claim.message_id.clone());
+                        list.push_unseparated(", ");
+                        list.push_bind_unseparated(claim.worker.clone());
+                        list.push_unseparated(")");
+                    }
+                    delete.push(")");
+                    delete.build().execute(&mut *tx).await.map_err(db("finishing claimed messages"))?;
+                }
                 tx.commit().await.map_err(db("committing a finish"))
             }
 

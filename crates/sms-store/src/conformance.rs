@@ -389,10 +389,13 @@ pub async fn outbox_claims_are_exclusive(env: &Env) {
     let original = records.iter().find(|r| r.id == claim.message_id).unwrap();
     assert_eq!(claim.message.body(), original.message.body(), "the payload rebuilds the message");
     assert_eq!(claim.message.reference(), original.message.reference());
-    assert!(env.store.start(claim).await.unwrap());
+    assert_eq!(env.store.start(std::slice::from_ref(claim)).await.unwrap(), [true]);
     let to = &original.message.recipients()[0];
     assert_eq!(status_of(env, original, to).await, Status::Sending);
-    env.store.finish(claim, &[accepted(original, to, "ihuyi", &pid())]).await.unwrap();
+    env.store
+        .finish(std::slice::from_ref(claim), &[accepted(original, to, "ihuyi", &pid())])
+        .await
+        .unwrap();
     assert_eq!(status_of(env, original, to).await, Status::Accepted);
     let rest: Vec<_> = first[1..].iter().cloned().chain(mine.into_iter().cloned()).collect();
     env.store.release(&rest).await.unwrap();
@@ -404,13 +407,19 @@ pub async fn outbox_claims_are_exclusive(env: &Env) {
         2,
         "released claims are claimable"
     );
-    for c in &again {
-        let record_to = c.message.recipients()[0].e164();
-        env.store
-            .finish(c, &[OutcomeUpdate::new(&c.message_id, record_to, Status::Failed)])
-            .await
-            .unwrap();
-    }
+    let failed: Vec<OutcomeUpdate> = again
+        .iter()
+        .map(|c| OutcomeUpdate::new(&c.message_id, c.message.recipients()[0].e164(), Status::Failed))
+        .collect();
+    env.store.finish(&again, &failed).await.unwrap();
+    env.clock.advance(Duration::from_secs(60));
+    env.store.sweep().await.unwrap();
+    let after = env.store.claim("w4", 10, Duration::from_secs(30)).await.unwrap();
+    assert!(
+        after.iter().all(|c| records.iter().all(|r| r.id != c.message_id)),
+        "finished messages never come back, even after their leases ran out"
+    );
+    env.store.release(&after).await.unwrap();
 }
 
 /// An expired lease: not started → claimable again; started → `unknown`, and the old worker may
@@ -422,9 +431,10 @@ pub async fn sweeper_releases_unstarted_and_marks_started_unknown(env: &Env) {
     let ours: Vec<_> = claims.into_iter().filter(|c| records.iter().any(|r| r.id == c.message_id)).collect();
     assert_eq!(ours.len(), 2);
     let started = records.iter().position(|r| r.id == ours[0].message_id).unwrap();
-    assert!(env.store.start(&ours[0]).await.unwrap());
+    assert_eq!(env.store.start(&ours[..1]).await.unwrap(), [true]);
+    assert_eq!(env.store.start(&ours[..1]).await.unwrap(), [false], "started once only");
     env.clock.advance(Duration::from_secs(31));
-    assert!(!env.store.start(&ours[1]).await.unwrap(), "an expired lease may not start");
+    assert_eq!(env.store.start(&ours[1..]).await.unwrap(), [false], "an expired lease may not start");
     let swept = env.store.sweep().await.unwrap();
     assert!(swept.released >= 1 && swept.unknown >= 1, "{swept:?}");
     let to = &records[started].message.recipients()[0];

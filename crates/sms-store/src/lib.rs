@@ -31,7 +31,7 @@ pub use open::open;
 pub use options::{ContentMode, ManualWallClock, StoreOptions, SystemWallClock, WallClock};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use recording::{RecordingSender, deliver_claim, outcomes_of};
+pub use recording::{RecordingSender, deliver_claims, outcomes_of};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use state::StoreState;

@@ -126,22 +126,39 @@ pub fn outcomes_of(message_id: &str, message: &Message, result: &Result<Receipt,
         .collect()
 }
 
-/// Sends one claimed outbox message through `sender` and records it: `start` (write-ahead) before
-/// the request, `finish` after. Returns `None` without sending when the lease was lost.
+/// Sends claimed outbox messages through `sender`, `concurrency` at a time, and records them:
+/// one `start` for the batch (write-ahead) before any request, one `finish` after. Claims whose lease
+/// was lost are not sent and come back with `None`.
 ///
 /// # Errors
-/// A store error from `start` (nothing was sent) or from `finish` (it was sent; the sweeper will
-/// mark it unknown when the lease runs out).
-pub async fn deliver_claim(
+/// A store error from `start` (nothing was sent) or from `finish` (they were sent; the sweeper will
+/// mark them unknown when their leases run out).
+pub async fn deliver_claims(
     store: &dyn MessageStore,
     sender: &dyn MessageSender,
-    claim: &Claim,
-) -> crate::Result<Option<Result<Receipt, Error>>> {
-    if !store.start(claim).await? {
-        return Ok(None);
+    claims: Vec<Claim>,
+    concurrency: usize,
+) -> crate::Result<Vec<(Claim, Option<Result<Receipt, Error>>)>> {
+    use futures_util::StreamExt;
+    let held = store.start(&claims).await?;
+    let (go, lost): (Vec<_>, Vec<_>) = claims.into_iter().zip(held).partition(|(_, held)| *held);
+    let sent: Vec<(Claim, Result<Receipt, Error>)> = futures_util::stream::iter(go)
+        .map(|(claim, _)| async move {
+            let result = sender.send(&claim.message).await;
+            (claim, result)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut outcomes = Vec::new();
+    for (claim, result) in &sent {
+        outcomes.extend(outcomes_of(&claim.message_id, &claim.message, result));
     }
-    let result = sender.send(&claim.message).await;
-    let outcomes = outcomes_of(&claim.message_id, &claim.message, &result);
-    store.finish(claim, &outcomes).await?;
-    Ok(Some(result))
+    let done: Vec<Claim> = sent.iter().map(|(claim, _)| claim.clone()).collect();
+    store.finish(&done, &outcomes).await?;
+    Ok(sent
+        .into_iter()
+        .map(|(claim, result)| (claim, Some(result)))
+        .chain(lost.into_iter().map(|(claim, _)| (claim, None)))
+        .collect())
 }

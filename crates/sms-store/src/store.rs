@@ -95,12 +95,14 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// the same message (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: its single writer).
     async fn claim(&self, worker: &str, limit: u32, lease: Duration) -> Result<Vec<Claim>>;
 
-    /// Marks a claimed message as started, just before its request: recipients become `sending`.
-    /// Returns false when the lease is no longer held (expired and taken, or swept): then do not send.
-    async fn start(&self, claim: &Claim) -> Result<bool>;
+    /// Marks claimed messages as started, just before their requests (one transaction): their
+    /// recipients become `sending`. For each claim, false when its lease is no longer held (expired
+    /// and taken, or swept): then do not send it.
+    async fn start(&self, claims: &[Claim]) -> Result<Vec<bool>>;
 
-    /// Records a claimed message's outcomes and removes it from the outbox.
-    async fn finish(&self, claim: &Claim, outcomes: &[OutcomeUpdate]) -> Result<()>;
+    /// Records claimed messages' outcomes (for all their recipients, in any order) and removes them
+    /// from the outbox, in one transaction.
+    async fn finish(&self, claims: &[Claim], outcomes: &[OutcomeUpdate]) -> Result<()>;
 
     /// Gives back claims that were not started.
     async fn release(&self, claims: &[Claim]) -> Result<()>;
