@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sms_core::{Capabilities, Error, ErrorKind, Message, MessageSender, Receipt, RecipientStatus};
+use sms_core::{Capabilities, Error, ErrorKind, Message, MessageSender, Receipt, RecipientOutcome, RecipientStatus};
+use sms_failover::state::RecordedError;
 
 use crate::error::StoreErrorKind;
 use crate::model::{AttemptRecord, Claim, NewMessage, OutcomeUpdate};
@@ -20,8 +21,9 @@ use crate::store::MessageStore;
 /// outcome write fails, the send's own result is still returned (it is the truth) and the failure is
 /// logged; the recipients stay `sending` until the sweeper marks them `unknown`.
 ///
-/// A message whose client reference is already recorded is refused with
-/// [`ErrorKind::InvalidRequest`] and no request: the store never lets one reference go out twice.
+/// A message whose client reference is already recorded is not sent again: the answer is the recorded
+/// outcome (accepted recipients with their provider ids, failed ones with their errors, and those
+/// still `sending` or `unknown` as unknown), the same replay a chain's idempotency store gives.
 #[derive(Debug, Clone)]
 pub struct RecordingSender<S> {
     inner: S,
@@ -45,6 +47,58 @@ impl<S: MessageSender> RecordingSender<S> {
     }
 }
 
+impl<S: MessageSender> RecordingSender<S> {
+    /// The recorded outcome of a message sent before under the same reference.
+    async fn replay(&self, message: &Message) -> Result<Receipt, Error> {
+        let reference = message.reference();
+        let stored = self
+            .store
+            .message_by_reference(reference.as_str())
+            .await?
+            .ok_or_else(|| {
+                // Recorded a moment ago and purged since: say so rather than send.
+                Error::new(ErrorKind::Ambiguous, sms_core::Operation::Send)
+                    .with_provider(crate::STORE_NAME)
+                    .with_message("the reference was recorded but its record is gone; not sent again")
+            })?;
+        let mut outcomes = Vec::with_capacity(stored.recipients.len());
+        let mut last_error = None;
+        for r in &stored.recipients {
+            let number: sms_core::PhoneNumber = r.number.parse().map_err(|e: sms_core::PhoneNumberError| {
+                Error::new(ErrorKind::Protocol, sms_core::Operation::Send)
+                    .with_provider(crate::STORE_NAME)
+                    .with_message(format!("stored number {}: {e}", r.number))
+            })?;
+            let provider = r.provider.clone().unwrap_or_else(|| crate::STORE_NAME.to_owned());
+            let outcome = match r.status {
+                Status::Accepted | Status::Delivered | Status::Undelivered | Status::Expired => {
+                    RecipientOutcome::accepted(number, provider, r.provider_message_id.clone())
+                }
+                Status::Failed => {
+                    let error = RecordedError {
+                        kind: r.error_kind.clone().unwrap_or_default(),
+                        provider: r.provider.clone(),
+                        code: r.error_code.clone(),
+                        message: r.error_message.clone().unwrap_or_default(),
+                        retry_after_ms: None,
+                    }
+                    .to_error();
+                    last_error = Some(error.clone());
+                    RecipientOutcome::failed(number, provider, error)
+                }
+                _ => RecipientOutcome::unknown(number, provider),
+            };
+            outcomes.push(outcome);
+        }
+        if outcomes.iter().all(|o| o.error().is_some()) {
+            if let Some(error) = last_error {
+                return Err(error);
+            }
+        }
+        Ok(Receipt::new(reference.clone(), outcomes))
+    }
+}
+
 #[async_trait]
 impl<S: MessageSender> MessageSender for RecordingSender<S> {
     fn name(&self) -> &str {
@@ -59,12 +113,7 @@ impl<S: MessageSender> MessageSender for RecordingSender<S> {
         let record = NewMessage::new(message.clone());
         if let Err(error) = self.store.insert_sending(std::slice::from_ref(&record)).await {
             if error.kind() == StoreErrorKind::DuplicateReference {
-                return Err(Error::new(ErrorKind::InvalidRequest, sms_core::Operation::Send)
-                    .with_provider(crate::STORE_NAME)
-                    .with_message(format!(
-                        "client reference {} is already recorded: not sent again",
-                        message.reference().as_str()
-                    )));
+                return self.replay(message).await;
             }
             return Err(error.into());
         }
