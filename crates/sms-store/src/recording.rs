@@ -1,12 +1,13 @@
 //! Recording what a chain sends, without application code: a `MessageSender` around any sender
 //! (a `FailoverSender` usually) that writes each message before its request and its outcome after.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use sms_core::{Capabilities, Error, ErrorKind, Message, MessageSender, Receipt, RecipientOutcome, RecipientStatus};
 use sms_failover::state::RecordedError;
 
+use crate::batch::GroupWriter;
 use crate::error::StoreErrorKind;
 use crate::model::{AttemptRecord, Claim, NewMessage, OutcomeUpdate};
 use crate::status::Status;
@@ -24,16 +25,30 @@ use crate::store::MessageStore;
 /// A message whose client reference is already recorded is not sent again: the answer is the recorded
 /// outcome (accepted recipients with their provider ids, failed ones with their errors, and those
 /// still `sending` or `unknown` as unknown), the same replay a chain's idempotency store gives.
-#[derive(Debug, Clone)]
+///
+/// Records of concurrent sends are written together (group commit: one transaction for all the
+/// messages waiting, one for all the outcomes), and each send still waits until its own rows are
+/// committed.
+#[derive(Debug)]
 pub struct RecordingSender<S> {
     inner: S,
     store: Arc<dyn MessageStore>,
+    writer: OnceLock<GroupWriter>,
 }
 
 impl<S: MessageSender> RecordingSender<S> {
     /// Records everything `inner` sends into `store`.
     pub fn new(inner: S, store: Arc<dyn MessageStore>) -> Self {
-        Self { inner, store }
+        Self {
+            inner,
+            store,
+            writer: OnceLock::new(),
+        }
+    }
+
+    /// The writer task, started on the runtime of the first send.
+    fn writer(&self) -> &GroupWriter {
+        self.writer.get_or_init(|| GroupWriter::spawn(self.store.clone()))
     }
 
     /// The wrapped sender.
@@ -111,26 +126,23 @@ impl<S: MessageSender> MessageSender for RecordingSender<S> {
 
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
         let record = NewMessage::new(message.clone());
-        if let Err(error) = self.store.insert_sending(std::slice::from_ref(&record)).await {
+        let message_id = record.id.clone();
+        if let Err(error) = self.writer().insert(record).await {
             if error.kind() == StoreErrorKind::DuplicateReference {
                 return self.replay(message).await;
             }
             return Err(error.into());
         }
         let result = self.inner.send(message).await;
-        let outcomes = outcomes_of(&record.id, message, &result);
-        if let Err(error) = self.store.record_outcomes(&outcomes).await {
-            tracing::warn!(message_id = %record.id, %error, "the send's outcome could not be recorded; the sweeper will mark it unknown");
-        }
+        let outcomes = outcomes_of(&message_id, message, &result);
         let attempts = match &result {
             Ok(receipt) => &receipt.attempts[..],
             Err(error) => error.attempts(),
         };
-        if !attempts.is_empty() {
-            let attempts: Vec<AttemptRecord> = attempts.iter().map(AttemptRecord::from_attempt).collect();
-            if let Err(error) = self.store.record_attempts(&record.id, &attempts).await {
-                tracing::warn!(message_id = %record.id, %error, "the send's attempts could not be recorded");
-            }
+        let attempts = (!attempts.is_empty())
+            .then(|| (message_id.clone(), attempts.iter().map(AttemptRecord::from_attempt).collect()));
+        if let Err(error) = self.writer().outcomes(outcomes, attempts).await {
+            tracing::warn!(%message_id, %error, "the send's outcome could not be recorded; the sweeper will mark it unknown");
         }
         result
     }
