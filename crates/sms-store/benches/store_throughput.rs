@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p sms-store --bench store_throughput             # full: 3 rounds
 //! cargo bench -p sms-store --bench store_throughput -- --quick  # CI-sized: smaller, 1 round
+//! cargo bench -p sms-store --bench store_throughput -- --chain  # scenario c alone
 //! ```
 //!
 //! | scenario | measured | goal |
@@ -24,6 +25,7 @@ use sms_store::{MessageStore, NewMessage, OutcomeUpdate, PostgresStore, Recordin
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+#[derive(Clone, Copy)]
 struct Plan {
     rounds: usize,
     recipients: u32,
@@ -122,18 +124,26 @@ async fn main() {
         Plan { rounds: 3, recipients: 100_000, batch: 1_000, sends: 10_000, in_flight: 64 }
     };
 
+    if !std::env::args().any(|a| a == "--chain") {
+        record_scenarios(&plan).await;
+    }
+    chain_scenario(&plan).await;
+}
+
+/// Scenarios a and b.
+async fn record_scenarios(plan: &Plan) {
     let mut sqlite_rates = Vec::new();
     let mut pg_rates = Vec::new();
     for _ in 0..plan.rounds {
         let path = temp_path();
         let store = SqliteStore::open(&path, StoreOptions::default()).await.expect("sqlite");
-        sqlite_rates.push(record_outcomes(&store, &plan).await);
+        sqlite_rates.push(record_outcomes(&store, plan).await);
         store.close().await;
         remove_sqlite(&path);
 
         let (name, url) = pg_database().await;
         let store = PostgresStore::connect(&url, StoreOptions::default()).await.expect("postgres");
-        pg_rates.push(record_outcomes(&store, &plan).await);
+        pg_rates.push(record_outcomes(&store, plan).await);
         store.close().await;
         drop_pg(&name).await;
     }
@@ -148,7 +158,11 @@ async fn main() {
         plan.recipients, plan.batch
     );
 
-    // c. The chain with and without a store, interleaved, on one sandbox with room for every send.
+}
+
+/// Scenario c: the chain with and without a store, interleaved, on one sandbox with room for every
+/// send.
+async fn chain_scenario(plan: &Plan) {
     let total = i64::from(plan.sends) * 2 * plan.rounds as i64 + 10;
     let sandbox = sms_sandbox::Sandbox::builder()
         .account(
@@ -178,13 +192,13 @@ async fn main() {
         Arc::new(SqliteStore::open(&path, StoreOptions::default()).await.expect("sqlite"));
     let recorded = RecordingSender::new(chain(), store);
     // Warm both up (connections, pages) before measuring.
-    run_sends(&bare, 5_000_000, &Plan { sends: 500, ..plan }).await;
+    run_sends(&bare, 5_000_000, &Plan { sends: 500, ..*plan }).await;
     let mut ratios = Vec::new();
     let mut next = 0;
     for _ in 0..plan.rounds {
-        let without = run_sends(&bare, next, &plan).await;
+        let without = run_sends(&bare, next, plan).await;
         next += plan.sends;
-        let with = run_sends(&recorded, next, &plan).await;
+        let with = run_sends(&recorded, next, plan).await;
         next += plan.sends;
         println!("   round: without a store {without:.0}/s, with a SQLite store {with:.0}/s");
         ratios.push(with / without);

@@ -81,6 +81,22 @@ async fn run(store: Arc<dyn MessageStore>, mut rx: mpsc::UnboundedReceiver<Job>)
                 Job::Outcomes(o, a, done) => outcomes.push((o, a, done)),
             }
         }
+        let with_attempts = outcomes.iter().any(|(_, a, _)| a.is_some());
+        if !with_attempts {
+            // The usual round: everything in one transaction.
+            let messages: Vec<NewMessage> = inserts.iter().map(|(m, _)| m.clone()).collect();
+            let all: Vec<OutcomeUpdate> = outcomes.iter().flat_map(|(o, _, _)| o.iter().cloned()).collect();
+            if store.record_batch(&messages, &all).await.is_ok() {
+                for (_, done) in inserts {
+                    let _ = done.send(Ok(()));
+                }
+                for (_, _, done) in outcomes {
+                    let _ = done.send(Ok(()));
+                }
+                continue;
+            }
+            // Something in it failed: write the parts apart so each caller gets its own answer.
+        }
         if !inserts.is_empty() {
             write_inserts(store.as_ref(), inserts).await;
         }

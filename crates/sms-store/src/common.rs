@@ -15,6 +15,29 @@ use crate::status::Status;
 /// Rows per multi-row statement: well under both databases' bind-parameter limits.
 pub(crate) const CHUNK: usize = 500;
 
+/// The row counts of multi-row statements. A statement's text depends on its row count, and
+/// preparing a new text costs far more than running a cached one, and every statement is a round
+/// trip to the connection: so a batch is cut into chunks of at most 256 rows and each chunk is padded
+/// with rows of NULLs (which match and insert nothing) up to the next of these sizes. A batch of 30
+/// is one statement of 64 rows, and every connection caches at most five texts per statement.
+const SHAPES: [usize; 5] = [1, 4, 16, 64, 256];
+
+/// `items` in chunks of at most 256, each with the padded row count to write it with.
+pub(crate) fn shaped<T>(items: &[T]) -> Vec<(&[T], usize)> {
+    items
+        .chunks(SHAPES[SHAPES.len() - 1])
+        .map(|chunk| {
+            let shape = SHAPES.into_iter().find(|s| *s >= chunk.len()).unwrap_or(chunk.len());
+            (chunk, shape)
+        })
+        .collect()
+}
+
+/// The chunk's rows, then `None` up to its shape.
+pub(crate) fn padded<T>(chunk: &[T], shape: usize) -> impl Iterator<Item = Option<&T>> {
+    chunk.iter().map(Some).chain(std::iter::repeat_n(None, shape - chunk.len()))
+}
+
 /// The columns of a message row as they are inserted.
 pub(crate) struct MessageRow {
     pub id: String,
@@ -159,6 +182,19 @@ macro_rules! impl_message_store {
             })
         }
 
+        fn check_outcomes(outcomes: &[OutcomeUpdate]) -> Result<()> {
+            match outcomes
+                .iter()
+                .find(|o| !matches!(o.status, Status::Accepted | Status::Failed | Status::Unknown))
+            {
+                Some(bad) => Err(StoreError::new(
+                    StoreErrorKind::InvalidData,
+                    format!("an outcome must be accepted, failed or unknown, not {}", bad.status),
+                )),
+                None => Ok(()),
+            }
+        }
+
         /// Inserts message rows and their recipients in `status`, in chunks of multi-row statements.
         async fn insert_messages(
             conn: &mut Conn,
@@ -167,22 +203,24 @@ macro_rules! impl_message_store {
             status: Status,
             now: Millis,
         ) -> Result<()> {
-            for chunk in messages.chunks(CHUNK) {
+            for (chunk, shape) in common::shaped(messages) {
                 let rows: Vec<common::MessageRow> = chunk.iter().map(|m| common::message_row(m, options)).collect();
                 let mut insert = QueryBuilder::<$db>::new(
-                    "INSERT INTO messages (id, reference, batch_id, kind, content, content_digest, schedule, policy, created_at) ",
+                    "INSERT INTO messages (id, reference, batch_id, kind, content, content_digest, schedule, policy, created_at) \
+                     SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9 FROM (",
                 );
-                insert.push_values(&rows, |mut b, r| {
-                    b.push_bind(r.id.clone())
-                        .push_bind(r.reference.clone())
-                        .push_bind(r.batch_id.clone())
-                        .push_bind(r.kind.clone())
-                        .push_bind(r.content.clone())
-                        .push_bind(r.digest.clone())
-                        .push_bind(r.schedule)
-                        .push_bind(r.policy.clone())
-                        .push_bind(now);
+                insert.push_values(common::padded(&rows, shape), |mut b, r| {
+                    b.push_bind(r.map(|r| r.id.clone()))
+                        .push_bind(r.map(|r| r.reference.clone()))
+                        .push_bind(r.and_then(|r| r.batch_id.clone()))
+                        .push_bind(r.map(|r| r.kind.clone()))
+                        .push_bind(r.and_then(|r| r.content.clone()))
+                        .push_bind(r.map(|r| r.digest.clone()))
+                        .push_bind(r.and_then(|r| r.schedule))
+                        .push_bind(r.and_then(|r| r.policy.clone()))
+                        .push_bind(r.map(|_| now));
                 });
+                insert.push(") AS v WHERE column1 IS NOT NULL");
                 insert.build().execute(&mut *conn).await.map_err(|e| match &e {
                     sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::new(
                         StoreErrorKind::DuplicateReference,
@@ -197,18 +235,20 @@ macro_rules! impl_message_store {
                 .collect();
             let sending = (status == Status::Sending).then_some(now);
             let queued = (status == Status::Queued).then_some(now);
-            for chunk in recipients.chunks(CHUNK) {
+            for (chunk, shape) in common::shaped(&recipients) {
                 let mut insert = QueryBuilder::<$db>::new(
-                    "INSERT INTO recipients (message_id, number, status, created_at, queued_at, sending_at) ",
+                    "INSERT INTO recipients (message_id, number, status, created_at, queued_at, sending_at) \
+                     SELECT column1, column2, column3, column4, column5, column6 FROM (",
                 );
-                insert.push_values(chunk, |mut b, (id, number)| {
-                    b.push_bind(id.to_string())
-                        .push_bind(number.clone())
-                        .push_bind(status.as_str())
-                        .push_bind(now)
-                        .push_bind(queued)
-                        .push_bind(sending);
+                insert.push_values(common::padded(chunk, shape), |mut b, row| {
+                    b.push_bind(row.map(|(id, _)| id.to_string()))
+                        .push_bind(row.map(|(_, number)| number.clone()))
+                        .push_bind(row.map(|_| status.as_str()))
+                        .push_bind(row.map(|_| now))
+                        .push_bind(row.and(queued))
+                        .push_bind(row.and(sending));
                 });
+                insert.push(") AS v WHERE column1 IS NOT NULL");
                 insert.build().execute(&mut *conn).await.map_err(db("recording recipients"))?;
             }
             Ok(())
@@ -218,24 +258,24 @@ macro_rules! impl_message_store {
         /// that were waiting for these provider ids.
         async fn apply_outcomes(conn: &mut Conn, outcomes: &[OutcomeUpdate], now: Millis) -> Result<u64> {
             let mut moved = 0;
-            for chunk in outcomes.chunks(CHUNK) {
+            for (chunk, shape) in common::shaped(outcomes) {
                 let mut update = QueryBuilder::<$db>::new(
                     "WITH v (mid, num, st, prov, pid, parts, ekind, ecode, emsg) AS (",
                 );
-                update.push_values(chunk, |mut b, o| {
-                    b.push_bind(o.message_id.clone())
-                        .push_bind(o.number.clone())
-                        .push_bind(o.status.as_str())
-                        .push_bind(o.provider.clone())
-                        .push_bind(
+                update.push_values(common::padded(chunk, shape), |mut b, o| {
+                    b.push_bind(o.map(|o| o.message_id.clone()))
+                        .push_bind(o.map(|o| o.number.clone()))
+                        .push_bind(o.map(|o| o.status.as_str()))
+                        .push_bind(o.and_then(|o| o.provider.clone()))
+                        .push_bind(o.and_then(|o| {
                             o.provider_message_id
                                 .as_deref()
-                                .map(|id| normalise::provider_message_id(o.provider.as_deref().unwrap_or(""), id)),
-                        )
-                        .push_bind(o.billed_parts)
-                        .push_bind(o.error_kind.clone())
-                        .push_bind(o.error_code.clone())
-                        .push_bind(o.error_message.clone());
+                                .map(|id| normalise::provider_message_id(o.provider.as_deref().unwrap_or(""), id))
+                        }))
+                        .push_bind(o.and_then(|o| o.billed_parts))
+                        .push_bind(o.and_then(|o| o.error_kind.clone()))
+                        .push_bind(o.and_then(|o| o.error_code.clone()))
+                        .push_bind(o.and_then(|o| o.error_message.clone()));
                 });
                 update.push(
                     ") UPDATE recipients SET status = v.st, provider = COALESCE(v.prov, recipients.provider), \
@@ -262,10 +302,10 @@ macro_rules! impl_message_store {
                     Some((provider, id))
                 })
                 .collect();
-            for chunk in keyed.chunks(CHUNK) {
+            for (chunk, shape) in common::shaped(&keyed) {
                 let mut waiting = QueryBuilder::<$db>::new("WITH v (prov, pid) AS (");
-                waiting.push_values(chunk, |mut b, (p, id)| {
-                    b.push_bind(p.clone()).push_bind(id.clone());
+                waiting.push_values(common::padded(chunk, shape), |mut b, key| {
+                    b.push_bind(key.map(|(p, _)| p.clone())).push_bind(key.map(|(_, id)| id.clone()));
                 });
                 waiting.push(
                     ") SELECT receipts.* FROM receipts JOIN v ON receipts.provider = v.prov \
@@ -440,19 +480,21 @@ macro_rules! impl_message_store {
             }
 
             async fn record_outcomes(&self, outcomes: &[OutcomeUpdate]) -> Result<u64> {
-                if let Some(bad) = outcomes
-                    .iter()
-                    .find(|o| !matches!(o.status, Status::Accepted | Status::Failed | Status::Unknown))
-                {
-                    return Err(StoreError::new(
-                        StoreErrorKind::InvalidData,
-                        format!("an outcome must be accepted, failed or unknown, not {}", bad.status),
-                    ));
-                }
+                check_outcomes(outcomes)?;
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
                 let moved = apply_outcomes(&mut tx, outcomes, now).await?;
                 tx.commit().await.map_err(db("committing outcomes"))?;
+                Ok(moved)
+            }
+
+            async fn record_batch(&self, sending: &[NewMessage], outcomes: &[OutcomeUpdate]) -> Result<u64> {
+                check_outcomes(outcomes)?;
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                insert_messages(&mut tx, sending, &self.options, Status::Sending, now).await?;
+                let moved = apply_outcomes(&mut tx, outcomes, now).await?;
+                tx.commit().await.map_err(db("committing records"))?;
                 Ok(moved)
             }
 
@@ -695,7 +737,7 @@ macro_rules! impl_message_store {
                 }
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
                 insert_messages(&mut tx, messages, &self.options, Status::Queued, now).await?;
-                for chunk in payloads.chunks(CHUNK) {
+                for (chunk, _) in common::shaped(&payloads) {
                     let mut insert = QueryBuilder::<$db>::new("INSERT INTO outbox (message_id, payload, available_at) ");
                     insert.push_values(chunk, |mut b, (id, json)| {
                         b.push_bind(id.clone()).push_bind(json.clone()).push_bind(available_at.unwrap_or(now));
@@ -746,7 +788,7 @@ macro_rules! impl_message_store {
                 let now = self.options.now();
                 let mut held = std::collections::HashSet::new();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                for chunk in claims.chunks(CHUNK) {
+                for (chunk, _) in common::shaped(claims) {
                     let mut update = QueryBuilder::<$db>::new("UPDATE outbox SET started_at = ");
                     update.push_bind(now);
                     update.push(" WHERE started_at IS NULL AND lease_until > ");
@@ -771,7 +813,7 @@ macro_rules! impl_message_store {
                     }
                 }
                 let started: Vec<&String> = held.iter().collect();
-                for chunk in started.chunks(CHUNK) {
+                for (chunk, _) in common::shaped(&started) {
                     let mut update = QueryBuilder::<$db>::new("UPDATE recipients SET status = 'sending', sending_at = ");
                     update.push_bind(now);
                     update.push(" WHERE status = 'queued' AND message_id IN (");
@@ -790,7 +832,7 @@ macro_rules! impl_message_store {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
                 apply_outcomes(&mut tx, outcomes, now).await?;
-                for chunk in claims.chunks(CHUNK) {
+                for (chunk, _) in common::shaped(claims) {
                     let mut delete = QueryBuilder::<$db>::new("DELETE FROM outbox WHERE (message_id, lease_owner) IN (");
                     let mut list = delete.separated(", ");
                     for claim in chunk {
@@ -1035,3 +1077,17 @@ macro_rules! impl_message_store {
 }
 
 pub(crate) use impl_message_store;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn batches_are_cut_into_few_cached_shapes() {
+        let items: Vec<u32> = (0..600).collect();
+        let cut: Vec<(usize, usize)> = super::shaped(&items).iter().map(|(c, s)| (c.len(), *s)).collect();
+        assert_eq!(cut, [(256, 256), (256, 256), (88, 256)]);
+        let few: Vec<(usize, usize)> = super::shaped(&items[..30]).iter().map(|(c, s)| (c.len(), *s)).collect();
+        assert_eq!(few, [(30, 64)]);
+        assert_eq!(super::padded(&items[..3], 4).filter(Option::is_none).count(), 1);
+        assert!(super::shaped::<u32>(&[]).is_empty());
+    }
+}

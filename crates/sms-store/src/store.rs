@@ -45,6 +45,10 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// recorded provider id are applied now. Returns how many recipients moved.
     async fn record_outcomes(&self, outcomes: &[OutcomeUpdate]) -> Result<u64>;
 
+    /// [`Self::insert_sending`] and [`Self::record_outcomes`] in one transaction, for writers that
+    /// gather many sends' records (group commit). All or nothing; returns recipients moved.
+    async fn record_batch(&self, sending: &[NewMessage], outcomes: &[OutcomeUpdate]) -> Result<u64>;
+
     /// Appends failed attempts to a message's history.
     async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()>;
 
