@@ -51,6 +51,8 @@ const FACADE_FEATURES: &[&str] = &[
     "failover",
     "sandbox",
     "testkit",
+    "store-sqlite",
+    "store-postgres",
     "full",
 ];
 

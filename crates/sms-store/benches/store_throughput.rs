@@ -21,7 +21,10 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use sms_core::{Message, MessageSender, PhoneNumber};
-use sms_store::{MessageStore, NewMessage, OutcomeUpdate, PostgresStore, RecordingSender, SqliteStore, Status, StoreOptions};
+use sms_store::{
+    MessageStore, NewMessage, OutcomeUpdate, PostgresStore, RecordingSender, SqliteStore, Status,
+    StoreOptions,
+};
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -40,7 +43,11 @@ fn number(i: u32) -> PhoneNumber {
 
 fn temp_path() -> String {
     std::env::temp_dir()
-        .join(format!("sms-store-bench-{}-{}.db", std::process::id(), sms_store::new_id()))
+        .join(format!(
+            "sms-store-bench-{}-{}.db",
+            std::process::id(),
+            sms_store::new_id()
+        ))
         .to_string_lossy()
         .into_owned()
 }
@@ -77,7 +84,10 @@ async fn record_outcomes(store: &dyn MessageStore, plan: &Plan) -> f64 {
     }
     let rate = f64::from(plan.recipients) / start.elapsed().as_secs_f64();
     let counts = store.status_counts("bench").await.expect("counts");
-    assert_eq!(counts.get(&Status::Accepted).copied(), Some(u64::from(plan.recipients)));
+    assert_eq!(
+        counts.get(&Status::Accepted).copied(),
+        Some(u64::from(plan.recipients))
+    );
     rate
 }
 
@@ -87,21 +97,35 @@ async fn pg_database() -> (String, String) {
     let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap_or_else(|e| {
         panic!("PostgreSQL is not answering on 127.0.0.1:5432 ({e}); start it with `bash .ci/run`")
     });
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     (name.clone(), format!("postgres://postgres@127.0.0.1:5432/{name}"))
 }
 
 async fn drop_pg(name: &str) {
     use sqlx::Connection;
     let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }
 
 async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> f64 {
     let start = Instant::now();
     let accepted = futures_util::stream::iter(from..from + plan.sends)
-        .map(|i| async move { sender.send(&Message::text(number(i), "【Bench】bulk")).await.is_ok() })
+        .map(|i| async move {
+            sender
+                .send(&Message::text(number(i), "【Bench】bulk"))
+                .await
+                .is_ok()
+        })
         .buffer_unordered(plan.in_flight)
         .filter(|ok| std::future::ready(*ok))
         .count()
@@ -119,9 +143,21 @@ fn min_median(values: &mut [f64]) -> (f64, f64) {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = if quick {
-        Plan { rounds: 1, recipients: 20_000, batch: 1_000, sends: 2_000, in_flight: 64 }
+        Plan {
+            rounds: 1,
+            recipients: 20_000,
+            batch: 1_000,
+            sends: 2_000,
+            in_flight: 64,
+        }
     } else {
-        Plan { rounds: 3, recipients: 100_000, batch: 1_000, sends: 10_000, in_flight: 64 }
+        Plan {
+            rounds: 3,
+            recipients: 100_000,
+            batch: 1_000,
+            sends: 10_000,
+            in_flight: 64,
+        }
     };
 
     if !std::env::args().any(|a| a == "--chain") {
@@ -136,13 +172,17 @@ async fn record_scenarios(plan: &Plan) {
     let mut pg_rates = Vec::new();
     for _ in 0..plan.rounds {
         let path = temp_path();
-        let store = SqliteStore::open(&path, StoreOptions::default()).await.expect("sqlite");
+        let store = SqliteStore::open(&path, StoreOptions::default())
+            .await
+            .expect("sqlite");
         sqlite_rates.push(record_outcomes(&store, plan).await);
         store.close().await;
         remove_sqlite(&path);
 
         let (name, url) = pg_database().await;
-        let store = PostgresStore::connect(&url, StoreOptions::default()).await.expect("postgres");
+        let store = PostgresStore::connect(&url, StoreOptions::default())
+            .await
+            .expect("postgres");
         pg_rates.push(record_outcomes(&store, plan).await);
         store.close().await;
         drop_pg(&name).await;
@@ -157,7 +197,6 @@ async fn record_scenarios(plan: &Plan) {
         "b. PostgreSQL, outcomes of {} recipients in batches of {}: min {min:.0}/s, median {median:.0}/s (goal >= 10000/s)",
         plan.recipients, plan.batch
     );
-
 }
 
 /// Scenario c: the chain with and without a store, interleaved, on one sandbox with room for every
@@ -167,7 +206,8 @@ async fn chain_scenario(plan: &Plan) {
     let sandbox = sms_sandbox::Sandbox::builder()
         .account(
             sms_sandbox::Product::IhuyiSms,
-            sms_sandbox::Account::new(sms_sandbox::DEFAULT_ACCOUNT, sms_sandbox::DEFAULT_KEY).balance(total * 2),
+            sms_sandbox::Account::new(sms_sandbox::DEFAULT_ACCOUNT, sms_sandbox::DEFAULT_KEY)
+                .balance(total * 2),
         )
         .spawn()
         .await
@@ -181,15 +221,20 @@ async fn chain_scenario(plan: &Plan) {
     .expect("client");
     let chain = || {
         sms_failover::FailoverSender::builder()
-            .provider(sms_failover::ProviderEntry::new(Arc::new(client.clone()) as Arc<dyn MessageSender>))
+            .provider(sms_failover::ProviderEntry::new(
+                Arc::new(client.clone()) as Arc<dyn MessageSender>
+            ))
             .recipient_limits(sms_failover::RecipientLimits::disabled())
             .build()
             .expect("chain")
     };
     let bare = chain();
     let path = temp_path();
-    let store: Arc<dyn MessageStore> =
-        Arc::new(SqliteStore::open(&path, StoreOptions::default()).await.expect("sqlite"));
+    let store: Arc<dyn MessageStore> = Arc::new(
+        SqliteStore::open(&path, StoreOptions::default())
+            .await
+            .expect("sqlite"),
+    );
     let recorded = RecordingSender::new(chain(), store);
     // Warm both up (connections, pages) before measuring.
     run_sends(&bare, 5_000_000, &Plan { sends: 500, ..*plan }).await;

@@ -15,7 +15,11 @@ const MAX_BATCH: usize = 512;
 
 enum Job {
     Insert(NewMessage, oneshot::Sender<Result<()>>),
-    Outcomes(Vec<OutcomeUpdate>, Option<(String, Vec<AttemptRecord>)>, oneshot::Sender<Result<()>>),
+    Outcomes(
+        Vec<OutcomeUpdate>,
+        Option<(String, Vec<AttemptRecord>)>,
+        oneshot::Sender<Result<()>>,
+    ),
 }
 
 /// A handle to the writer task of one store.
@@ -128,7 +132,11 @@ async fn write_inserts(store: &dyn MessageStore, inserts: Vec<(NewMessage, onesh
     }
 }
 
-type OutcomeJob = (Vec<OutcomeUpdate>, Option<(String, Vec<AttemptRecord>)>, oneshot::Sender<Result<()>>);
+type OutcomeJob = (
+    Vec<OutcomeUpdate>,
+    Option<(String, Vec<AttemptRecord>)>,
+    oneshot::Sender<Result<()>>,
+);
 
 async fn write_outcomes(store: &dyn MessageStore, jobs: Vec<OutcomeJob>) {
     let all: Vec<OutcomeUpdate> = jobs.iter().flat_map(|(o, _, _)| o.iter().cloned()).collect();

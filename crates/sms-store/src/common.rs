@@ -27,7 +27,10 @@ pub(crate) fn shaped<T>(items: &[T]) -> Vec<(&[T], usize)> {
     items
         .chunks(SHAPES[SHAPES.len() - 1])
         .map(|chunk| {
-            let shape = SHAPES.into_iter().find(|s| *s >= chunk.len()).unwrap_or(chunk.len());
+            let shape = SHAPES
+                .into_iter()
+                .find(|s| *s >= chunk.len())
+                .unwrap_or(chunk.len());
             (chunk, shape)
         })
         .collect()
@@ -35,7 +38,10 @@ pub(crate) fn shaped<T>(items: &[T]) -> Vec<(&[T], usize)> {
 
 /// The chunk's rows, then `None` up to its shape.
 pub(crate) fn padded<T>(chunk: &[T], shape: usize) -> impl Iterator<Item = Option<&T>> {
-    chunk.iter().map(Some).chain(std::iter::repeat_n(None, shape - chunk.len()))
+    chunk
+        .iter()
+        .map(Some)
+        .chain(std::iter::repeat_n(None, shape - chunk.len()))
 }
 
 /// The columns of a message row as they are inserted.
@@ -1085,7 +1091,10 @@ mod tests {
         let items: Vec<u32> = (0..600).collect();
         let cut: Vec<(usize, usize)> = super::shaped(&items).iter().map(|(c, s)| (c.len(), *s)).collect();
         assert_eq!(cut, [(256, 256), (256, 256), (88, 256)]);
-        let few: Vec<(usize, usize)> = super::shaped(&items[..30]).iter().map(|(c, s)| (c.len(), *s)).collect();
+        let few: Vec<(usize, usize)> = super::shaped(&items[..30])
+            .iter()
+            .map(|(c, s)| (c.len(), *s))
+            .collect();
         assert_eq!(few, [(30, 64)]);
         assert_eq!(super::padded(&items[..3], 4).filter(Option::is_none).count(), 1);
         assert!(super::shaped::<u32>(&[]).is_empty());

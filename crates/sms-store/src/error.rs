@@ -110,7 +110,14 @@ fn classify(error: &sqlx::Error) -> (StoreErrorKind, String) {
                 "3D000" => Unavailable,
                 _ => Database,
             };
-            (kind, if code.is_empty() { text } else { format!("{text} (code {code})") })
+            (
+                kind,
+                if code.is_empty() {
+                    text
+                } else {
+                    format!("{text} (code {code})")
+                },
+            )
         }
         other => (Database, other.to_string()),
     }

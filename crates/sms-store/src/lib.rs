@@ -5,6 +5,8 @@
 mod batch;
 #[macro_use]
 mod common;
+#[cfg(feature = "testkit")]
+pub mod conformance;
 mod error;
 mod migrate;
 mod model;
@@ -19,14 +21,13 @@ mod sqlite;
 mod state;
 mod status;
 mod store;
-#[cfg(feature = "testkit")]
-pub mod conformance;
 
 pub use error::{Result, StoreError, StoreErrorKind};
 pub use migrate::SCHEMA_VERSION;
 pub use model::{
-    AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition, ReceiptRecord,
-    RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport, new_id,
+    AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,
+    ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
+    new_id,
 };
 pub use open::open;
 pub use options::{ContentMode, ManualWallClock, StoreOptions, SystemWallClock, WallClock};

@@ -13,10 +13,18 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
 
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE: Steps = &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+pub(crate) const SQLITE: Steps = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
 
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: Steps = &[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+pub(crate) const POSTGRES: Steps = &[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)];
 
 /// Built by hand rather than with `sqlx::migrate!` so that the crate needs no proc-macro build of
 /// sqlx (and no second compile of both drivers): the steps are still embedded with `include_str!`.

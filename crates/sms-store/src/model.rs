@@ -190,7 +190,11 @@ pub fn new_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    format!("{:012x}{:020x}", millis & 0xffff_ffff_ffff, fastrand::u128(..) >> 48)
+    format!(
+        "{:012x}{:020x}",
+        millis & 0xffff_ffff_ffff,
+        fastrand::u128(..) >> 48
+    )
 }
 
 /// The content of a message as one string (what the store keeps unless told to keep the digest only).
@@ -216,9 +220,14 @@ pub(crate) fn kind_name(kind: MessageKind) -> String {
 }
 
 pub(crate) fn kind_from(name: &str) -> Option<MessageKind> {
-    [MessageKind::Text, MessageKind::Template, MessageKind::VoiceCode, MessageKind::Mms]
-        .into_iter()
-        .find(|k| k.to_string() == name)
+    [
+        MessageKind::Text,
+        MessageKind::Template,
+        MessageKind::VoiceCode,
+        MessageKind::Mms,
+    ]
+    .into_iter()
+    .find(|k| k.to_string() == name)
 }
 
 /// What a worker needs to send a queued message: enough to rebuild the [`Message`], kept in the
@@ -235,10 +244,21 @@ pub(crate) struct Payload {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum PayloadBody {
-    Text { text: String },
-    Template { id: String, rendered: String, variables: Vec<(String, String)> },
-    VoiceCode { code: String },
-    Mms { package_id: String, product_id: String },
+    Text {
+        text: String,
+    },
+    Template {
+        id: String,
+        rendered: String,
+        variables: Vec<(String, String)>,
+    },
+    VoiceCode {
+        code: String,
+    },
+    Mms {
+        package_id: String,
+        product_id: String,
+    },
 }
 
 impl Payload {
@@ -278,7 +298,11 @@ impl Payload {
         let first = recipients.next().ok_or("a stored message without recipients")?;
         let mut message = match self.body {
             PayloadBody::Text { text } => Message::text(first, text),
-            PayloadBody::Template { id, rendered, variables } => {
+            PayloadBody::Template {
+                id,
+                rendered,
+                variables,
+            } => {
                 let mut template = sms_core::TemplateText::new(id, rendered);
                 for (name, value) in variables {
                     template = template.variable(name, value);
@@ -286,9 +310,10 @@ impl Payload {
                 Message::template(first, template)
             }
             PayloadBody::VoiceCode { code } => Message::voice_code(first, code).map_err(|e| e.to_string())?,
-            PayloadBody::Mms { package_id, product_id } => {
-                Message::mms(first, sms_core::MmsContent::new(package_id, product_id))
-            }
+            PayloadBody::Mms {
+                package_id,
+                product_id,
+            } => Message::mms(first, sms_core::MmsContent::new(package_id, product_id)),
         };
         for recipient in recipients {
             message = message.with_recipient(recipient);

@@ -10,7 +10,11 @@ pub fn provider_message_id(_provider: &str, id: &str) -> String {
     let id = id.trim();
     if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
         let stripped = id.trim_start_matches('0');
-        return if stripped.is_empty() { "0".to_owned() } else { stripped.to_owned() };
+        return if stripped.is_empty() {
+            "0".to_owned()
+        } else {
+            stripped.to_owned()
+        };
     }
     id.to_ascii_lowercase()
 }

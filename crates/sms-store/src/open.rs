@@ -16,7 +16,10 @@ use crate::store::MessageStore;
 pub async fn open(location: &str, options: StoreOptions) -> Result<Arc<dyn MessageStore>> {
     let location = location.trim();
     if location.is_empty() {
-        return Err(StoreError::new(StoreErrorKind::InvalidLocation, "empty store location"));
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidLocation,
+            "empty store location",
+        ));
     }
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]

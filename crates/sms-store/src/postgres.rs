@@ -57,4 +57,9 @@ impl PostgresStore {
     }
 }
 
-crate::common::impl_message_store!(PostgresStore, Postgres, Backend::Postgres, "FOR UPDATE SKIP LOCKED");
+crate::common::impl_message_store!(
+    PostgresStore,
+    Postgres,
+    Backend::Postgres,
+    "FOR UPDATE SKIP LOCKED"
+);

@@ -4,7 +4,9 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use sms_core::{Capabilities, Error, ErrorKind, Message, MessageSender, Receipt, RecipientOutcome, RecipientStatus};
+use sms_core::{
+    Capabilities, Error, ErrorKind, Message, MessageSender, Receipt, RecipientOutcome, RecipientStatus,
+};
 use sms_failover::state::RecordedError;
 
 use crate::batch::GroupWriter;
@@ -79,11 +81,12 @@ impl<S: MessageSender> RecordingSender<S> {
         let mut outcomes = Vec::with_capacity(stored.recipients.len());
         let mut last_error = None;
         for r in &stored.recipients {
-            let number: sms_core::PhoneNumber = r.number.parse().map_err(|e: sms_core::PhoneNumberError| {
-                Error::new(ErrorKind::Protocol, sms_core::Operation::Send)
-                    .with_provider(crate::STORE_NAME)
-                    .with_message(format!("stored number {}: {e}", r.number))
-            })?;
+            let number: sms_core::PhoneNumber =
+                r.number.parse().map_err(|e: sms_core::PhoneNumberError| {
+                    Error::new(ErrorKind::Protocol, sms_core::Operation::Send)
+                        .with_provider(crate::STORE_NAME)
+                        .with_message(format!("stored number {}: {e}", r.number))
+                })?;
             let provider = r.provider.clone().unwrap_or_else(|| crate::STORE_NAME.to_owned());
             let outcome = match r.status {
                 Status::Accepted | Status::Delivered | Status::Undelivered | Status::Expired => {
@@ -139,8 +142,12 @@ impl<S: MessageSender> MessageSender for RecordingSender<S> {
             Ok(receipt) => &receipt.attempts[..],
             Err(error) => error.attempts(),
         };
-        let attempts = (!attempts.is_empty())
-            .then(|| (message_id.clone(), attempts.iter().map(AttemptRecord::from_attempt).collect()));
+        let attempts = (!attempts.is_empty()).then(|| {
+            (
+                message_id.clone(),
+                attempts.iter().map(AttemptRecord::from_attempt).collect(),
+            )
+        });
         if let Err(error) = self.writer().outcomes(outcomes, attempts).await {
             tracing::warn!(%message_id, %error, "the send's outcome could not be recorded; the sweeper will mark it unknown");
         }
@@ -151,7 +158,11 @@ impl<S: MessageSender> MessageSender for RecordingSender<S> {
 /// Each recipient's outcome from a send's result, as the store records it: accepted with the
 /// provider's id and billed parts, failed with the error, or unknown (an ambiguous error, a recipient
 /// the provider left unreported or missing from the receipt).
-pub fn outcomes_of(message_id: &str, message: &Message, result: &Result<Receipt, Error>) -> Vec<OutcomeUpdate> {
+pub fn outcomes_of(
+    message_id: &str,
+    message: &Message,
+    result: &Result<Receipt, Error>,
+) -> Vec<OutcomeUpdate> {
     message
         .recipients()
         .iter()
@@ -179,7 +190,11 @@ pub fn outcomes_of(message_id: &str, message: &Message, result: &Result<Receipt,
                     None => OutcomeUpdate::new(message_id, number, Status::Unknown),
                 },
                 Err(error) => {
-                    let status = if error.is_ambiguous() { Status::Unknown } else { Status::Failed };
+                    let status = if error.is_ambiguous() {
+                        Status::Unknown
+                    } else {
+                        Status::Failed
+                    };
                     OutcomeUpdate::new(message_id, number, status).with_error(error)
                 }
             }

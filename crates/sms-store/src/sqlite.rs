@@ -38,7 +38,11 @@ impl SqliteStore {
     ///
     /// # Errors
     /// As [`Self::open`].
-    pub async fn open_with(connect: SqliteConnectOptions, options: StoreOptions, label: &str) -> Result<Self> {
+    pub async fn open_with(
+        connect: SqliteConnectOptions,
+        options: StoreOptions,
+        label: &str,
+    ) -> Result<Self> {
         let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -52,7 +56,10 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::from_sqlx(&what, e))?;
         {
-            let mut conn = writer.acquire().await.map_err(|e| StoreError::from_sqlx(&what, e))?;
+            let mut conn = writer
+                .acquire()
+                .await
+                .map_err(|e| StoreError::from_sqlx(&what, e))?;
             crate::migrate::run(crate::migrate::SQLITE, &mut *conn, label).await?;
         }
         let reader = SqlitePoolOptions::new()
@@ -61,7 +68,11 @@ impl SqliteStore {
             .connect_with(connect.read_only(true))
             .await
             .map_err(|e| StoreError::from_sqlx(&what, e))?;
-        Ok(Self { writer, reader, options })
+        Ok(Self {
+            writer,
+            reader,
+            options,
+        })
     }
 
     /// Closes both pools, waiting for connections in use.

@@ -83,7 +83,11 @@ impl SuppressionList for StoreState {
 
 #[async_trait]
 impl IdempotencyStore for StoreState {
-    async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<state::Reservation, Error> {
+    async fn reserve(
+        &self,
+        reference: &ClientReference,
+        retention: Duration,
+    ) -> Result<state::Reservation, Error> {
         let found = self
             .store
             .reserve(reference.as_str(), "", retention)

@@ -59,7 +59,10 @@ impl Status {
 
     /// True for the states nothing moves out of.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Failed | Self::Delivered | Self::Undelivered | Self::Expired)
+        matches!(
+            self,
+            Self::Failed | Self::Delivered | Self::Undelivered | Self::Expired
+        )
     }
 
     /// True when `next` is a legal move from `self`. The SQL guards in the backends use

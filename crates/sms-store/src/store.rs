@@ -7,8 +7,8 @@ use sms_core::{DeliveryReport, InboundMessage, PhoneNumber};
 
 use crate::error::Result;
 use crate::model::{
-    AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition, ReceiptRecord,
-    RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
+    AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,
+    ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
 };
 
 /// Which database a store runs on.
@@ -126,11 +126,17 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     async fn message_by_reference(&self, reference: &str) -> Result<Option<StoredMessage>>;
 
     /// What was sent to `number` with `from <= created < to`, newest first.
-    async fn history(&self, number: &PhoneNumber, from: Millis, to: Millis, limit: u32)
-    -> Result<Vec<RecipientRecord>>;
+    async fn history(
+        &self,
+        number: &PhoneNumber,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> Result<Vec<RecipientRecord>>;
 
     /// Recipients recorded with this provider id (normalised before the lookup).
-    async fn by_provider_id(&self, provider: &str, provider_message_id: &str) -> Result<Vec<RecipientRecord>>;
+    async fn by_provider_id(&self, provider: &str, provider_message_id: &str)
+    -> Result<Vec<RecipientRecord>>;
 
     /// Receipts filed for a message, oldest first.
     async fn receipts_for(&self, message_id: &str) -> Result<Vec<ReceiptRecord>>;

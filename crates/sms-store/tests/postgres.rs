@@ -14,7 +14,9 @@ async fn conformance_suite_and_schema_check_pass_on_postgres() {
     let url = db.url();
     sms_store::conformance::run(|options| {
         let url = url.clone();
-        async move { Arc::new(PostgresStore::connect(&url, options).await.expect("connect")) as Arc<dyn MessageStore> }
+        async move {
+            Arc::new(PostgresStore::connect(&url, options).await.expect("connect")) as Arc<dyn MessageStore>
+        }
     })
     .await;
 

@@ -8,8 +8,18 @@ use sms_core::{ErrorKind, Message, MessageSender};
 use sms_store::{MessageStore, RecordingSender, SqliteStore, Status, StoreOptions, StoreState};
 use support::TempDb;
 
-async fn recorded_chain(db: &TempDb, base: &str) -> (Arc<dyn MessageStore>, RecordingSender<sms_failover::FailoverSender>) {
-    let store: Arc<dyn MessageStore> = Arc::new(SqliteStore::open(db.path(), StoreOptions::default()).await.unwrap());
+async fn recorded_chain(
+    db: &TempDb,
+    base: &str,
+) -> (
+    Arc<dyn MessageStore>,
+    RecordingSender<sms_failover::FailoverSender>,
+) {
+    let store: Arc<dyn MessageStore> = Arc::new(
+        SqliteStore::open(db.path(), StoreOptions::default())
+            .await
+            .unwrap(),
+    );
     let chain = support::chain(base, Some(Arc::new(StoreState::new(store.clone()))));
     (store.clone(), RecordingSender::new(chain, store))
 }
@@ -20,11 +30,17 @@ async fn sends_are_recorded_with_provider_ids_and_a_repeat_is_answered_from_the_
     let db = TempDb::new("recording");
     let (store, sender) = recorded_chain(&db, &sandbox.base_url()).await;
     let (a, b) = (support::bulk_number(1), support::bulk_number(2));
-    let message = Message::text(a.clone(), "【Test】code 4711").with_recipient(b.clone()).with_reference("order-7");
+    let message = Message::text(a.clone(), "【Test】code 4711")
+        .with_recipient(b.clone())
+        .with_reference("order-7");
     let receipt = sender.send(&message).await.expect("sent");
     assert!(receipt.all_accepted());
 
-    let stored = store.message_by_reference("order-7").await.unwrap().expect("recorded");
+    let stored = store
+        .message_by_reference("order-7")
+        .await
+        .unwrap()
+        .expect("recorded");
     assert_eq!(stored.content.as_deref(), Some("【Test】code 4711"));
     let wire = sandbox.messages();
     for r in &stored.recipients {
@@ -52,7 +68,11 @@ async fn sends_are_recorded_with_provider_ids_and_a_repeat_is_answered_from_the_
 async fn nothing_is_sent_when_the_store_cannot_record_it() {
     let sandbox = support::sandbox_for(100).await;
     let db = TempDb::new("recording-down");
-    let sqlite = Arc::new(SqliteStore::open(db.path(), StoreOptions::default()).await.unwrap());
+    let sqlite = Arc::new(
+        SqliteStore::open(db.path(), StoreOptions::default())
+            .await
+            .unwrap(),
+    );
     let store: Arc<dyn MessageStore> = sqlite.clone();
     let sender = RecordingSender::new(support::chain(&sandbox.base_url(), None), store);
     sqlite.close().await;
@@ -80,7 +100,10 @@ async fn a_refused_recipient_and_an_opted_out_one_are_recorded_failed() {
     assert_eq!(error.kind(), ErrorKind::RecipientOptedOut);
     let stored = store.message_by_reference("order-8").await.unwrap().unwrap();
     assert_eq!(stored.recipients[0].status, Status::Failed);
-    assert_eq!(stored.recipients[0].error_kind.as_deref(), Some("recipient opted out"));
+    assert_eq!(
+        stored.recipients[0].error_kind.as_deref(),
+        Some("recipient opted out")
+    );
     assert!(sandbox.messages().is_empty());
     let again = sender
         .send(&Message::text(out, "【Test】x").with_reference("order-8"))

@@ -55,9 +55,13 @@ async fn a_bulk_killed_midway_ends_accepted_failed_or_unknown_and_nothing_goes_o
     let sandbox = support::sandbox_for(i64::from(BULK)).await;
     let db = TempDb::new("restart-bulk");
     {
-        let store = SqliteStore::open(db.path(), StoreOptions::default()).await.unwrap();
+        let store = SqliteStore::open(db.path(), StoreOptions::default())
+            .await
+            .unwrap();
         let records: Vec<NewMessage> = (0..BULK)
-            .map(|i| NewMessage::new(Message::text(support::bulk_number(i), "【Test】bulk")).in_batch("crash"))
+            .map(|i| {
+                NewMessage::new(Message::text(support::bulk_number(i), "【Test】bulk")).in_batch("crash")
+            })
             .collect();
         store.enqueue(&records, None).await.unwrap();
         store.close().await;
@@ -80,9 +84,14 @@ async fn a_bulk_killed_midway_ends_accepted_failed_or_unknown_and_nothing_goes_o
 
     let mut second = spawn_child("bulk", db.path(), &sandbox.base_url());
     let line = wait_for_line(&mut second, "DRAINED").await;
-    assert!(second.wait().await.unwrap().success(), "the restarted worker finishes: {line}");
+    assert!(
+        second.wait().await.unwrap().success(),
+        "the restarted worker finishes: {line}"
+    );
 
-    let store = SqliteStore::open(db.path(), StoreOptions::default()).await.unwrap();
+    let store = SqliteStore::open(db.path(), StoreOptions::default())
+        .await
+        .unwrap();
     let counts = store.status_counts("crash").await.unwrap();
     let total: u64 = counts.values().sum();
     assert_eq!(total, u64::from(BULK), "none lost: {counts:?}");
@@ -128,7 +137,10 @@ async fn an_opt_out_learnt_before_a_kill_is_honoured_after_the_restart() {
     let mut sender = spawn_child("send-after-restart", db.path(), &sandbox.base_url());
     let line = wait_for_line(&mut sender, "OUTCOME").await;
     assert!(sender.wait().await.unwrap().success());
-    assert_eq!(line, "OUTCOME recipient opted out", "refused by the durable opt-out list");
+    assert_eq!(
+        line, "OUTCOME recipient opted out",
+        "refused by the durable opt-out list"
+    );
     assert!(sandbox.messages().is_empty(), "no request reached the provider");
 }
 
@@ -140,13 +152,15 @@ async fn child_process() {
     };
     let db = std::env::var("SMS_STORE_DB").expect("db path");
     let base = std::env::var("SMS_STORE_SANDBOX").expect("sandbox url");
-    let store: Arc<dyn MessageStore> = Arc::new(SqliteStore::open(&db, StoreOptions::default()).await.unwrap());
+    let store: Arc<dyn MessageStore> =
+        Arc::new(SqliteStore::open(&db, StoreOptions::default()).await.unwrap());
     let opted_out = support::bulk_number(9_999_999);
     match mode.as_str() {
         "bulk" => {
             let chain = support::chain(&base, Some(Arc::new(StoreState::new(store.clone()))));
             // A short lease, so that the restarted worker gets the dead one's claims back quickly.
-            let sent = support::drain_outbox(store.as_ref(), &chain, "crash-worker", Duration::from_secs(2)).await;
+            let sent =
+                support::drain_outbox(store.as_ref(), &chain, "crash-worker", Duration::from_secs(2)).await;
             println!("DRAINED {sent}");
         }
         "learn-opt-out" => {

@@ -42,7 +42,9 @@ impl SqliteFiles {
                 .path()
                 .to_owned()
         };
-        let store = SqliteStore::open(&path, options(&self.clock)).await.expect("open");
+        let store = SqliteStore::open(&path, options(&self.clock))
+            .await
+            .expect("open");
         StoreState::new(Arc::new(store))
     }
 }
@@ -50,7 +52,8 @@ impl SqliteFiles {
 #[tokio::test]
 async fn sqlite_suppression_list() {
     let files = SqliteFiles::new();
-    conformance::run_suppression(|ns| async { Arc::new(files.open(ns).await) as Arc<dyn SuppressionList> }).await;
+    conformance::run_suppression(|ns| async { Arc::new(files.open(ns).await) as Arc<dyn SuppressionList> })
+        .await;
 }
 
 #[tokio::test]
@@ -72,11 +75,17 @@ async fn pg_open(url: &str, ns: &str, clock: &Arc<ManualWallClock>) -> StoreStat
     // Concurrent handles may race to create the schema: IF NOT EXISTS can still collide, so retry once.
     let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
     if sqlx::query(&create).execute(&mut conn).await.is_err() {
-        sqlx::query(&create).execute(&mut conn).await.expect("create schema");
+        sqlx::query(&create)
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
     }
-    let store = PostgresStore::connect(&format!("{url}?options=-c%20search_path%3D{schema}"), options(clock))
-        .await
-        .expect("connect");
+    let store = PostgresStore::connect(
+        &format!("{url}?options=-c%20search_path%3D{schema}"),
+        options(clock),
+    )
+    .await
+    .expect("connect");
     StoreState::new(Arc::new(store))
 }
 

@@ -44,6 +44,13 @@ pub use sms_failover as failover;
 #[doc(inline)]
 pub use sms_sandbox as sandbox;
 
+/// The message store: every message, attempt, receipt and reply recorded and correlated, on SQLite
+/// (feature `store-sqlite`) or PostgreSQL (feature `store-postgres`).
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "store-sqlite", feature = "store-postgres"))))]
+#[doc(inline)]
+pub use sms_store as store;
+
 /// The traits and types most applications use, for `use sms::prelude::*`.
 pub mod prelude {
     pub use sms_core::{

@@ -12,7 +12,11 @@ pub struct TempDb(pub PathBuf);
 
 impl TempDb {
     pub fn new(tag: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("sms-store-{tag}-{}-{}.db", std::process::id(), sms_store::new_id()));
+        let path = std::env::temp_dir().join(format!(
+            "sms-store-{tag}-{}-{}.db",
+            std::process::id(),
+            sms_store::new_id()
+        ));
         Self(path)
     }
 
@@ -67,7 +71,9 @@ impl PgDb {
     /// Drops the database (call at the end of the test; a failed test leaves it for inspection,
     /// and the next run of the same binary under the same pid replaces it).
     pub async fn drop_now(self) {
-        let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await.expect("reconnect");
+        let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
+            .await
+            .expect("reconnect");
         sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
             .execute(&mut admin)
             .await
@@ -100,7 +106,10 @@ pub fn ihuyi(base: &str) -> sms_ihuyi::IhuyiClient {
 }
 
 /// A failover chain of ihuyi alone with no local limits, optionally on the store's durable state.
-pub fn chain(base: &str, state: Option<std::sync::Arc<sms_store::StoreState>>) -> sms_failover::FailoverSender {
+pub fn chain(
+    base: &str,
+    state: Option<std::sync::Arc<sms_store::StoreState>>,
+) -> sms_failover::FailoverSender {
     use std::sync::Arc;
     let mut builder = sms_failover::FailoverSender::builder()
         .provider(sms_failover::ProviderEntry::new(
@@ -138,7 +147,9 @@ pub async fn drain_outbox(
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         }
-        let results = sms_store::deliver_claims(store, sender, claims, 32).await.expect("store");
+        let results = sms_store::deliver_claims(store, sender, claims, 32)
+            .await
+            .expect("store");
         sent += results.iter().filter(|(_, result)| result.is_some()).count();
     }
 }
