@@ -297,7 +297,7 @@ pub async fn receipt_duplicated_is_kept_and_ignored(env: &Env) {
         "UNDELIV",
     );
     assert_eq!(
-        env.store.record_receipts(&[r.clone()]).await.unwrap(),
+        env.store.record_receipts(std::slice::from_ref(&r)).await.unwrap(),
         [ReceiptDisposition::Applied]
     );
     assert_eq!(

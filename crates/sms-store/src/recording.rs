@@ -232,6 +232,16 @@ pub async fn deliver_claims(
     }
     let done: Vec<Claim> = sent.iter().map(|(claim, _)| claim.clone()).collect();
     store.finish(&done, &outcomes).await?;
+    for (claim, result) in &sent {
+        let attempts = match result {
+            Ok(receipt) => &receipt.attempts[..],
+            Err(error) => error.attempts(),
+        };
+        if !attempts.is_empty() {
+            let attempts: Vec<AttemptRecord> = attempts.iter().map(AttemptRecord::from_attempt).collect();
+            store.record_attempts(&claim.message_id, &attempts).await?;
+        }
+    }
     Ok(sent
         .into_iter()
         .map(|(claim, result)| (claim, Some(result)))

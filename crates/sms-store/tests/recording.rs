@@ -111,3 +111,44 @@ async fn a_refused_recipient_and_an_opted_out_one_are_recorded_failed() {
         .expect_err("the recorded failure again");
     assert_eq!(again.kind(), ErrorKind::RecipientOptedOut);
 }
+
+#[tokio::test]
+async fn failed_attempts_before_the_outcome_are_recorded_for_direct_and_queued_sends() {
+    use sms_sandbox::{Fault, FaultKind, FaultTarget, Product};
+    let sandbox = support::sandbox_for(100).await;
+    let db = TempDb::new("recording-attempts");
+    let (store, sender) = recorded_chain(&db, &sandbox.base_url()).await;
+    sandbox.inject_fault(
+        Fault::new(FaultKind::HttpStatus(503))
+            .target(FaultTarget::Product(Product::IhuyiSms))
+            .next(1),
+    );
+    sender
+        .send(&Message::text(support::bulk_number(5), "【Test】x").with_reference("order-9"))
+        .await
+        .expect("accepted on the retry");
+    let stored = store.message_by_reference("order-9").await.unwrap().unwrap();
+    assert_eq!(stored.recipients[0].status, Status::Accepted);
+    assert_eq!(stored.attempts.len(), 1, "{:?}", stored.attempts);
+    assert_eq!(stored.attempts[0].provider, "ihuyi");
+
+    let queued = sms_store::NewMessage::new(Message::text(support::bulk_number(6), "【Test】y"));
+    store.enqueue(std::slice::from_ref(&queued), None).await.unwrap();
+    sandbox.inject_fault(
+        Fault::new(FaultKind::HttpStatus(503))
+            .target(FaultTarget::Product(Product::IhuyiSms))
+            .next(1),
+    );
+    let claims = store
+        .claim("w", 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let chain = support::chain(&sandbox.base_url(), None);
+    let done = sms_store::deliver_claims(store.as_ref(), &chain, claims, 4)
+        .await
+        .unwrap();
+    assert!(matches!(done[0].1, Some(Ok(_))));
+    let stored = store.message(&queued.id).await.unwrap().unwrap();
+    assert_eq!(stored.recipients[0].status, Status::Accepted);
+    assert_eq!(stored.attempts.len(), 1, "{:?}", stored.attempts);
+}
