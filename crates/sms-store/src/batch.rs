@@ -28,15 +28,6 @@ pub(crate) struct GroupWriter {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Job::Insert(..) => "Insert",
-            Job::Outcomes(..) => "Outcomes",
-        })
-    }
-}
-
 impl GroupWriter {
     /// Starts the writer task on the current Tokio runtime. It ends when every handle is dropped.
     pub(crate) fn spawn(store: Arc<dyn MessageStore>) -> Self {

@@ -124,8 +124,8 @@ fn classify(error: &sqlx::Error) -> (StoreErrorKind, String) {
 }
 
 /// SQLite's primary result code from a code string such as `"11"` or `"2067"` (extended codes keep
-/// the primary one in the low byte). PostgreSQL codes are five characters and never all digits
-/// below 256 in the low byte pattern we test, so they fall through the `None` arm.
+/// the primary one in the low byte). PostgreSQL's SQLSTATEs are always five characters, and SQLite's
+/// codes never are, so five characters means "not SQLite".
 fn sqlite_primary(code: &str) -> Option<i64> {
     if code.len() == 5 {
         return None; // a PostgreSQL SQLSTATE

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Built with neither backend, the crate is the trait and its types only (for implementations of
+// other backends); the shared SQL then has no user.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code, unused))]
 
 mod batch;
 #[macro_use]
