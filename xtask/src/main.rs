@@ -50,6 +50,7 @@ const FACADE_FEATURES: &[&str] = &[
     "juxiang",
     "failover",
     "sandbox",
+    "redis",
     "testkit",
     "store-sqlite",
     "store-postgres",

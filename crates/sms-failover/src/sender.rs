@@ -17,9 +17,7 @@ use crate::health::ProviderHealth;
 use crate::limits::{LimitScope, LimitWindow};
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
-use crate::state::{
-    BreakerSharing, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation, SuppressionList,
-};
+use crate::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList};
 use crate::strategy::Router;
 
 /// A chain's idempotency store and how long it remembers a reference.
@@ -159,53 +157,6 @@ impl MessageSender for FailoverSender {
             kind = %message.kind(),
             recipients = message.recipients().len(),
         );
-        self.send_once(message).instrument(span).await
-    }
-}
-
-impl FailoverSender {
-    /// Sends under the client reference's reservation: a reference already sent gets its first
-    /// outcome, one in flight or never completed an ambiguous error, and neither any request.
-    async fn send_once(&self, message: &Message) -> Result<Receipt, Error> {
-        let Some(idempotency) = &self.chain.idempotency else {
-            return Delivery::new(&self.chain, message).run().await;
-        };
-        let reference = message.reference();
-        match idempotency
-            .store
-            .reserve(reference, idempotency.retention)
-            .await?
-        {
-            Reservation::Reserved => {}
-            Reservation::Completed(outcome) => {
-                tracing::info!("reference already sent: its first outcome is returned, nothing is sent");
-                return outcome.replay(reference);
-            }
-            Reservation::Pending => {
-                return Err(Error::new(ErrorKind::Ambiguous, Operation::Send)
-                    .with_provider(crate::CHAIN_NAME)
-                    .with_message(format!(
-                        "a send with reference {reference} started before and has no outcome (it is in \
-                         flight, or it never completed): it may have gone out, and it is not sent again"
-                    )));
-            }
-        }
-        let result = Delivery::new(&self.chain, message).run().await;
-        // Only an error that says nothing went out frees the reference for a retry.
-        let nothing_sent = matches!(&result, Err(error) if !error.is_ambiguous());
-        let recorded = if nothing_sent {
-            idempotency.store.release(reference).await
-        } else {
-            let outcome = RecordedOutcome::of(&result);
-            idempotency
-                .store
-                .complete(reference, &outcome, idempotency.retention)
-                .await
-        };
-        if let Err(error) = recorded {
-            // The reference stays reserved: a later send with it is refused as unknown, never sent.
-            tracing::warn!(error = %error, "could not record the outcome of the reference");
-        }
-        result
+        Delivery::new(&self.chain, message).run().instrument(span).await
     }
 }

@@ -38,6 +38,13 @@ pub use sms_juxiang as juxiang;
 #[doc(inline)]
 pub use sms_failover as failover;
 
+/// A failover chain's shared state (opt-outs, per-recipient limits, idempotency, breaker trips) on
+/// Redis, for several instances of an application (feature `redis`).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
+pub use sms_redis as redis;
+
 /// The local simulator of every provider, for tests and development (feature `sandbox`).
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]

@@ -91,6 +91,11 @@ impl Ledger {
         slot.failure = Some((provider.to_owned(), error));
     }
 
+    /// Recipient `index`'s latest failure, if any.
+    pub(crate) fn failure_of(&self, index: usize) -> Option<Error> {
+        self.slots[index].failure.as_ref().map(|(_, e)| e.clone())
+    }
+
     /// Records a failure only when the recipient has none yet (a skip says less than a real failure).
     pub(crate) fn note_if_none(&mut self, index: usize, provider: &str, error: impl FnOnce() -> Error) {
         let slot = &mut self.slots[index];

@@ -1,12 +1,14 @@
-//! One message through the chain, in stages: local checks and routing (this module), one provider's
-//! batch parts sent concurrently ([`part`]), a provider's answer taken in ([`absorb`]), the decision
-//! after an error ([`verdict`]), and the final receipt or error ([`finish`]). Per-recipient state lives
-//! in a [`Ledger`].
+//! One message through the chain, in stages: validation and routing (this module), the state read
+//! at its start and its outcome recorded at its end ([`start`]: reference, opt-outs, the first
+//! provider's shared breaker), one provider's batch parts sent concurrently ([`part`]), a provider's
+//! answer taken in ([`absorb`]), the decision after an error ([`verdict`]), and the final receipt or
+//! error ([`finish`]). Per-recipient state lives in a [`Ledger`].
 
 mod absorb;
 mod finish;
 mod ledger;
 mod part;
+mod start;
 mod verdict;
 
 use std::borrow::Cow;
@@ -25,6 +27,7 @@ use crate::provider::Provider;
 use crate::sender::Chain;
 
 use ledger::Ledger;
+use start::{Start, record_outcome};
 
 /// The state of one message.
 pub(crate) struct Delivery<'a> {
@@ -41,6 +44,9 @@ pub(crate) struct Delivery<'a> {
     /// Set once nobody can send the message (or its deadline is too close): no new request starts.
     stopped: AtomicBool,
     deadline_passed: AtomicBool,
+    /// The shared breaker's answer for the first provider, asked at the start together with the
+    /// other state checks; taken by that provider's first request.
+    prefetched: Mutex<Option<(String, crate::state::SharedBreaker)>>,
 }
 
 /// One provider's turn in a message: the parts in flight share it.
@@ -81,6 +87,7 @@ impl<'a> Delivery<'a> {
             ledger: Mutex::new(Ledger::new(message.recipients().len())),
             stopped: AtomicBool::new(false),
             deadline_passed: AtomicBool::new(false),
+            prefetched: Mutex::new(None),
         }
     }
 
@@ -100,23 +107,36 @@ impl<'a> Delivery<'a> {
         self.stopped.store(true, Ordering::Relaxed);
     }
 
+    /// Sends the message: the state checks of its start ([`start`]), then providers in routing
+    /// order, then the outcome recorded under its reference.
     pub(crate) async fn run(self) -> Result<sms_core::Receipt, Error> {
         if let Err(error) = self.message.validate() {
             return Err(error.with_provider(CHAIN_NAME));
         }
-        self.drop_opted_out().await?;
         let chain = self.chain;
         let kind = self.message.kind();
         let candidates: Vec<usize> = (0..chain.providers.len())
             .filter(|&i| chain.providers[i].capabilities().supports(kind))
             .collect();
-        for index in chain.router.order(&candidates, |i| chain.providers[i].weight) {
+        let order = chain.router.order(&candidates, |i| chain.providers[i].weight);
+        let first = order.first().map(|&i| &chain.providers[i]);
+        let reserved = match self.start(first).await {
+            Start::Go { reserved } => reserved,
+            Start::Answer(result) => return result,
+        };
+        for index in order {
             if self.ledger().open_count() == 0 || self.stopped() {
                 break;
             }
             self.take_turn(&chain.providers[index]).await;
         }
-        self.finish()
+        self.release_unused_probe().await;
+        let message = self.message;
+        let result = self.finish();
+        if reserved {
+            record_outcome(chain, message, &result).await;
+        }
+        result
     }
 
     /// Opted-out recipients fail before anything else and are never counted or sent. One lookup for
@@ -124,9 +144,8 @@ impl<'a> Delivery<'a> {
     ///
     /// # Errors
     /// The opt-out list's error when it cannot answer: nothing is sent then.
-    async fn drop_opted_out(&self) -> Result<(), Error> {
+    fn drop_opted_out(&self, listed: &[bool]) -> Result<(), Error> {
         let recipients = self.message.recipients();
-        let listed = self.chain.suppression.suppressed(recipients).await?;
         if listed.len() != recipients.len() {
             return Err(crate::state::backend_unavailable(
                 "opt-out list",

@@ -19,7 +19,7 @@ use crate::state::{Admission, SharedBreaker};
 
 /// What the shared breaker is told after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SharedReport {
+pub(super) enum SharedReport {
     Nothing,
     Trip,
     Close,
@@ -70,8 +70,13 @@ impl Delivery<'_> {
                 turn.leave(self.skip_open(provider, retrying.as_deref().unwrap_or(part)));
                 return;
             };
-            // Other instances' view of the provider: tripped elsewhere, or probed by another.
-            let shared_probe = match self.shared_admit(provider).await {
+            // Other instances' view of the provider: tripped elsewhere, or probed by another (asked
+            // at the message's start for its first request to the first provider).
+            let shared = match self.take_prefetched(provider) {
+                Some(answer) => Ok(answer),
+                None => self.shared_admit(provider).await,
+            };
+            let shared_probe = match shared {
                 Ok(SharedBreaker::Closed) => false,
                 Ok(SharedBreaker::Probe) => true,
                 Ok(SharedBreaker::Open { .. }) => {
@@ -230,7 +235,7 @@ impl Delivery<'_> {
     }
 
     /// Asks the shared breaker, when the chain shares its breakers, whether `provider` may be sent to.
-    async fn shared_admit(&self, provider: &Provider) -> Result<SharedBreaker, Error> {
+    pub(super) async fn shared_admit(&self, provider: &Provider) -> Result<SharedBreaker, Error> {
         let Some(sharing) = &self.chain.breaker_sharing else {
             return Ok(SharedBreaker::Closed);
         };
@@ -246,7 +251,7 @@ impl Delivery<'_> {
     /// Tells the shared breaker what a request found, when it needs to know: a trip (the local breaker
     /// opened, or the probe failed), the probe's success, or a probe given back. A failure to tell it
     /// is logged only: the request is over.
-    async fn shared_report(&self, provider: &Provider, needed: bool, report: SharedReport) {
+    pub(super) async fn shared_report(&self, provider: &Provider, needed: bool, report: SharedReport) {
         let Some(sharing) = self.chain.breaker_sharing.as_ref().filter(|_| needed) else {
             return;
         };
@@ -296,22 +301,21 @@ impl Delivery<'_> {
             verdicts
         };
         let mut ledger = self.ledger();
+        let mut held_back = Vec::new();
         for (&index, verdict) in to_count.iter().zip(verdicts) {
             let recipient = self.recipient(index);
             match verdict {
                 Admission::Admitted => ledger.mark_counted(index),
+                Admission::Refused { window, wait } if !per_message => {
+                    // This account's budget for the number is spent; another account's may not be.
+                    tracing::info!(recipient = %recipient.masked(), provider = %provider.name, "recipient over this account's local limit");
+                    let error = throttled(recipient, window, wait, Some(&provider.name));
+                    ledger.note_failure(index, &provider.name, error);
+                    held_back.push(index);
+                }
                 Admission::Refused { window, wait } => {
                     tracing::info!(recipient = %recipient.masked(), "recipient over its local limit: not sent");
-                    let error = Error::new(ErrorKind::RecipientThrottled, Operation::Send)
-                        .with_provider(CHAIN_NAME)
-                        .with_message(format!(
-                            "{} reached the local limit of {} message(s) per {:?}; next allowed in {:?}",
-                            recipient.masked(),
-                            window.count,
-                            window.period,
-                            wait
-                        ))
-                        .with_retry_after(wait);
+                    let error = throttled(recipient, window, wait, None);
                     ledger.finalize(
                         index,
                         RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
@@ -319,7 +323,16 @@ impl Delivery<'_> {
                 }
             }
         }
-        Ok(part.iter().copied().filter(|&i| !ledger.is_done(i)).collect())
+        if let Some(error) = held_back.first().and_then(|&i| ledger.failure_of(i)) {
+            // An attempt without a request, so that the message's error lists why this provider
+            // did not take them.
+            ledger.attempt(&provider.name, held_back.len(), error, Duration::ZERO);
+        }
+        Ok(part
+            .iter()
+            .copied()
+            .filter(|&i| !ledger.is_done(i) && !held_back.contains(&i))
+            .collect())
     }
 
     /// Records a skip of a provider whose breaker is open: an attempt without a request.
@@ -463,4 +476,25 @@ impl Delivery<'_> {
             shared_reported,
         }
     }
+}
+
+/// A number's refusal by the per-recipient limits: by the chain's own count, or (`account`) by one
+/// provider account's. Another provider may take the number in the latter case only.
+fn throttled(
+    recipient: &sms_core::PhoneNumber,
+    window: crate::LimitWindow,
+    wait: Duration,
+    account: Option<&str>,
+) -> Error {
+    let whose = account.map_or(String::new(), |name| format!(" for {name}"));
+    Error::new(ErrorKind::RecipientThrottled, Operation::Send)
+        .with_provider(account.unwrap_or(CHAIN_NAME).to_owned())
+        .with_message(format!(
+            "{} reached the local limit{whose} of {} message(s) per {:?}; next allowed in {:?}",
+            recipient.masked(),
+            window.count,
+            window.period,
+            wait
+        ))
+        .with_retry_after(wait)
 }

@@ -90,11 +90,23 @@ pub struct RecordedRecipient {
     /// The provider's message id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
-    /// `accepted`, `unknown` or `failed`.
-    pub status: String,
+    /// What happened to it.
+    pub status: RecordedStatus,
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RecordedError>,
+}
+
+/// A recorded recipient's status (as text: `accepted`, `unknown`, `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordedStatus {
+    /// The provider accepted it.
+    Accepted,
+    /// The provider did not say: it may have gone out.
+    Unknown,
+    /// It failed (see [`RecordedRecipient::error`]).
+    Failed,
 }
 
 /// An [`Error`] as recorded: kind, provider, code, message and retry-after.
@@ -184,15 +196,17 @@ impl RecordedOutcome {
                     .iter()
                     .map(|o| {
                         let (status, error) = match &o.status {
-                            RecipientStatus::Accepted => ("accepted", None),
-                            RecipientStatus::Failed(e) => ("failed", Some(RecordedError::of(e))),
-                            _ => ("unknown", None),
+                            RecipientStatus::Accepted => (RecordedStatus::Accepted, None),
+                            RecipientStatus::Failed(e) => {
+                                (RecordedStatus::Failed, Some(RecordedError::of(e)))
+                            }
+                            _ => (RecordedStatus::Unknown, None),
                         };
                         RecordedRecipient {
                             number: o.recipient.clone(),
                             provider: o.provider.clone(),
                             message_id: o.message_id.clone(),
-                            status: status.to_owned(),
+                            status,
                             error,
                         }
                     })
@@ -224,11 +238,13 @@ impl RecordedOutcome {
             .iter()
             .map(|r| {
                 let number = r.number.clone();
-                match (r.status.as_str(), &r.error) {
-                    ("accepted", _) => {
+                match (r.status, &r.error) {
+                    (RecordedStatus::Accepted, _) => {
                         RecipientOutcome::accepted(number, r.provider.clone(), r.message_id.clone())
                     }
-                    ("failed", Some(e)) => RecipientOutcome::failed(number, r.provider.clone(), e.to_error()),
+                    (RecordedStatus::Failed, Some(e)) => {
+                        RecipientOutcome::failed(number, r.provider.clone(), e.to_error())
+                    }
                     _ => RecipientOutcome::unknown(number, r.provider.clone()),
                 }
             })
@@ -270,11 +286,17 @@ struct Entries {
 }
 
 /// An [`IdempotencyStore`] in this process's memory, timed by a [`Clock`]: it never fails, is lost on
-/// restart and is not shared with other processes. Expired references are swept as new ones come.
+/// restart and is not shared with other processes. Expired references are swept as new ones come;
+/// memory holds every reference of the retention with its outcome (a few hundred bytes per message).
 pub struct InMemoryIdempotencyStore {
     clock: Arc<dyn Clock>,
-    entries: Mutex<Entries>,
+    /// Split by reference, so that concurrent sends rarely wait for one another.
+    shards: Vec<Mutex<Entries>>,
+    hasher: std::hash::RandomState,
 }
+
+/// Shards of an [`InMemoryIdempotencyStore`].
+const SHARDS: usize = 16;
 
 impl fmt::Debug for InMemoryIdempotencyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -292,17 +314,25 @@ impl InMemoryIdempotencyStore {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock,
-            entries: Mutex::new(Entries::default()),
+            shards: (0..SHARDS).map(|_| Mutex::new(Entries::default())).collect(),
+            hasher: std::hash::RandomState::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard that holds `reference`.
+    fn lock(&self, reference: &ClientReference) -> MutexGuard<'_, Entries> {
+        use std::hash::BuildHasher;
+        // The remainder is below SHARDS, so it fits in usize on every platform.
+        let shard = (self.hasher.hash_one(reference) % SHARDS as u64) as usize;
+        self.shards[shard].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many references are remembered (expired ones until the next sweep included).
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).map.len())
+            .sum()
     }
 
     /// True when no reference is remembered.
@@ -325,7 +355,7 @@ fn sweep_if_due(entries: &mut Entries, now: Instant) {
 impl IdempotencyStore for InMemoryIdempotencyStore {
     async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<Reservation, Error> {
         let now = self.clock.now();
-        let mut entries = self.lock();
+        let mut entries = self.lock(reference);
         sweep_if_due(&mut entries, now);
         if let Some((entry, until)) = entries.map.get(reference)
             && *until > now
@@ -336,7 +366,13 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
             });
         }
         let until = now.checked_add(retention).unwrap_or(now);
-        entries.map.insert(reference.clone(), (Entry::Pending, until));
+        match entries.map.get_mut(reference) {
+            // Expired: reserved anew without another copy of the key.
+            Some(entry) => *entry = (Entry::Pending, until),
+            None => {
+                entries.map.insert(reference.clone(), (Entry::Pending, until));
+            }
+        }
         Ok(Reservation::Reserved)
     }
 
@@ -348,14 +384,19 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
     ) -> Result<(), Error> {
         let now = self.clock.now();
         let until = now.checked_add(retention).unwrap_or(now);
-        self.lock()
-            .map
-            .insert(reference.clone(), (Entry::Completed(outcome.clone()), until));
+        let completed = (Entry::Completed(outcome.clone()), until);
+        let mut entries = self.lock(reference);
+        match entries.map.get_mut(reference) {
+            Some(entry) => *entry = completed,
+            None => {
+                entries.map.insert(reference.clone(), completed);
+            }
+        }
         Ok(())
     }
 
     async fn release(&self, reference: &ClientReference) -> Result<(), Error> {
-        let mut entries = self.lock();
+        let mut entries = self.lock(reference);
         if matches!(entries.map.get(reference), Some((Entry::Pending, _))) {
             entries.map.remove(reference);
         }

@@ -29,7 +29,7 @@ pub use breaker::{BreakerSharing, InMemoryBreakerSharing, SharedBreaker};
 pub use fail_open::FailOpen;
 pub use idempotency::{
     IdempotencyStore, InMemoryIdempotencyStore, RecordedError, RecordedOutcome, RecordedRecipient,
-    Reservation,
+    RecordedStatus, Reservation,
 };
 pub use limiter::{Admission, InMemoryRecipientLimiter, RecipientLimiter};
 pub use suppression::{InMemorySuppressionList, SuppressionList};

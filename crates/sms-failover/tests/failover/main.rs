@@ -9,5 +9,6 @@ mod observability;
 mod outage;
 mod properties;
 mod routing;
+mod state;
 mod support;
 mod throughput;

@@ -1,0 +1,86 @@
+//! Breaker sharing: one hash per provider (`{prefix}:breaker:…`): open until a time, or probing under
+//! a lease. The probe is handed out by a script, so exactly one caller gets it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sms_core::Error;
+use sms_failover::state::{BreakerSharing, SharedBreaker, backend_unavailable};
+
+use crate::BACKEND_NAME;
+use crate::connection::{RedisState, micros};
+
+const CHECK: &str = "breaker sharing";
+
+/// How long a breaker's key outlives its cool-down or probe lease (milliseconds): a trip older than
+/// this, never probed since, is forgotten and the breaker reads closed again.
+const KEEP_MS: u64 = 24 * 60 * 60 * 1000;
+
+impl RedisState {
+    fn breaker_key(&self, provider: &str) -> String {
+        self.key("breaker", &[provider])
+    }
+}
+
+#[async_trait]
+impl BreakerSharing for RedisState {
+    async fn admit(&self, provider: &str, probe_lease: Duration) -> Result<SharedBreaker, Error> {
+        let mut call = self.scripts().breaker_admit.prepare_invoke();
+        call.key(self.breaker_key(provider))
+            .arg(self.offset_us())
+            .arg(micros(probe_lease))
+            .arg(KEEP_MS);
+        let mut connection = self.connection();
+        let answer: Vec<i64> = self
+            .run(CHECK, async move { call.invoke_async(&mut connection).await })
+            .await?;
+        match answer.as_slice() {
+            [0] => Ok(SharedBreaker::Closed),
+            [1, wait] => Ok(SharedBreaker::Open {
+                wait: Duration::from_micros(u64::try_from(*wait).unwrap_or(0)),
+            }),
+            [2] => Ok(SharedBreaker::Probe),
+            _ => Err(backend_unavailable(BACKEND_NAME, CHECK, "an unexpected answer")),
+        }
+    }
+
+    async fn trip(&self, provider: &str, cool_down: Duration) -> Result<(), Error> {
+        let mut call = self.scripts().breaker_trip.prepare_invoke();
+        call.key(self.breaker_key(provider))
+            .arg(self.offset_us())
+            .arg(micros(cool_down))
+            .arg(KEEP_MS);
+        let mut connection = self.connection();
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn close(&self, provider: &str) -> Result<(), Error> {
+        let key = self.breaker_key(provider);
+        let mut connection = self.connection();
+        self.run(CHECK, async move {
+            redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<i64>(&mut connection)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn release_probe(&self, provider: &str) -> Result<(), Error> {
+        let mut call = self.scripts().breaker_release.prepare_invoke();
+        call.key(self.breaker_key(provider));
+        let mut connection = self.connection();
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
+    }
+}

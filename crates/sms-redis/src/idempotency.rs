@@ -1,0 +1,75 @@
+//! Idempotency by client reference: one hash per reference (`{prefix}:ref:…`), reserved, completed
+//! and released by scripts, kept for the retention whether completed or not.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sms_core::{ClientReference, Error};
+use sms_failover::state::{IdempotencyStore, RecordedOutcome, Reservation, backend_unavailable};
+
+use crate::BACKEND_NAME;
+use crate::connection::{RedisState, micros};
+
+const CHECK: &str = "idempotency";
+
+impl RedisState {
+    fn reference_key(&self, reference: &ClientReference) -> String {
+        self.key("ref", &[&reference.to_string()])
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for RedisState {
+    async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<Reservation, Error> {
+        let mut call = self.scripts().reserve.prepare_invoke();
+        call.key(self.reference_key(reference))
+            .arg(self.offset_us())
+            .arg(micros(retention));
+        let mut connection = self.connection();
+        let answer: Vec<String> = self
+            .run(CHECK, async move { call.invoke_async(&mut connection).await })
+            .await?;
+        match answer.as_slice() {
+            [state] if state == "R" => Ok(Reservation::Reserved),
+            [state] if state == "P" => Ok(Reservation::Pending),
+            [state, outcome] if state == "C" => {
+                let outcome = RecordedOutcome::from_json(outcome)
+                    .map_err(|e| backend_unavailable(BACKEND_NAME, CHECK, e.message()))?;
+                Ok(Reservation::Completed(outcome))
+            }
+            _ => Err(backend_unavailable(BACKEND_NAME, CHECK, "an unexpected answer")),
+        }
+    }
+
+    async fn complete(
+        &self,
+        reference: &ClientReference,
+        outcome: &RecordedOutcome,
+        retention: Duration,
+    ) -> Result<(), Error> {
+        let mut call = self.scripts().complete.prepare_invoke();
+        call.key(self.reference_key(reference))
+            .arg(self.offset_us())
+            .arg(micros(retention))
+            .arg(outcome.to_json());
+        let mut connection = self.connection();
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn release(&self, reference: &ClientReference) -> Result<(), Error> {
+        let mut call = self.scripts().release.prepare_invoke();
+        call.key(self.reference_key(reference));
+        let mut connection = self.connection();
+        self.run(
+            CHECK,
+            async move { call.invoke_async::<i64>(&mut connection).await },
+        )
+        .await
+        .map(drop)
+    }
+}

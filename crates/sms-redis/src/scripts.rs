@@ -1,0 +1,29 @@
+//! The Lua scripts, loaded once per server and called with `EVALSHA` (reloaded after a restart:
+//! `redis::Script` answers `NOSCRIPT` by loading the script and calling it again).
+
+use redis::Script;
+
+/// Every script the backend runs.
+pub(crate) struct Scripts {
+    pub(crate) limit: Script,
+    pub(crate) reserve: Script,
+    pub(crate) complete: Script,
+    pub(crate) release: Script,
+    pub(crate) breaker_admit: Script,
+    pub(crate) breaker_trip: Script,
+    pub(crate) breaker_release: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Self {
+            limit: Script::new(include_str!("lua/limit.lua")),
+            reserve: Script::new(include_str!("lua/reserve.lua")),
+            complete: Script::new(include_str!("lua/complete.lua")),
+            release: Script::new(include_str!("lua/release.lua")),
+            breaker_admit: Script::new(include_str!("lua/breaker_admit.lua")),
+            breaker_trip: Script::new(include_str!("lua/breaker_trip.lua")),
+            breaker_release: Script::new(include_str!("lua/breaker_release.lua")),
+        }
+    }
+}
