@@ -53,6 +53,8 @@ const FACADE_FEATURES: &[&str] = &[
     "redis",
     "testkit",
     "config",
+    "store-sqlite",
+    "store-postgres",
     "full",
 ];
 

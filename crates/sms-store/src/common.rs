@@ -1,0 +1,1102 @@
+//! The parts of the store both backends share: SQL that is the same on SQLite and PostgreSQL, and the
+//! `MessageStore` implementation written once as a macro over the database type.
+//!
+//! Both backends accept `$n` placeholders and `UPDATE … FROM` with a `WITH v(…) AS (VALUES …)` table,
+//! so nearly every statement is literally the same; the macro only differs in the claim statement
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and in how the pools are made.
+
+use sha2::{Digest, Sha256};
+use sms_core::{DeliveryStatus, Message};
+
+use crate::model::{self, Millis, NewMessage};
+use crate::options::{ContentMode, StoreOptions};
+use crate::status::Status;
+
+/// Rows per multi-row statement: well under both databases' bind-parameter limits.
+pub(crate) const CHUNK: usize = 500;
+
+/// The row counts of multi-row statements. A statement's text depends on its row count, and
+/// preparing a new text costs far more than running a cached one, and every statement is a round
+/// trip to the connection: so a batch is cut into chunks of at most 256 rows and each chunk is padded
+/// with rows of NULLs (which match and insert nothing) up to the next of these sizes. A batch of 30
+/// is one statement of 64 rows, and every connection caches at most five texts per statement.
+const SHAPES: [usize; 5] = [1, 4, 16, 64, 256];
+
+/// `items` in chunks of at most 256, each with the padded row count to write it with.
+pub(crate) fn shaped<T>(items: &[T]) -> Vec<(&[T], usize)> {
+    items
+        .chunks(SHAPES[SHAPES.len() - 1])
+        .map(|chunk| {
+            let shape = SHAPES
+                .into_iter()
+                .find(|s| *s >= chunk.len())
+                .unwrap_or(chunk.len());
+            (chunk, shape)
+        })
+        .collect()
+}
+
+/// The chunk's rows, then `None` up to its shape.
+pub(crate) fn padded<T>(chunk: &[T], shape: usize) -> impl Iterator<Item = Option<&T>> {
+    chunk
+        .iter()
+        .map(Some)
+        .chain(std::iter::repeat_n(None, shape - chunk.len()))
+}
+
+/// The columns of a message row as they are inserted.
+pub(crate) struct MessageRow {
+    pub id: String,
+    pub reference: String,
+    pub batch_id: Option<String>,
+    pub kind: String,
+    pub content: Option<String>,
+    pub digest: String,
+    pub schedule: Option<Millis>,
+    pub policy: Option<String>,
+}
+
+pub(crate) fn message_row(new: &NewMessage, options: &StoreOptions) -> MessageRow {
+    let message: &Message = &new.message;
+    let content = model::content_of(message.body());
+    let digest = hex(&Sha256::digest(content.as_bytes()));
+    MessageRow {
+        id: new.id.clone(),
+        reference: message.reference().as_str().to_owned(),
+        batch_id: new.batch_id.clone(),
+        kind: model::kind_name(message.kind()),
+        content: (options.content == ContentMode::Full).then_some(content),
+        digest,
+        schedule: message.schedule().map(|t| t.unix_seconds() * 1000),
+        policy: model::policy_name(message.ambiguity_policy()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn receipt_status(status: DeliveryStatus) -> Status {
+    match status {
+        DeliveryStatus::Delivered => Status::Delivered,
+        _ => Status::Undelivered,
+    }
+}
+
+/// The guard that keeps an outcome from moving a recipient anywhere the status machine forbids:
+/// `recipients.status` must be a legal source of the outcome's status `v.st`.
+pub(crate) fn outcome_guard() -> String {
+    [Status::Accepted, Status::Failed, Status::Unknown]
+        .iter()
+        .map(|to| {
+            format!(
+                "(v.st = '{}' AND recipients.status IN ({}))",
+                to.as_str(),
+                Status::sources_of(*to)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Implements `MessageStore` for `$store`, whose fields `writer` and `reader` are pools of `$db`
+/// and `options` a `StoreOptions`. `$claim_lock` is appended to the claim's inner SELECT.
+macro_rules! impl_message_store {
+    ($store:ident, $db:ty, $backend:expr, $claim_lock:expr) => {
+        use std::time::Duration;
+
+        use async_trait::async_trait;
+        use sms_core::{DeliveryReport, InboundMessage, PhoneNumber};
+        use sqlx::{QueryBuilder, Row};
+
+        use crate::common::{self, CHUNK};
+        use crate::error::{Result, StoreError, StoreErrorKind};
+        use crate::model::{
+            AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, Payload, ReceiptDisposition,
+            ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
+        };
+        use crate::normalise;
+        use crate::options::millis;
+        use crate::status::Status;
+        use crate::store::{Backend, MessageStore};
+
+        type Conn = <$db as sqlx::Database>::Connection;
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        fn db(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+            move |e| StoreError::from_sqlx(what, e)
+        }
+
+        fn text_status(s: &str) -> Result<Status> {
+            s.parse().map_err(|e: String| StoreError::new(StoreErrorKind::InvalidData, e))
+        }
+
+        fn recipient_from(row: &DbRow) -> Result<RecipientRecord> {
+            let status: String = row.try_get("status").map_err(db("reading a recipient"))?;
+            let get = |e| StoreError::from_sqlx("reading a recipient", e);
+            Ok(RecipientRecord {
+                message_id: row.try_get("message_id").map_err(get)?,
+                number: row.try_get("number").map_err(get)?,
+                status: text_status(&status)?,
+                provider: row.try_get("provider").map_err(get)?,
+                provider_message_id: row.try_get("provider_message_id").map_err(get)?,
+                billed_parts: row.try_get("billed_parts").map_err(get)?,
+                error_kind: row.try_get("error_kind").map_err(get)?,
+                error_code: row.try_get("error_code").map_err(get)?,
+                error_message: row.try_get("error_message").map_err(get)?,
+                receipt_code: row.try_get("receipt_code").map_err(get)?,
+                created_at: row.try_get("created_at").map_err(get)?,
+                queued_at: row.try_get("queued_at").map_err(get)?,
+                sending_at: row.try_get("sending_at").map_err(get)?,
+                outcome_at: row.try_get("outcome_at").map_err(get)?,
+                final_at: row.try_get("final_at").map_err(get)?,
+            })
+        }
+
+        fn receipt_from(row: &DbRow) -> Result<ReceiptRecord> {
+            let get = |e| StoreError::from_sqlx("reading a receipt", e);
+            let status: String = row.try_get("status").map_err(get)?;
+            let disposition: String = row.try_get("disposition").map_err(get)?;
+            Ok(ReceiptRecord {
+                id: row.try_get("id").map_err(get)?,
+                provider: row.try_get("provider").map_err(get)?,
+                provider_message_id: row.try_get("provider_message_id").map_err(get)?,
+                number: row.try_get("number").map_err(get)?,
+                status: text_status(&status)?,
+                code: row.try_get("code").map_err(get)?,
+                description: row.try_get("description").map_err(get)?,
+                reported_at: row.try_get("reported_at").map_err(get)?,
+                received_at: row.try_get("received_at").map_err(get)?,
+                message_id: row.try_get("message_id").map_err(get)?,
+                disposition: ReceiptDisposition::parse(&disposition).ok_or_else(|| {
+                    StoreError::new(StoreErrorKind::InvalidData, format!("unknown receipt disposition `{disposition}`"))
+                })?,
+            })
+        }
+
+        fn inbound_from(row: &DbRow) -> Result<InboundRecord> {
+            let get = |e| StoreError::from_sqlx("reading a reply", e);
+            Ok(InboundRecord {
+                id: row.try_get("id").map_err(get)?,
+                provider: row.try_get("provider").map_err(get)?,
+                sender: row.try_get("sender").map_err(get)?,
+                service_number: row.try_get("service_number").map_err(get)?,
+                text: row.try_get("text").map_err(get)?,
+                opt_out: row.try_get::<i64, _>("opt_out").map_err(get)? != 0,
+                received_at: row.try_get("received_at").map_err(get)?,
+                stored_at: row.try_get("stored_at").map_err(get)?,
+            })
+        }
+
+        fn check_outcomes(outcomes: &[OutcomeUpdate]) -> Result<()> {
+            match outcomes
+                .iter()
+                .find(|o| !matches!(o.status, Status::Accepted | Status::Failed | Status::Unknown))
+            {
+                Some(bad) => Err(StoreError::new(
+                    StoreErrorKind::InvalidData,
+                    format!("an outcome must be accepted, failed or unknown, not {}", bad.status),
+                )),
+                None => Ok(()),
+            }
+        }
+
+        /// Inserts message rows and their recipients in `status`, in chunks of multi-row statements.
+        async fn insert_messages(
+            conn: &mut Conn,
+            messages: &[NewMessage],
+            options: &crate::options::StoreOptions,
+            status: Status,
+            now: Millis,
+        ) -> Result<()> {
+            for (chunk, shape) in common::shaped(messages) {
+                let rows: Vec<common::MessageRow> = chunk.iter().map(|m| common::message_row(m, options)).collect();
+                let mut insert = QueryBuilder::<$db>::new(
+                    "INSERT INTO messages (id, reference, batch_id, kind, content, content_digest, schedule, policy, created_at) \
+                     SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9 FROM (",
+                );
+                insert.push_values(common::padded(&rows, shape), |mut b, r| {
+                    b.push_bind(r.map(|r| r.id.clone()))
+                        .push_bind(r.map(|r| r.reference.clone()))
+                        .push_bind(r.and_then(|r| r.batch_id.clone()))
+                        .push_bind(r.map(|r| r.kind.clone()))
+                        .push_bind(r.and_then(|r| r.content.clone()))
+                        .push_bind(r.map(|r| r.digest.clone()))
+                        .push_bind(r.and_then(|r| r.schedule))
+                        .push_bind(r.and_then(|r| r.policy.clone()))
+                        .push_bind(r.map(|_| now));
+                });
+                insert.push(") AS v WHERE column1 IS NOT NULL");
+                insert.build().execute(&mut *conn).await.map_err(|e| match &e {
+                    sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::new(
+                        StoreErrorKind::DuplicateReference,
+                        "a message with one of these client references is already recorded",
+                    ),
+                    _ => StoreError::from_sqlx("recording messages", e),
+                })?;
+            }
+            let recipients: Vec<(&str, String)> = messages
+                .iter()
+                .flat_map(|m| m.message.recipients().iter().map(move |n| (m.id.as_str(), n.e164())))
+                .collect();
+            let sending = (status == Status::Sending).then_some(now);
+            let queued = (status == Status::Queued).then_some(now);
+            for (chunk, shape) in common::shaped(&recipients) {
+                let mut insert = QueryBuilder::<$db>::new(
+                    "INSERT INTO recipients (message_id, number, status, created_at, queued_at, sending_at) \
+                     SELECT column1, column2, column3, column4, column5, column6 FROM (",
+                );
+                insert.push_values(common::padded(chunk, shape), |mut b, row| {
+                    b.push_bind(row.map(|(id, _)| id.to_string()))
+                        .push_bind(row.map(|(_, number)| number.clone()))
+                        .push_bind(row.map(|_| status.as_str()))
+                        .push_bind(row.map(|_| now))
+                        .push_bind(row.and(queued))
+                        .push_bind(row.and(sending));
+                });
+                insert.push(") AS v WHERE column1 IS NOT NULL");
+                insert.build().execute(&mut *conn).await.map_err(db("recording recipients"))?;
+            }
+            Ok(())
+        }
+
+        /// Moves recipients per the outcomes (status machine enforced in SQL), then applies receipts
+        /// that were waiting for these provider ids.
+        async fn apply_outcomes(conn: &mut Conn, outcomes: &[OutcomeUpdate], now: Millis) -> Result<u64> {
+            let mut moved = 0;
+            for (chunk, shape) in common::shaped(outcomes) {
+                let mut update = QueryBuilder::<$db>::new(
+                    "WITH v (mid, num, st, prov, pid, parts, ekind, ecode, emsg) AS (",
+                );
+                update.push_values(common::padded(chunk, shape), |mut b, o| {
+                    b.push_bind(o.map(|o| o.message_id.clone()))
+                        .push_bind(o.map(|o| o.number.clone()))
+                        .push_bind(o.map(|o| o.status.as_str()))
+                        .push_bind(o.and_then(|o| o.provider.clone()))
+                        .push_bind(o.and_then(|o| {
+                            o.provider_message_id
+                                .as_deref()
+                                .map(|id| normalise::provider_message_id(o.provider.as_deref().unwrap_or(""), id))
+                        }))
+                        .push_bind(o.and_then(|o| o.billed_parts))
+                        .push_bind(o.and_then(|o| o.error_kind.clone()))
+                        .push_bind(o.and_then(|o| o.error_code.clone()))
+                        .push_bind(o.and_then(|o| o.error_message.clone()));
+                });
+                update.push(
+                    ") UPDATE recipients SET status = v.st, provider = COALESCE(v.prov, recipients.provider), \
+                     provider_message_id = COALESCE(v.pid, recipients.provider_message_id), \
+                     billed_parts = v.parts, error_kind = v.ekind, error_code = v.ecode, error_message = v.emsg, \
+                     outcome_at = ",
+                );
+                update.push_bind(now);
+                update.push(" FROM v WHERE recipients.message_id = v.mid AND recipients.number = v.num AND (");
+                update.push(common::outcome_guard());
+                update.push(")");
+                moved += update
+                    .build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("recording outcomes"))?
+                    .rows_affected();
+            }
+            let keyed: Vec<(String, String)> = outcomes
+                .iter()
+                .filter_map(|o| {
+                    let provider = o.provider.clone()?;
+                    let id = normalise::provider_message_id(&provider, o.provider_message_id.as_deref()?);
+                    Some((provider, id))
+                })
+                .collect();
+            for (chunk, shape) in common::shaped(&keyed) {
+                let mut waiting = QueryBuilder::<$db>::new("WITH v (prov, pid) AS (");
+                waiting.push_values(common::padded(chunk, shape), |mut b, key| {
+                    b.push_bind(key.map(|(p, _)| p.clone())).push_bind(key.map(|(_, id)| id.clone()));
+                });
+                waiting.push(
+                    ") SELECT receipts.* FROM receipts JOIN v ON receipts.provider = v.prov \
+                     AND receipts.provider_message_id = v.pid WHERE receipts.disposition = 'unmatched' \
+                     ORDER BY receipts.id",
+                );
+                let rows = waiting
+                    .build()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db("looking for early receipts"))?;
+                for row in &rows {
+                    let receipt = receipt_from(row)?;
+                    file_receipt(conn, &receipt, now, Some(receipt.id)).await?;
+                }
+            }
+            Ok(moved)
+        }
+
+        /// Correlates one receipt and applies it; inserts it (or, for `existing`, updates the stored
+        /// unmatched one).
+        async fn file_receipt(
+            conn: &mut Conn,
+            r: &ReceiptRecord,
+            now: Millis,
+            existing: Option<i64>,
+        ) -> Result<ReceiptDisposition> {
+            let candidates = sqlx::query(
+                "SELECT message_id, number FROM recipients WHERE provider = $1 AND provider_message_id = $2",
+            )
+            .bind(&r.provider)
+            .bind(&r.provider_message_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db("correlating a receipt"))?;
+            let mut target: Option<(String, String)> = None;
+            for row in &candidates {
+                let mid: String = row.try_get("message_id").map_err(db("correlating a receipt"))?;
+                let number: String = row.try_get("number").map_err(db("correlating a receipt"))?;
+                // One id for one recipient matches whatever number the report shows; an id shared by
+                // a batch needs the number too.
+                if candidates.len() == 1 || number == r.number {
+                    target = Some((mid, number));
+                    break;
+                }
+            }
+            let disposition = match &target {
+                None => ReceiptDisposition::Unmatched,
+                Some((mid, number)) => {
+                    let sql = format!(
+                        "UPDATE recipients SET status = $1, receipt_code = $2, final_at = $3 \
+                         WHERE message_id = $4 AND number = $5 AND status IN ({})",
+                        Status::sources_of(r.status)
+                    );
+                    let moved = sqlx::query(&sql)
+                        .bind(r.status.as_str())
+                        .bind(&r.code)
+                        .bind(now)
+                        .bind(mid)
+                        .bind(number)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("applying a receipt"))?
+                        .rows_affected();
+                    if moved == 1 { ReceiptDisposition::Applied } else { ReceiptDisposition::Ignored }
+                }
+            };
+            let mid = target.map(|t| t.0);
+            match existing {
+                Some(id) => {
+                    sqlx::query("UPDATE receipts SET message_id = $1, disposition = $2 WHERE id = $3")
+                        .bind(mid)
+                        .bind(disposition.as_str())
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("filing a receipt"))?;
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO receipts (provider, provider_message_id, number, status, code, description, \
+                         reported_at, received_at, message_id, disposition) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(&r.provider)
+                    .bind(&r.provider_message_id)
+                    .bind(&r.number)
+                    .bind(r.status.as_str())
+                    .bind(&r.code)
+                    .bind(&r.description)
+                    .bind(r.reported_at)
+                    .bind(r.received_at)
+                    .bind(mid)
+                    .bind(disposition.as_str())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("storing a receipt"))?;
+                }
+            }
+            Ok(disposition)
+        }
+
+        async fn load_message(conn: &mut Conn, column: &str, key: &str) -> Result<Option<StoredMessage>> {
+            let sql = format!(
+                "SELECT id, reference, batch_id, kind, content, content_digest, schedule, policy, created_at \
+                 FROM messages WHERE {column} = $1"
+            );
+            let Some(row) = sqlx::query(&sql)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("reading a message"))?
+            else {
+                return Ok(None);
+            };
+            let get = |e| StoreError::from_sqlx("reading a message", e);
+            let id: String = row.try_get("id").map_err(get)?;
+            let kind: String = row.try_get("kind").map_err(get)?;
+            let recipients = sqlx::query("SELECT * FROM recipients WHERE message_id = $1 ORDER BY number")
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("reading recipients"))?
+                .iter()
+                .map(recipient_from)
+                .collect::<Result<Vec<_>>>()?;
+            let attempts = sqlx::query("SELECT * FROM attempts WHERE message_id = $1 ORDER BY seq")
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("reading attempts"))?
+                .iter()
+                .map(|row| {
+                    Ok(AttemptRecord {
+                        provider: row.try_get("provider").map_err(get)?,
+                        recipients: row.try_get("recipients").map_err(get)?,
+                        error_kind: row.try_get("error_kind").map_err(get)?,
+                        error_code: row.try_get("error_code").map_err(get)?,
+                        error_message: row.try_get("error_message").map_err(get)?,
+                        elapsed_ms: row.try_get("elapsed_ms").map_err(get)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(StoredMessage {
+                kind: crate::model::kind_from(&kind).ok_or_else(|| {
+                    StoreError::new(StoreErrorKind::InvalidData, format!("unknown message kind `{kind}`"))
+                })?,
+                id,
+                reference: row.try_get("reference").map_err(get)?,
+                batch_id: row.try_get("batch_id").map_err(get)?,
+                content: row.try_get("content").map_err(get)?,
+                content_digest: row.try_get("content_digest").map_err(get)?,
+                schedule: row.try_get("schedule").map_err(get)?,
+                policy: row.try_get("policy").map_err(get)?,
+                created_at: row.try_get("created_at").map_err(get)?,
+                recipients,
+                attempts,
+            }))
+        }
+
+        #[async_trait]
+        impl MessageStore for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn insert_sending(&self, messages: &[NewMessage]) -> Result<()> {
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                insert_messages(&mut tx, messages, &self.options, Status::Sending, now).await?;
+                tx.commit().await.map_err(db("committing messages"))
+            }
+
+            async fn record_outcomes(&self, outcomes: &[OutcomeUpdate]) -> Result<u64> {
+                check_outcomes(outcomes)?;
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let moved = apply_outcomes(&mut tx, outcomes, now).await?;
+                tx.commit().await.map_err(db("committing outcomes"))?;
+                Ok(moved)
+            }
+
+            async fn record_batch(&self, sending: &[NewMessage], outcomes: &[OutcomeUpdate]) -> Result<u64> {
+                check_outcomes(outcomes)?;
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                insert_messages(&mut tx, sending, &self.options, Status::Sending, now).await?;
+                let moved = apply_outcomes(&mut tx, outcomes, now).await?;
+                tx.commit().await.map_err(db("committing records"))?;
+                Ok(moved)
+            }
+
+            async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()> {
+                if attempts.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM attempts WHERE message_id = $1")
+                    .bind(message_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .and_then(|row| row.try_get("n"))
+                    .map_err(db("numbering attempts"))?;
+                for (i, a) in attempts.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO attempts (message_id, seq, provider, recipients, error_kind, error_code, \
+                         error_message, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(message_id)
+                    .bind(next + 1 + i as i64)
+                    .bind(&a.provider)
+                    .bind(a.recipients)
+                    .bind(&a.error_kind)
+                    .bind(&a.error_code)
+                    .bind(&a.error_message)
+                    .bind(a.elapsed_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording attempts"))?;
+                }
+                tx.commit().await.map_err(db("committing attempts"))
+            }
+
+            async fn record_receipts(&self, reports: &[DeliveryReport]) -> Result<Vec<ReceiptDisposition>> {
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let mut out = Vec::with_capacity(reports.len());
+                for report in reports {
+                    let record = ReceiptRecord {
+                        id: 0,
+                        provider: report.provider.clone(),
+                        provider_message_id: normalise::provider_message_id(&report.provider, &report.message_id),
+                        number: normalise::number(&report.recipient),
+                        status: common::receipt_status(report.status),
+                        code: report.code.clone(),
+                        description: report.description.clone(),
+                        reported_at: report.reported_at.map(|t| t.unix_seconds() * 1000),
+                        received_at: now,
+                        message_id: None,
+                        disposition: ReceiptDisposition::Unmatched,
+                    };
+                    out.push(file_receipt(&mut tx, &record, now, None).await?);
+                }
+                tx.commit().await.map_err(db("committing receipts"))?;
+                Ok(out)
+            }
+
+            async fn record_inbound(&self, reply: &InboundMessage) -> Result<InboundRecord> {
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let row = sqlx::query(
+                    "INSERT INTO inbound (provider, sender, service_number, text, opt_out, received_at, stored_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+                )
+                .bind(&reply.provider)
+                .bind(&reply.sender)
+                .bind(&reply.service_number)
+                .bind(&reply.text)
+                .bind(i64::from(reply.opt_out))
+                .bind(reply.received_at.map(|t| t.unix_seconds() * 1000))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("storing a reply"))?;
+                if let (true, Some(number)) = (reply.opt_out, reply.sender_number()) {
+                    sqlx::query(
+                        "INSERT INTO suppressions (number, reason, source, created_at) VALUES ($1, 'opt_out', $2, $3) \
+                         ON CONFLICT (number) DO NOTHING",
+                    )
+                    .bind(number.e164())
+                    .bind(&reply.provider)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("suppressing an opted-out number"))?;
+                }
+                let record = inbound_from(&row)?;
+                tx.commit().await.map_err(db("committing a reply"))?;
+                Ok(record)
+            }
+
+            async fn inbound_since(&self, after: i64, limit: u32) -> Result<Vec<InboundRecord>> {
+                sqlx::query("SELECT * FROM inbound WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db("reading replies"))?
+                    .iter()
+                    .map(inbound_from)
+                    .collect()
+            }
+
+            async fn suppress(&self, number: &PhoneNumber, reason: &str, source: &str) -> Result<bool> {
+                let now = self.options.now();
+                let done = sqlx::query(
+                    "INSERT INTO suppressions (number, reason, source, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (number) DO NOTHING",
+                )
+                .bind(number.e164())
+                .bind(reason)
+                .bind(source)
+                .bind(now)
+                .execute(&self.writer)
+                .await
+                .map_err(db("adding a suppression"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn unsuppress(&self, number: &PhoneNumber) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM suppressions WHERE number = $1")
+                    .bind(number.e164())
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("removing a suppression"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn suppressed(&self, numbers: &[PhoneNumber]) -> Result<Vec<bool>> {
+                let wanted: Vec<String> = numbers.iter().map(PhoneNumber::e164).collect();
+                let mut found = std::collections::HashSet::new();
+                for chunk in wanted.chunks(CHUNK) {
+                    let mut query = QueryBuilder::<$db>::new("SELECT number FROM suppressions WHERE number IN (");
+                    let mut list = query.separated(", ");
+                    for n in chunk {
+                        list.push_bind(n.clone());
+                    }
+                    query.push(")");
+                    for row in query
+                        .build()
+                        .fetch_all(&self.reader)
+                        .await
+                        .map_err(db("looking up suppressions"))?
+                    {
+                        found.insert(row.try_get::<String, _>("number").map_err(db("looking up suppressions"))?);
+                    }
+                }
+                Ok(wanted.iter().map(|n| found.contains(n)).collect())
+            }
+
+            async fn suppressions(&self, after: Option<&str>, limit: u32) -> Result<Vec<Suppression>> {
+                let rows = sqlx::query("SELECT * FROM suppressions WHERE number > $1 ORDER BY number LIMIT $2")
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db("listing suppressions"))?;
+                rows.iter()
+                    .map(|row| {
+                        let get = |e| StoreError::from_sqlx("listing suppressions", e);
+                        Ok(Suppression {
+                            number: row.try_get("number").map_err(get)?,
+                            reason: row.try_get("reason").map_err(get)?,
+                            source: row.try_get("source").map_err(get)?,
+                            created_at: row.try_get("created_at").map_err(get)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn reserve(&self, reference: &str, fingerprint: &str, retention: Duration) -> Result<Reservation> {
+                let now = self.options.now();
+                // Insert, or take over a row whose retention has passed; a live row is left alone.
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency (reference, fingerprint, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (reference) DO UPDATE SET fingerprint = excluded.fingerprint, outcome = NULL, \
+                     created_at = excluded.created_at, completed_at = NULL, expires_at = excluded.expires_at \
+                     WHERE idempotency.expires_at <= $3",
+                )
+                .bind(reference)
+                .bind(fingerprint)
+                .bind(now)
+                .bind(now.saturating_add(millis(retention)))
+                .execute(&self.writer)
+                .await
+                .map_err(db("reserving a client reference"))?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(Reservation::Reserved);
+                }
+                // Read on the writer: a reader could be a snapshot older than the conflict just met.
+                let row = sqlx::query("SELECT fingerprint, outcome FROM idempotency WHERE reference = $1")
+                    .bind(reference)
+                    .fetch_one(&self.writer)
+                    .await
+                    .map_err(db("reading a reservation"))?;
+                let fingerprint: String = row.try_get("fingerprint").map_err(db("reading a reservation"))?;
+                let outcome: Option<String> = row.try_get("outcome").map_err(db("reading a reservation"))?;
+                Ok(match outcome {
+                    None => Reservation::Pending { fingerprint },
+                    Some(outcome) => Reservation::Completed { fingerprint, outcome },
+                })
+            }
+
+            async fn complete(&self, reference: &str, outcome: &str, retention: Duration) -> Result<bool> {
+                let now = self.options.now();
+                let done = sqlx::query(
+                    "UPDATE idempotency SET outcome = $1, completed_at = $2, expires_at = $3 \
+                     WHERE reference = $4 AND outcome IS NULL",
+                )
+                .bind(outcome)
+                .bind(now)
+                .bind(now.saturating_add(millis(retention)))
+                .bind(reference)
+                .execute(&self.writer)
+                .await
+                .map_err(db("completing a reservation"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_reservation(&self, reference: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM idempotency WHERE reference = $1 AND outcome IS NULL")
+                    .bind(reference)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("releasing a reservation"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn enqueue(&self, messages: &[NewMessage], available_at: Option<Millis>) -> Result<()> {
+                let now = self.options.now();
+                let mut payloads = Vec::with_capacity(messages.len());
+                for m in messages {
+                    let payload = Payload::of(&m.message).ok_or_else(|| {
+                        StoreError::new(StoreErrorKind::InvalidData, "this message kind cannot be queued")
+                    })?;
+                    let json = serde_json::to_string(&payload)
+                        .map_err(|e| StoreError::new(StoreErrorKind::InvalidData, e.to_string()))?;
+                    payloads.push((m.id.clone(), json));
+                }
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                insert_messages(&mut tx, messages, &self.options, Status::Queued, now).await?;
+                for (chunk, _) in common::shaped(&payloads) {
+                    let mut insert = QueryBuilder::<$db>::new("INSERT INTO outbox (message_id, payload, available_at) ");
+                    insert.push_values(chunk, |mut b, (id, json)| {
+                        b.push_bind(id.clone()).push_bind(json.clone()).push_bind(available_at.unwrap_or(now));
+                    });
+                    insert.build().execute(&mut *tx).await.map_err(db("queueing messages"))?;
+                }
+                tx.commit().await.map_err(db("committing the queue"))
+            }
+
+            async fn claim(&self, worker: &str, limit: u32, lease: Duration) -> Result<Vec<Claim>> {
+                let now = self.options.now();
+                let until = now + millis(lease);
+                let sql = format!(
+                    "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1 \
+                     WHERE message_id IN (SELECT message_id FROM outbox WHERE lease_owner IS NULL \
+                     AND available_at <= $3 ORDER BY available_at LIMIT $4 {}) RETURNING message_id, payload",
+                    $claim_lock
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(worker)
+                    .bind(until)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.writer)
+                    .await
+                    .map_err(db("claiming from the outbox"))?;
+                let mut claims = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let message_id: String = row.try_get("message_id").map_err(db("claiming"))?;
+                    let payload: String = row.try_get("payload").map_err(db("claiming"))?;
+                    let message = serde_json::from_str::<Payload>(&payload)
+                        .map_err(|e| e.to_string())
+                        .and_then(Payload::into_message)
+                        .map_err(|e| {
+                            StoreError::new(StoreErrorKind::InvalidData, format!("outbox message {message_id}: {e}"))
+                        })?;
+                    claims.push(Claim {
+                        message_id,
+                        message,
+                        worker: worker.to_owned(),
+                        lease_until: until,
+                    });
+                }
+                Ok(claims)
+            }
+
+            async fn start(&self, claims: &[Claim]) -> Result<Vec<bool>> {
+                let now = self.options.now();
+                let mut held = std::collections::HashSet::new();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                for (chunk, _) in common::shaped(claims) {
+                    let mut update = QueryBuilder::<$db>::new("UPDATE outbox SET started_at = ");
+                    update.push_bind(now);
+                    update.push(" WHERE started_at IS NULL AND lease_until > ");
+                    update.push_bind(now);
+                    update.push(" AND (message_id, lease_owner) IN (");
+                    let mut list = update.separated(", ");
+                    for claim in chunk {
+                        list.push("(");
+                        list.push_bind_unseparated(claim.message_id.clone());
+                        list.push_unseparated(", ");
+                        list.push_bind_unseparated(claim.worker.clone());
+                        list.push_unseparated(")");
+                    }
+                    update.push(") RETURNING message_id");
+                    for row in update
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("starting claimed messages"))?
+                    {
+                        held.insert(row.try_get::<String, _>("message_id").map_err(db("starting"))?);
+                    }
+                }
+                let started: Vec<&String> = held.iter().collect();
+                for (chunk, _) in common::shaped(&started) {
+                    let mut update = QueryBuilder::<$db>::new("UPDATE recipients SET status = 'sending', sending_at = ");
+                    update.push_bind(now);
+                    update.push(" WHERE status = 'queued' AND message_id IN (");
+                    let mut list = update.separated(", ");
+                    for id in chunk {
+                        list.push_bind((*id).clone());
+                    }
+                    update.push(")");
+                    update.build().execute(&mut *tx).await.map_err(db("starting claimed messages"))?;
+                }
+                tx.commit().await.map_err(db("committing a start"))?;
+                Ok(claims.iter().map(|c| held.contains(&c.message_id)).collect())
+            }
+
+            async fn finish(&self, claims: &[Claim], outcomes: &[OutcomeUpdate]) -> Result<()> {
+                let now = self.options.now();
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                apply_outcomes(&mut tx, outcomes, now).await?;
+                for (chunk, _) in common::shaped(claims) {
+                    let mut delete = QueryBuilder::<$db>::new("DELETE FROM outbox WHERE (message_id, lease_owner) IN (");
+                    let mut list = delete.separated(", ");
+                    for claim in chunk {
+                        list.push("(");
+                        list.push_bind_unseparated(claim.message_id.clone());
+                        list.push_unseparated(", ");
+                        list.push_bind_unseparated(claim.worker.clone());
+                        list.push_unseparated(")");
+                    }
+                    delete.push(")");
+                    delete.build().execute(&mut *tx).await.map_err(db("finishing claimed messages"))?;
+                }
+                tx.commit().await.map_err(db("committing a finish"))
+            }
+
+            async fn release(&self, claims: &[Claim]) -> Result<()> {
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                for claim in claims {
+                    sqlx::query(
+                        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE message_id = $1 \
+                         AND lease_owner = $2 AND started_at IS NULL",
+                    )
+                    .bind(&claim.message_id)
+                    .bind(&claim.worker)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("releasing a claim"))?;
+                }
+                tx.commit().await.map_err(db("committing releases"))
+            }
+
+            async fn outbox_depth(&self) -> Result<u64> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM outbox")
+                    .fetch_one(&self.reader)
+                    .await
+                    .and_then(|row| row.try_get("n"))
+                    .map_err(db("counting the outbox"))?;
+                Ok(n as u64)
+            }
+
+            async fn sweep(&self) -> Result<SweepReport> {
+                let now = self.options.now();
+                let grace_cutoff = now - millis(self.options.sending_grace);
+                let expiry_cutoff = now - millis(self.options.receipt_expiry);
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let mut report = SweepReport::default();
+                report.released = sqlx::query(
+                    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL \
+                     WHERE lease_until < $1 AND started_at IS NULL",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("releasing expired leases"))?
+                .rows_affected();
+                // A request may have gone out under an expired lease: never send it again.
+                report.unknown = sqlx::query(
+                    "UPDATE recipients SET status = 'unknown', outcome_at = $1, error_kind = 'ambiguous outcome', \
+                     error_message = 'the worker lost its lease after the request started' \
+                     WHERE status = 'sending' AND message_id IN \
+                     (SELECT message_id FROM outbox WHERE lease_until < $1 AND started_at IS NOT NULL)",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("sweeping started claims"))?
+                .rows_affected();
+                sqlx::query("DELETE FROM outbox WHERE lease_until < $1 AND started_at IS NOT NULL")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("sweeping started claims"))?;
+                report.unknown += sqlx::query(
+                    "UPDATE recipients SET status = 'unknown', outcome_at = $1, error_kind = 'ambiguous outcome', \
+                     error_message = 'the sending process stopped before recording an outcome' \
+                     WHERE status = 'sending' AND sending_at < $2 \
+                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.message_id = recipients.message_id)",
+                )
+                .bind(now)
+                .bind(grace_cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("sweeping interrupted sends"))?
+                .rows_affected();
+                report.expired = sqlx::query(
+                    "UPDATE recipients SET status = 'expired', final_at = $1 \
+                     WHERE status = 'accepted' AND outcome_at < $2",
+                )
+                .bind(now)
+                .bind(expiry_cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("expiring receipts"))?
+                .rows_affected();
+                tx.commit().await.map_err(db("committing a sweep"))?;
+                Ok(report)
+            }
+
+            async fn message(&self, id: &str) -> Result<Option<StoredMessage>> {
+                let mut conn = self.reader.acquire().await.map_err(db("reading a message"))?;
+                load_message(&mut conn, "id", id).await
+            }
+
+            async fn message_by_reference(&self, reference: &str) -> Result<Option<StoredMessage>> {
+                let mut conn = self.reader.acquire().await.map_err(db("reading a message"))?;
+                load_message(&mut conn, "reference", reference).await
+            }
+
+            async fn history(
+                &self,
+                number: &PhoneNumber,
+                from: Millis,
+                to: Millis,
+                limit: u32,
+            ) -> Result<Vec<RecipientRecord>> {
+                sqlx::query(
+                    "SELECT * FROM recipients WHERE number = $1 AND created_at >= $2 AND created_at < $3 \
+                     ORDER BY created_at DESC, message_id LIMIT $4",
+                )
+                .bind(number.e164())
+                .bind(from)
+                .bind(to)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("reading history"))?
+                .iter()
+                .map(recipient_from)
+                .collect()
+            }
+
+            async fn by_provider_id(&self, provider: &str, provider_message_id: &str) -> Result<Vec<RecipientRecord>> {
+                sqlx::query(
+                    "SELECT * FROM recipients WHERE provider = $1 AND provider_message_id = $2 ORDER BY number",
+                )
+                .bind(provider)
+                .bind(normalise::provider_message_id(provider, provider_message_id))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("looking up a provider id"))?
+                .iter()
+                .map(recipient_from)
+                .collect()
+            }
+
+            async fn receipts_for(&self, message_id: &str) -> Result<Vec<ReceiptRecord>> {
+                sqlx::query("SELECT * FROM receipts WHERE message_id = $1 ORDER BY id")
+                    .bind(message_id)
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db("reading receipts"))?
+                    .iter()
+                    .map(receipt_from)
+                    .collect()
+            }
+
+            async fn unmatched_receipts(&self, limit: u32) -> Result<Vec<ReceiptRecord>> {
+                sqlx::query("SELECT * FROM receipts WHERE disposition = 'unmatched' ORDER BY id LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db("reading receipts"))?
+                    .iter()
+                    .map(receipt_from)
+                    .collect()
+            }
+
+            async fn status_counts(&self, batch_id: &str) -> Result<StatusCounts> {
+                let rows = sqlx::query(
+                    "SELECT recipients.status AS status, COUNT(*) AS n FROM recipients \
+                     JOIN messages ON messages.id = recipients.message_id WHERE messages.batch_id = $1 \
+                     GROUP BY recipients.status",
+                )
+                .bind(batch_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("counting a bulk"))?;
+                let mut counts = StatusCounts::new();
+                for row in rows {
+                    let status: String = row.try_get("status").map_err(db("counting a bulk"))?;
+                    let n: i64 = row.try_get("n").map_err(db("counting a bulk"))?;
+                    counts.insert(text_status(&status)?, n as u64);
+                }
+                Ok(counts)
+            }
+
+            async fn purge(&self, age: Duration) -> Result<u64> {
+                let cutoff = self.options.now() - millis(age);
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                sqlx::query(
+                    "DELETE FROM receipts WHERE received_at < $1 OR message_id IN \
+                     (SELECT id FROM messages WHERE created_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.message_id = messages.id))",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("purging receipts"))?;
+                let messages = sqlx::query(
+                    "DELETE FROM messages WHERE created_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.message_id = messages.id)",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("purging messages"))?
+                .rows_affected();
+                sqlx::query("DELETE FROM inbound WHERE stored_at < $1")
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("purging replies"))?;
+                sqlx::query("DELETE FROM idempotency WHERE expires_at <= $1")
+                    .bind(self.options.now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("purging idempotency records"))?;
+                tx.commit().await.map_err(db("committing a purge"))?;
+                Ok(messages)
+            }
+
+            async fn redact(&self, age: Duration) -> Result<u64> {
+                let cutoff = self.options.now() - millis(age);
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let mut n = 0;
+                for sql in [
+                    "UPDATE messages SET content = NULL WHERE created_at < $1 AND content IS NOT NULL",
+                    "UPDATE inbound SET text = NULL WHERE stored_at < $1 AND text IS NOT NULL",
+                ] {
+                    n += sqlx::query(sql)
+                        .bind(cutoff)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("redacting"))?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(db("committing a redaction"))?;
+                Ok(n)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_message_store;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn batches_are_cut_into_few_cached_shapes() {
+        let items: Vec<u32> = (0..600).collect();
+        let cut: Vec<(usize, usize)> = super::shaped(&items).iter().map(|(c, s)| (c.len(), *s)).collect();
+        assert_eq!(cut, [(256, 256), (256, 256), (88, 256)]);
+        let few: Vec<(usize, usize)> = super::shaped(&items[..30])
+            .iter()
+            .map(|(c, s)| (c.len(), *s))
+            .collect();
+        assert_eq!(few, [(30, 64)]);
+        assert_eq!(super::padded(&items[..3], 4).filter(Option::is_none).count(), 1);
+        assert!(super::shaped::<u32>(&[]).is_empty());
+    }
+}

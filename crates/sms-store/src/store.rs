@@ -1,0 +1,157 @@
+//! The `MessageStore` trait.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sms_core::{DeliveryReport, InboundMessage, PhoneNumber};
+
+use crate::error::Result;
+use crate::model::{
+    AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,
+    ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
+};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// One SQLite file, one writer.
+    Sqlite,
+    /// A PostgreSQL database shared by several instances.
+    Postgres,
+}
+
+/// Every message, attempt, receipt and reply, recorded and correlated.
+///
+/// Object-safe: hold it as `Arc<dyn MessageStore>`. Every method is one transaction; batch methods
+/// (`insert_messages`, `record_outcomes`, `record_receipts`, `enqueue`) take many rows in one. Time
+/// comes from [`crate::StoreOptions::clock`].
+///
+/// # Errors
+/// Every method returns a [`crate::StoreError`]: `Unavailable` when the database cannot be reached
+/// (retrying may help), `ReadOnly`, `Corrupt`, `DuplicateReference`, `InvalidData` or `Database`.
+#[async_trait]
+pub trait MessageStore: Send + Sync + std::fmt::Debug {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+
+    /// Records messages about to be sent directly (not queued): every recipient `sending`, written
+    /// before the request starts so a crash leaves a trace. All or nothing; a reference already
+    /// recorded fails the whole call with `DuplicateReference`.
+    async fn insert_sending(&self, messages: &[NewMessage]) -> Result<()>;
+
+    /// Records the outcomes of sends. Only `queued` or `sending` recipients move; an outcome for a
+    /// recipient already past them is ignored. Receipts that arrived before the send and carry the
+    /// recorded provider id are applied now. Returns how many recipients moved.
+    async fn record_outcomes(&self, outcomes: &[OutcomeUpdate]) -> Result<u64>;
+
+    /// [`Self::insert_sending`] and [`Self::record_outcomes`] in one transaction, for writers that
+    /// gather many sends' records (group commit). All or nothing; returns recipients moved.
+    async fn record_batch(&self, sending: &[NewMessage], outcomes: &[OutcomeUpdate]) -> Result<u64>;
+
+    /// Appends failed attempts to a message's history.
+    async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()>;
+
+    /// Files delivery reports: each is correlated by (provider, normalised provider id) and, when the
+    /// id covers several recipients, by number; applied unless the recipient is already final; kept
+    /// as unmatched when no send has the id (it is matched when one is recorded). Never dropped.
+    async fn record_receipts(&self, reports: &[DeliveryReport]) -> Result<Vec<ReceiptDisposition>>;
+
+    /// Stores a handset reply; an opt-out reply from a valid number becomes a suppression in the same
+    /// transaction.
+    async fn record_inbound(&self, reply: &InboundMessage) -> Result<InboundRecord>;
+
+    /// Replies stored after cursor `after` (an [`InboundRecord::id`]; 0 for all), oldest first.
+    async fn inbound_since(&self, after: i64, limit: u32) -> Result<Vec<InboundRecord>>;
+
+    /// Adds a suppression. Returns false when the number was already suppressed (the first record
+    /// stays).
+    async fn suppress(&self, number: &PhoneNumber, reason: &str, source: &str) -> Result<bool>;
+
+    /// Removes a suppression. Returns false when there was none.
+    async fn unsuppress(&self, number: &PhoneNumber) -> Result<bool>;
+
+    /// For each number, whether it is suppressed (one query for all).
+    async fn suppressed(&self, numbers: &[PhoneNumber]) -> Result<Vec<bool>>;
+
+    /// Suppressions in number order, after `after` (exclusive) for paging.
+    async fn suppressions(&self, after: Option<&str>, limit: u32) -> Result<Vec<Suppression>>;
+
+    /// Reserves a client reference for `retention` before its first request (write-ahead: committed
+    /// before this returns). Returns what was there, or [`Reservation::Reserved`] when the caller now
+    /// holds it. Of concurrent calls for one reference, across every instance on the database,
+    /// exactly one gets `Reserved`. A reservation or outcome older than its retention is forgotten.
+    async fn reserve(&self, reference: &str, fingerprint: &str, retention: Duration) -> Result<Reservation>;
+
+    /// Stores the outcome of a reserved reference, kept for `retention` from now. Returns false when
+    /// it was not reserved or was already completed (the first outcome stays).
+    async fn complete(&self, reference: &str, outcome: &str, retention: Duration) -> Result<bool>;
+
+    /// Frees a reservation without outcome (nothing was sent). Returns false when there was none; a
+    /// completed reference stays.
+    async fn release_reservation(&self, reference: &str) -> Result<bool>;
+
+    /// Records messages as `queued` and puts them in the outbox, available from `available_at`
+    /// (or now). All or nothing.
+    async fn enqueue(&self, messages: &[NewMessage], available_at: Option<Millis>) -> Result<()>;
+
+    /// Claims up to `limit` ready outbox messages for `worker` for `lease`. Two workers never hold
+    /// the same message (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: its single writer).
+    async fn claim(&self, worker: &str, limit: u32, lease: Duration) -> Result<Vec<Claim>>;
+
+    /// Marks claimed messages as started, just before their requests (one transaction): their
+    /// recipients become `sending`. For each claim, false when its lease is no longer held (expired
+    /// and taken, or swept): then do not send it.
+    async fn start(&self, claims: &[Claim]) -> Result<Vec<bool>>;
+
+    /// Records claimed messages' outcomes (for all their recipients, in any order) and removes them
+    /// from the outbox, in one transaction.
+    async fn finish(&self, claims: &[Claim], outcomes: &[OutcomeUpdate]) -> Result<()>;
+
+    /// Gives back claims that were not started.
+    async fn release(&self, claims: &[Claim]) -> Result<()>;
+
+    /// Outbox messages waiting or claimed.
+    async fn outbox_depth(&self) -> Result<u64>;
+
+    /// The sweeper: leases expired before their request started are released; those whose request
+    /// had started, and direct sends left `sending` past the grace time, become `unknown`; accepted
+    /// recipients with no receipt past the expiry become `expired`.
+    async fn sweep(&self) -> Result<SweepReport>;
+
+    /// A message by store id.
+    async fn message(&self, id: &str) -> Result<Option<StoredMessage>>;
+
+    /// A message by client reference.
+    async fn message_by_reference(&self, reference: &str) -> Result<Option<StoredMessage>>;
+
+    /// What was sent to `number` with `from <= created < to`, newest first.
+    async fn history(
+        &self,
+        number: &PhoneNumber,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> Result<Vec<RecipientRecord>>;
+
+    /// Recipients recorded with this provider id (normalised before the lookup).
+    async fn by_provider_id(&self, provider: &str, provider_message_id: &str)
+    -> Result<Vec<RecipientRecord>>;
+
+    /// Receipts filed for a message, oldest first.
+    async fn receipts_for(&self, message_id: &str) -> Result<Vec<ReceiptRecord>>;
+
+    /// Receipts still unmatched, oldest first.
+    async fn unmatched_receipts(&self, limit: u32) -> Result<Vec<ReceiptRecord>>;
+
+    /// Recipients per status for a bulk.
+    async fn status_counts(&self, batch_id: &str) -> Result<StatusCounts>;
+
+    /// Deletes messages (with their recipients, attempts and receipts), replies and unmatched
+    /// receipts older than `age`, and idempotency records past their own retention. Suppressions are kept. Returns messages deleted.
+    async fn purge(&self, age: Duration) -> Result<u64>;
+
+    /// Blanks the content of messages and the text of replies older than `age`; digests stay.
+    /// Returns rows redacted.
+    async fn redact(&self, age: Duration) -> Result<u64>;
+}
