@@ -6,6 +6,8 @@ mod client;
 mod config;
 mod package;
 mod response;
+#[cfg(test)]
+mod xml_corpus;
 
 pub use client::MmsClient;
 pub use config::{DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_NAME, MmsConfig};

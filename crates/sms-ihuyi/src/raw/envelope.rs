@@ -198,6 +198,9 @@ pub(crate) fn parse_json_object(text: &str) -> Result<BTreeMap<String, String>, 
 }
 
 #[cfg(test)]
+mod xml_corpus;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
