@@ -301,6 +301,26 @@ const EXPLICIT_ANSWERS: &[&str] = &[
     "<R><code>2</code><\u{4e2d}>v</\u{4e2d}><mmsid>1</mmsid></R>",
 ];
 
+/// Answers that are not UTF-8 in one place or another.
+const EXPLICIT_NOT_UTF8: &[&[u8]] = &[
+    b"<R><code>2</code><msg>\xff\xfe</msg><mmsid>1</mmsid></R>",
+    b"<R><code>4051</code><msg>\xff\xfe</msg></R>",
+    b"<R><code>4051</code><msg>a&amp;\xe4\xb8</msg></R>",
+    b"<R><!-- \xff --><code>2</code><mmsid>1</mmsid></R>",
+    b"<R><code>2</code><mmsid>1</mmsid><?p \xff?></R>",
+    b"<R><code>2</code><mmsid>1</mmsid><x a=\"\xff\"/></R>",
+    b"<R><code>2</code><mmsid>1</mmsid><\xff>v</\xff></R>",
+    b"<R><code>2</code><mmsid>1</mmsid><o>\xff</o></R>",
+    b"<R><code>2</code><mmsid>1</mmsid><o><i>\xff</i></o></R>",
+    b"<R>\xff<code>2</code><mmsid>1</mmsid></R>",
+    b"<R><code>2</code><mmsid><![CDATA[\xff]]></mmsid></R>",
+    b"<R><code>4051</code><msg><![CDATA[\xff]]></msg></R>",
+    b"<R><code>2</code><mmsid>1</mmsid></R><!-- \xff -->",
+    b"<R xmlns:\xff=\"u\"><code>2</code><mmsid>1</mmsid></R>",
+    b"\xef\xbb\xbf<R><code>2</code><mmsid>1</mmsid></R>",
+    b"\xff\xfe<\0R\0>\0",
+];
+
 const EXPLICIT_LAYOUTS: &[&str] = &[
     "<smil><body><img src=\"a.jpg\"/></body></smil>",
     "<smil><body><img src=\"a&#46;jpg\"/></body></smil>",
@@ -330,6 +350,10 @@ const EXPLICIT_LAYOUTS: &[&str] = &[
 ];
 
 fn answer_outcome(body: &str) -> String {
+    answer_bytes_outcome(body.as_bytes())
+}
+
+fn answer_bytes_outcome(body: &[u8]) -> String {
     let show = |result: Result<String, sms_core::Error>| match result {
         Ok(value) => format!("ok {value:?}"),
         Err(e) => {
@@ -344,9 +368,9 @@ fn answer_outcome(body: &str) -> String {
     };
     format!(
         "send: {} | create: {} | balance: {}",
-        show(send("m", body.as_bytes())),
-        show(create("m", body.as_bytes())),
-        show(balance("m", body.as_bytes()).map(|n| n.to_string()))
+        show(send("m", body)),
+        show(create("m", body)),
+        show(balance("m", body).map(|n| n.to_string()))
     )
 }
 
@@ -380,6 +404,13 @@ fn outcomes() -> Vec<String> {
     };
     for body in EXPLICIT_ANSWERS {
         push("answer", body, answer_outcome(body));
+    }
+    for body in EXPLICIT_NOT_UTF8 {
+        push(
+            "bytes",
+            &String::from_utf8_lossy(body),
+            answer_bytes_outcome(body),
+        );
     }
     for smil in EXPLICIT_LAYOUTS {
         push("layout", smil, layout_outcome(smil));
