@@ -107,73 +107,137 @@ fn into_envelope(mut fields: BTreeMap<String, String>) -> Result<Envelope, &'sta
 /// their text to the child they are in; attributes are ignored.
 fn parse_xml(text: &str) -> Result<BTreeMap<String, String>, &'static str> {
     let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    let mut fields = BTreeMap::new();
-    let mut depth = 0usize;
-    let mut root_closed = false;
-    let mut current: Option<(String, String)> = None;
+    // A stray `&` is left to `unescape`, which reports it as malformed text, wherever it is.
+    reader.config_mut().allow_dangling_amp = true;
+    let mut state = XmlState::default();
+    let mut run = TextRun::default();
     loop {
-        let event = reader.read_event().map_err(|_| "malformed XML")?;
-        if root_closed && !matches!(event, Event::Eof | Event::Comment(_) | Event::PI(_)) {
-            return Err("content after the root element");
+        let event = reader.read_event();
+        // The reader hands text over piece by piece, references apart; the text between two
+        // pieces of markup is read as a whole before the markup that ends it (or the error, or
+        // the end), as it is written.
+        match &event {
+            Ok(Event::Text(piece)) => run.push_text(piece),
+            Ok(Event::GeneralRef(reference)) => run.push_reference(reference),
+            _ => {
+                if let Some(raw) = run.take() {
+                    state.text(raw)?;
+                }
+            }
+        }
+        let event = event.map_err(|_| "malformed XML")?;
+        match event {
+            Event::Text(_) | Event::GeneralRef(_) | Event::Eof | Event::Comment(_) | Event::PI(_) => {}
+            _ if state.root_closed => return Err("content after the root element"),
+            _ => {}
         }
         match event {
             Event::Start(element) => {
-                depth += 1;
-                if depth == 2 {
-                    current = Some((local_name(element.local_name().as_ref())?, String::new()));
+                state.depth += 1;
+                if state.depth == 2 {
+                    state.current = Some((element.local_name().as_ref().to_owned(), String::new()));
                 }
             }
             Event::Empty(element) => {
-                if depth == 0 {
+                if state.depth == 0 {
                     // `<SubmitResult/>`: a root without children, hence without a code.
-                    root_closed = true;
-                } else if depth == 1 {
-                    fields.insert(local_name(element.local_name().as_ref())?, String::new());
+                    state.root_closed = true;
+                } else if state.depth == 1 {
+                    state
+                        .fields
+                        .insert(element.local_name().as_ref().to_owned(), String::new());
                 }
             }
-            Event::Text(content) if depth >= 2 => {
-                let content = content.unescape().map_err(|_| "malformed XML text")?;
-                if let Some((_, value)) = current.as_mut() {
+            Event::CData(content) if state.depth >= 2 => {
+                if let Some((_, value)) = state.current.as_mut() {
                     value.push_str(&content);
                 }
             }
-            Event::CData(content) if depth >= 2 => {
-                let content = std::str::from_utf8(&content).map_err(|_| "malformed XML text")?;
-                if let Some((_, value)) = current.as_mut() {
-                    value.push_str(content);
-                }
-            }
-            Event::Text(_) | Event::CData(_) if depth == 0 => return Err("text outside the root element"),
+            Event::CData(_) if state.depth == 0 => return Err("text outside the root element"),
             Event::End(_) => {
-                if depth == 2
-                    && let Some((name, value)) = current.take()
+                if state.depth == 2
+                    && let Some((name, value)) = state.current.take()
                 {
-                    fields.insert(name, value);
+                    state.fields.insert(name, value);
                 }
-                depth = depth.checked_sub(1).ok_or("malformed XML")?;
-                if depth == 0 {
-                    root_closed = true;
+                state.depth = state.depth.checked_sub(1).ok_or("malformed XML")?;
+                if state.depth == 0 {
+                    state.root_closed = true;
                 }
             }
             Event::Eof => break,
             _ => {}
         }
     }
-    if !root_closed {
-        return Err(if depth > 0 {
+    if !state.root_closed {
+        return Err(if state.depth > 0 {
             "truncated XML"
         } else {
             "no XML root element"
         });
     }
-    Ok(fields)
+    Ok(state.fields)
 }
 
-fn local_name(name: &[u8]) -> Result<String, &'static str> {
-    std::str::from_utf8(name)
-        .map(str::to_owned)
-        .map_err(|_| "malformed XML name")
+/// Where [`parse_xml`] is in the document, and what it has read so far.
+#[derive(Default)]
+struct XmlState {
+    fields: BTreeMap<String, String>,
+    depth: usize,
+    root_closed: bool,
+    current: Option<(String, String)>,
+}
+
+impl XmlState {
+    /// Takes the text between two pieces of markup (as written, references unresolved, not blank).
+    fn text(&mut self, raw: &str) -> Result<(), &'static str> {
+        if self.root_closed {
+            return Err("content after the root element");
+        }
+        match self.depth {
+            0 => Err("text outside the root element"),
+            // Text between the root's children is formatting, whatever it says.
+            1 => Ok(()),
+            _ => {
+                let content = quick_xml::escape::unescape(raw).map_err(|_| "malformed XML text")?;
+                if let Some((_, value)) = self.current.as_mut() {
+                    value.push_str(&content);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The text between two pieces of markup as written, gathered from the reader's pieces (text and
+/// `&…;` references), so that references are resolved, and whitespace trimmed, on the whole.
+#[derive(Default)]
+struct TextRun {
+    raw: String,
+    taken: String,
+}
+
+impl TextRun {
+    fn push_text(&mut self, piece: &str) {
+        self.raw.push_str(piece);
+    }
+
+    fn push_reference(&mut self, name: &str) {
+        self.raw.push('&');
+        self.raw.push_str(name);
+        self.raw.push(';');
+    }
+
+    /// The gathered text without the XML whitespace (space, tab, CR, LF) at its ends, or `None`
+    /// when nothing else is left: whitespace between markup is formatting. A reference is never
+    /// trimmed, even one that stands for a space.
+    fn take(&mut self) -> Option<&str> {
+        self.taken.clear();
+        self.taken
+            .push_str(self.raw.trim_matches([' ', '\t', '\r', '\n']));
+        self.raw.clear();
+        (!self.taken.is_empty()).then_some(self.taken.as_str())
+    }
 }
 
 /// The members of a flat JSON object as text: strings unquoted, numbers with their exact digits,
