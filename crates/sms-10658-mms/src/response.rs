@@ -385,6 +385,59 @@ mod tests {
     }
 
     #[test]
+    fn references_are_resolved_in_place_and_only_the_ends_of_a_text_are_trimmed() {
+        let msg = |inner: &str| {
+            let body = format!("<R><code>4051</code><msg>{inner}</msg></R>");
+            send("m", body.as_bytes()).unwrap_err().message().to_owned()
+        };
+        assert_eq!(msg(" a &amp; b "), "a & b");
+        assert_eq!(msg("&#20013;&#x4E2D;"), "中中");
+        assert_eq!(msg("a&#32;&#x20;b"), "a  b");
+        assert_eq!(msg(" x <![CDATA[ y ]]> z "), "x y z");
+        assert_eq!(msg(" x <i> y </i> z "), "xz");
+        assert_eq!(
+            send("m", b"<R><code>&#50;</code><mmsid> 7 </mmsid></R>").unwrap(),
+            "7"
+        );
+        for bad in ["&nbsp;", "a & b", "&#0;", "&#X4e2d;"] {
+            let body = format!("<R><code>4051</code><msg>{bad}</msg></R>");
+            let e = send("m", body.as_bytes()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{bad}");
+            assert!(
+                e.message()
+                    .starts_with("the answer's text is not valid UTF-8 XML"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_only_where_they_are_read() {
+        let read = |body: &[u8]| send("m", body).map_err(|e| e.message().to_owned());
+        assert_eq!(
+            read(b"<R><!-- \xff --><code>2</code><mmsid>1</mmsid><x a=\"\xfe\"/></R>").unwrap(),
+            "1"
+        );
+        for (body, why) in [
+            (
+                &b"<R><code>2</code><mmsid>1\xff</mmsid></R>"[..],
+                "the answer's text is not valid UTF-8 XML",
+            ),
+            (
+                b"<R><code>2</code><mmsid><![CDATA[\xff]]></mmsid></R>",
+                "the answer's text is not UTF-8",
+            ),
+            (
+                b"<R><code>2</code><mmsid>1</mmsid><\xff/></R>",
+                "an element name is not UTF-8",
+            ),
+        ] {
+            let message = read(body).unwrap_err();
+            assert!(message.starts_with(why), "{message}");
+        }
+    }
+
+    #[test]
     fn unreadable_answers_are_protocol_errors() {
         let cases: [&[u8]; 9] = [
             b"",

@@ -96,3 +96,42 @@ impl TextRun {
         (!self.taken.is_empty()).then_some((self.taken.as_str(), self.valid))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_ins_mark_exactly_the_bytes_that_were_not_utf8() {
+        let document = LossyText::new(b"ab\xffc\xe4\xb8\xadd\xe4\xb8");
+        let text = document.as_str();
+        assert_eq!(text, "ab\u{F7FF}c中d\u{F7E4}\u{F7B8}");
+        assert!(document.is_valid(&text[..2]));
+        assert!(!document.is_valid(&text[..5]));
+        assert!(!document.is_valid(&text[2..5]));
+        assert!(document.is_valid(&text[5..10]));
+        assert!(!document.is_valid(&text[9..]));
+        assert!(!document.is_valid(&text[13..]));
+        // A copy is judged by its characters.
+        assert!(!document.is_valid(&String::from("\u{F7FF}")));
+        assert!(document.is_valid(&String::from("中")));
+        let utf8 = LossyText::new("中\u{F7FF}".as_bytes());
+        assert!(utf8.is_valid(utf8.as_str()));
+    }
+
+    #[test]
+    fn a_run_is_trimmed_at_its_ends_only_and_remembers_invalid_pieces() {
+        let mut run = TextRun::default();
+        assert_eq!(run.take(), None);
+        run.push_text(" \t\r\n", true);
+        assert_eq!(run.take(), None);
+        run.push_text(" a ", true);
+        run.push_reference("amp", true);
+        run.push_text(" \u{a0}b\n", true);
+        assert_eq!(run.take(), Some(("a &amp; \u{a0}b", true)));
+        run.push_reference("#32", false);
+        assert_eq!(run.take(), Some(("&#32;", false)));
+        run.push_text("c", true);
+        assert_eq!(run.take(), Some(("c", true)), "a new run starts valid");
+    }
+}

@@ -327,6 +327,37 @@ mod tests {
     }
 
     #[test]
+    fn xml_references_are_resolved_in_place_and_only_the_ends_of_a_text_are_trimmed() {
+        let msg = |inner: &str| ok(&format!("<R><code>407</code><msg>{inner}</msg></R>")).msg;
+        // The spaces around a reference are text, not formatting.
+        assert_eq!(msg(" a &amp; b "), "a & b");
+        assert_eq!(msg("a &lt;&gt;&quot;&apos; b"), "a <>\"' b");
+        // Character references, decimal and hexadecimal; one that stands for a space is kept.
+        assert_eq!(msg("&#20013;&#x4E2D;"), "中中");
+        assert_eq!(msg("&#32;x&#x20;"), " x ");
+        // Each text between markup is trimmed on its own, as before.
+        assert_eq!(msg(" x <![CDATA[ y ]]> z "), "x y z");
+        assert_eq!(msg(" x <!-- c --> z "), "xz");
+        assert_eq!(msg(" x <b> y </b> z "), "xyz");
+        for bad in [
+            "&nbsp;", "&bogus;", "a & b", "&#0;", "&#xD800;", "&#X4e2d;", "&amp",
+        ] {
+            let body = format!("<R><code>407</code><msg>{bad}</msg></R>");
+            assert_eq!(err(body.as_bytes()).reason(), "malformed XML text", "{bad}");
+        }
+        // Text between the root's children is not read, whatever it holds.
+        assert_eq!(ok("<R>&bogus; a & b<code>2</code></R>").code, "2");
+        assert_eq!(
+            err(b"<!-- c -->&amp;<R><code>2</code></R>").reason(),
+            "text outside the root element"
+        );
+        assert_eq!(
+            err(b"<R><code>2</code></R>&amp;").reason(),
+            "content after the root element"
+        );
+    }
+
+    #[test]
     fn documented_json_answers() {
         let e = ok(r#"{"code":2,"msg":"提交成功","smsid":"16842079209571524017"}"#);
         assert_eq!((e.code.as_str(), e.msg.as_str()), ("2", "提交成功"));
