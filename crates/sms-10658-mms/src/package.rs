@@ -7,6 +7,8 @@ use std::io::{Cursor, Write};
 use base64::Engine as _;
 use quick_xml::Reader;
 use quick_xml::events::Event;
+
+use crate::xml_text::doctype_is_balanced;
 use sms_core::{Error, ErrorKind, Operation};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
@@ -341,6 +343,13 @@ fn check_smil(smil: &str, names: &HashSet<String>) -> Result<(), Error> {
         let event = reader
             .read_event()
             .map_err(|e| malformed(format!("is not well-formed XML: {e}")))?;
+        if let Event::DocType(declaration) = &event
+            && !doctype_is_balanced(declaration)
+        {
+            return Err(malformed(
+                "is not well-formed XML: its document type declaration is malformed".to_owned(),
+            ));
+        }
         let element = match &event {
             Event::Start(e) | Event::Empty(e) => e,
             Event::End(_) => {

@@ -12,7 +12,7 @@ use quick_xml::events::Event;
 use sms_core::raw::http::excerpt;
 use sms_core::{Error, ErrorKind, Operation};
 
-use crate::xml_text::{LossyText, TextRun};
+use crate::xml_text::{LossyText, TextRun, doctype_is_balanced};
 
 /// Longest excerpt of an unreadable answer put into an error.
 const EXCERPT_CHARS: usize = 200;
@@ -157,7 +157,13 @@ fn parse_xml(body: &[u8]) -> Result<XmlAnswer, &'static str> {
                 }
             }
         }
-        match event.map_err(|_| "the answer is not well-formed XML")? {
+        let event = event.map_err(|_| "the answer is not well-formed XML")?;
+        if let Event::DocType(declaration) = &event
+            && !doctype_is_balanced(declaration)
+        {
+            return Err("the answer is not well-formed XML");
+        }
+        match event {
             Event::Start(start) => {
                 if state.depth == 0 && state.seen_root {
                     return Err("the answer has content after its root element");

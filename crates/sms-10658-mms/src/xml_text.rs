@@ -1,5 +1,5 @@
-//! Text plumbing for reading XML answers: bytes that are not UTF-8, and text that the reader hands
-//! over in pieces.
+//! Text plumbing for reading XML: bytes that are not UTF-8, text that the reader hands over in
+//! pieces, and document type declarations.
 
 use std::ops::Range;
 
@@ -51,6 +51,25 @@ impl LossyText {
         let start = (part.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
         (start + part.len() <= self.text.len()).then_some(start..start + part.len())
     }
+}
+
+/// Whether a `<!DOCTYPE …>` declaration (its content between `<!DOCTYPE` and `>`) ends where a
+/// plain count of `<` and `>` says it does. Declarations where that count and the XML grammar
+/// disagree (a `>` inside a quoted literal, an unmatched `<`) are refused: a document we read has no business
+/// carrying one, and the reader once judged them by the count, so no reading of them is safe.
+pub(crate) fn doctype_is_balanced(declaration: &str) -> bool {
+    let mut open = 0usize;
+    for byte in declaration.bytes() {
+        match byte {
+            b'<' => open += 1,
+            b'>' => match open.checked_sub(1) {
+                Some(left) => open = left,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    open == 0
 }
 
 /// The text between two pieces of markup as written, gathered from the reader's pieces (text and
@@ -117,6 +136,16 @@ mod tests {
         assert!(document.is_valid(&String::from("中")));
         let utf8 = LossyText::new("中\u{F7FF}".as_bytes());
         assert!(utf8.is_valid(utf8.as_str()));
+    }
+
+    #[test]
+    fn a_doctype_must_end_where_its_angle_brackets_balance() {
+        for good in [" R", " R [<!ENTITY e \"v\">]", " smil SYSTEM \"s.dtd\"", ""] {
+            assert!(doctype_is_balanced(good), "{good}");
+        }
+        for bad in [" R SYSTEM \"a>b\"", "< R", " R [<!ENTITY e \"<\">]", " R>"] {
+            assert!(!doctype_is_balanced(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -126,6 +126,11 @@ fn parse_xml(text: &str) -> Result<BTreeMap<String, String>, &'static str> {
             }
         }
         let event = event.map_err(|_| "malformed XML")?;
+        if let Event::DocType(declaration) = &event
+            && !doctype_is_balanced(declaration)
+        {
+            return Err("malformed XML");
+        }
         match event {
             Event::Text(_) | Event::GeneralRef(_) | Event::Eof | Event::Comment(_) | Event::PI(_) => {}
             _ if state.root_closed => return Err("content after the root element"),
@@ -177,6 +182,25 @@ fn parse_xml(text: &str) -> Result<BTreeMap<String, String>, &'static str> {
         });
     }
     Ok(state.fields)
+}
+
+/// Whether a `<!DOCTYPE …>` declaration (its content between `<!DOCTYPE` and `>`) ends where a
+/// plain count of `<` and `>` says it does. Declarations where that count and the XML grammar
+/// disagree (a `>` inside a quoted literal, an unmatched `<`) are refused: an answer has no business
+/// carrying one, and the reader once judged them by the count, so no reading of them is safe.
+fn doctype_is_balanced(declaration: &str) -> bool {
+    let mut open = 0usize;
+    for byte in declaration.bytes() {
+        match byte {
+            b'<' => open += 1,
+            b'>' => match open.checked_sub(1) {
+                Some(left) => open = left,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    open == 0
 }
 
 /// Where [`parse_xml`] is in the document, and what it has read so far.
@@ -355,6 +379,25 @@ mod tests {
             err(b"<R><code>2</code></R>&amp;").reason(),
             "content after the root element"
         );
+    }
+
+    #[test]
+    fn a_document_type_declaration_is_skipped_only_when_it_is_plain() {
+        assert_eq!(ok("<!DOCTYPE R><R><code>2</code></R>").code, "2");
+        assert_eq!(
+            ok("<!DOCTYPE R [<!ENTITY e \"v\">]><R><code>2</code></R>").code,
+            "2"
+        );
+        // Declared entities are not expanded: only the predefined ones are known.
+        let body = b"<!DOCTYPE R [<!ENTITY e \"v\">]><R><code>2</code><msg>&e;</msg></R>";
+        assert_eq!(err(body).reason(), "malformed XML text");
+        // Where counting brackets and the XML grammar disagree on its end, nothing is read.
+        for body in [
+            &b"<!DOCTYPE R SYSTEM \"a>b\"><R><code>2</code></R>"[..],
+            b"<!DOCTYPE <R><R><code>2</code></R>",
+        ] {
+            assert_eq!(err(body).reason(), "malformed XML");
+        }
     }
 
     #[test]
