@@ -6,6 +6,9 @@ mod client;
 mod config;
 mod package;
 mod response;
+#[cfg(test)]
+mod xml_corpus;
+mod xml_text;
 
 pub use client::MmsClient;
 pub use config::{DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_NAME, MmsConfig};

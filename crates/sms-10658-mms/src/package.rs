@@ -7,6 +7,8 @@ use std::io::{Cursor, Write};
 use base64::Engine as _;
 use quick_xml::Reader;
 use quick_xml::events::Event;
+
+use crate::xml_text::doctype_is_balanced;
 use sms_core::{Error, ErrorKind, Operation};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
@@ -333,20 +335,31 @@ fn check_content(name: &str, kind: MediaKind, bytes: &[u8]) -> Result<(), Error>
 fn check_smil(smil: &str, names: &HashSet<String>) -> Result<(), Error> {
     let malformed = |why: String| invalid(ErrorKind::InvalidContent, format!("the SMIL layout {why}"));
     let mut reader = Reader::from_str(smil);
-    reader.config_mut().trim_text(true);
+    // A stray `&` in the text is no concern of a layout check (the text is not read).
+    reader.config_mut().allow_dangling_amp = true;
     let mut depth = 0usize;
     let mut root = None;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| malformed(format!("is not well-formed XML: {e}")))?;
+        if let Event::DocType(declaration) = &event
+            && !doctype_is_balanced(declaration)
+        {
+            return Err(malformed(
+                "is not well-formed XML: its document type declaration is malformed".to_owned(),
+            ));
+        }
         let element = match &event {
             Event::Start(e) | Event::Empty(e) => e,
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
                 continue;
             }
-            Event::Text(_) | Event::CData(_) if depth == 0 => {
+            Event::Text(text) if depth == 0 && text.trim_matches([' ', '\t', '\r', '\n']).is_empty() => {
+                continue;
+            }
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) if depth == 0 => {
                 return Err(malformed("has text outside its root element".to_owned()));
             }
             Event::Eof => break,
@@ -356,18 +369,18 @@ fn check_smil(smil: &str, names: &HashSet<String>) -> Result<(), Error> {
             if root.is_some() {
                 return Err(malformed("has more than one root element".to_owned()));
             }
-            root = Some(String::from_utf8_lossy(element.local_name().as_ref()).to_ascii_lowercase());
+            root = Some(element.local_name().as_ref().to_ascii_lowercase());
         }
         if matches!(event, Event::Start(_)) {
             depth += 1;
         }
         for attribute in element.attributes() {
             let attribute = attribute.map_err(|e| malformed(format!("has a malformed attribute: {e}")))?;
-            if !attribute.key.local_name().as_ref().eq_ignore_ascii_case(b"src") {
+            if !attribute.key.local_name().as_ref().eq_ignore_ascii_case("src") {
                 continue;
             }
-            let value = attribute
-                .unescape_value()
+            // References resolved, nothing else: a `src` is compared as written.
+            let value = quick_xml::escape::unescape(&attribute.value)
                 .map_err(|e| malformed(format!("has a malformed attribute: {e}")))?;
             let target = value.trim();
             let target = target.strip_prefix("cid:").unwrap_or(target);

@@ -12,6 +12,8 @@ use quick_xml::events::Event;
 use sms_core::raw::http::excerpt;
 use sms_core::{Error, ErrorKind, Operation};
 
+use crate::xml_text::{LossyText, TextRun, doctype_is_balanced};
+
 /// Longest excerpt of an unreadable answer put into an error.
 const EXCERPT_CHARS: usize = 200;
 
@@ -135,82 +137,122 @@ impl<'a> Parsed<'a> {
 
 /// Reads the root's direct children of an XML document.
 fn parse_xml(body: &[u8]) -> Result<XmlAnswer, &'static str> {
-    let mut reader = Reader::from_reader(body);
-    reader.config_mut().trim_text(true);
-    let mut buf = Vec::new();
-    let mut depth = 0usize;
-    let mut seen_root = false;
-    let mut current: Option<(String, String)> = None;
-    let mut fields = Vec::new();
+    let document = LossyText::new(body);
+    let mut reader = Reader::from_str(document.as_str());
+    // A stray `&` is left to `unescape`, which reports it as malformed text, wherever it is.
+    reader.config_mut().allow_dangling_amp = true;
+    let mut state = AnswerState::default();
+    let mut run = TextRun::default();
     loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|_| "the answer is not well-formed XML")?;
+        let event = reader.read_event();
+        // The reader hands text over piece by piece, references apart; the text between two
+        // pieces of markup is read as a whole before the markup that ends it (or the error, or
+        // the end), as it is written.
+        match &event {
+            Ok(Event::Text(piece)) => run.push_text(piece, document.is_valid(piece)),
+            Ok(Event::GeneralRef(name)) => run.push_reference(name, document.is_valid(name)),
+            _ => {
+                if let Some((raw, valid)) = run.take() {
+                    state.text(raw, valid)?;
+                }
+            }
+        }
+        let event = event.map_err(|_| "the answer is not well-formed XML")?;
+        if let Event::DocType(declaration) = &event
+            && !doctype_is_balanced(declaration)
+        {
+            return Err("the answer is not well-formed XML");
+        }
         match event {
             Event::Start(start) => {
-                if depth == 0 && seen_root {
+                if state.depth == 0 && state.seen_root {
                     return Err("the answer has content after its root element");
                 }
-                depth += 1;
-                seen_root = true;
-                if depth == 2 {
-                    let name = std::str::from_utf8(start.local_name().as_ref())
-                        .map_err(|_| "an element name is not UTF-8")?
-                        .to_owned();
-                    current = Some((name, String::new()));
+                state.depth += 1;
+                state.seen_root = true;
+                if state.depth == 2 {
+                    let name = element_name(&document, start.local_name().as_ref())?;
+                    state.current = Some((name, String::new()));
                 }
             }
             Event::Empty(empty) => {
-                if depth == 0 {
-                    return Err(if seen_root {
+                if state.depth == 0 {
+                    return Err(if state.seen_root {
                         "the answer has content after its root element"
                     } else {
                         "the answer's root element is empty"
                     });
                 }
-                if depth == 1 {
-                    let name = std::str::from_utf8(empty.local_name().as_ref())
-                        .map_err(|_| "an element name is not UTF-8")?
-                        .to_owned();
-                    fields.push((name, String::new()));
-                }
-            }
-            Event::Text(text) => {
-                if depth == 0 {
-                    return Err("the answer has text outside its root element");
-                }
-                let text = text
-                    .unescape()
-                    .map_err(|_| "the answer's text is not valid UTF-8 XML")?;
-                if let (2, Some((_, value))) = (depth, current.as_mut()) {
-                    value.push_str(&text);
+                if state.depth == 1 {
+                    let name = element_name(&document, empty.local_name().as_ref())?;
+                    state.fields.push((name, String::new()));
                 }
             }
             Event::CData(data) => {
-                let text =
-                    std::str::from_utf8(data.as_ref()).map_err(|_| "the answer's text is not UTF-8")?;
-                if let (2, Some((_, value))) = (depth, current.as_mut()) {
-                    value.push_str(text);
+                if !document.is_valid(&data) {
+                    return Err("the answer's text is not UTF-8");
+                }
+                if let (2, Some((_, value))) = (state.depth, state.current.as_mut()) {
+                    value.push_str(&data);
                 }
             }
             Event::End(_) => {
-                if depth == 2 {
-                    fields.extend(current.take());
+                if state.depth == 2 {
+                    state.fields.extend(state.current.take());
                 }
-                depth = depth.saturating_sub(1);
+                state.depth = state.depth.saturating_sub(1);
             }
             Event::Eof => break,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
+            Event::Text(_)
+            | Event::GeneralRef(_)
+            | Event::Decl(_)
+            | Event::PI(_)
+            | Event::Comment(_)
+            | Event::DocType(_) => {}
         }
-        buf.clear();
     }
-    if !seen_root {
+    if !state.seen_root {
         return Err("the answer is not XML");
     }
-    if depth != 0 {
+    if state.depth != 0 {
         return Err("the answer is cut off");
     }
-    Ok(XmlAnswer { fields })
+    Ok(XmlAnswer { fields: state.fields })
+}
+
+/// Where [`parse_xml`] is in the document, and what it has read so far.
+#[derive(Default)]
+struct AnswerState {
+    depth: usize,
+    seen_root: bool,
+    current: Option<(String, String)>,
+    fields: Vec<(String, String)>,
+}
+
+impl AnswerState {
+    /// Takes the text between two pieces of markup (as written, references unresolved, not blank).
+    fn text(&mut self, raw: &str, valid: bool) -> Result<(), &'static str> {
+        if self.depth == 0 {
+            return Err("the answer has text outside its root element");
+        }
+        if !valid {
+            return Err("the answer's text is not valid UTF-8 XML");
+        }
+        let text =
+            quick_xml::escape::unescape(raw).map_err(|_| "the answer's text is not valid UTF-8 XML")?;
+        if let (2, Some((_, value))) = (self.depth, self.current.as_mut()) {
+            value.push_str(&text);
+        }
+        Ok(())
+    }
+}
+
+fn element_name(document: &LossyText, name: &str) -> Result<String, &'static str> {
+    if document.is_valid(name) {
+        Ok(name.to_owned())
+    } else {
+        Err("an element name is not UTF-8")
+    }
 }
 
 /// Reads a SendMms answer: the send id on success.
@@ -346,6 +388,59 @@ mod tests {
             (e.kind(), e.code(), e.message()),
             (ErrorKind::InsufficientBalance, Some("4051"), "剩余条数不足")
         );
+    }
+
+    #[test]
+    fn references_are_resolved_in_place_and_only_the_ends_of_a_text_are_trimmed() {
+        let msg = |inner: &str| {
+            let body = format!("<R><code>4051</code><msg>{inner}</msg></R>");
+            send("m", body.as_bytes()).unwrap_err().message().to_owned()
+        };
+        assert_eq!(msg(" a &amp; b "), "a & b");
+        assert_eq!(msg("&#20013;&#x4E2D;"), "中中");
+        assert_eq!(msg("a&#32;&#x20;b"), "a  b");
+        assert_eq!(msg(" x <![CDATA[ y ]]> z "), "x y z");
+        assert_eq!(msg(" x <i> y </i> z "), "xz");
+        assert_eq!(
+            send("m", b"<R><code>&#50;</code><mmsid> 7 </mmsid></R>").unwrap(),
+            "7"
+        );
+        for bad in ["&nbsp;", "a & b", "&#0;", "&#X4e2d;"] {
+            let body = format!("<R><code>4051</code><msg>{bad}</msg></R>");
+            let e = send("m", body.as_bytes()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{bad}");
+            assert!(
+                e.message()
+                    .starts_with("the answer's text is not valid UTF-8 XML"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_only_where_they_are_read() {
+        let read = |body: &[u8]| send("m", body).map_err(|e| e.message().to_owned());
+        assert_eq!(
+            read(b"<R><!-- \xff --><code>2</code><mmsid>1</mmsid><x a=\"\xfe\"/></R>").unwrap(),
+            "1"
+        );
+        for (body, why) in [
+            (
+                &b"<R><code>2</code><mmsid>1\xff</mmsid></R>"[..],
+                "the answer's text is not valid UTF-8 XML",
+            ),
+            (
+                b"<R><code>2</code><mmsid><![CDATA[\xff]]></mmsid></R>",
+                "the answer's text is not UTF-8",
+            ),
+            (
+                b"<R><code>2</code><mmsid>1</mmsid><\xff/></R>",
+                "an element name is not UTF-8",
+            ),
+        ] {
+            let message = read(body).unwrap_err();
+            assert!(message.starts_with(why), "{message}");
+        }
     }
 
     #[test]

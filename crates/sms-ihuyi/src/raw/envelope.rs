@@ -107,73 +107,161 @@ fn into_envelope(mut fields: BTreeMap<String, String>) -> Result<Envelope, &'sta
 /// their text to the child they are in; attributes are ignored.
 fn parse_xml(text: &str) -> Result<BTreeMap<String, String>, &'static str> {
     let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    let mut fields = BTreeMap::new();
-    let mut depth = 0usize;
-    let mut root_closed = false;
-    let mut current: Option<(String, String)> = None;
+    // A stray `&` is left to `unescape`, which reports it as malformed text, wherever it is.
+    reader.config_mut().allow_dangling_amp = true;
+    let mut state = XmlState::default();
+    let mut run = TextRun::default();
     loop {
-        let event = reader.read_event().map_err(|_| "malformed XML")?;
-        if root_closed && !matches!(event, Event::Eof | Event::Comment(_) | Event::PI(_)) {
-            return Err("content after the root element");
+        let event = reader.read_event();
+        // The reader hands text over piece by piece, references apart; the text between two
+        // pieces of markup is read as a whole before the markup that ends it (or the error, or
+        // the end), as it is written.
+        match &event {
+            Ok(Event::Text(piece)) => run.push_text(piece),
+            Ok(Event::GeneralRef(reference)) => run.push_reference(reference),
+            _ => {
+                if let Some(raw) = run.take() {
+                    state.text(raw)?;
+                }
+            }
+        }
+        let event = event.map_err(|_| "malformed XML")?;
+        if let Event::DocType(declaration) = &event
+            && !doctype_is_balanced(declaration)
+        {
+            return Err("malformed XML");
+        }
+        match event {
+            Event::Text(_) | Event::GeneralRef(_) | Event::Eof | Event::Comment(_) | Event::PI(_) => {}
+            _ if state.root_closed => return Err("content after the root element"),
+            _ => {}
         }
         match event {
             Event::Start(element) => {
-                depth += 1;
-                if depth == 2 {
-                    current = Some((local_name(element.local_name().as_ref())?, String::new()));
+                state.depth += 1;
+                if state.depth == 2 {
+                    state.current = Some((element.local_name().as_ref().to_owned(), String::new()));
                 }
             }
             Event::Empty(element) => {
-                if depth == 0 {
+                if state.depth == 0 {
                     // `<SubmitResult/>`: a root without children, hence without a code.
-                    root_closed = true;
-                } else if depth == 1 {
-                    fields.insert(local_name(element.local_name().as_ref())?, String::new());
+                    state.root_closed = true;
+                } else if state.depth == 1 {
+                    state
+                        .fields
+                        .insert(element.local_name().as_ref().to_owned(), String::new());
                 }
             }
-            Event::Text(content) if depth >= 2 => {
-                let content = content.unescape().map_err(|_| "malformed XML text")?;
-                if let Some((_, value)) = current.as_mut() {
+            Event::CData(content) if state.depth >= 2 => {
+                if let Some((_, value)) = state.current.as_mut() {
                     value.push_str(&content);
                 }
             }
-            Event::CData(content) if depth >= 2 => {
-                let content = std::str::from_utf8(&content).map_err(|_| "malformed XML text")?;
-                if let Some((_, value)) = current.as_mut() {
-                    value.push_str(content);
-                }
-            }
-            Event::Text(_) | Event::CData(_) if depth == 0 => return Err("text outside the root element"),
+            Event::CData(_) if state.depth == 0 => return Err("text outside the root element"),
             Event::End(_) => {
-                if depth == 2
-                    && let Some((name, value)) = current.take()
+                if state.depth == 2
+                    && let Some((name, value)) = state.current.take()
                 {
-                    fields.insert(name, value);
+                    state.fields.insert(name, value);
                 }
-                depth = depth.checked_sub(1).ok_or("malformed XML")?;
-                if depth == 0 {
-                    root_closed = true;
+                state.depth = state.depth.checked_sub(1).ok_or("malformed XML")?;
+                if state.depth == 0 {
+                    state.root_closed = true;
                 }
             }
             Event::Eof => break,
             _ => {}
         }
     }
-    if !root_closed {
-        return Err(if depth > 0 {
+    if !state.root_closed {
+        return Err(if state.depth > 0 {
             "truncated XML"
         } else {
             "no XML root element"
         });
     }
-    Ok(fields)
+    Ok(state.fields)
 }
 
-fn local_name(name: &[u8]) -> Result<String, &'static str> {
-    std::str::from_utf8(name)
-        .map(str::to_owned)
-        .map_err(|_| "malformed XML name")
+/// Whether a `<!DOCTYPE …>` declaration (its content between `<!DOCTYPE` and `>`) ends where a
+/// plain count of `<` and `>` says it does. Declarations where that count and the XML grammar
+/// disagree (a `>` inside a quoted literal, an unmatched `<`) are refused: an answer has no business
+/// carrying one, and the reader once judged them by the count, so no reading of them is safe.
+fn doctype_is_balanced(declaration: &str) -> bool {
+    let mut open = 0usize;
+    for byte in declaration.bytes() {
+        match byte {
+            b'<' => open += 1,
+            b'>' => match open.checked_sub(1) {
+                Some(left) => open = left,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    open == 0
+}
+
+/// Where [`parse_xml`] is in the document, and what it has read so far.
+#[derive(Default)]
+struct XmlState {
+    fields: BTreeMap<String, String>,
+    depth: usize,
+    root_closed: bool,
+    current: Option<(String, String)>,
+}
+
+impl XmlState {
+    /// Takes the text between two pieces of markup (as written, references unresolved, not blank).
+    fn text(&mut self, raw: &str) -> Result<(), &'static str> {
+        if self.root_closed {
+            return Err("content after the root element");
+        }
+        match self.depth {
+            0 => Err("text outside the root element"),
+            // Text between the root's children is formatting, whatever it says.
+            1 => Ok(()),
+            _ => {
+                let content = quick_xml::escape::unescape(raw).map_err(|_| "malformed XML text")?;
+                if let Some((_, value)) = self.current.as_mut() {
+                    value.push_str(&content);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The text between two pieces of markup as written, gathered from the reader's pieces (text and
+/// `&…;` references), so that references are resolved, and whitespace trimmed, on the whole.
+#[derive(Default)]
+struct TextRun {
+    raw: String,
+    taken: String,
+}
+
+impl TextRun {
+    fn push_text(&mut self, piece: &str) {
+        self.raw.push_str(piece);
+    }
+
+    fn push_reference(&mut self, name: &str) {
+        self.raw.push('&');
+        self.raw.push_str(name);
+        self.raw.push(';');
+    }
+
+    /// The gathered text without the XML whitespace (space, tab, CR, LF) at its ends, or `None`
+    /// when nothing else is left: whitespace between markup is formatting. A reference is never
+    /// trimmed, even one that stands for a space.
+    fn take(&mut self) -> Option<&str> {
+        self.taken.clear();
+        self.taken
+            .push_str(self.raw.trim_matches([' ', '\t', '\r', '\n']));
+        self.raw.clear();
+        (!self.taken.is_empty()).then_some(self.taken.as_str())
+    }
 }
 
 /// The members of a flat JSON object as text: strings unquoted, numbers with their exact digits,
@@ -196,6 +284,9 @@ pub(crate) fn parse_json_object(text: &str) -> Result<BTreeMap<String, String>, 
     }
     Ok(fields)
 }
+
+#[cfg(test)]
+mod xml_corpus;
 
 #[cfg(test)]
 mod tests {
@@ -257,6 +348,56 @@ mod tests {
         assert_eq!(e.msg, "a & b <c>");
         let e = ok("<R><code>0</code><smsid/></R>");
         assert_eq!((e.msg.as_str(), e.field(&["smsid"])), ("", None));
+    }
+
+    #[test]
+    fn xml_references_are_resolved_in_place_and_only_the_ends_of_a_text_are_trimmed() {
+        let msg = |inner: &str| ok(&format!("<R><code>407</code><msg>{inner}</msg></R>")).msg;
+        // The spaces around a reference are text, not formatting.
+        assert_eq!(msg(" a &amp; b "), "a & b");
+        assert_eq!(msg("a &lt;&gt;&quot;&apos; b"), "a <>\"' b");
+        // Character references, decimal and hexadecimal; one that stands for a space is kept.
+        assert_eq!(msg("&#20013;&#x4E2D;"), "中中");
+        assert_eq!(msg("&#32;x&#x20;"), " x ");
+        // Each text between markup is trimmed on its own, as before.
+        assert_eq!(msg(" x <![CDATA[ y ]]> z "), "x y z");
+        assert_eq!(msg(" x <!-- c --> z "), "xz");
+        assert_eq!(msg(" x <b> y </b> z "), "xyz");
+        for bad in [
+            "&nbsp;", "&bogus;", "a & b", "&#0;", "&#xD800;", "&#X4e2d;", "&amp",
+        ] {
+            let body = format!("<R><code>407</code><msg>{bad}</msg></R>");
+            assert_eq!(err(body.as_bytes()).reason(), "malformed XML text", "{bad}");
+        }
+        // Text between the root's children is not read, whatever it holds.
+        assert_eq!(ok("<R>&bogus; a & b<code>2</code></R>").code, "2");
+        assert_eq!(
+            err(b"<!-- c -->&amp;<R><code>2</code></R>").reason(),
+            "text outside the root element"
+        );
+        assert_eq!(
+            err(b"<R><code>2</code></R>&amp;").reason(),
+            "content after the root element"
+        );
+    }
+
+    #[test]
+    fn a_document_type_declaration_is_skipped_only_when_it_is_plain() {
+        assert_eq!(ok("<!DOCTYPE R><R><code>2</code></R>").code, "2");
+        assert_eq!(
+            ok("<!DOCTYPE R [<!ENTITY e \"v\">]><R><code>2</code></R>").code,
+            "2"
+        );
+        // Declared entities are not expanded: only the predefined ones are known.
+        let body = b"<!DOCTYPE R [<!ENTITY e \"v\">]><R><code>2</code><msg>&e;</msg></R>";
+        assert_eq!(err(body).reason(), "malformed XML text");
+        // Where counting brackets and the XML grammar disagree on its end, nothing is read.
+        for body in [
+            &b"<!DOCTYPE R SYSTEM \"a>b\"><R><code>2</code></R>"[..],
+            b"<!DOCTYPE <R><R><code>2</code></R>",
+        ] {
+            assert_eq!(err(body).reason(), "malformed XML");
+        }
     }
 
     #[test]
