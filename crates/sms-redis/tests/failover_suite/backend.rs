@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -85,7 +85,6 @@ fn blocking<T: Send + 'static>(call: impl Future<Output = T> + Send + 'static) -
 /// scripts' time the test clock's.
 pub struct RedisBacked {
     state: RedisState,
-    prefix: String,
     clock: Arc<dyn Clock>,
     /// The test clock when this backend was made, and the Redis time it stands for.
     start: Instant,
@@ -96,7 +95,6 @@ pub struct RedisBacked {
 
 impl RedisBacked {
     fn new() -> Self {
-        static CHAINS: AtomicU64 = AtomicU64::new(0);
         let clock = NEXT_CLOCK
             .with(|next| next.borrow_mut().take())
             .unwrap_or_else(|| Arc::new(TokioClock));
@@ -104,17 +102,19 @@ impl RedisBacked {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
         let now_us = Arc::new(AtomicI64::new(start_us));
-        let prefix = unique_prefix(&format!("suite{}", CHAINS.fetch_add(1, Ordering::Relaxed)));
+        let prefix = unique_prefix("failover-suite");
         let read = now_us.clone();
         let config = RedisConfig::new(redis_url())
-            .key_prefix(prefix.clone())
+            .key_prefix(prefix)
+            // Not years: the keys of a test are left to expire (deleting them would mean scanning
+            // every key of a server other tests share). The others expire within a day.
+            .opt_out_retention(Duration::from_secs(3600))
             .test_clock(Arc::new(move || {
                 Duration::from_micros(u64::try_from(read.load(Ordering::SeqCst)).unwrap_or(0))
             }));
         let state = blocking(connect_with(config));
         Self {
             state,
-            prefix,
             start: clock.now(),
             clock,
             start_us,
@@ -134,31 +134,6 @@ impl RedisBacked {
         self.now_us
             .store(self.start_us.saturating_add(elapsed_us), Ordering::SeqCst);
         blocking(call(self.state.clone()))
-    }
-}
-
-impl Drop for RedisBacked {
-    /// Deletes this backend's keys (opt-outs would otherwise stay for years).
-    fn drop(&mut self) {
-        let (url, pattern) = (redis_url(), format!("{{{}}}:*", self.prefix));
-        let cleaned = blocking(async move {
-            let client = redis::Client::open(url)?;
-            let mut connection = client.get_multiplexed_async_connection().await?;
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query_async(&mut connection)
-                .await?;
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(&keys)
-                    .query_async::<()>(&mut connection)
-                    .await?;
-            }
-            redis::RedisResult::Ok(())
-        });
-        if let Err(e) = cleaned {
-            eprintln!("could not delete the test keys {}: {e}", self.prefix);
-        }
     }
 }
 
