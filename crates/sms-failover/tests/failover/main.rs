@@ -29,7 +29,7 @@ mod backend {
         builder
     }
 
-    /// A test's manual clock (the Redis backend times the state of the test's next chain by it).
+    /// A test's manual clock (the Redis backend times the state the test makes by it).
     pub fn manual_clock() -> Arc<ManualClock> {
         Arc::new(ManualClock::new())
     }

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -25,22 +25,31 @@ use sms_redis::{RedisConfig, RedisState};
 use crate::redis_support::{connect_with, redis_url, unique_prefix};
 
 /// A new chain's builder with all of its state on Redis (a fresh prefix: each chain's state is its
-/// own, as in memory), timed by the clock the test made last ([`manual_clock`]) or by tokio's.
+/// own, as in memory), timed by the test's clock ([`test_clock`]).
 pub fn apply(builder: FailoverSenderBuilder) -> FailoverSenderBuilder {
     builder.shared_state(Arc::new(RedisBacked::new()))
 }
 
 thread_local! {
-    /// The manual clock a test made for the chain it builds next (tests run one per thread).
-    static NEXT_CLOCK: RefCell<Option<Arc<dyn Clock>>> = const { RefCell::new(None) };
+    /// The manual clock of the test running on this thread (tests run one per thread at a time);
+    /// weak, so that it ends with the test.
+    static MANUAL_CLOCK: RefCell<Weak<ManualClock>> = const { RefCell::new(Weak::new()) };
 }
 
-/// A test's manual clock; the next chain's state on Redis (or [`suppression_list`]'s, or
-/// [`breaker_sharing`]'s) is timed by it.
+/// A test's manual clock: the state on Redis made while it lives is timed by it.
 pub fn manual_clock() -> Arc<ManualClock> {
     let clock = Arc::new(ManualClock::new());
-    NEXT_CLOCK.with(|next| *next.borrow_mut() = Some(clock.clone()));
+    MANUAL_CLOCK.with(|current| *current.borrow_mut() = Arc::downgrade(&clock));
     clock
+}
+
+/// The clock of the state a test makes now: its manual clock if it has one, else tokio's (paused)
+/// clock, as the chains of the suite use.
+fn test_clock() -> Arc<dyn Clock> {
+    match MANUAL_CLOCK.with(|current| current.borrow().upgrade()) {
+        Some(clock) => clock,
+        None => Arc::new(TokioClock),
+    }
 }
 
 /// An opt-out list a test fills itself and gives to its chain.
@@ -95,9 +104,7 @@ pub struct RedisBacked {
 
 impl RedisBacked {
     fn new() -> Self {
-        let clock = NEXT_CLOCK
-            .with(|next| next.borrow_mut().take())
-            .unwrap_or_else(|| Arc::new(TokioClock));
+        let clock = test_clock();
         let start_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
