@@ -2,7 +2,9 @@
 //! the state of every chain on Redis: the chain must behave the same with in-memory and Redis state.
 //!
 //! The modules are sms-failover's own files; only `backend` differs (see `failover_suite/backend.rs`).
-//! [`every_failover_module_runs_here`] fails when a module is added there and not here.
+//! [`every_failover_module_runs_here`] fails when a module is added there and not here, and
+//! [`every_chain_starts_from_the_backend`] when a test builds a chain that would keep its state in
+//! memory here too.
 
 #[path = "../../sms-failover/tests/failover/ambiguity.rs"]
 mod ambiguity;
@@ -58,4 +60,21 @@ fn every_failover_module_runs_here() {
         "the Redis run of the failover suite (left) must include every module of \
          crates/sms-failover/tests/failover/main.rs (right) by path"
     );
+}
+
+#[test]
+fn every_chain_starts_from_the_backend() {
+    let dir = format!("{}/../sms-failover/tests/failover", env!("CARGO_MANIFEST_DIR"));
+    let main = std::fs::read_to_string(format!("{dir}/main.rs")).expect("main.rs");
+    for module in modules(&main) {
+        if module == "support" {
+            continue;
+        }
+        let source = std::fs::read_to_string(format!("{dir}/{module}.rs")).expect("a module");
+        assert!(
+            !source.contains("FailoverSender::builder()"),
+            "{module}.rs builds a chain with FailoverSender::builder(): use support::builder() (or \
+             chain_of), which puts the chain's state on the backend under test"
+        );
+    }
 }
