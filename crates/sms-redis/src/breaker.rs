@@ -27,7 +27,7 @@ impl BreakerSharing for RedisState {
     async fn admit(&self, provider: &str, probe_lease: Duration) -> Result<SharedBreaker, Error> {
         let mut call = self.scripts().breaker_admit.prepare_invoke();
         call.key(self.breaker_key(provider))
-            .arg(self.offset_us())
+            .arg(self.time_arg())
             .arg(micros(probe_lease))
             .arg(KEEP_MS);
         let mut connection = self.connection();
@@ -47,7 +47,7 @@ impl BreakerSharing for RedisState {
     async fn trip(&self, provider: &str, cool_down: Duration) -> Result<(), Error> {
         let mut call = self.scripts().breaker_trip.prepare_invoke();
         call.key(self.breaker_key(provider))
-            .arg(self.offset_us())
+            .arg(self.time_arg())
             .arg(micros(cool_down))
             .arg(KEEP_MS);
         let mut connection = self.connection();

@@ -37,6 +37,7 @@ pub struct RedisConfig {
     pub(crate) command_timeout: Duration,
     pub(crate) opt_out_retention: Duration,
     pub(crate) time_offset: Option<TimeOffset>,
+    pub(crate) test_clock: Option<TimeOffset>,
 }
 
 impl RedisConfig {
@@ -49,6 +50,7 @@ impl RedisConfig {
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             opt_out_retention: DEFAULT_OPT_OUT_RETENTION,
             time_offset: None,
+            test_clock: None,
         }
     }
 
@@ -92,6 +94,16 @@ impl RedisConfig {
         self.time_offset = Some(offset);
         self
     }
+
+    /// For tests only: every script takes `now()` (a time since the Unix epoch, read before each
+    /// command) as the current time instead of the server's `TIME`, so that the state follows a
+    /// test's paused or manual clock exactly (an offset added to the server's clock would add the real
+    /// time the test takes). Overrides [`Self::time_offset`]. Keys still expire on the server's clock.
+    #[must_use]
+    pub fn test_clock(mut self, now: TimeOffset) -> Self {
+        self.test_clock = Some(now);
+        self
+    }
 }
 
 impl fmt::Debug for RedisConfig {
@@ -103,6 +115,7 @@ impl fmt::Debug for RedisConfig {
             .field("command_timeout", &self.command_timeout)
             .field("opt_out_retention", &self.opt_out_retention)
             .field("time_offset", &self.time_offset.is_some())
+            .field("test_clock", &self.test_clock.is_some())
             .finish()
     }
 }

@@ -37,6 +37,7 @@ struct Inner {
     command_timeout: Duration,
     opt_out_retention: Duration,
     time_offset: Option<TimeOffset>,
+    test_clock: Option<TimeOffset>,
     pub(crate) scripts: Scripts,
     round_trips: AtomicU64,
 }
@@ -117,6 +118,7 @@ impl RedisState {
                 command_timeout: config.command_timeout,
                 opt_out_retention: config.opt_out_retention,
                 time_offset: config.time_offset,
+                test_clock: config.test_clock,
                 scripts: Scripts::new(),
                 round_trips: AtomicU64::new(0),
             }),
@@ -189,12 +191,14 @@ impl RedisState {
         key
     }
 
-    /// Microseconds to add to the server's `TIME` (zero outside tests).
-    pub(crate) fn offset_us(&self) -> u64 {
-        self.inner
-            .time_offset
-            .as_ref()
-            .map_or(0, |offset| micros(offset()))
+    /// The scripts' time argument (`lua/clock.lua`): microseconds to add to the server's `TIME` (zero
+    /// outside tests), or minus a test clock's time (at least one microsecond).
+    pub(crate) fn time_arg(&self) -> i64 {
+        match (&self.inner.test_clock, &self.inner.time_offset) {
+            (Some(now), _) => -i64::try_from(micros(now())).unwrap_or(i64::MAX).max(1),
+            (None, Some(offset)) => i64::try_from(micros(offset())).unwrap_or(i64::MAX),
+            (None, None) => 0,
+        }
     }
 
     /// Runs one round trip within the command timeout. A failure names Redis and the check; one

@@ -23,7 +23,7 @@ impl IdempotencyStore for RedisState {
     async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<Reservation, Error> {
         let mut call = self.scripts().reserve.prepare_invoke();
         call.key(self.reference_key(reference))
-            .arg(self.offset_us())
+            .arg(self.time_arg())
             .arg(micros(retention));
         let mut connection = self.connection();
         let answer: Vec<String> = self
@@ -49,7 +49,7 @@ impl IdempotencyStore for RedisState {
     ) -> Result<(), Error> {
         let mut call = self.scripts().complete.prepare_invoke();
         call.key(self.reference_key(reference))
-            .arg(self.offset_us())
+            .arg(self.time_arg())
             .arg(micros(retention))
             .arg(outcome.to_json());
         let mut connection = self.connection();

@@ -31,7 +31,7 @@ impl RecipientLimiter for RedisState {
         for number in numbers {
             call.key(self.key("limit", &[scope, &number.e164()]));
         }
-        call.arg(self.offset_us())
+        call.arg(self.time_arg())
             .arg(fastrand::u64(..))
             .arg(windows.len());
         for window in windows {

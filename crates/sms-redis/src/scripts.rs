@@ -1,5 +1,6 @@
 //! The Lua scripts, loaded once per server and called with `EVALSHA` (reloaded after a restart:
-//! `redis::Script` answers `NOSCRIPT` by loading the script and calling it again).
+//! `redis::Script` answers `NOSCRIPT` by loading the script and calling it again). Scripts that tell
+//! the time start with `lua/clock.lua`.
 
 use redis::Script;
 
@@ -17,12 +18,27 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
-            limit: Script::new(include_str!("lua/limit.lua")),
-            reserve: Script::new(include_str!("lua/reserve.lua")),
-            complete: Script::new(include_str!("lua/complete.lua")),
+            limit: Script::new(concat!(
+                include_str!("lua/clock.lua"),
+                include_str!("lua/limit.lua")
+            )),
+            reserve: Script::new(concat!(
+                include_str!("lua/clock.lua"),
+                include_str!("lua/reserve.lua")
+            )),
+            complete: Script::new(concat!(
+                include_str!("lua/clock.lua"),
+                include_str!("lua/complete.lua")
+            )),
             release: Script::new(include_str!("lua/release.lua")),
-            breaker_admit: Script::new(include_str!("lua/breaker_admit.lua")),
-            breaker_trip: Script::new(include_str!("lua/breaker_trip.lua")),
+            breaker_admit: Script::new(concat!(
+                include_str!("lua/clock.lua"),
+                include_str!("lua/breaker_admit.lua")
+            )),
+            breaker_trip: Script::new(concat!(
+                include_str!("lua/clock.lua"),
+                include_str!("lua/breaker_trip.lua")
+            )),
             breaker_release: Script::new(include_str!("lua/breaker_release.lua")),
         }
     }

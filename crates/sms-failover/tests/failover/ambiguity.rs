@@ -127,7 +127,7 @@ async fn unknown_and_unmentioned_numbers_are_never_resent() {
         });
         let b = stub("b");
         let chain = build(
-            sms_failover::FailoverSender::builder()
+            builder()
                 .recipient_limits(sms_failover::RecipientLimits::disabled())
                 .ambiguity_policy(policy)
                 .provider(sms_failover::ProviderEntry::new(unsure).priority(0))
@@ -215,7 +215,7 @@ async fn an_outer_chain_does_not_resend_what_an_inner_chain_left_ambiguous() {
     let inner: Arc<dyn MessageSender> = Arc::new(build(chain_of(&[&x, &y])));
     let last = stub("last");
     let outer = build(
-        sms_failover::FailoverSender::builder()
+        builder()
             .recipient_limits(sms_failover::RecipientLimits::disabled())
             .provider(sms_failover::ProviderEntry::new(inner).name("inner"))
             .provider(sms_failover::ProviderEntry::new(last.clone() as Arc<dyn MessageSender>).priority(1)),
@@ -266,7 +266,7 @@ async fn all_providers_failed_after_an_ambiguous_attempt_fails_over_only_at_leas
         });
         let last = stub("last");
         let chain = build(
-            sms_failover::FailoverSender::builder()
+            builder()
                 .recipient_limits(sms_failover::RecipientLimits::disabled())
                 .ambiguity_policy(policy)
                 .provider(sms_failover::ProviderEntry::new(hiding))

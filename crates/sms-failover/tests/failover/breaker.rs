@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{ErrorKind, MessageSender};
-use sms_failover::{BreakerConfig, BreakerState, ManualClock, RetryPolicy};
+use sms_failover::{BreakerConfig, BreakerState, RetryPolicy};
 
 use crate::support::*;
 
@@ -167,7 +167,7 @@ async fn when_every_breaker_is_open_nothing_is_requested() {
 
 #[tokio::test(start_paused = true)]
 async fn a_manual_clock_drives_the_cool_down() {
-    let clock = Arc::new(ManualClock::new());
+    let clock = crate::backend::manual_clock();
     let a = Arc::new(StubSender::new("a").then(StubOutcome::fail(ErrorKind::Unavailable)));
     let b = stub("b");
     let chain = build(
@@ -235,7 +235,7 @@ async fn the_chains_own_deadline_cut_does_not_count_against_the_breaker() {
 
 #[tokio::test(start_paused = true)]
 async fn a_probe_cut_by_the_deadline_leaves_the_next_request_to_probe() {
-    let clock = Arc::new(ManualClock::new());
+    let clock = crate::backend::manual_clock();
     let a = Arc::new(StubSender::new("a").then(StubOutcome::fail(ErrorKind::Unavailable)));
     let chain = build(
         chain_of(&[&a])

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{Capabilities, ErrorKind, InboundMessage, Message, MessageKind, MessageSender};
-use sms_failover::{
-    BreakerConfig, InMemorySuppressionList, ManualClock, RecipientLimits, RetryPolicy, SuppressionList,
-};
+use sms_failover::{BreakerConfig, RecipientLimits, RetryPolicy};
 
 use crate::support::*;
 
@@ -26,7 +24,7 @@ fn unsubscribe(sender: &str) -> InboundMessage {
 
 #[tokio::test(start_paused = true)]
 async fn opted_out_numbers_are_not_sent_and_cost_no_request() {
-    let list = Arc::new(InMemorySuppressionList::new());
+    let list = crate::backend::suppression_list();
     let to = numbers(2);
     list.suppress(&to[0]).await.expect("listed");
     let a = stub("a");
@@ -41,7 +39,7 @@ async fn opted_out_numbers_are_not_sent_and_cost_no_request() {
 
 #[tokio::test(start_paused = true)]
 async fn a_juxiang_unsubscribe_reply_stops_every_later_message() {
-    let list = Arc::new(InMemorySuppressionList::new());
+    let list = crate::backend::suppression_list();
     let a = stub("a");
     let chain = build(chain_of(&[&a]).suppression_list(list.clone()));
     assert!(
@@ -96,7 +94,7 @@ async fn a_second_message_within_a_second_is_throttled_locally() {
 
 #[tokio::test(start_paused = true)]
 async fn five_per_day_per_number_on_an_injected_clock() {
-    let clock = Arc::new(ManualClock::new());
+    let clock = crate::backend::manual_clock();
     let a = stub("a");
     let chain = build(
         chain_of(&[&a])
@@ -150,7 +148,7 @@ async fn a_message_counts_once_however_many_providers_and_retries_it_takes() {
 
 #[tokio::test(start_paused = true)]
 async fn numbers_the_chain_refused_earlier_are_not_counted() {
-    let list = Arc::new(InMemorySuppressionList::new());
+    let list = crate::backend::suppression_list();
     let text_only = Arc::new(StubSender::new("a").with_capabilities(Capabilities::new(&[MessageKind::Text])));
     let one_per_day = RecipientLimits::disabled().with_limit(1, Duration::from_secs(24 * 3600));
     let chain = build(
@@ -196,7 +194,7 @@ async fn numbers_the_chain_refused_earlier_are_not_counted() {
 
 #[tokio::test(start_paused = true)]
 async fn five_per_day_means_five_in_any_24_hours() {
-    let clock = Arc::new(ManualClock::new());
+    let clock = crate::backend::manual_clock();
     let a = stub("a");
     let chain = build(
         chain_of(&[&a])

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{BalanceQuery, ErrorKind, MessageSender};
-use sms_failover::{
-    BreakerConfig, BreakerState, FailoverSender, ProviderEntry, RecipientLimits, RetryPolicy,
-};
+use sms_failover::{BreakerConfig, BreakerState, ProviderEntry, RecipientLimits, RetryPolicy};
 
 use crate::support::*;
 
@@ -56,7 +54,7 @@ async fn balances_are_listed_per_provider() {
     a.set_balance(42);
     let b = stub("b");
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::with_balance_query(a.clone()).priority(0))
             .provider(ProviderEntry::new(b.clone() as Arc<dyn MessageSender>).priority(1))
@@ -83,7 +81,7 @@ async fn entry_names_override_sender_names_in_receipts_and_attempts() {
     let a = failing("ihuyi", ErrorKind::InsufficientBalance);
     let b = stub("ihuyi");
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(a as Arc<dyn MessageSender>).name("ihuyi-main"))
             .provider(
@@ -102,7 +100,7 @@ async fn one_registration_gives_the_chain_the_clients_balance_too() {
     let a = stub("a");
     a.set_balance(7);
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(a.clone())),
     );
@@ -110,7 +108,7 @@ async fn one_registration_gives_the_chain_the_clients_balance_too() {
     assert_eq!(balances[0].1.as_ref().map(|b| b.amount).ok(), Some(7));
     // Only an explicitly send-only registration has no balance.
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::send_only(a.clone())),
     );

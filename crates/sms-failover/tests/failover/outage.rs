@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{AmbiguityPolicy, ErrorKind, MessageSender};
-use sms_failover::{BreakerConfig, BreakerState, ManualClock, RetryPolicy};
+use sms_failover::{BreakerConfig, BreakerState, RetryPolicy};
 
 use crate::support::*;
 
@@ -148,7 +148,7 @@ async fn slow_calls_trip_the_breaker_before_their_timeout_so_later_sends_leave_a
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_probe_reopens_the_breaker() {
-    let clock = Arc::new(ManualClock::new());
+    let clock = crate::backend::manual_clock();
     let a = Arc::new(
         StubSender::new("a")
             .then(StubOutcome::fail(ErrorKind::Unavailable))

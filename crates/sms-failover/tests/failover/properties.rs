@@ -11,12 +11,11 @@ use sms_core::{
     PhoneNumber, Receipt, RecipientStatus,
 };
 use sms_failover::{
-    BreakerConfig, BreakerState, FailoverSender, ManualClock, ProviderEntry, RecipientLimits, RetryPolicy,
-    Strategy as Routing,
+    BreakerConfig, BreakerState, ProviderEntry, RecipientLimits, RetryPolicy, Strategy as Routing,
 };
 use tokio::time::Instant;
 
-use crate::support::{numbers, text_to};
+use crate::support::{builder, numbers, text_to};
 
 /// What a provider does with one request.
 #[derive(Debug, Clone)]
@@ -259,7 +258,7 @@ const NAMES: [&str; 3] = ["p0", "p1", "p2"];
 async fn check(plan: Plan) -> Result<(), TestCaseError> {
     let pool = numbers(3);
     let log = Arc::new(Mutex::new(Vec::<Entry>::new()));
-    let clock = Arc::new(ManualClock::new());
+    let clock = crate::backend::manual_clock();
     let routing = match plan.routing {
         0 => Routing::Priority,
         1 => Routing::RoundRobin,
@@ -272,7 +271,7 @@ async fn check(plan: Plan) -> Result<(), TestCaseError> {
         .jitter(plan.jitter)
         .deadline(Duration::from_millis(plan.deadline_ms));
     retry.attempt_timeout = plan.attempt_timeout_ms.map(Duration::from_millis);
-    let mut builder = FailoverSender::builder()
+    let mut builder = builder()
         .part_concurrency(plan.part_concurrency)
         .strategy(routing)
         .random_seed(plan.seed)

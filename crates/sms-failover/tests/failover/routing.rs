@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{Capabilities, ErrorKind, Message, MessageKind, MessageSender, PhoneNumber};
-use sms_failover::{FailoverSender, ProviderEntry, RecipientLimits, Strategy, TokioClock};
+use sms_failover::{ProviderEntry, RecipientLimits, Strategy, TokioClock};
 
 use crate::support::*;
 
@@ -14,7 +14,7 @@ async fn priority_order_tries_the_lowest_priority_first() {
     let high = stub("high");
     // Added in the "wrong" order: priority decides, not insertion.
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .clock(Arc::new(TokioClock))
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(high.clone()).priority(5))
@@ -35,7 +35,7 @@ async fn equal_priorities_keep_the_order_they_were_added_in() {
     let a = failing("a", ErrorKind::Unauthorized);
     let b = stub("b");
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(a.clone()))
             .provider(ProviderEntry::new(b.clone())),
@@ -73,7 +73,7 @@ async fn round_robin_rotates_the_first_provider_then_falls_back_in_priority_orde
 async fn weighted_random_picks_the_first_provider_by_weight() {
     let (light, heavy, never) = (stub("light"), stub("heavy"), stub("never"));
     let chain = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .strategy(Strategy::WeightedRandom)
             .random_seed(11)
@@ -183,7 +183,7 @@ async fn the_chain_is_a_message_sender_named_failover() {
     assert_eq!(as_sender.name(), "failover");
     // A chain can be a provider of another chain.
     let outer = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(as_sender).name("inner")),
     );
@@ -199,7 +199,7 @@ async fn an_inner_chain_that_failed_everywhere_lets_the_outer_chain_move_on() {
     ])));
     let last = stub("last");
     let outer = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(inner).name("inner"))
             .provider(ProviderEntry::new(last.clone()).priority(1)),
@@ -221,23 +221,23 @@ async fn an_inner_chain_that_failed_everywhere_lets_the_outer_chain_move_on() {
 fn build_refuses_bad_configuration() {
     let a = stub("a");
     let cases = [
-        FailoverSender::builder(),
-        FailoverSender::builder()
+        builder(),
+        builder()
             .provider(ProviderEntry::new(a.clone()))
             .provider(ProviderEntry::new(a.clone())),
-        FailoverSender::builder()
+        builder()
             .provider(ProviderEntry::new(a.clone()))
             .retry(sms_failover::RetryPolicy::default().max_attempts_per_provider(0)),
-        FailoverSender::builder()
+        builder()
             .provider(ProviderEntry::new(a.clone()))
             .retry(sms_failover::RetryPolicy::default().deadline(std::time::Duration::ZERO)),
-        FailoverSender::builder()
+        builder()
             .provider(ProviderEntry::new(a.clone()))
             .circuit_breaker(sms_failover::BreakerConfig::default().failure_threshold(0)),
-        FailoverSender::builder()
+        builder()
             .provider(ProviderEntry::new(a.clone()).weight(0))
             .strategy(Strategy::WeightedRandom),
-        FailoverSender::builder()
+        builder()
             .provider(ProviderEntry::new(a.clone()))
             .recipient_limits(RecipientLimits::disabled().with_limit(0, std::time::Duration::from_secs(1))),
     ];
@@ -247,7 +247,7 @@ fn build_refuses_bad_configuration() {
     }
     // Two accounts of one provider are fine once named apart.
     assert!(
-        FailoverSender::builder()
+        builder()
             .provider(ProviderEntry::new(a.clone()))
             .provider(ProviderEntry::new(a).name("a-backup"))
             .build()
@@ -265,7 +265,7 @@ async fn a_nested_chain_follows_the_outer_chains_ambiguity_policy() {
     let inner: Arc<dyn MessageSender> = Arc::new(build(chain_of(&[&x, &y])));
     let last = stub("last");
     let outer = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .ambiguity_policy(AmbiguityPolicy::AtLeastOnce)
             .provider(ProviderEntry::new(inner).name("inner"))
@@ -284,7 +284,7 @@ async fn a_nested_chain_follows_the_outer_chains_ambiguity_policy() {
     ));
     let last = stub("last");
     let outer = build(
-        FailoverSender::builder()
+        builder()
             .recipient_limits(RecipientLimits::disabled())
             .provider(ProviderEntry::new(inner).name("inner"))
             .provider(ProviderEntry::new(last.clone()).priority(1)),

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use sms_core::testkit::StubOutcome;
 use sms_core::{ClientReference, Error, ErrorKind, MessageSender, PhoneNumber};
 use sms_failover::state::{
-    Admission, BreakerSharing, FailOpen, IdempotencyStore, InMemoryBreakerSharing, RecipientLimiter,
-    RecordedOutcome, Reservation, SharedBreaker, SuppressionList, backend_unavailable,
+    Admission, BreakerSharing, FailOpen, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
+    SharedBreaker, SuppressionList, backend_unavailable,
 };
-use sms_failover::{BreakerConfig, LimitScope, LimitWindow, RecipientLimits, TokioClock};
+use sms_failover::{BreakerConfig, LimitScope, LimitWindow, RecipientLimits};
 
 use crate::support::*;
 
@@ -240,7 +240,7 @@ async fn limits_per_provider_account_count_at_each_provider_and_fail_over() {
 
 #[tokio::test(start_paused = true)]
 async fn a_breaker_tripped_by_one_chain_sends_the_others_straight_to_the_next_provider() {
-    let sharing = Arc::new(InMemoryBreakerSharing::new(Arc::new(TokioClock)));
+    let sharing = crate::backend::breaker_sharing();
     let primary = failing("primary", ErrorKind::Unavailable);
     let secondary = stub("secondary");
     let make = || {

@@ -44,10 +44,16 @@ pub fn plain_retry() -> RetryPolicy {
         .max_backoff(Duration::from_secs(10))
 }
 
+/// A new chain's builder, its state where the test binary keeps it (`crate::backend`). The backend
+/// comes first, so that the state a test gives its chain itself takes its place.
+pub fn builder() -> FailoverSenderBuilder {
+    crate::backend::apply(FailoverSender::builder())
+}
+
 /// A chain over `providers` in priority order, on tokio's (paused) clock, without recipient limits.
 pub fn chain_of(providers: &[&Arc<StubSender>]) -> FailoverSenderBuilder {
     providers.iter().enumerate().fold(
-        FailoverSender::builder()
+        builder()
             .clock(Arc::new(TokioClock))
             .recipient_limits(RecipientLimits::disabled())
             .retry(plain_retry())

@@ -1,10 +1,9 @@
 -- Shared breaker: may a request go to this provider? KEYS[1]: the provider's hash
 -- (s: O open / P probing; u: open until; l: probe lease until; microseconds).
--- ARGV[1]: time offset (microseconds), ARGV[2]: probe lease (microseconds),
+-- ARGV[1]: time offset (microseconds; see clock.lua), ARGV[2]: probe lease (microseconds),
 -- ARGV[3]: how long the key outlives the cool-down (milliseconds).
 -- Returns {0} closed, {1, wait} open (wait in microseconds), {2} this caller takes the probe.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+local now = now_us()
 local state = redis.call('HMGET', KEYS[1], 's', 'u', 'l')
 if not state[1] then return {0} end
 local open_until = tonumber(state[2])

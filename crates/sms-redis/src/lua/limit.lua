@@ -1,12 +1,11 @@
 -- Per-recipient limits: exact sliding logs, every window checked before anything is recorded.
 -- KEYS: one sorted set per number (members: admitted sends; scores: their times in microseconds).
--- ARGV[1]: microseconds added to the server's TIME (0 outside tests).
+-- ARGV[1]: microseconds added to the server's TIME (0 outside tests), or minus the time (clock.lua).
 -- ARGV[2]: a nonce that makes this call's members unique.
 -- ARGV[3]: the number of windows n; then n pairs (count, period in microseconds).
 -- Returns two integers per key: 0, 0 when admitted (and recorded), or the refusing window's index
 -- (1-based, the one with the longest wait) and the wait in microseconds.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+local now = now_us()
 local nonce = ARGV[2]
 local n = tonumber(ARGV[3])
 local counts, periods, longest = {}, {}, 0

@@ -1,11 +1,10 @@
 -- Idempotency: reserve a client reference, or say what became of it.
 -- KEYS[1]: the reference's string: 'P|<until>' pending, or 'C|<until>|<outcome>' completed (until:
 -- microseconds of the server's time, offset included).
--- ARGV[1]: microseconds added to the server's TIME (0 outside tests).
+-- ARGV[1]: microseconds added to the server's TIME (0 outside tests), or minus the time (clock.lua).
 -- ARGV[2]: retention in microseconds.
 -- Returns {'R'} when reserved now, {'P'} when pending, {'C', outcome} when completed.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+local now = now_us()
 local retention = tonumber(ARGV[2])
 local value = redis.call('GET', KEYS[1])
 if value then
