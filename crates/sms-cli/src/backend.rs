@@ -10,7 +10,7 @@ use sms::ihuyi_voice::{IhuyiVoiceClient, IhuyiVoiceConfig};
 use sms::juxiang::{JuxiangClient, JuxiangConfig};
 use sms::mms_10658::{MmsClient, MmsConfig};
 use sms::sandbox::{DEFAULT_ACCOUNT, DEFAULT_JUXIANG_PASSWORD, DEFAULT_KEY, Sandbox};
-use sms::{InboundSource, MessageSender};
+use sms::{Capabilities, InboundSource, MessageKind, MessageSender};
 
 use crate::exit::{Failure, Outcome};
 
@@ -40,6 +40,8 @@ pub struct ProviderInfo {
     pub price_per_part: Option<f64>,
     /// Whether the provider writes text as GBK (so text GBK cannot encode is refused up front).
     pub gbk: bool,
+    /// What it can send.
+    pub capabilities: Capabilities,
 }
 
 /// A source of handset replies and how often it may be asked.
@@ -114,6 +116,7 @@ impl Backend {
             account: DEFAULT_ACCOUNT.to_owned(),
             price_per_part: None,
             gbk,
+            capabilities: sender.capabilities().clone(),
         };
         let providers = vec![
             info(&ihuyi, "ihuyi", base.clone(), false),
@@ -154,6 +157,16 @@ impl Backend {
     /// True when the text must be encodable as GBK (a provider of the chain writes GBK).
     pub fn needs_gbk(&self) -> bool {
         self.providers.iter().any(|p| p.gbk)
+    }
+
+    /// The longest text any provider that sends `kind` takes (`None`: no limit). The chain's own
+    /// capabilities cannot say this: their union counts providers that send no text at all.
+    pub fn max_text_chars(&self, kind: MessageKind) -> Option<usize> {
+        self.providers
+            .iter()
+            .filter(|p| p.capabilities.supports(kind))
+            .map(|p| p.capabilities.max_text_chars)
+            .try_fold(0usize, |max, limit| limit.map(|l| max.max(l)))
     }
 
     /// The price of one part on the chain's first provider, when configured.

@@ -68,10 +68,10 @@ pub enum Policy {
 #[derive(Debug, Args)]
 pub struct BodyArgs {
     /// Free text.
-    #[arg(long, conflicts_with_all = ["voice_code", "mms"])]
+    #[arg(long, conflicts_with = "template")]
     pub text: Option<String>,
     /// A template id registered with the provider.
-    #[arg(long, value_name = "ID", conflicts_with_all = ["voice_code", "mms"])]
+    #[arg(long, value_name = "ID")]
     pub template: Option<String>,
     /// The template's approved text with `{name}` placeholders (providers that send the final text
     /// need it).
@@ -101,10 +101,10 @@ pub struct SendArgs {
     #[command(flatten)]
     pub body: BodyArgs,
     /// A voice verification code (4 to 6 digits).
-    #[arg(long, value_name = "CODE", conflicts_with = "mms")]
+    #[arg(long, value_name = "CODE", conflicts_with_all = ["mms", "text", "template"])]
     pub voice_code: Option<String>,
     /// An MMS package id (with --product).
-    #[arg(long, value_name = "PACKAGE", requires = "product")]
+    #[arg(long, value_name = "PACKAGE", requires = "product", conflicts_with_all = ["text", "template"])]
     pub mms: Option<String>,
     /// The MMS product id.
     #[arg(long, value_name = "PID", requires = "mms")]
@@ -176,4 +176,14 @@ pub struct SandboxArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -112,6 +112,14 @@ pub fn with_options(mut message: Message, body: &BodyArgs) -> Result<Message, Fa
 /// A usage failure saying what is wrong.
 pub fn check(backend: &Backend, message: &Message) -> Result<usize, Failure> {
     backend.chain.preflight(message).map_err(|e| Failure::usage(e.to_string()))?;
+    if let (Some(limit), Some(text)) = (backend.max_text_chars(message.kind()), message.body().text()) {
+        let length = text.chars().count();
+        if length > limit {
+            return Err(Failure::usage(format!(
+                "the text is {length} characters long; the longest any provider of the chain takes is {limit}"
+            )));
+        }
+    }
     let unencodable = match message.body().text() {
         Some(text) if backend.needs_gbk() => first_unencodable_gbk(text),
         _ => None,
