@@ -51,6 +51,7 @@ const FACADE_FEATURES: &[&str] = &[
     "failover",
     "sandbox",
     "testkit",
+    "config",
     "full",
 ];
 

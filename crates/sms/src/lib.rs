@@ -44,6 +44,18 @@ pub use sms_failover as failover;
 #[doc(inline)]
 pub use sms_sandbox as sandbox;
 
+/// One TOML file for providers, the chain, store, state and gateway (feature `config`).
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+#[doc(inline)]
+pub use sms_config as config;
+
+/// A loaded configuration: `sms::Config::load(path)?.build_chain()?` (feature `config`).
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+#[doc(inline)]
+pub use sms_config::Config;
+
 /// The traits and types most applications use, for `use sms::prelude::*`.
 pub mod prelude {
     pub use sms_core::{

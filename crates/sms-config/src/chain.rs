@@ -1,0 +1,256 @@
+//! `[chain]`: how the failover chain routes, retries, breaks circuits and limits each number.
+
+use std::time::Duration;
+
+use sms_core::AmbiguityPolicy;
+use sms_failover::{
+    BreakerConfig, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder, RecipientLimits, RetryPolicy, Strategy,
+};
+
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::reader::{Reader, error_at};
+use crate::tree::EMPTY;
+
+/// Requests remembered per provider for health reports (the chain's own default).
+pub const DEFAULT_HEALTH_WINDOW: usize = 100;
+
+/// The longest deadline or attempt timeout a chain accepts.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Whose sends a per-number limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum LimitScope {
+    /// All sends of the chain to a number, whichever provider took them. The default.
+    #[default]
+    Chain,
+}
+
+/// The `[chain]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChainConfig {
+    /// How the first provider of each message is picked.
+    pub strategy: Strategy,
+    /// What to do when an attempt's outcome is unknown.
+    pub ambiguity: AmbiguityPolicy,
+    /// Retries, backoff, the per-message deadline and the attempt timeout.
+    pub retry: RetryPolicy,
+    /// One circuit breaker per provider.
+    pub breaker: BreakerConfig,
+    /// Per-number limits.
+    pub limits: RecipientLimits,
+    /// Whose sends the limits count.
+    pub limit_scope: LimitScope,
+    /// Requests of one message in flight at once to one provider.
+    pub part_concurrency: usize,
+    /// Requests per provider summarised in health reports.
+    pub health_window: usize,
+    /// Seed of the random choices (tests only; unset in production).
+    pub random_seed: Option<u64>,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::default(),
+            ambiguity: AmbiguityPolicy::default(),
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            limits: RecipientLimits::default(),
+            limit_scope: LimitScope::default(),
+            part_concurrency: DEFAULT_PART_CONCURRENCY,
+            health_window: DEFAULT_HEALTH_WINDOW,
+            random_seed: None,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// A builder with every setting of this section (and no providers yet).
+    pub fn builder(&self) -> FailoverSenderBuilder {
+        let mut builder = sms_failover::FailoverSender::builder()
+            .strategy(self.strategy)
+            .ambiguity_policy(self.ambiguity)
+            .retry(self.retry)
+            .circuit_breaker(self.breaker)
+            .recipient_limits(self.limits.clone())
+            .part_concurrency(self.part_concurrency)
+            .health_window(self.health_window);
+        if let Some(seed) = self.random_seed {
+            builder = builder.random_seed(seed);
+        }
+        builder
+    }
+}
+
+const CHAIN_KEYS: [&str; 8] = [
+    "strategy",
+    "ambiguity",
+    "part_concurrency",
+    "health_window",
+    "random_seed",
+    "retry",
+    "breaker",
+    "limits",
+];
+
+/// Reads `[chain]` (an absent section reads as an empty one: every default).
+pub(crate) fn read(mut r: Reader<'_>) -> Result<(ChainConfig, toml::Table), ConfigError> {
+    let defaults = ChainConfig::default();
+    r.allow_only(&CHAIN_KEYS)?;
+    let strategy = r.choice(
+        "strategy",
+        &[
+            ("priority", Strategy::Priority),
+            ("weighted-random", Strategy::WeightedRandom),
+            ("round-robin", Strategy::RoundRobin),
+        ],
+        Strategy::Priority,
+        "priority",
+    )?;
+    let ambiguity = r.choice(
+        "ambiguity",
+        &[
+            ("at-most-once", AmbiguityPolicy::AtMostOnce),
+            ("at-least-once", AmbiguityPolicy::AtLeastOnce),
+        ],
+        AmbiguityPolicy::AtMostOnce,
+        "at-most-once",
+    )?;
+    let part_concurrency = r.usize_or("part_concurrency", defaults.part_concurrency, 1)?;
+    let health_window = r.usize_or("health_window", defaults.health_window, 1)?;
+    let random_seed = r.opt_u64("random_seed", 0)?;
+    let retry = read_retry(&mut r)?;
+    let breaker = read_breaker(&mut r)?;
+    let (limits, limit_scope) = read_limits(&mut r)?;
+    let config = ChainConfig {
+        strategy,
+        ambiguity,
+        retry,
+        breaker,
+        limits,
+        limit_scope,
+        part_concurrency,
+        health_window,
+        random_seed,
+    };
+    Ok((config, r.finish()))
+}
+
+fn sub<'a>(r: &mut Reader<'a>, key: &str) -> Result<Reader<'a>, ConfigError> {
+    match r.table(key)? {
+        Some(sub) => Ok(sub),
+        // An absent section reads as an empty one, so its defaults are shown too.
+        None => Reader::new(r.source(), r.key_path(key), &EMPTY),
+    }
+}
+
+fn read_retry(r: &mut Reader<'_>) -> Result<RetryPolicy, ConfigError> {
+    let d = RetryPolicy::default();
+    let mut t = sub(r, "retry")?;
+    t.allow_only(&[
+        "max_attempts_per_provider",
+        "initial_backoff",
+        "max_backoff",
+        "jitter",
+        "deadline",
+        "attempt_timeout",
+    ])?;
+    let max_attempts = t.u32_or("max_attempts_per_provider", d.max_attempts_per_provider, 1)?;
+    let initial_backoff = t.duration_or("initial_backoff", d.initial_backoff, false)?;
+    let max_backoff = t.duration_or("max_backoff", d.max_backoff, false)?;
+    let jitter = t.bool_or("jitter", d.jitter)?;
+    let deadline = t.duration_or("deadline", d.deadline, true)?;
+    if deadline > LONGEST_WAIT {
+        return Err(t.invalid("deadline", "must be at most a day (\"1d\")"));
+    }
+    let attempt_timeout = t.optional_duration("attempt_timeout", d.attempt_timeout, true)?;
+    if attempt_timeout.is_some_and(|a| a > LONGEST_WAIT) {
+        return Err(t.invalid("attempt_timeout", "must be at most a day (\"1d\"), or \"off\""));
+    }
+    let mut policy = RetryPolicy::default()
+        .max_attempts_per_provider(max_attempts)
+        .initial_backoff(initial_backoff)
+        .max_backoff(max_backoff)
+        .jitter(jitter)
+        .deadline(deadline);
+    policy.attempt_timeout = attempt_timeout;
+    r.put("retry", t.finish());
+    Ok(policy)
+}
+
+fn read_breaker(r: &mut Reader<'_>) -> Result<BreakerConfig, ConfigError> {
+    let d = BreakerConfig::default();
+    let mut t = sub(r, "breaker")?;
+    t.allow_only(&["failure_threshold", "cool_down", "slow_call_threshold"])?;
+    let config = BreakerConfig::default()
+        .failure_threshold(t.u32_or("failure_threshold", d.failure_threshold, 1)?)
+        .cool_down(t.duration_or("cool_down", d.cool_down, false)?)
+        .slow_call_threshold(t.optional_duration("slow_call_threshold", d.slow_call_threshold, true)?);
+    r.put("breaker", t.finish());
+    Ok(config)
+}
+
+fn read_limits(r: &mut Reader<'_>) -> Result<(RecipientLimits, LimitScope), ConfigError> {
+    let mut t = sub(r, "limits")?;
+    t.allow_only(&["scope", "windows"])?;
+    let scope = t.choice(
+        "scope",
+        &[("chain", LimitScope::Chain)],
+        LimitScope::Chain,
+        "chain",
+    )?;
+    let limits = match t.array("windows")? {
+        None => RecipientLimits::default(),
+        Some(items) => {
+            let mut limits = RecipientLimits::disabled();
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{}[{i}]", t.key_path("windows"));
+                let mut w = Reader::new(t.source(), path, item)?;
+                w.allow_only(&["count", "period"])?;
+                let count = w.opt_u32("count", 1)?.ok_or_else(|| {
+                    w.error(
+                        ConfigErrorKind::MissingKey,
+                        "count",
+                        "missing key `count`: messages allowed per period",
+                    )
+                })?;
+                if w.entries().iter().all(|e| e.key != "period") {
+                    return Err(w.error(
+                        ConfigErrorKind::MissingKey,
+                        "period",
+                        "missing key `period`: the window's length, e.g. \"1s\", \"1h\", \"1d\"",
+                    ));
+                }
+                let period = w.duration_or("period", Duration::ZERO, true)?;
+                limits = limits.with_limit(count, period);
+            }
+            limits
+        }
+    };
+    let windows: Vec<toml::Value> = limits
+        .windows()
+        .iter()
+        .map(|w| {
+            let mut table = toml::Table::new();
+            table.insert("count".into(), i64::from(w.count).into());
+            table.insert("period".into(), crate::reader::format_duration(w.period).into());
+            toml::Value::Table(table)
+        })
+        .collect();
+    t.put("windows", toml::Value::Array(windows));
+    r.put("limits", t.finish());
+    Ok((limits, scope))
+}
+
+/// An error about the chain as a whole (from the chain's own builder), at `[chain]`.
+pub(crate) fn build_error(src: &crate::source::Source, message: String) -> ConfigError {
+    error_at(
+        src,
+        ConfigErrorKind::InvalidValue,
+        "chain",
+        &crate::tree::Origin::File(None),
+        message,
+    )
+}

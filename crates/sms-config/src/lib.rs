@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod backends;
+mod chain;
+mod config;
+mod env;
+mod error;
+mod lookup;
+mod options;
+mod provider;
+mod reader;
+mod source;
+mod suggest;
+mod tree;
+
+pub use backends::{
+    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_LISTEN, GatewayConfig, SourceNet,
+    StateBackend, StateConfig, StoreBackend, StoreConfig,
+};
+pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
+pub use config::{Config, ConfigOrigin, SANDBOX_NOTICE};
+pub use error::{ConfigError, ConfigErrorKind, Position};
+pub use lookup::{FoundBy, LOCAL_FILE, Located, locate, user_config_file};
+pub use options::LoadOptions;
+pub use provider::{ProviderClient, ProviderConfig, ProviderSettings, Vendor};
