@@ -5,7 +5,7 @@ use sms::{
     VoiceCode,
 };
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Route};
 use crate::cli::{BodyArgs, Policy};
 use crate::exit::Failure;
 
@@ -105,14 +105,29 @@ pub fn with_options(mut message: Message, body: &BodyArgs) -> Result<Message, Fa
     Ok(message)
 }
 
-/// Checks a message against the chain before sending: what every provider requires, the chain's
-/// capabilities (kind, length), emoji, and GBK when a provider writes GBK. Returns the billed parts.
+/// Checks a message against the providers that would carry it, before sending: what every provider
+/// requires, their capabilities (kind, scheduling), the longest text any of them takes, emoji, and
+/// GBK when one of them writes GBK. Returns the billed parts.
 ///
 /// # Errors
 /// A usage failure saying what is wrong.
 pub fn check(backend: &Backend, message: &Message) -> Result<usize, Failure> {
-    backend.chain.preflight(message).map_err(|e| Failure::usage(e.to_string()))?;
-    if let (Some(limit), Some(text)) = (backend.max_text_chars(message.kind()), message.body().text()) {
+    let route = backend.route(message.kind());
+    let providers = route.providers();
+    let preflight = match &route {
+        Route::Chain(_) => backend.chain.preflight(message),
+        Route::Direct(p) => p.sender.preflight(message),
+        Route::Nowhere => {
+            return Err(Failure::usage(format!("no configured provider sends {:?} messages", message.kind())));
+        }
+    };
+    preflight.map_err(|e| Failure::usage(e.to_string()))?;
+    // The chain's own capabilities cannot say this: their union counts providers that send no text.
+    let limit = providers
+        .iter()
+        .map(|p| p.capabilities.max_text_chars)
+        .try_fold(0usize, |max, limit| limit.map(|l| max.max(l)));
+    if let (Some(limit), Some(text)) = (limit, message.body().text()) {
         let length = text.chars().count();
         if length > limit {
             return Err(Failure::usage(format!(
@@ -121,7 +136,7 @@ pub fn check(backend: &Backend, message: &Message) -> Result<usize, Failure> {
         }
     }
     let unencodable = match message.body().text() {
-        Some(text) if backend.needs_gbk() => first_unencodable_gbk(text),
+        Some(text) if providers.iter().any(|p| p.gbk) => first_unencodable_gbk(text),
         _ => None,
     };
     if let Some((position, c)) = unencodable {

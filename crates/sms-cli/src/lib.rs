@@ -9,7 +9,6 @@ mod commands;
 mod compose;
 pub mod exit;
 mod report;
-mod sandbox_config;
 mod setup;
 
 use std::process::ExitCode;

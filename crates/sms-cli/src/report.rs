@@ -70,35 +70,33 @@ pub fn attempt_lines(attempts: &[Attempt]) -> Vec<String> {
 }
 
 /// What a message would send, for `--dry-run`: the provider that would take it first and the
-/// fields of its request. Secrets never appear: the request is shown before signing.
+/// fields of its request. Secrets never appear: the request is shown before signing, and a voice
+/// code (a short-lived credential) only by its length.
 pub fn dry_run_json(backend: &Backend, message: &Message, parts: usize) -> Value {
-    let vendors: &[&str] = match message.body() {
-        MessageBody::VoiceCode(_) => &["ihuyi-voice"],
-        MessageBody::Mms(_) => &["mms-10658"],
-        _ => &["ihuyi", "juxiang"],
-    };
-    let provider = backend.providers.iter().find(|p| vendors.contains(&p.vendor.as_str()));
+    let route = backend.route(message.kind());
+    let providers = route.providers();
+    let first = providers.first();
     let body = match message.body() {
         MessageBody::Text(text) => json!({"kind": "text", "text": text}),
         MessageBody::Template(t) => json!({
             "kind": "template", "template_id": t.id(), "text": t.rendered(),
             "variables": t.variables().iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
         }),
-        // A voice code is a short-lived credential: show only its length.
         MessageBody::VoiceCode(code) => json!({"kind": "voice_code", "code": "*".repeat(code.as_str().len())}),
         MessageBody::Mms(mms) => json!({"kind": "mms", "package_id": mms.package_id, "product_id": mms.product_id}),
         _ => json!({"kind": "other"}),
     };
     json!({
         "dry_run": true,
-        "provider": provider.map(|p| p.name.clone()),
-        "endpoint": provider.map(|p| p.endpoint.clone()),
-        "account": provider.map(|p| p.account.clone()),
-        "secret": "****",
+        "provider": first.map(|p| p.name.clone()),
+        "vendor": first.map(|p| p.vendor),
+        "fallbacks": providers.iter().skip(1).map(|p| p.name.clone()).collect::<Vec<_>>(),
         "to": message.recipients().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "body": body,
         "reference": message.reference().as_str(),
         "scheduled": message.schedule().map(|t| t.to_string()),
+        "policy": message.ambiguity_policy().map(|p| format!("{p:?}")),
         "billed_parts": parts,
+        "price_per_part": first.and_then(|p| p.price_per_part),
     })
 }

@@ -1,36 +1,35 @@
-//! Chooses the providers for a command: `--sandbox-url`, else the config file, else a sandbox
-//! started in this process (and says so on stderr).
+//! Chooses the providers for a command: `--sandbox-url`, else the config file (`--config`,
+//! `SMS_CONFIG`, `./sms.toml`, the user's config dir), else a sandbox started in this process (and
+//! says so on stderr).
 
-use std::path::PathBuf;
+use sms::config::{Config, ConfigError, LoadOptions, SANDBOX_NOTICE};
 
-use crate::backend::{Backend, Origin};
+use crate::backend::Backend;
 use crate::cli::Cli;
-use crate::exit::{Failure, Outcome};
+use crate::exit::{Exit, Failure, Outcome};
 
 /// The backend for the command line's options.
 ///
 /// # Errors
-/// A config that does not load (exit 5); a sandbox that cannot start (exit 1).
+/// A config that does not load (exit 5, the message names file, line, column and key); a sandbox
+/// that cannot start (exit 1).
 pub async fn backend(cli: &Cli) -> Outcome<Backend> {
     if let Some(url) = &cli.sandbox_url {
-        return Backend::for_sandbox(url, Origin::SandboxUrl(url.clone()), None);
+        let config = Config::sandbox(url).map_err(config_failure)?;
+        return Backend::new(config, None);
     }
-    if let Some(path) = config_path(cli) {
-        return Err(Failure::config(format!("{}: config files need the sms-config crate", path.display())));
+    let options = LoadOptions::new().maybe_profile(cli.profile.clone());
+    match Config::discover(cli.config.as_deref(), &options).map_err(config_failure)? {
+        Some(config) => Backend::new(config, None),
+        None => {
+            let backend = Backend::built_in_sandbox().await?;
+            eprintln!("sms: {SANDBOX_NOTICE} (sandbox at {})", backend.sandbox.as_ref().map(|s| s.base_url()).unwrap_or_default());
+            Ok(backend)
+        }
     }
-    let backend = Backend::built_in_sandbox().await?;
-    if let Origin::BuiltInSandbox(url) = &backend.origin {
-        eprintln!(
-            "sms: no config file found (--config, $SMS_CONFIG, ./sms.toml): running on the built-in sandbox at \
-             {url}, a simulator; nothing leaves this machine"
-        );
-    }
-    Ok(backend)
 }
 
-fn config_path(cli: &Cli) -> Option<PathBuf> {
-    cli.config
-        .clone()
-        .or_else(|| std::env::var_os("SMS_CONFIG").map(PathBuf::from))
-        .or_else(|| Some(PathBuf::from("sms.toml")).filter(|p| p.exists()))
+/// Every config problem is exit 5, with the error's own place-naming message.
+fn config_failure(error: ConfigError) -> Failure {
+    Failure::new(Exit::Config, error.to_string())
 }

@@ -42,7 +42,7 @@ async fn every_bad_row_is_reported_with_its_line_and_nothing_is_sent() {
     );
     let run = env.run(&["bulk", "--yes", csv.to_str().unwrap()]).expect_code(2);
     let err = run.stderr();
-    for place in ["bad.csv:3: invalid number \"12345\"", "bad.csv:4: 2 field(s)", "bad.csv:5: the text is 400", "bad.csv:6: "] {
+    for place in ["bad.csv:3: invalid number \"12345\"", "bad.csv:4: 2 field(s)", "bad.csv:5: failover: send failed: invalid content: the text has 400 characters", "bad.csv:6: "] {
         assert!(err.contains(place), "{place} in:\n{err}");
     }
     assert!(err.contains("4 bad row(s) of 6: nothing was sent"), "{err}");

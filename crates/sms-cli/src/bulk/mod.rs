@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use sms::{Error, MessageSender, Receipt};
+use sms::{Error, MessageKind, Receipt};
 
 use crate::backend::Backend;
 use crate::cli::BulkArgs;
@@ -29,12 +29,13 @@ pub use results::read_previous;
 const MAX_LISTED_BAD_ROWS: usize = 100;
 
 /// What the validation pass found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Plan {
     rows: u64,
     to_send: u64,
     parts: u64,
     skipped: u64,
+    kind: MessageKind,
     bad: Vec<rows::BadRow>,
     bad_count: u64,
 }
@@ -50,7 +51,8 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     };
 
     // Pass 1: every row is checked before anything is sent.
-    let mut plan = Plan::default();
+    let kind = if args.body.template.is_some() { MessageKind::Template } else { MessageKind::Text };
+    let mut plan = Plan { rows: 0, to_send: 0, parts: 0, skipped: 0, kind, bad: Vec::new(), bad_count: 0 };
     for row in RowReader::open(&args.file, backend, &args.body)? {
         plan.rows += 1;
         match row {
@@ -128,10 +130,9 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
                 }
             }
         });
-    let chain = &backend.chain;
     let mut outcomes = futures_util::stream::iter(pending)
         .map(|row| async move {
-            let result = chain.send(&row.message).await;
+            let result = backend.route(row.message.kind()).send(backend, &row.message).await;
             (row, result)
         })
         .buffer_unordered(usize::from(args.concurrency));
@@ -196,7 +197,7 @@ fn default_results_path(file: &std::path::Path, given: Option<&PathBuf>) -> Path
 
 fn print_plan(backend: &Backend, plan: &Plan, json: bool) {
     let skipped = plan.skipped;
-    let price = backend.price_per_part(&["ihuyi", "juxiang"]);
+    let price = backend.route(plan.kind).providers().first().and_then(|p| p.price_per_part);
     let cost = price.map(|p| p * plan.parts as f64);
     if json {
         println!(

@@ -2,39 +2,33 @@
 
 use serde_json::json;
 
-use crate::backend::{Backend, Origin};
+use crate::backend::Backend;
 use crate::exit::{Exit, Outcome};
 
-/// Prints where the providers come from and each provider of the chain.
+/// Prints where the config comes from, the chain, and the effective config with secrets redacted.
 ///
 /// # Errors
 /// None of its own: loading the config (before this runs) reports config errors with exit 5.
 pub fn run(backend: &Backend, json: bool) -> Outcome {
-    let origin = match &backend.origin {
-        Origin::File(path) => format!("config file {path}"),
-        Origin::SandboxUrl(url) => format!("running sandbox at {url} (--sandbox-url)"),
-        Origin::BuiltInSandbox(url) => format!("built-in sandbox at {url} (no config file found)"),
-    };
+    let chain: Vec<&str> = backend.chain.provider_names();
     if json {
-        let providers: Vec<_> = backend
-            .providers
-            .iter()
-            .map(|p| {
-                json!({"name": p.name, "vendor": p.vendor, "endpoint": p.endpoint, "account": p.account,
-                       "secret": "****", "price_per_part": p.price_per_part})
-            })
-            .collect();
-        println!("{}", json!({"source": origin, "providers": providers, "effective": backend.effective}));
-    } else {
-        println!("source: {origin}");
-        println!("chain: {}", backend.chain.provider_names().join(" -> "));
-        for p in &backend.providers {
-            let price = p.price_per_part.map(|x| format!(", {x} per part")).unwrap_or_default();
-            println!("  {} ({}) at {}, account {:?}, secret ****{price}", p.name, p.vendor, p.endpoint, p.account);
-        }
-        if let Some(effective) = &backend.effective {
-            println!("\neffective config (secrets masked):\n{effective}");
-        }
+        println!(
+            "{}",
+            json!({"source": backend.origin(), "profile": backend.config.profile(), "chain": chain,
+                   "effective": backend.config.effective_json()})
+        );
+        return Ok(Exit::Ok);
     }
+    println!("source: {}", backend.origin());
+    if let Some(profile) = backend.config.profile() {
+        println!("profile: {profile}");
+    }
+    println!("chain: {}", chain.join(" -> "));
+    for p in &backend.providers {
+        let place = if p.in_chain { "in the chain" } else { "outside the chain" };
+        let price = p.price_per_part.map(|x| format!(", {x} per part")).unwrap_or_default();
+        println!("  {} ({}, {place}{price})", p.name, p.vendor);
+    }
+    println!("\n# effective config, secrets redacted\n{}", backend.config.effective_toml());
     Ok(Exit::Ok)
 }

@@ -17,15 +17,19 @@ use crate::exit::{Exit, Outcome};
 /// # Errors
 /// A provider's failure when not following (its exit code).
 pub async fn run(backend: &Backend, follow: bool, json: bool) -> Outcome {
-    if backend.inbound.is_empty() {
+    let feeds: Vec<_> = backend
+        .providers
+        .iter()
+        .filter_map(|p| p.inbound.as_ref().map(|(source, interval)| (p.name.as_str(), source.clone(), *interval)))
+        .collect();
+    if feeds.is_empty() {
         eprintln!("no provider of the chain can be pulled for replies");
         return Ok(Exit::Ok);
     }
     if follow {
-        let streams = backend
-            .inbound
+        let streams = feeds
             .iter()
-            .map(|feed| Box::pin(sms::inbound_stream(feed.source.clone(), feed.min_interval)));
+            .map(|(_, source, interval)| Box::pin(sms::inbound_stream(source.clone(), *interval)));
         let mut replies = pin!(select_all(streams));
         let mut stop = pin!(tokio::signal::ctrl_c());
         loop {
@@ -40,19 +44,19 @@ pub async fn run(backend: &Backend, follow: bool, json: bool) -> Outcome {
         }
     }
     let mut exit = Exit::Ok;
-    for feed in &backend.inbound {
+    for (name, source, interval) in &feeds {
         let mut first = true;
         loop {
             if !first {
                 // The provider counts every call against its limit, also while draining.
-                tokio::time::sleep(feed.min_interval).await;
+                tokio::time::sleep(*interval).await;
             }
             first = false;
-            match feed.source.next_inbound().await {
+            match source.next_inbound().await {
                 Ok(Some(reply)) => show(backend, &reply, json),
                 Ok(None) => break,
                 Err(error) => {
-                    eprintln!("{}: {error}", feed.name);
+                    eprintln!("{name}: {error}");
                     exit = exit.max(Exit::for_error(&error));
                     break;
                 }

@@ -19,7 +19,7 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     eprintln!("sms sandbox: THIS IS A SIMULATOR. Nothing is really sent or billed.");
     println!("listening on {base}");
     println!("use it from another shell with:\n  export SMS_SANDBOX_URL={base}\nor save this as sms.toml:\n");
-    println!("{}", crate::sandbox_config::toml_for(&base));
+    println!("{}", sms::config::Config::sandbox_toml(&base));
     wait_for_stop().await;
     eprintln!("sms sandbox: shutting down");
     drop(sandbox);

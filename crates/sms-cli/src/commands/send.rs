@@ -1,7 +1,7 @@
 //! `sms send`: one message to one or more numbers.
 
 use serde_json::json;
-use sms::{Message, MessageSender, Recipients};
+use sms::{Message, Recipients};
 
 use crate::backend::Backend;
 use crate::cli::SendArgs;
@@ -36,7 +36,7 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
         return Ok(Exit::Ok);
     }
 
-    match backend.chain.send(&message).await {
+    match backend.route(message.kind()).send(backend, &message).await {
         Ok(receipt) => {
             let accepted = receipt.accepted().count() as u64;
             let failed = receipt.failed().count() as u64;
@@ -101,12 +101,18 @@ pub fn print_dry_run(request: &serde_json::Value, json: bool) {
     if json {
         println!("{request}");
     } else {
+        let names = |v: &serde_json::Value| {
+            v.as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default()
+        };
         println!(
-            "dry run, nothing sent: would send to {} via {} ({}, account {}, secret ****)",
-            request["to"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+            "dry run, nothing sent: to {} via {} ({}){}",
+            names(&request["to"]),
             request["provider"].as_str().unwrap_or("-"),
-            request["endpoint"].as_str().unwrap_or("-"),
-            request["account"].as_str().unwrap_or("-"),
+            request["vendor"].as_str().unwrap_or("-"),
+            match names(&request["fallbacks"]) {
+                f if f.is_empty() => String::new(),
+                f => format!(", then {f} on failure"),
+            }
         );
         println!("  body: {}", request["body"]);
         println!("  reference: {}", request["reference"].as_str().unwrap_or("-"));
