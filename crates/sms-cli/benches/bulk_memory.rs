@@ -5,9 +5,12 @@
 //! cargo bench -p sms-cli --bench bulk_memory -- 100000   # 100,000 rows
 //! ```
 //!
-//! It first runs 1,000 rows as the baseline, then the big file, and reports the ratio of the two peak
-//! RSS figures: streaming keeps it near 1. It fails when the big run's peak exceeds 64 MiB or when
-//! the sandbox did not receive exactly one request per row.
+//! It first runs 1,000 rows as the baseline, then the big file twice: with the chain's per-number
+//! limits off (`[chain.limits] windows = []`), which is the CLI's own streaming and must stay flat,
+//! and with the default limits (1 per second, 5 per day), whose in-process state grows with every
+//! distinct number of the day. It reports each peak RSS as a ratio to the baseline and fails when
+//! the run without limits peaks over 64 MiB or when the sandbox did not receive exactly one request
+//! per row.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -27,8 +30,9 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("sms-bulk-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
-    let baseline = run(&dir, 1_000).await;
-    let big = run(&dir, rows).await;
+    let baseline = run(&dir, 1_000, false).await;
+    let big = run(&dir, rows, false).await;
+    let limited = run(&dir, rows, true).await;
     let _ = std::fs::remove_dir_all(&dir);
 
     println!("bulk_memory: baseline {} rows: {:.2?}, peak RSS {} KiB", baseline.rows, baseline.elapsed, baseline.peak_kib);
@@ -43,9 +47,18 @@ async fn main() {
         big.accepted
     );
     println!(
-        "bulk_memory: peak RSS ratio {}x rows / baseline = {:.2}",
+        "bulk_memory: peak RSS ratio {}x rows / baseline = {:.2} (limits off)",
         big.rows / baseline.rows,
         big.peak_kib as f64 / baseline.peak_kib as f64
+    );
+    println!(
+        "bulk_memory: with the default per-number limits: {:.2?}, peak RSS {} KiB ({:.1} MiB), ratio {:.2}, \
+         sandbox requests {}",
+        limited.elapsed,
+        limited.peak_kib,
+        limited.peak_kib as f64 / 1024.0,
+        limited.peak_kib as f64 / baseline.peak_kib as f64,
+        limited.requests
     );
     assert_eq!(big.requests, big.rows, "one request per row");
     assert!(big.peak_kib <= LIMIT_KIB, "peak RSS {} KiB over the 64 MiB claim", big.peak_kib);
@@ -59,7 +72,7 @@ struct Figures {
     accepted: u64,
 }
 
-async fn run(dir: &Path, rows: u64) -> Figures {
+async fn run(dir: &Path, rows: u64, limits: bool) -> Figures {
     let mut config = SandboxConfig::default();
     // The sandbox's own memory is not what we measure; keep its log short.
     config.set_max_recorded_messages(1_000);
@@ -71,11 +84,19 @@ async fn run(dir: &Path, rows: u64) -> Figures {
         .await
         .expect("sandbox");
     let csv = write_csv(dir, rows);
+    let mut config = sms::config::Config::sandbox_toml(&sandbox.base_url());
+    if !limits {
+        config.push_str("\n[chain.limits]\nwindows = []\n");
+    }
+    let config_path = dir.join("sms.toml");
+    std::fs::write(&config_path, config).unwrap();
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sms"))
         .args(["bulk", "--yes", "--concurrency", "16"])
         .arg(&csv)
-        .env("SMS_SANDBOX_URL", sandbox.base_url())
+        .arg("--config")
+        .arg(&config_path)
+        .env_remove("SMS_SANDBOX_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
