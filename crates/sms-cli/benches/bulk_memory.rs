@@ -35,7 +35,10 @@ async fn main() {
     let limited = run(&dir, rows, true).await;
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("bulk_memory: baseline {} rows: {:.2?}, peak RSS {} KiB", baseline.rows, baseline.elapsed, baseline.peak_kib);
+    println!(
+        "bulk_memory: baseline {} rows: {:.2?}, peak RSS {} KiB",
+        baseline.rows, baseline.elapsed, baseline.peak_kib
+    );
     println!(
         "bulk_memory: {} rows: {:.2?} ({:.0} rows/s), peak RSS {} KiB ({:.1} MiB), sandbox requests {}, accepted {}",
         big.rows,
@@ -61,7 +64,11 @@ async fn main() {
         limited.requests
     );
     assert_eq!(big.requests, big.rows, "one request per row");
-    assert!(big.peak_kib <= LIMIT_KIB, "peak RSS {} KiB over the 64 MiB claim", big.peak_kib);
+    assert!(
+        big.peak_kib <= LIMIT_KIB,
+        "peak RSS {} KiB over the 64 MiB claim",
+        big.peak_kib
+    );
 }
 
 struct Figures {
@@ -78,8 +85,14 @@ async fn run(dir: &Path, rows: u64, limits: bool) -> Figures {
     config.set_max_recorded_messages(1_000);
     let sandbox = Sandbox::builder()
         .config(config)
-        .account(Product::IhuyiSms, Account::default_for(Product::IhuyiSms).balance(i64::MAX / 4))
-        .account(Product::Juxiang, Account::default_for(Product::Juxiang).balance(i64::MAX / 4))
+        .account(
+            Product::IhuyiSms,
+            Account::default_for(Product::IhuyiSms).balance(i64::MAX / 4),
+        )
+        .account(
+            Product::Juxiang,
+            Account::default_for(Product::Juxiang).balance(i64::MAX / 4),
+        )
         .spawn()
         .await
         .expect("sandbox");
@@ -105,7 +118,11 @@ async fn run(dir: &Path, rows: u64, limits: bool) -> Figures {
     let mut peak_kib = 0;
     let status = loop {
         // VmHWM is the peak so far; the last reading before exit is the run's peak (within 20 ms).
-        if let Some(kib) = std::fs::read_to_string(&status_path).ok().as_deref().and_then(vm_hwm_kib) {
+        if let Some(kib) = std::fs::read_to_string(&status_path)
+            .ok()
+            .as_deref()
+            .and_then(vm_hwm_kib)
+        {
             peak_kib = peak_kib.max(kib);
         }
         if let Some(status) = child.try_wait().unwrap() {
@@ -121,7 +138,13 @@ async fn run(dir: &Path, rows: u64, limits: bool) -> Figures {
         .lines()
         .filter(|l| l.contains(",accepted,"))
         .count() as u64;
-    Figures { rows, elapsed, peak_kib, requests, accepted }
+    Figures {
+        rows,
+        elapsed,
+        peak_kib,
+        requests,
+        accepted,
+    }
 }
 
 fn vm_hwm_kib(status: &str) -> Option<u64> {

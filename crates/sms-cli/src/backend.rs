@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sms::config::{Config, ConfigOrigin, ProviderClient, Vendor};
 use sms::failover::FailoverSender;
 use sms::ihuyi::IhuyiClient;
 use sms::juxiang::JuxiangClient;
 use sms::sandbox::Sandbox;
 use sms::{BalanceQuery, Capabilities, InboundMode, InboundSource, MessageKind, MessageSender};
-use sms::config::{Config, ConfigOrigin, ProviderClient, Vendor};
 
 use crate::exit::{Failure, Outcome};
 
@@ -80,7 +80,12 @@ impl Backend {
                 }
             })
             .collect();
-        Ok(Self { config, chain, providers, sandbox })
+        Ok(Self {
+            config,
+            chain,
+            providers,
+            sandbox,
+        })
     }
 
     /// Starts a sandbox in this process and uses it (the no-config path).
@@ -161,7 +166,10 @@ impl<'a> Route<'a> {
             Route::Chain(_) => backend.chain.send(message).await,
             Route::Direct(p) => p.sender.send(message).await,
             Route::Nowhere => Err(sms::Error::new(sms::ErrorKind::Unsupported, sms::Operation::Send)
-                .with_message(format!("no configured provider sends {:?} messages", message.kind()))),
+                .with_message(format!(
+                    "no configured provider sends {:?} messages",
+                    message.kind()
+                ))),
         }
     }
 }

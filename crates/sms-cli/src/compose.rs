@@ -1,8 +1,8 @@
 //! Turns command-line options and CSV rows into messages, and checks them before anything is sent.
 
 use sms::{
-    AmbiguityPolicy, BeijingTime, Message, MessageBody, MessageSenderExt, MmsContent, PhoneNumber, TemplateText,
-    VoiceCode,
+    AmbiguityPolicy, BeijingTime, Message, MessageBody, MessageSenderExt, MmsContent, PhoneNumber,
+    TemplateText, VoiceCode,
 };
 
 use crate::backend::{Backend, Route};
@@ -46,7 +46,11 @@ pub fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, Failure> {
 ///
 /// # Errors
 /// A usage failure when the template text is missing.
-pub fn template_body(id: &str, text: Option<&str>, vars: Vec<(String, String)>) -> Result<MessageBody, Failure> {
+pub fn template_body(
+    id: &str,
+    text: Option<&str>,
+    vars: Vec<(String, String)>,
+) -> Result<MessageBody, Failure> {
     let Some(text) = text else {
         return Err(Failure::usage(
             "--template needs --template-text: the providers send the final text, which must match the \
@@ -118,7 +122,10 @@ pub fn check(backend: &Backend, message: &Message) -> Result<usize, Failure> {
         Route::Chain(_) => backend.chain.preflight(message),
         Route::Direct(p) => p.sender.preflight(message),
         Route::Nowhere => {
-            return Err(Failure::usage(format!("no configured provider sends {:?} messages", message.kind())));
+            return Err(Failure::usage(format!(
+                "no configured provider sends {:?} messages",
+                message.kind()
+            )));
         }
     };
     preflight.map_err(|e| Failure::usage(e.to_string()))?;
@@ -146,7 +153,9 @@ pub fn check(backend: &Backend, message: &Message) -> Result<usize, Failure> {
             c as u32
         )));
     }
-    message.estimated_parts().map_err(|e| Failure::usage(e.to_string()))
+    message
+        .estimated_parts()
+        .map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// The first character GBK cannot represent, counted in characters.
@@ -165,7 +174,10 @@ mod tests {
     #[test]
     fn placeholders_are_filled() {
         let vars = vec![("code".to_owned(), "1234".to_owned())];
-        assert_eq!(render("您的验证码是{code}。{other}", &vars), "您的验证码是1234。{other}");
+        assert_eq!(
+            render("您的验证码是{code}。{other}", &vars),
+            "您的验证码是1234。{other}"
+        );
     }
 
     #[test]
@@ -177,6 +189,9 @@ mod tests {
     #[test]
     fn vars_need_an_equals_sign() {
         assert!(parse_vars(&["code".to_owned()]).is_err());
-        assert_eq!(parse_vars(&["a=b=c".to_owned()]).unwrap(), vec![("a".to_owned(), "b=c".to_owned())]);
+        assert_eq!(
+            parse_vars(&["a=b=c".to_owned()]).unwrap(),
+            vec![("a".to_owned(), "b=c".to_owned())]
+        );
     }
 }

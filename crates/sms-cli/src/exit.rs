@@ -38,7 +38,11 @@ impl Exit {
             return Self::Unknown;
         }
         if error.kind() == ErrorKind::AllProvidersFailed && !error.attempts().is_empty() {
-            let codes: Vec<Exit> = error.attempts().iter().map(|a| Self::for_kind(a.error.kind())).collect();
+            let codes: Vec<Exit> = error
+                .attempts()
+                .iter()
+                .map(|a| Self::for_kind(a.error.kind()))
+                .collect();
             if codes.contains(&Self::Unknown) {
                 return Self::Unknown;
             }
@@ -46,7 +50,11 @@ impl Exit {
                 return codes[0];
             }
             // Mixed: some provider refused it for a reason of its own.
-            return if codes.contains(&Self::Rejected) { Self::Rejected } else { Self::Unavailable };
+            return if codes.contains(&Self::Rejected) {
+                Self::Rejected
+            } else {
+                Self::Unavailable
+            };
         }
         Self::for_kind(error.kind())
     }
@@ -54,7 +62,9 @@ impl Exit {
     fn for_kind(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::Ambiguous => Self::Unknown,
-            ErrorKind::InvalidRequest | ErrorKind::InvalidRecipient | ErrorKind::InvalidContent => Self::Usage,
+            ErrorKind::InvalidRequest | ErrorKind::InvalidRecipient | ErrorKind::InvalidContent => {
+                Self::Usage
+            }
             ErrorKind::Unauthorized | ErrorKind::Configuration | ErrorKind::AccountSuspended => Self::Config,
             ErrorKind::ContentRejected
             | ErrorKind::RecipientRejected
@@ -98,7 +108,10 @@ pub struct Failure {
 impl Failure {
     /// A failure with an exit code and a message.
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Self { exit, message: message.into() }
+        Self {
+            exit,
+            message: message.into(),
+        }
     }
 
     /// Bad input or arguments (exit 2).
@@ -171,11 +184,26 @@ mod tests {
             Error::new(ErrorKind::AllProvidersFailed, Operation::Send)
                 .with_attempts(kinds.iter().map(|k| attempt(*k)).collect())
         };
-        assert_eq!(Exit::for_error(&all(&[ErrorKind::Unavailable, ErrorKind::Unreachable])), Exit::Unavailable);
-        assert_eq!(Exit::for_error(&all(&[ErrorKind::Unauthorized, ErrorKind::Unauthorized])), Exit::Config);
-        assert_eq!(Exit::for_error(&all(&[ErrorKind::Unavailable, ErrorKind::Ambiguous])), Exit::Unknown);
-        assert_eq!(Exit::for_error(&all(&[ErrorKind::Unavailable, ErrorKind::ContentRejected])), Exit::Rejected);
-        assert_eq!(Exit::for_error(&Error::new(ErrorKind::Ambiguous, Operation::Send)), Exit::Unknown);
+        assert_eq!(
+            Exit::for_error(&all(&[ErrorKind::Unavailable, ErrorKind::Unreachable])),
+            Exit::Unavailable
+        );
+        assert_eq!(
+            Exit::for_error(&all(&[ErrorKind::Unauthorized, ErrorKind::Unauthorized])),
+            Exit::Config
+        );
+        assert_eq!(
+            Exit::for_error(&all(&[ErrorKind::Unavailable, ErrorKind::Ambiguous])),
+            Exit::Unknown
+        );
+        assert_eq!(
+            Exit::for_error(&all(&[ErrorKind::Unavailable, ErrorKind::ContentRejected])),
+            Exit::Rejected
+        );
+        assert_eq!(
+            Exit::for_error(&Error::new(ErrorKind::Ambiguous, Operation::Send)),
+            Exit::Unknown
+        );
     }
 
     #[test]

@@ -25,7 +25,11 @@ pub fn main() -> ExitCode {
         Err(error) => {
             let _ = error.print();
             // Help and version are not errors; everything else clap reports is a usage error.
-            return ExitCode::from(if error.use_stderr() { Exit::Usage.code() } else { Exit::Ok.code() });
+            return ExitCode::from(if error.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                Exit::Ok.code()
+            });
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -40,7 +44,10 @@ pub fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(failure) => {
             if json {
-                eprintln!("{}", serde_json::json!({"error": failure.message, "exit_code": failure.exit.code()}));
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": failure.message, "exit_code": failure.exit.code()})
+                );
             } else {
                 eprintln!("sms: {failure}");
             }
@@ -65,7 +72,9 @@ pub async fn run(cli: Cli) -> exit::Outcome {
         Command::Bulk(args) => bulk::run(&backend, args, json).await,
         Command::Balance => commands::balance::run(&backend, json).await,
         Command::Inbound(args) => commands::inbound::run(&backend, args.follow, json).await,
-        Command::Template(TemplateCommand::Add { text }) => commands::template::add(&backend, text, json).await,
+        Command::Template(TemplateCommand::Add { text }) => {
+            commands::template::add(&backend, text, json).await
+        }
         Command::CheckContent(args) => commands::check_content::run(&backend, &args.text, json).await,
         Command::Config(ConfigCommand::Check) => commands::config_check::run(&backend, json),
         Command::Sandbox(_) => unreachable!("handled above"),

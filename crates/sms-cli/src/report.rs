@@ -82,8 +82,12 @@ pub fn dry_run_json(backend: &Backend, message: &Message, parts: usize) -> Value
             "kind": "template", "template_id": t.id(), "text": t.rendered(),
             "variables": t.variables().iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
         }),
-        MessageBody::VoiceCode(code) => json!({"kind": "voice_code", "code": "*".repeat(code.as_str().len())}),
-        MessageBody::Mms(mms) => json!({"kind": "mms", "package_id": mms.package_id, "product_id": mms.product_id}),
+        MessageBody::VoiceCode(code) => {
+            json!({"kind": "voice_code", "code": "*".repeat(code.as_str().len())})
+        }
+        MessageBody::Mms(mms) => {
+            json!({"kind": "mms", "package_id": mms.package_id, "product_id": mms.product_id})
+        }
         _ => json!({"kind": "other"}),
     };
     json!({

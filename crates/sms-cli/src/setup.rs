@@ -23,7 +23,10 @@ pub async fn backend(cli: &Cli) -> Outcome<Backend> {
         Some(config) => Backend::new(config, None),
         None => {
             let backend = Backend::built_in_sandbox().await?;
-            eprintln!("sms: {SANDBOX_NOTICE} (sandbox at {})", backend.sandbox.as_ref().map(|s| s.base_url()).unwrap_or_default());
+            eprintln!(
+                "sms: {SANDBOX_NOTICE} (sandbox at {})",
+                backend.sandbox.as_ref().map(|s| s.base_url()).unwrap_or_default()
+            );
             Ok(backend)
         }
     }

@@ -20,7 +20,9 @@ fn config(env: &Env, key_line: &str) -> String {
 
 fn with_config(env: &Env, args: &[&str]) -> Command {
     let mut command = env.command(args);
-    command.env_remove("SMS_SANDBOX_URL").env_remove("SMS_IHUYI_API_KEY");
+    command
+        .env_remove("SMS_SANDBOX_URL")
+        .env_remove("SMS_IHUYI_API_KEY");
     command
 }
 
@@ -28,13 +30,24 @@ fn with_config(env: &Env, args: &[&str]) -> Command {
 async fn a_config_error_names_file_line_and_column_and_exits_5() {
     let env = Env::new().await;
     env.write("sms.toml", &config(&env, "kye = \"sandbox-key\""));
-    let run = Run(with_config(&env, &["send", "--to", "13800138000", "--text", "hi"]).output().unwrap()).expect_code(5);
+    let run = Run(
+        with_config(&env, &["send", "--to", "13800138000", "--text", "hi"])
+            .output()
+            .unwrap(),
+    )
+    .expect_code(5);
     let err = run.stderr();
-    assert!(err.contains("sms.toml:3:1: providers.ihuyi.kye"), "file:line:column and key in {err}");
+    assert!(
+        err.contains("sms.toml:3:1: providers.ihuyi.kye"),
+        "file:line:column and key in {err}"
+    );
     assert!(err.contains("did you mean `key`"), "{err}");
     assert_eq!(env.requests(), 0);
 
-    let run = Run(with_config(&env, &["--config", "missing.toml", "balance"]).output().unwrap()).expect_code(5);
+    let run = Run(with_config(&env, &["--config", "missing.toml", "balance"])
+        .output()
+        .unwrap())
+    .expect_code(5);
     assert!(run.stderr().contains("missing.toml"), "{}", run.stderr());
 }
 
@@ -42,9 +55,17 @@ async fn a_config_error_names_file_line_and_column_and_exits_5() {
 async fn secrets_come_from_the_environment_and_a_missing_one_is_named() {
     let env = Env::new().await;
     env.write("sms.toml", &config(&env, "key = { env = \"TEST_IHUYI_KEY\" }"));
-    let missing = Run(with_config(&env, &["send", "--to", "13800138000", "--text", "【示例】您好"]).output().unwrap());
+    let missing = Run(
+        with_config(&env, &["send", "--to", "13800138000", "--text", "【示例】您好"])
+            .output()
+            .unwrap(),
+    );
     let missing = missing.expect_code(5);
-    assert!(missing.stderr().contains("TEST_IHUYI_KEY"), "{}", missing.stderr());
+    assert!(
+        missing.stderr().contains("TEST_IHUYI_KEY"),
+        "{}",
+        missing.stderr()
+    );
 
     let mut send = with_config(&env, &["send", "--to", "13800138000", "--text", "【示例】您好"]);
     send.env("TEST_IHUYI_KEY", sms_sandbox::DEFAULT_KEY);
@@ -53,13 +74,18 @@ async fn secrets_come_from_the_environment_and_a_missing_one_is_named() {
 
     // The well-known variable overrides the file.
     let mut send = with_config(&env, &["send", "--to", "13800138001", "--text", "【示例】您好"]);
-    send.env("TEST_IHUYI_KEY", "wrong").env("SMS_IHUYI_API_KEY", sms_sandbox::DEFAULT_KEY);
+    send.env("TEST_IHUYI_KEY", "wrong")
+        .env("SMS_IHUYI_API_KEY", sms_sandbox::DEFAULT_KEY);
     Run(send.output().unwrap()).expect_code(0);
 
     let mut check = with_config(&env, &["config", "check"]);
     check.env("TEST_IHUYI_KEY", sms_sandbox::DEFAULT_KEY);
     let check = Run(check.output().unwrap()).expect_code(0);
-    assert!(!check.stdout().contains(sms_sandbox::DEFAULT_KEY), "secret masked: {}", check.stdout());
+    assert!(
+        !check.stdout().contains(sms_sandbox::DEFAULT_KEY),
+        "secret masked: {}",
+        check.stdout()
+    );
     assert!(check.stdout().contains("price_per_part"), "{}", check.stdout());
 }
 
@@ -67,18 +93,34 @@ async fn secrets_come_from_the_environment_and_a_missing_one_is_named() {
 async fn wrong_credentials_exit_5_and_the_cost_is_estimated_from_the_config() {
     let env = Env::new().await;
     env.write("sms.toml", &config(&env, "key = \"sandbox-key\""));
-    let run = Run(
-        with_config(&env, &["--profile", "broken", "send", "--to", "13800138000", "--text", "【示例】您好"])
-            .output()
-            .unwrap(),
+    let run = Run(with_config(
+        &env,
+        &[
+            "--profile",
+            "broken",
+            "send",
+            "--to",
+            "13800138000",
+            "--text",
+            "【示例】您好",
+        ],
     )
+    .output()
+    .unwrap())
     .expect_code(5);
     assert!(!run.stderr().contains("wrong-key"), "{}", run.stderr());
     assert!(env.sandbox.messages().is_empty());
 
     let csv = env.write("in.csv", &support::numbers_csv(0, 25));
-    let bulk = Run(with_config(&env, &["bulk", "--yes", csv.to_str().unwrap()]).output().unwrap()).expect_code(0);
-    assert!(bulk.stderr().contains("25 billed part(s), estimated cost: 1.00"), "{}", bulk.stderr());
+    let bulk = Run(with_config(&env, &["bulk", "--yes", csv.to_str().unwrap()])
+        .output()
+        .unwrap())
+    .expect_code(0);
+    assert!(
+        bulk.stderr().contains("25 billed part(s), estimated cost: 1.00"),
+        "{}",
+        bulk.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,15 +141,39 @@ async fn sms_sandbox_prints_a_config_that_works() {
             break;
         }
     }
-    let toml = &printed[printed.find("# The built-in sandbox").expect("a config is printed")..];
+    let toml = &printed[printed
+        .find("# The built-in sandbox")
+        .expect("a config is printed")..];
     let path = env.write("printed.toml", toml);
     let path = path.to_str().unwrap();
-    let send = Run(with_config(&env, &["--config", path, "send", "--to", "13800138000", "--text", "【示例】您好"]).output().unwrap());
+    let send = Run(with_config(
+        &env,
+        &[
+            "--config",
+            path,
+            "send",
+            "--to",
+            "13800138000",
+            "--text",
+            "【示例】您好",
+        ],
+    )
+    .output()
+    .unwrap());
     send.expect_code(0);
-    let balance = Run(with_config(&env, &["--json", "--config", path, "balance"]).output().unwrap()).expect_code(0);
+    let balance = Run(with_config(&env, &["--json", "--config", path, "balance"])
+        .output()
+        .unwrap())
+    .expect_code(0);
     let doc = &balance.json_lines()[0];
-    assert_eq!(doc["balances"][0]["amount"], sms_sandbox::DEFAULT_BALANCE - 1, "the printed sandbox took it");
+    assert_eq!(
+        doc["balances"][0]["amount"],
+        sms_sandbox::DEFAULT_BALANCE - 1,
+        "the printed sandbox took it"
+    );
     assert_eq!(env.requests(), 0, "not the test's own sandbox");
-    let _ = Command::new("kill").args(["-TERM", &sandbox.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &sandbox.id().to_string()])
+        .status();
     assert!(sandbox.wait().unwrap().success());
 }

@@ -51,8 +51,20 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     };
 
     // Pass 1: every row is checked before anything is sent.
-    let kind = if args.body.template.is_some() { MessageKind::Template } else { MessageKind::Text };
-    let mut plan = Plan { rows: 0, to_send: 0, parts: 0, skipped: 0, kind, bad: Vec::new(), bad_count: 0 };
+    let kind = if args.body.template.is_some() {
+        MessageKind::Template
+    } else {
+        MessageKind::Text
+    };
+    let mut plan = Plan {
+        rows: 0,
+        to_send: 0,
+        parts: 0,
+        skipped: 0,
+        kind,
+        bad: Vec::new(),
+        bad_count: 0,
+    };
     for row in RowReader::open(&args.file, backend, &args.body)? {
         plan.rows += 1;
         match row {
@@ -71,11 +83,18 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     }
     if plan.bad_count > 0 {
         let file = args.file.display();
-        let mut lines: Vec<String> = plan.bad.iter().map(|b| format!("{file}:{}: {}", b.line, b.reason)).collect();
+        let mut lines: Vec<String> = plan
+            .bad
+            .iter()
+            .map(|b| format!("{file}:{}: {}", b.line, b.reason))
+            .collect();
         if plan.bad_count > plan.bad.len() as u64 {
             lines.push(format!("… and {} more", plan.bad_count - plan.bad.len() as u64));
         }
-        lines.push(format!("{} bad row(s) of {}: nothing was sent", plan.bad_count, plan.rows));
+        lines.push(format!(
+            "{} bad row(s) of {}: nothing was sent",
+            plan.bad_count, plan.rows
+        ));
         return Err(Failure::usage(lines.join("\n")));
     }
     print_plan(backend, &plan, json);
@@ -95,7 +114,10 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         return Err(Failure::error("not confirmed: nothing was sent"));
     }
 
-    let results_path = args.resume.clone().unwrap_or_else(|| default_results_path(&args.file, args.results.as_ref()));
+    let results_path = args
+        .resume
+        .clone()
+        .unwrap_or_else(|| default_results_path(&args.file, args.results.as_ref()));
     let mut writer = match &args.resume {
         Some(path) => ResultsWriter::append(path)?,
         None => ResultsWriter::create(&results_path)?,
@@ -104,9 +126,19 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     // Rows an earlier run left in flight may have gone out: recorded as unknown, never resent.
     for (row, number) in &previous.in_flight {
         let error = "interrupted while in flight: it may have gone out";
-        writer.write(&ResultLine { row: *row, number, status: "unknown", error, ..Default::default() })?;
+        writer.write(&ResultLine {
+            row: *row,
+            number,
+            status: "unknown",
+            error,
+            ..Default::default()
+        })?;
         totals.unknown += 1;
-        emit(json, &json!({"row": row, "number": number, "status": "unknown", "error": error}), None);
+        emit(
+            json,
+            &json!({"row": row, "number": number, "status": "unknown", "error": error}),
+            None,
+        );
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -121,7 +153,12 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         .take_while(|_| !stop.load(Ordering::SeqCst) && write_error.borrow().is_none())
         .filter_map(|row| {
             // The `sending` line is on disk before the request leaves.
-            let line = ResultLine { row: row.index, number: &row.number, status: "sending", ..Default::default() };
+            let line = ResultLine {
+                row: row.index,
+                number: &row.number,
+                status: "sending",
+                ..Default::default()
+            };
             match writer.borrow_mut().write(&line) {
                 Ok(()) => Some(row),
                 Err(e) => {
@@ -132,7 +169,10 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         });
     let mut outcomes = futures_util::stream::iter(pending)
         .map(|row| async move {
-            let result = backend.route(row.message.kind()).send(backend, &row.message).await;
+            let result = backend
+                .route(row.message.kind())
+                .send(backend, &row.message)
+                .await;
             (row, result)
         })
         .buffer_unordered(usize::from(args.concurrency));
@@ -151,7 +191,11 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     let interrupted = stop.load(Ordering::SeqCst) && totals.done() < plan.to_send;
     let mut exit = Exit::for_counts(totals.accepted, totals.failed, totals.unknown, totals.failure);
     if interrupted && exit == Exit::Ok {
-        exit = if totals.accepted > 0 { Exit::Partial } else { Exit::Error };
+        exit = if totals.accepted > 0 {
+            Exit::Partial
+        } else {
+            Exit::Error
+        };
     }
     let summary = json!({
         "summary": true,
@@ -185,19 +229,28 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
             );
         }
         if totals.unknown > 0 {
-            println!("{} row(s) have an unknown outcome: they may have gone out; do not resend them blindly", totals.unknown);
+            println!(
+                "{} row(s) have an unknown outcome: they may have gone out; do not resend them blindly",
+                totals.unknown
+            );
         }
     }
     Ok(exit)
 }
 
 fn default_results_path(file: &std::path::Path, given: Option<&PathBuf>) -> PathBuf {
-    given.cloned().unwrap_or_else(|| file.with_extension("results.csv"))
+    given
+        .cloned()
+        .unwrap_or_else(|| file.with_extension("results.csv"))
 }
 
 fn print_plan(backend: &Backend, plan: &Plan, json: bool) {
     let skipped = plan.skipped;
-    let price = backend.route(plan.kind).providers().first().and_then(|p| p.price_per_part);
+    let price = backend
+        .route(plan.kind)
+        .providers()
+        .first()
+        .and_then(|p| p.price_per_part);
     let cost = price.map(|p| p * plan.parts as f64);
     if json {
         println!(
@@ -211,8 +264,15 @@ fn print_plan(backend: &Backend, plan: &Plan, json: bool) {
             "{} recipient(s), {} billed part(s), estimated cost: {}{}",
             plan.to_send,
             plan.parts,
-            cost.map_or_else(|| "unknown (no price_per_part configured)".to_owned(), |c| format!("{c:.2}")),
-            if skipped > 0 { format!("; {skipped} row(s) already settled, skipped") } else { String::new() }
+            cost.map_or_else(
+                || "unknown (no price_per_part configured)".to_owned(),
+                |c| format!("{c:.2}")
+            ),
+            if skipped > 0 {
+                format!("; {skipped} row(s) already settled, skipped")
+            } else {
+                String::new()
+            }
         );
     }
 }
@@ -237,7 +297,9 @@ fn spawn_stop_on_signal(stop: Arc<AtomicBool>) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -259,7 +321,10 @@ fn emit(json: bool, line: &serde_json::Value, bar: Option<&indicatif::ProgressBa
             line["row"],
             line["number"].as_str().unwrap_or(""),
             line["status"].as_str().unwrap_or(""),
-            line["error"].as_str().map(|e| format!(": {e}")).unwrap_or_default()
+            line["error"]
+                .as_str()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
         );
         match bar {
             Some(bar) => bar.println(text),

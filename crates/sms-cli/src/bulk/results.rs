@@ -11,7 +11,16 @@ use std::path::Path;
 use crate::exit::Failure;
 
 /// The header of a results file.
-pub const HEADER: [&str; 8] = ["row", "number", "status", "provider", "message_id", "error_code", "attempts", "error"];
+pub const HEADER: [&str; 8] = [
+    "row",
+    "number",
+    "status",
+    "provider",
+    "message_id",
+    "error_code",
+    "attempts",
+    "error",
+];
 
 /// One line of the results file.
 #[derive(Debug, Default)]
@@ -47,7 +56,9 @@ impl ResultsWriter {
     pub fn create(path: &Path) -> Result<Self, Failure> {
         let file = File::create(path).map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
         let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-        writer.write_record(HEADER).map_err(|e| Failure::error(e.to_string()))?;
+        writer
+            .write_record(HEADER)
+            .map_err(|e| Failure::error(e.to_string()))?;
         writer.flush()?;
         Ok(Self { writer })
     }
@@ -61,7 +72,11 @@ impl ResultsWriter {
             .append(true)
             .open(path)
             .map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
-        Ok(Self { writer: csv::WriterBuilder::new().has_headers(false).from_writer(BufWriter::new(file)) })
+        Ok(Self {
+            writer: csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(BufWriter::new(file)),
+        })
     }
 
     /// Writes and flushes one line.
@@ -83,7 +98,9 @@ impl ResultsWriter {
                 line.error,
             ])
             .map_err(|e| Failure::error(format!("cannot write the results file: {e}")))?;
-        self.writer.flush().map_err(|e| Failure::error(format!("cannot write the results file: {e}")))
+        self.writer
+            .flush()
+            .map_err(|e| Failure::error(format!("cannot write the results file: {e}")))
     }
 }
 
@@ -112,7 +129,9 @@ impl RowSet {
 
     /// Whether the row is in the set.
     pub fn contains(&self, row: u64) -> bool {
-        self.bits.get((row / 64) as usize).is_some_and(|w| w & (1 << (row % 64)) != 0)
+        self.bits
+            .get((row / 64) as usize)
+            .is_some_and(|w| w & (1 << (row % 64)) != 0)
     }
 }
 
@@ -131,7 +150,9 @@ pub struct Previous {
 /// An unreadable file or a line that is not a results line, named by its line (exit 2).
 pub fn read_previous(path: &Path) -> Result<Previous, Failure> {
     let file = File::open(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(file));
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
     let mut previous = Previous::default();
     let mut sending = RowSet::default();
     let mut record = csv::StringRecord::new();
@@ -142,13 +163,21 @@ pub fn read_previous(path: &Path) -> Result<Previous, Failure> {
             Err(e) => return Err(Failure::usage(format!("{}: {e}", path.display()))),
         }
         let line = record.position().map_or(0, |p| p.line());
-        let bad = || Failure::usage(format!("{}:{line}: not a results line (expected {})", path.display(), HEADER.join(",")));
+        let bad = || {
+            Failure::usage(format!(
+                "{}:{line}: not a results line (expected {})",
+                path.display(),
+                HEADER.join(",")
+            ))
+        };
         let row: u64 = record.get(0).and_then(|r| r.parse().ok()).ok_or_else(bad)?;
         match record.get(2).ok_or_else(bad)? {
             "sending" => {
                 previous.settled.set(row, true);
                 sending.set(row, true);
-                previous.in_flight.push((row, record.get(1).unwrap_or("").to_owned()));
+                previous
+                    .in_flight
+                    .push((row, record.get(1).unwrap_or("").to_owned()));
             }
             "accepted" | "unknown" => {
                 previous.settled.set(row, true);
@@ -195,7 +224,10 @@ mod tests {
         std::fs::remove_file(&dir).unwrap();
         assert!(previous.settled.contains(1));
         assert!(!previous.settled.contains(2), "a failed row is sent again");
-        assert!(previous.settled.contains(3), "an in-flight row is never sent again");
+        assert!(
+            previous.settled.contains(3),
+            "an in-flight row is never sent again"
+        );
         assert_eq!(previous.in_flight, vec![(3, "150".to_owned())]);
     }
 }

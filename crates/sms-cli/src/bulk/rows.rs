@@ -64,10 +64,20 @@ impl<'a> RowReader<'a> {
     /// text source (exit 2).
     pub fn open(path: &Path, backend: &'a Backend, body: &'a BodyArgs) -> Result<Self, Failure> {
         let file = File::open(path).map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(BufReader::new(file));
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(BufReader::new(file));
         let place = |what: String| Failure::usage(format!("{}:1: {what}", path.display()));
-        let header = reader.headers().map_err(|e| place(format!("unreadable header: {e}")))?.clone();
-        let mut columns = Columns { number: usize::MAX, text: None, reference: None, vars: Vec::new() };
+        let header = reader
+            .headers()
+            .map_err(|e| place(format!("unreadable header: {e}")))?
+            .clone();
+        let mut columns = Columns {
+            number: usize::MAX,
+            text: None,
+            reference: None,
+            vars: Vec::new(),
+        };
         for (i, name) in header.iter().enumerate() {
             match name {
                 "number" => columns.number = i,
@@ -87,9 +97,18 @@ impl<'a> RowReader<'a> {
             return Err(place("no `number` column".to_owned()));
         }
         if body.template.is_none() && columns.text.is_none() && body.text.is_none() {
-            return Err(place("no `text` column: add one, or give --text or --template".to_owned()));
+            return Err(place(
+                "no `text` column: add one, or give --text or --template".to_owned(),
+            ));
         }
-        Ok(Self { reader, columns, record: StringRecord::new(), index: 0, backend, body })
+        Ok(Self {
+            reader,
+            columns,
+            record: StringRecord::new(),
+            index: 0,
+            backend,
+            body,
+        })
     }
 
     /// The next row, or `None` at the end of the file.
@@ -106,7 +125,9 @@ impl<'a> RowReader<'a> {
                 self.index += 1;
                 let line = error.position().map_or(line, |p| p.line());
                 let reason = match error.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
                         format!("{len} field(s) where the header has {expected_len}")
                     }
                     _ => format!("malformed row: {error}"),
@@ -121,7 +142,12 @@ impl<'a> RowReader<'a> {
         let number = field(self.columns.number).to_owned();
         let to = compose::number(&number).map_err(|f| f.message)?;
         let body = if let Some(id) = &self.body.template {
-            let vars = self.columns.vars.iter().map(|(i, name)| (name.clone(), field(*i).to_owned())).collect();
+            let vars = self
+                .columns
+                .vars
+                .iter()
+                .map(|(i, name)| (name.clone(), field(*i).to_owned()))
+                .collect();
             compose::template_body(id, self.body.template_text.as_deref(), vars).map_err(|f| f.message)?
         } else {
             let text = match self.columns.text.map(field) {
@@ -136,7 +162,12 @@ impl<'a> RowReader<'a> {
         }
         let message = compose::with_options(message, self.body).map_err(|f| f.message)?;
         let parts = compose::check(self.backend, &message).map_err(|f| f.message)?;
-        Ok(Row { index: self.index, number, message, parts })
+        Ok(Row {
+            index: self.index,
+            number,
+            message,
+            parts,
+        })
     }
 }
 

@@ -12,7 +12,13 @@ use crate::exit::{Exit, Outcome};
 /// # Errors
 /// None of its own: a provider's failure is a row of the table.
 pub async fn run(backend: &Backend, json: bool) -> Outcome {
-    let balances = join_all(backend.providers.iter().map(|p| async move { (p, p.balance.balance().await) })).await;
+    let balances = join_all(
+        backend
+            .providers
+            .iter()
+            .map(|p| async move { (p, p.balance.balance().await) }),
+    )
+    .await;
     let mut exit = Exit::Ok;
     let mut rows = Vec::new();
     for (provider, result) in &balances {
@@ -36,8 +42,15 @@ pub async fn run(backend: &Backend, json: bool) -> Outcome {
             let name = row["provider"].as_str().unwrap_or("");
             let vendor = row["vendor"].as_str().unwrap_or("");
             match row["amount"].as_i64() {
-                Some(amount) => println!("{name:<16} {vendor:<12} {amount:>12}  {}", row["unit"].as_str().unwrap_or("")),
-                None => println!("{name:<16} {vendor:<12} {:>12}  {}", "error", row["error"].as_str().unwrap_or("")),
+                Some(amount) => println!(
+                    "{name:<16} {vendor:<12} {amount:>12}  {}",
+                    row["unit"].as_str().unwrap_or("")
+                ),
+                None => println!(
+                    "{name:<16} {vendor:<12} {:>12}  {}",
+                    "error",
+                    row["error"].as_str().unwrap_or("")
+                ),
             }
         }
     }

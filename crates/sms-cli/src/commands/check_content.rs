@@ -12,7 +12,9 @@ use crate::exit::{Exit, Failure, Outcome};
 /// No Juxiang provider configured (exit 5); the provider's failure.
 pub async fn run(backend: &Backend, text: &str, json: bool) -> Outcome {
     let Some(juxiang) = backend.juxiang() else {
-        return Err(Failure::config("no Juxiang provider is configured: content checks use Juxiang"));
+        return Err(Failure::config(
+            "no Juxiang provider is configured: content checks use Juxiang",
+        ));
     };
     let verdict = juxiang.check_content(text).await?;
     let (legal, reason) = match &verdict {

@@ -25,10 +25,20 @@ pub fn run(backend: &Backend, json: bool) -> Outcome {
     }
     println!("chain: {}", chain.join(" -> "));
     for p in &backend.providers {
-        let place = if p.in_chain { "in the chain" } else { "outside the chain" };
-        let price = p.price_per_part.map(|x| format!(", {x} per part")).unwrap_or_default();
+        let place = if p.in_chain {
+            "in the chain"
+        } else {
+            "outside the chain"
+        };
+        let price = p
+            .price_per_part
+            .map(|x| format!(", {x} per part"))
+            .unwrap_or_default();
         println!("  {} ({}, {place}{price})", p.name, p.vendor);
     }
-    println!("\n# effective config, secrets redacted\n{}", backend.config.effective_toml());
+    println!(
+        "\n# effective config, secrets redacted\n{}",
+        backend.config.effective_toml()
+    );
     Ok(Exit::Ok)
 }

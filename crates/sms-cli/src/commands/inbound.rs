@@ -20,7 +20,11 @@ pub async fn run(backend: &Backend, follow: bool, json: bool) -> Outcome {
     let feeds: Vec<_> = backend
         .providers
         .iter()
-        .filter_map(|p| p.inbound.as_ref().map(|(source, interval)| (p.name.as_str(), source.clone(), *interval)))
+        .filter_map(|p| {
+            p.inbound
+                .as_ref()
+                .map(|(source, interval)| (p.name.as_str(), source.clone(), *interval))
+        })
         .collect();
     if feeds.is_empty() {
         eprintln!("no provider of the chain can be pulled for replies");

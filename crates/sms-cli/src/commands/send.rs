@@ -41,7 +41,11 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
             let accepted = receipt.accepted().count() as u64;
             let failed = receipt.failed().count() as u64;
             let unknown = receipt.unknown().count() as u64;
-            let failure = receipt.failed().filter_map(|o| o.error()).map(Exit::for_error).max();
+            let failure = receipt
+                .failed()
+                .filter_map(|o| o.error())
+                .map(Exit::for_error)
+                .max();
             let exit = Exit::for_counts(accepted, failed, unknown, failure);
             if json {
                 let mut doc = report::receipt_json(&receipt);
@@ -67,7 +71,9 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
                     println!("{line}");
                 }
                 if unknown > 0 {
-                    println!("outcome unknown for {unknown} recipient(s): it may have gone out; do not resend blindly");
+                    println!(
+                        "outcome unknown for {unknown} recipient(s): it may have gone out; do not resend blindly"
+                    );
                 }
             }
             Ok(exit)
@@ -102,7 +108,9 @@ pub fn print_dry_run(request: &serde_json::Value, json: bool) {
         println!("{request}");
     } else {
         let names = |v: &serde_json::Value| {
-            v.as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default()
+            v.as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(","))
+                .unwrap_or_default()
         };
         println!(
             "dry run, nothing sent: to {} via {} ({}){}",

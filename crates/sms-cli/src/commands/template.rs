@@ -11,7 +11,9 @@ use crate::exit::{Exit, Failure, Outcome};
 /// No ihuyi provider configured (exit 5); the provider's failure.
 pub async fn add(backend: &Backend, text: &str, json: bool) -> Outcome {
     let Some(ihuyi) = backend.ihuyi() else {
-        return Err(Failure::config("no ihuyi provider is configured: templates are registered with ihuyi"));
+        return Err(Failure::config(
+            "no ihuyi provider is configured: templates are registered with ihuyi",
+        ));
     };
     let id = ihuyi.add_template(text).await?;
     if json {

@@ -68,7 +68,11 @@ impl Env {
 
     /// Accepted recipients in the sandbox's log (wire form, e.g. `13800138000`).
     pub fn recorded_numbers(&self) -> Vec<String> {
-        self.sandbox.messages().into_iter().flat_map(|m| m.recipients).collect()
+        self.sandbox
+            .messages()
+            .into_iter()
+            .flat_map(|m| m.recipients)
+            .collect()
     }
 }
 
@@ -93,11 +97,20 @@ impl Run {
     }
     /// Asserts the exit code, showing the output when it differs.
     pub fn expect_code(self, code: i32) -> Self {
-        assert_eq!(self.code(), code, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
-        self.stdout().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+        self.stdout()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
     }
 }
 
