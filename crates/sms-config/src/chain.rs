@@ -254,3 +254,64 @@ pub(crate) fn build_error(src: &crate::source::Source, message: String) -> Confi
         message,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+    use crate::tree::{Node, Origin, Value};
+
+    fn read_text(text: &str) -> ChainConfig {
+        let src = Source::new(None, text.to_owned());
+        let root = crate::tree::parse(&src).unwrap();
+        let node = Node {
+            value: Value::Table(root),
+            origin: Origin::File(None),
+        };
+        read(Reader::new(&src, "chain".to_owned(), &node).unwrap())
+            .unwrap()
+            .0
+    }
+
+    /// Every field of the policies is read from the file. The patterns name every field without
+    /// `..`, so a field added to `RetryPolicy` or `BreakerConfig` stops this from compiling until
+    /// it can be configured here.
+    #[test]
+    fn every_policy_field_is_configurable() {
+        let config = read_text(
+            "[retry]\nmax_attempts_per_provider = 4\ninitial_backoff = \"1s\"\nmax_backoff = \"9s\"\n\
+             jitter = false\ndeadline = \"2m\"\nattempt_timeout = \"3s\"\n\
+             [breaker]\nfailure_threshold = 2\ncool_down = \"7s\"\nslow_call_threshold = \"1500ms\"\n",
+        );
+        let RetryPolicy {
+            max_attempts_per_provider,
+            initial_backoff,
+            max_backoff,
+            jitter,
+            deadline,
+            attempt_timeout,
+        } = config.retry;
+        assert_eq!(max_attempts_per_provider, 4);
+        assert_eq!(
+            (initial_backoff, max_backoff),
+            (Duration::from_secs(1), Duration::from_secs(9))
+        );
+        assert!(!jitter);
+        assert_eq!(
+            (deadline, attempt_timeout),
+            (Duration::from_secs(120), Some(Duration::from_secs(3)))
+        );
+        let BreakerConfig {
+            failure_threshold,
+            cool_down,
+            slow_call_threshold,
+        } = config.breaker;
+        assert_eq!((failure_threshold, cool_down), (2, Duration::from_secs(7)));
+        assert_eq!(slow_call_threshold, Some(Duration::from_millis(1500)));
+        assert_eq!(
+            read_text(""),
+            ChainConfig::default(),
+            "an empty section is every default"
+        );
+    }
+}

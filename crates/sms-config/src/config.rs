@@ -51,10 +51,16 @@ pub enum ConfigOrigin {
 /// A loaded configuration: every provider built, the chain checked, the store, state and gateway
 /// sections typed. A configuration that loads is a chain that builds.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let chain = sms_config::Config::load("sms.toml")?.build_chain()?;
-/// # let _ = chain; Ok(()) }
+/// let config = sms_config::Config::from_toml_str(
+///     "[providers.ihuyi]\naccount = \"C1\"\nkey = \"k\"\n",
+///     &sms_config::LoadOptions::new(),
+/// )?;
+/// let chain = config.build_chain()?;
+/// assert_eq!(chain.health()[0].name, "ihuyi");
+/// assert!(!config.effective_toml().contains("\"k\""));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -124,8 +130,8 @@ impl Config {
 
     /// The configuration of a running sandbox at `base_url` (`http://127.0.0.1:PORT`, as
     /// `Sandbox::base_url` gives it): one provider per simulated vendor, on the sandbox's default
-    /// accounts (ihuyi first, Juxiang second; voice and MMS kept out of the chain), every other
-    /// setting at its default. [`sandbox_toml`](Self::sandbox_toml) is the same as a file.
+    /// accounts (ihuyi first and Juxiang second for text; voice codes and MMS go to their own
+    /// vendors, which the chain picks by message kind), every other setting at its default. [`sandbox_toml`](Self::sandbox_toml) is the same as a file.
     ///
     /// # Errors
     /// When `base_url` is not an http URL.
@@ -166,13 +172,11 @@ impl Config {
              account = {account}\n\
              key = {key}\n\
              base_url = {base_q}\n\
-             in_chain = false\n\
              \n\
              [providers.mms-10658]\n\
              account = {account}\n\
              key = {key}\n\
-             base_url = {base_q}\n\
-             in_chain = false\n",
+             base_url = {base_q}\n",
             account = quote(SANDBOX_ACCOUNT),
             key = quote(SANDBOX_KEY),
             jx = quote(SANDBOX_JUXIANG_PASSWORD),
@@ -207,6 +211,14 @@ impl Config {
             })
         };
         let (chain, shown) = crate::chain::read(section("chain")?)?;
+        if chain.strategy == sms_failover::Strategy::WeightedRandom
+            && providers.iter().filter(|p| p.in_chain).all(|p| p.weight == 0)
+        {
+            return Err(section("chain")?.invalid(
+                "strategy",
+                "weighted-random needs a provider in the chain with a positive weight",
+            ));
+        }
         effective.insert("chain".into(), shown.into());
         let base_dir = source.file().and_then(Path::parent);
         let (store, shown) = read_store(section("store")?, base_dir)?;

@@ -40,6 +40,12 @@ pub struct Position {
 /// `Display` reads `sms.toml:12:7: chain.retry.deadline: …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    // Boxed: errors travel up many `?`s, and a small `Result` keeps every happy path cheap.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
     kind: ConfigErrorKind,
     file: Option<PathBuf>,
     position: Option<Position>,
@@ -51,78 +57,80 @@ pub struct ConfigError {
 impl ConfigError {
     pub(crate) fn new(kind: ConfigErrorKind, message: impl Into<String>) -> Self {
         Self {
-            kind,
-            file: None,
-            position: None,
-            key_path: None,
-            env_var: None,
-            message: message.into(),
+            inner: Box::new(Inner {
+                kind,
+                file: None,
+                position: None,
+                key_path: None,
+                env_var: None,
+                message: message.into(),
+            }),
         }
     }
 
     pub(crate) fn at(mut self, file: Option<PathBuf>, position: Option<Position>) -> Self {
-        self.file = file;
-        self.position = position;
+        self.inner.file = file;
+        self.inner.position = position;
         self
     }
 
     pub(crate) fn key(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
         if !path.is_empty() {
-            self.key_path = Some(path);
+            self.inner.key_path = Some(path);
         }
         self
     }
 
-    pub(crate) fn from_env(mut self, var: impl Into<String>) -> Self {
-        self.env_var = Some(var.into());
+    pub(crate) fn env(mut self, var: impl Into<String>) -> Self {
+        self.inner.env_var = Some(var.into());
         self
     }
 
     /// The kind of problem.
     pub fn kind(&self) -> ConfigErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The file, when the configuration came from one.
     pub fn file(&self) -> Option<&std::path::Path> {
-        self.file.as_deref()
+        self.inner.file.as_deref()
     }
 
     /// The line and column, when the problem is at a place in the file.
     pub fn position(&self) -> Option<Position> {
-        self.position
+        self.inner.position
     }
 
     /// The key path, e.g. `providers.ihuyi.http.request_timeout`.
     pub fn key_path(&self) -> Option<&str> {
-        self.key_path.as_deref()
+        self.inner.key_path.as_deref()
     }
 
     /// The environment variable the bad value came from (an override, or a `{ env = … }` value).
     pub fn env_var(&self) -> Option<&str> {
-        self.env_var.as_deref()
+        self.inner.env_var.as_deref()
     }
 
     /// What is wrong and what is allowed, without the location.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.position) {
+        match (&self.inner.file, self.inner.position) {
             (Some(file), Some(p)) => write!(f, "{}:{}:{}: ", file.display(), p.line, p.column)?,
             (Some(file), None) => write!(f, "{}: ", file.display())?,
             (None, Some(p)) => write!(f, "line {}, column {}: ", p.line, p.column)?,
             (None, None) => {}
         }
-        if let Some(path) = &self.key_path {
+        if let Some(path) = &self.inner.key_path {
             write!(f, "{path}: ")?;
         }
-        f.write_str(&self.message)?;
-        if let Some(var) = &self.env_var {
+        f.write_str(&self.inner.message)?;
+        if let Some(var) = &self.inner.env_var {
             write!(f, " (value from environment variable {var})")?;
         }
         Ok(())

@@ -225,6 +225,14 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// The estimated cost of `parts` billed parts at [`Self::price_per_part`] (`None` without a
+    /// price).
+    pub fn estimated_cost(&self, parts: u64) -> Option<f64> {
+        // Counts of parts are far below 2^52: exact in f64.
+        #[allow(clippy::cast_precision_loss)]
+        self.price_per_part.map(|price| price * parts as f64)
+    }
+
     /// The chain member for this provider: its client (sending and balance), name, priority and
     /// weight.
     pub fn entry(&self) -> ProviderEntry {
@@ -510,4 +518,75 @@ fn render_http(http: &HttpConfig) -> toml::Table {
         ),
     );
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field names a type's `Deserialize` asks for (a deserializer that only listens).
+    fn fields_of<T: for<'de> serde::Deserialize<'de>>() -> Vec<&'static str> {
+        struct Listener<'a>(&'a mut Vec<&'static str>);
+        #[derive(Debug)]
+        struct Stop;
+        impl std::fmt::Display for Stop {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("stop")
+            }
+        }
+        impl std::error::Error for Stop {}
+        impl serde::de::Error for Stop {
+            fn custom<M: std::fmt::Display>(_: M) -> Self {
+                Stop
+            }
+        }
+        impl<'de> serde::Deserializer<'de> for Listener<'_> {
+            type Error = Stop;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+                Err(Stop)
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Stop> {
+                self.0.extend_from_slice(fields);
+                Err(Stop)
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+                option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+                ignored_any
+            }
+        }
+        let mut fields = Vec::new();
+        let _ = T::deserialize(Listener(&mut fields));
+        fields.sort_unstable();
+        fields
+    }
+
+    /// This file reads exactly the fields each vendor's own configuration has (its `name` is the
+    /// table's name): a field added to a provider crate fails this test until it can be set here.
+    #[test]
+    fn every_vendor_field_can_be_set() {
+        let expected = |vendor: Vendor| {
+            let mut fields = vendor.fields().to_vec();
+            fields.extend(["http", "name"]);
+            fields.sort_unstable();
+            fields
+        };
+        assert_eq!(fields_of::<IhuyiConfig>(), expected(Vendor::Ihuyi));
+        assert_eq!(fields_of::<IhuyiVoiceConfig>(), expected(Vendor::IhuyiVoice));
+        assert_eq!(fields_of::<MmsConfig>(), expected(Vendor::Mms10658));
+        assert_eq!(fields_of::<JuxiangConfig>(), expected(Vendor::Juxiang));
+        let mut http = HTTP_KEYS.to_vec();
+        http.sort_unstable();
+        assert_eq!(fields_of::<HttpConfig>(), http);
+        for (_, vendor) in Vendor::ALL {
+            for field in vendor.string_fields() {
+                assert!(vendor.fields().contains(field), "{field}");
+            }
+        }
+    }
 }

@@ -421,7 +421,7 @@ pub(crate) fn error_at(
 ) -> ConfigError {
     let mut error = src.error(kind, message, origin.span()).key(path);
     if let Some(var) = origin.env_var() {
-        error = error.from_env(var);
+        error = error.env(var);
     }
     error
 }

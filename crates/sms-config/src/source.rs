@@ -73,3 +73,20 @@ impl Env {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_and_lines_start_at_one() {
+        let source = Source::new(None, "# 巨象 短信\nkey = 1\n".to_owned());
+        assert_eq!(source.position(0), Position { line: 1, column: 1 });
+        let key = source.text().find("key").unwrap();
+        assert_eq!(source.position(key), Position { line: 2, column: 1 });
+        assert_eq!(source.position(key + 6), Position { line: 2, column: 7 });
+        // Inside a multi-byte character, or past the end: no panic, the nearest place.
+        assert_eq!(source.position(3), Position { line: 1, column: 3 });
+        assert_eq!(source.position(10_000).line, 3);
+    }
+}

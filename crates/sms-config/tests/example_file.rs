@@ -25,11 +25,12 @@ fn the_example_file_loads_and_builds_its_chain() {
     assert_eq!(names, ["ihuyi", "ihuyi-backup", "juxiang", "voice", "mms"]);
     assert_eq!(config.provider("ihuyi-backup").unwrap().vendor, Vendor::Ihuyi);
     assert_eq!(config.provider("juxiang").unwrap().price_per_part, Some(0.04));
+    assert_eq!(config.provider("mms").unwrap().estimated_cost(10), Some(3.0));
     let chain = config.build_chain().unwrap();
     let health: Vec<String> = chain.health().into_iter().map(|h| h.name).collect();
     assert_eq!(
         health,
-        ["ihuyi", "juxiang", "ihuyi-backup"],
+        ["ihuyi", "voice", "juxiang", "ihuyi-backup"],
         "in_chain and priority order"
     );
     let effective = config.effective_toml();

@@ -42,6 +42,8 @@ fn well_known_variables_override_the_file_and_env_references_fill_it() {
         ("SMS_IHUYI_BACKUP_BASE_URL", "http://127.0.0.1:9"),
         ("MY_JX_PASSWORD", "jx-password-secret"),
         ("SMS_STATE_URL", "redis://:redis-pw-secret@127.0.0.1:6379/0"),
+        ("SMS_STORE_URL", "postgres://sms:pg-pw-secret@127.0.0.1:5432/sms"),
+        ("SMS_GATEWAY_LISTEN", "127.0.0.1:9999"),
     ]);
     let config = Config::from_toml_str(text, &options).unwrap();
     let effective = config.effective_toml();
@@ -58,6 +60,11 @@ fn well_known_variables_override_the_file_and_env_references_fill_it() {
     };
     assert_eq!(url.expose(), "redis://:redis-pw-secret@127.0.0.1:6379/0");
     assert_eq!(key_prefix, "sms:");
+    let StoreBackend::Postgres { url, .. } = &config.store().backend else {
+        panic!("SMS_STORE_URL selects postgres: {:?}", config.store());
+    };
+    assert_eq!(url.expose(), "postgres://sms:pg-pw-secret@127.0.0.1:5432/sms");
+    assert_eq!(config.gateway().listen, "127.0.0.1:9999".parse().unwrap());
     // No secret anywhere a user could see: the effective config, Debug of the config and parts.
     let debug = format!("{config:?} {:?} {:?}", config.providers(), config.state());
     for secret in [
@@ -65,6 +72,7 @@ fn well_known_variables_override_the_file_and_env_references_fill_it() {
         "env-key-secret",
         "jx-password-secret",
         "redis-pw-secret",
+        "pg-pw-secret",
         "backup-file-key",
     ] {
         assert!(!effective.contains(secret), "{secret} in {effective}");
@@ -387,6 +395,14 @@ async fn the_sandbox_configuration_sends_on_a_running_sandbox() {
         .await
         .unwrap();
     assert_eq!(receipt.providers(), ["ihuyi"]);
+    let to: sms_core::PhoneNumber = "13700137000".parse().unwrap();
+    let voice = sms_core::Message::voice_code(to, "482913").unwrap();
+    let receipt = sms_core::MessageSender::send(&chain, &voice).await.unwrap();
+    assert_eq!(
+        receipt.providers(),
+        ["ihuyi-voice"],
+        "voice codes go to the voice vendor"
+    );
     for provider in config.providers() {
         let balance = provider.client.balance_query().balance().await;
         assert!(balance.is_ok(), "{}: {balance:?}", provider.name);

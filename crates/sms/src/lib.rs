@@ -50,7 +50,17 @@ pub use sms_sandbox as sandbox;
 #[doc(inline)]
 pub use sms_config as config;
 
-/// A loaded configuration: `sms::Config::load(path)?.build_chain()?` (feature `config`).
+/// A loaded configuration (feature `config`): an application gets its chain in two lines.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let path = std::env::temp_dir().join(format!("sms-facade-doctest-{}.toml", std::process::id()));
+/// # std::fs::write(&path, "[providers.ihuyi]\naccount = \"C1\"\nkey = \"k\"\n")?;
+/// let chain = sms::Config::load(&path)?.build_chain()?;
+/// # assert_eq!(chain.health().len(), 1);
+/// # std::fs::remove_file(&path)?;
+/// # Ok(()) }
+/// ```
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 #[doc(inline)]
