@@ -5,6 +5,9 @@ use sms::sandbox::Sandbox;
 use crate::cli::SandboxArgs;
 use crate::exit::{Exit, Failure, Outcome};
 
+/// The line printed after the config (scripts read up to it).
+pub const END_OF_CONFIG: &str = "# end of config; Ctrl-C stops the sandbox";
+
 /// Starts the sandbox, prints how to use it, and serves until Ctrl-C or SIGTERM.
 ///
 /// # Errors
@@ -20,6 +23,7 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     println!("listening on {base}");
     println!("use it from another shell with:\n  export SMS_SANDBOX_URL={base}\nor save this as sms.toml:\n");
     println!("{}", sms::config::Config::sandbox_toml(&base));
+    println!("{END_OF_CONFIG}");
     wait_for_stop().await;
     eprintln!("sms sandbox: shutting down");
     drop(sandbox);
