@@ -1,0 +1,175 @@
+//! The providers a command talks to, built from a loaded [`Config`]: the chain, and every provider
+//! (in the chain or not) for balances, templates, content checks, replies and the kinds no chain
+//! provider sends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sms::config::{Config, ConfigOrigin, ProviderClient, Vendor};
+use sms::failover::FailoverSender;
+use sms::ihuyi::IhuyiClient;
+use sms::juxiang::JuxiangClient;
+use sms::sandbox::Sandbox;
+use sms::{BalanceQuery, Capabilities, InboundMode, InboundSource, MessageKind, MessageSender};
+
+use crate::exit::{Failure, Outcome};
+
+/// One provider of the config, as the CLI uses it.
+pub struct ProviderInfo {
+    /// Its name.
+    pub name: String,
+    /// The vendor's type name (`ihuyi`, `ihuyi-voice`, `mms-10658`, `juxiang`).
+    pub vendor: &'static str,
+    /// Whether the chain uses it.
+    pub in_chain: bool,
+    /// Price of one billed part, when configured.
+    pub price_per_part: Option<f64>,
+    /// Whether the provider writes text as GBK (so text GBK cannot encode is refused up front).
+    pub gbk: bool,
+    /// What it can send.
+    pub capabilities: Capabilities,
+    /// The client as a sender.
+    pub sender: Arc<dyn MessageSender>,
+    /// Its balance query.
+    pub balance: Arc<dyn BalanceQuery>,
+    /// Its reply source and minimum pull interval, when replies can be pulled.
+    pub inbound: Option<(Arc<dyn InboundSource>, Duration)>,
+    client: ProviderClient,
+}
+
+/// Everything a command needs to reach the providers.
+pub struct Backend {
+    /// The loaded config.
+    pub config: Config,
+    /// The failover chain.
+    pub chain: FailoverSender,
+    /// Every provider of the config, in file order.
+    pub providers: Vec<ProviderInfo>,
+    /// Keeps a built-in sandbox running as long as the backend lives.
+    pub sandbox: Option<Sandbox>,
+}
+
+impl Backend {
+    /// The backend of a loaded config.
+    ///
+    /// # Errors
+    /// A chain that does not build (exit 5; a loaded config always builds).
+    pub fn new(config: Config, sandbox: Option<Sandbox>) -> Outcome<Self> {
+        let chain = config.build_chain().map_err(|e| Failure::config(e.to_string()))?;
+        let providers = config
+            .providers()
+            .iter()
+            .map(|p| {
+                let sender = p.client.sender();
+                let capabilities = sender.capabilities().clone();
+                let inbound = match (p.client.inbound(), capabilities.inbound) {
+                    (Some(source), InboundMode::Pull { min_interval }) => Some((source, min_interval)),
+                    _ => None,
+                };
+                ProviderInfo {
+                    name: p.name.clone(),
+                    vendor: p.vendor.type_name(),
+                    in_chain: p.in_chain,
+                    price_per_part: p.price_per_part,
+                    gbk: p.vendor == Vendor::Juxiang,
+                    capabilities,
+                    balance: p.client.balance_query(),
+                    sender,
+                    inbound,
+                    client: p.client.clone(),
+                }
+            })
+            .collect();
+        Ok(Self {
+            config,
+            chain,
+            providers,
+            sandbox,
+        })
+    }
+
+    /// Starts a sandbox in this process and uses it (the no-config path).
+    ///
+    /// # Errors
+    /// The sandbox cannot listen (exit 1).
+    pub async fn built_in_sandbox() -> Outcome<Self> {
+        let sandbox = Sandbox::builder()
+            .spawn()
+            .await
+            .map_err(|e| Failure::error(format!("cannot start the built-in sandbox: {e}")))?;
+        let config = Config::sandbox(&sandbox.base_url()).map_err(|e| Failure::config(e.to_string()))?;
+        Self::new(config, Some(sandbox))
+    }
+
+    /// Where the providers come from, for messages to the user.
+    pub fn origin(&self) -> String {
+        match self.config.origin() {
+            ConfigOrigin::File { path, .. } => format!("config file {}", path.display()),
+            ConfigOrigin::Sandbox { base_url } if self.sandbox.is_some() => {
+                format!("built-in sandbox at {base_url} (no config file found)")
+            }
+            ConfigOrigin::Sandbox { base_url } => format!("sandbox at {base_url} (SMS_SANDBOX_URL)"),
+            _ => "configuration text".to_owned(),
+        }
+    }
+
+    /// The providers a message of `kind` goes to: the chain's when one of them sends it, otherwise
+    /// the first provider kept out of the chain that does (voice codes and MMS often are).
+    pub fn route(&self, kind: MessageKind) -> Route<'_> {
+        let in_chain = |p: &&ProviderInfo| p.in_chain && p.capabilities.supports(kind);
+        if self.providers.iter().any(|p| in_chain(&p)) {
+            return Route::Chain(self.providers.iter().filter(in_chain).collect());
+        }
+        match self.providers.iter().find(|p| p.capabilities.supports(kind)) {
+            Some(provider) => Route::Direct(provider),
+            None => Route::Nowhere,
+        }
+    }
+
+    /// The first ihuyi SMS client, for template registration.
+    pub fn ihuyi(&self) -> Option<&IhuyiClient> {
+        self.providers.iter().find_map(|p| p.client.as_ihuyi())
+    }
+
+    /// The first Juxiang client, for content checks.
+    pub fn juxiang(&self) -> Option<&JuxiangClient> {
+        self.providers.iter().find_map(|p| p.client.as_juxiang())
+    }
+}
+
+/// Where a message goes.
+pub enum Route<'a> {
+    /// Through the chain, whose providers for this kind are these, in priority order.
+    Chain(Vec<&'a ProviderInfo>),
+    /// Straight to one provider outside the chain.
+    Direct(&'a ProviderInfo),
+    /// No provider sends this kind.
+    Nowhere,
+}
+
+impl<'a> Route<'a> {
+    /// The providers that may carry the message.
+    pub fn providers(&self) -> Vec<&'a ProviderInfo> {
+        match self {
+            Route::Chain(list) => list.clone(),
+            Route::Direct(p) => vec![*p],
+            Route::Nowhere => Vec::new(),
+        }
+    }
+
+    /// Sends through the chain or the one provider.
+    ///
+    /// # Errors
+    /// As [`MessageSender::send`]; `Unsupported` when no provider sends the kind.
+    pub async fn send(&self, backend: &Backend, message: &sms::Message) -> Result<sms::Receipt, sms::Error> {
+        match self {
+            Route::Chain(_) => backend.chain.send(message).await,
+            Route::Direct(p) => p.sender.send(message).await,
+            Route::Nowhere => Err(sms::Error::new(sms::ErrorKind::Unsupported, sms::Operation::Send)
+                .with_message(format!(
+                    "no configured provider sends {:?} messages",
+                    message.kind()
+                ))),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub mod balance;
+pub mod check_content;
+pub mod config_check;
+pub mod inbound;
+pub mod sandbox;
+pub mod send;
+pub mod template;

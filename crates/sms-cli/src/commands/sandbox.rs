@@ -1,0 +1,51 @@
+//! `sms sandbox`: runs the simulator and prints a config that points at it.
+
+use sms::sandbox::Sandbox;
+
+use crate::cli::SandboxArgs;
+use crate::exit::{Exit, Failure, Outcome};
+
+/// The line printed after the config (scripts read up to it).
+pub const END_OF_CONFIG: &str = "# end of config; Ctrl-C stops the sandbox";
+
+/// Starts the sandbox, prints how to use it, and serves until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// The address cannot be bound (exit 1).
+pub async fn run(args: &SandboxArgs) -> Outcome {
+    let sandbox = Sandbox::builder()
+        .listen(args.listen)
+        .spawn()
+        .await
+        .map_err(|e| Failure::error(format!("cannot start the sandbox on {}: {e}", args.listen)))?;
+    let base = sandbox.base_url();
+    eprintln!("sms sandbox: THIS IS A SIMULATOR. Nothing is really sent or billed.");
+    println!("listening on {base}");
+    println!("use it from another shell with:\n  export SMS_SANDBOX_URL={base}\nor save this as sms.toml:\n");
+    println!("{}", sms::config::Config::sandbox_toml(&base));
+    println!("{END_OF_CONFIG}");
+    wait_for_stop().await;
+    eprintln!("sms sandbox: shutting down");
+    drop(sandbox);
+    Ok(Exit::Ok)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

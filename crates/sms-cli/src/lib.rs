@@ -1,0 +1,82 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod backend;
+mod bulk;
+pub mod cli;
+mod commands;
+mod compose;
+pub mod exit;
+mod report;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::Cli;
+pub use exit::{EXIT_CODES_HELP, Exit, Failure};
+
+/// Parses the command line, runs the command and returns its exit code (see [`Exit`]).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // Help and version are not errors; everything else clap reports is a usage error.
+            return ExitCode::from(if error.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                Exit::Ok.code()
+            });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("sms: cannot start the runtime: {error}");
+            return ExitCode::from(Exit::Error.code());
+        }
+    };
+    let json = cli.json;
+    match runtime.block_on(run(cli)) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(failure) => {
+            if json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": failure.message, "exit_code": failure.exit.code()})
+                );
+            } else {
+                eprintln!("sms: {failure}");
+            }
+            ExitCode::from(failure.exit.code())
+        }
+    }
+}
+
+/// Runs one parsed command.
+///
+/// # Errors
+/// A [`Failure`] with its exit code and message.
+pub async fn run(cli: Cli) -> exit::Outcome {
+    use cli::{Command, ConfigCommand, TemplateCommand};
+    if let Command::Sandbox(args) = &cli.command {
+        return commands::sandbox::run(args).await;
+    }
+    let backend = setup::backend(&cli).await?;
+    let json = cli.json;
+    match &cli.command {
+        Command::Send(args) => commands::send::run(&backend, args, json).await,
+        Command::Bulk(args) => bulk::run(&backend, args, json).await,
+        Command::Balance => commands::balance::run(&backend, json).await,
+        Command::Inbound(args) => commands::inbound::run(&backend, args.follow, json).await,
+        Command::Template(TemplateCommand::Add { text }) => {
+            commands::template::add(&backend, text, json).await
+        }
+        Command::CheckContent(args) => commands::check_content::run(&backend, &args.text, json).await,
+        Command::Config(ConfigCommand::Check) => commands::config_check::run(&backend, json),
+        Command::Sandbox(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,38 @@
+//! Chooses the providers for a command: `--sandbox-url`, else the config file (`--config`,
+//! `SMS_CONFIG`, `./sms.toml`, the user's config dir), else a sandbox started in this process (and
+//! says so on stderr).
+
+use sms::config::{Config, ConfigError, LoadOptions, SANDBOX_NOTICE};
+
+use crate::backend::Backend;
+use crate::cli::Cli;
+use crate::exit::{Exit, Failure, Outcome};
+
+/// The backend for the command line's options.
+///
+/// # Errors
+/// A config that does not load (exit 5, the message names file, line, column and key); a sandbox
+/// that cannot start (exit 1).
+pub async fn backend(cli: &Cli) -> Outcome<Backend> {
+    if let Some(url) = &cli.sandbox_url {
+        let config = Config::sandbox(url).map_err(config_failure)?;
+        return Backend::new(config, None);
+    }
+    let options = LoadOptions::new().maybe_profile(cli.profile.clone());
+    match Config::discover(cli.config.as_deref(), &options).map_err(config_failure)? {
+        Some(config) => Backend::new(config, None),
+        None => {
+            let backend = Backend::built_in_sandbox().await?;
+            eprintln!(
+                "sms: {SANDBOX_NOTICE} (sandbox at {})",
+                backend.sandbox.as_ref().map(|s| s.base_url()).unwrap_or_default()
+            );
+            Ok(backend)
+        }
+    }
+}
+
+/// Every config problem is exit 5, with the error's own place-naming message.
+fn config_failure(error: ConfigError) -> Failure {
+    Failure::new(Exit::Config, error.to_string())
+}
