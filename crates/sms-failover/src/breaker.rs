@@ -19,7 +19,8 @@ use crate::clock::Clock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerConfig {
     /// Consecutive provider-side failures (unavailable, ambiguous, unreadable answers, provider fault
-    /// codes; never caller mistakes) that open the breaker. Default 5; must be at least 1.
+    /// codes; never caller mistakes) that open the breaker. Default 3 ([`DEFAULT_FAILURE_THRESHOLD`]);
+    /// must be at least 1.
     pub failure_threshold: u32,
     /// How long an open breaker skips its provider before one probe may go through. Default 30 s.
     pub cool_down: Duration,
@@ -59,10 +60,15 @@ impl BreakerConfig {
 /// See [`BreakerConfig::slow_call_threshold`].
 pub(crate) const DEFAULT_SLOW_CALL_THRESHOLD: Duration = Duration::from_secs(2);
 
+/// Provider-side failures in a row that open a breaker by default. Three: a healthy provider API
+/// almost never fails three times running, and every failure of a hanging provider costs a sender a
+/// whole attempt timeout, so each one more than needed is seconds of waiting per message.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+
 impl Default for BreakerConfig {
     fn default() -> Self {
         Self {
-            failure_threshold: 5,
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             cool_down: Duration::from_secs(30),
             slow_call_threshold: Some(DEFAULT_SLOW_CALL_THRESHOLD),
         }

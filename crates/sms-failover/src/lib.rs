@@ -14,7 +14,7 @@ mod sender;
 pub mod state;
 mod strategy;
 
-pub use breaker::{BreakerConfig, BreakerState};
+pub use breaker::{BreakerConfig, BreakerState, DEFAULT_FAILURE_THRESHOLD};
 pub use builder::{DEFAULT_IDEMPOTENCY_RETENTION, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use health::ProviderHealth;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{ErrorKind, MessageSender};
-use sms_failover::RetryPolicy;
+use sms_failover::{BreakerConfig, RetryPolicy};
 use tokio::time::Instant;
 
 use crate::support::*;
@@ -37,12 +37,15 @@ async fn a_retryable_error_is_retried_on_the_same_provider_with_exponential_back
 async fn jittered_pauses_stay_between_the_delay_and_twice_it() {
     let a = Arc::new(StubSender::new("a").always(StubOutcome::fail(ErrorKind::Unavailable)));
     let chain = build(
-        chain_of(&[&a]).retry(
-            RetryPolicy::default()
-                .max_attempts_per_provider(4)
-                .initial_backoff(Duration::from_millis(100))
-                .max_backoff(Duration::from_secs(1)),
-        ),
+        chain_of(&[&a])
+            .retry(
+                RetryPolicy::default()
+                    .max_attempts_per_provider(4)
+                    .initial_backoff(Duration::from_millis(100))
+                    .max_backoff(Duration::from_secs(1)),
+            )
+            // Four attempts in a row must not open the breaker before the last one.
+            .circuit_breaker(BreakerConfig::default().failure_threshold(5)),
     );
     let start = Instant::now();
     let _ = chain.send(&text_to(number("13800138000"))).await;

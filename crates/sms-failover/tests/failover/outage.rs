@@ -184,6 +184,9 @@ async fn a_slow_probe_reopens_the_breaker() {
 fn the_defaults_bound_a_hanging_provider() {
     let retry = RetryPolicy::default();
     assert_eq!(retry.attempt_timeout, Some(Duration::from_secs(5)));
+    // A hanging provider costs sequential senders at most three attempt timeouts before the breaker
+    // sends everything elsewhere.
+    assert_eq!(BreakerConfig::default().failure_threshold, 3);
     assert_eq!(
         BreakerConfig::default().slow_call_threshold,
         Some(Duration::from_secs(2))
