@@ -538,4 +538,100 @@ mod tests {
         let recent = number("13800010000");
         assert!(!ok(f.admit(&recent)), "one per second still holds");
     }
+
+    #[test]
+    fn packing_keeps_every_number_apart() {
+        // Leading zeros, 15 digits, the same digits under other country codes or split differently.
+        let mut numbers = [
+            (44, "0123"),
+            (44, "00123"),
+            (44, "1230"),
+            (1, "2345678901"),
+            (1, "23456789012"),
+            (1, "99999999999999"),
+            (7, "99999999999999"),
+            (7, "0999999999999"),
+            (998, "000000000000"),
+            (996, "0000"),
+            (998, "0000"),
+            (1, "0000"),
+            (852, "13800138000"),
+            (852, "013800138000"),
+        ]
+        .map(|(cc, national)| PhoneNumber::international(cc, national).unwrap_or_else(|e| panic!("{e}")))
+        .to_vec();
+        numbers.push(number("13800138000"));
+        let packed = numbers
+            .iter()
+            .map(|n| pack(n).unwrap_or_else(|| panic!("{n:?} packs")))
+            .collect::<std::collections::HashSet<_>>();
+        assert_eq!(packed.len(), numbers.len(), "one key per number: {numbers:?}");
+    }
+
+    #[test]
+    fn packing_holds_the_digits() {
+        let n = PhoneNumber::international(998, "999999999999").expect("valid: 15 digits");
+        let key = pack(&n).expect("packs");
+        assert_eq!(key >> 54, 998);
+        assert_eq!(key >> 50 & 0xf, 12);
+        assert_eq!(key & ((1 << 50) - 1), 999_999_999_999);
+        let zeros = pack(&PhoneNumber::international(44, "000000000000").expect("valid"));
+        assert_eq!(zeros, Some(44 << 54 | 12 << 50));
+    }
+
+    #[test]
+    fn waits_are_exact_to_the_nanosecond() {
+        let f = Fixture::new(&RecipientLimits::new(2, 3));
+        let a = number("13800138000");
+        f.clock.advance(Duration::from_nanos(7));
+        assert!(ok(f.admit(&a)));
+        f.clock.advance(Duration::from_nanos(333_333_333));
+        assert!(ok(f.admit(&a)));
+        assert_eq!(wait(f.admit(&a)), Some(Duration::from_nanos(666_666_667)));
+        f.clock.advance(Duration::from_nanos(666_666_666));
+        assert_eq!(wait(f.admit(&a)), Some(Duration::from_nanos(1)));
+        f.clock.advance(Duration::from_nanos(1));
+        assert!(ok(f.admit(&a)));
+        assert_eq!(
+            wait(f.admit(&a)),
+            Some(DAY - Duration::from_secs(1)),
+            "three today: the day waits for the first"
+        );
+    }
+
+    #[test]
+    fn a_number_left_with_one_time_needs_no_log() {
+        let f = Fixture::new(&RecipientLimits::default());
+        let a = number("13800138000");
+        let b = number("13900139000");
+        assert!(ok(f.admit(&a)));
+        f.clock.advance(Duration::from_secs(1));
+        assert!(ok(f.admit(&a)));
+        assert!(ok(f.admit(&b)));
+        let logs = || -> usize {
+            f.limiter
+                .shards
+                .iter()
+                .map(|s| {
+                    let s = s.lock().expect("lock");
+                    s.scopes
+                        .values()
+                        .map(|n| n.more.len() + n.whole.len())
+                        .sum::<usize>()
+                })
+                .sum()
+        };
+        assert_eq!(logs(), 1, "only the number with two times has a log");
+        f.clock.advance(DAY - Duration::from_secs(1));
+        assert!(
+            ok(f.admit(&a)),
+            "its first message left the day, its second did not"
+        );
+        assert_eq!(logs(), 1, "two times again");
+        f.clock.advance(DAY);
+        assert!(ok(f.admit(&a)));
+        assert_eq!(logs(), 0, "back to one time");
+        assert_eq!(wait(f.admit(&a)), Some(Duration::from_secs(1)));
+        assert_eq!(f.limiter.remembered(), 2);
+    }
 }
