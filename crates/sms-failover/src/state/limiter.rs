@@ -145,27 +145,23 @@ impl Numbers {
                     }
                     return verdict;
                 }
-                let Some(&at) = self.once.get(&packed) else {
-                    let verdict = judge(&[], windows, now);
-                    if verdict == Admission::Admitted {
-                        self.once.insert(packed, now);
-                    }
-                    return verdict;
-                };
-                if age(at, now) >= longest {
-                    // Its one time has left every window.
-                    let verdict = judge(&[], windows, now);
-                    if verdict == Admission::Admitted {
-                        self.once.insert(packed, now);
-                    } else {
-                        self.once.remove(&packed);
-                    }
-                    return verdict;
-                }
-                let verdict = judge(&[at], windows, now);
+                // Its one time, unless that has left every window.
+                let at = self
+                    .once
+                    .get(&packed)
+                    .copied()
+                    .filter(|&at| age(at, now) < longest);
+                let verdict = judge(at.as_slice(), windows, now);
                 if verdict == Admission::Admitted {
-                    self.once.remove(&packed);
-                    self.more.insert(packed, VecDeque::from([at, now]));
+                    match at {
+                        Some(at) => {
+                            self.once.remove(&packed);
+                            self.more.insert(packed, VecDeque::from([at, now]));
+                        }
+                        None => {
+                            self.once.insert(packed, now);
+                        }
+                    }
                 }
                 verdict
             }
@@ -633,5 +629,29 @@ mod tests {
         assert_eq!(logs(), 0, "back to one time");
         assert_eq!(wait(f.admit(&a)), Some(Duration::from_secs(1)));
         assert_eq!(f.limiter.remembered(), 2);
+        assert!(ok(f.admit(&b)), "b's one message left the day");
+        assert_eq!(logs(), 0, "b's old time was replaced, not logged");
+        assert_eq!(f.limiter.remembered(), 2);
+    }
+
+    #[test]
+    fn a_number_kept_whole_is_limited_the_same() {
+        let mut numbers = Numbers::default();
+        let windows = RecipientLimits::default().windows().to_vec();
+        let a = number("13800138000");
+        let key = Key::Whole(&a);
+        let second = 1_000_000_000;
+        assert!(ok(numbers.admit(&key, &windows, DAY, 0)));
+        assert_eq!(
+            wait(numbers.admit(&key, &windows, DAY, 1)),
+            Some(Duration::from_nanos(second - 1))
+        );
+        for i in 1..5 {
+            assert!(ok(numbers.admit(&key, &windows, DAY, i * second)));
+        }
+        assert!(!ok(numbers.admit(&key, &windows, DAY, 5 * second)));
+        assert_eq!((numbers.whole.len(), numbers.len()), (1, 1));
+        numbers.sweep(DAY, 5 * second + u64::try_from(DAY.as_nanos()).expect("fits"));
+        assert!(numbers.is_empty(), "forgotten a day after its last message");
     }
 }
