@@ -55,7 +55,14 @@ impl Backend {
     /// # Errors
     /// A chain that does not build (exit 5; a loaded config always builds).
     pub fn new(config: Config, sandbox: Option<Sandbox>) -> Outcome<Self> {
-        let chain = config.build_chain().map_err(|e| Failure::config(e.to_string()))?;
+        // A one-shot process gains nothing from the chain's in-memory idempotency records (they die
+        // with it) and a bulk run would keep one per row: about 700 bytes each, 700 MB for a million
+        // rows. Bulk runs settle repeats through their results journal instead (`--resume`).
+        let chain = config
+            .chain_builder()
+            .without_idempotency()
+            .build()
+            .map_err(|e| Failure::config(e.to_string()))?;
         let providers = config
             .providers()
             .iter()

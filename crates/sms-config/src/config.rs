@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sms_failover::FailoverSender;
+use sms_failover::{FailoverSender, FailoverSenderBuilder};
 
 use crate::backends::{GatewayConfig, StateConfig, StoreConfig, read_gateway, read_state, read_store};
 use crate::chain::ChainConfig;
@@ -253,13 +253,23 @@ impl Config {
     /// Never for a loaded configuration (it was built once while loading); the type allows for
     /// configurations assembled in code.
     pub fn build_chain(&self) -> Result<FailoverSender, ConfigError> {
-        let mut builder = self.chain.builder();
+        self.chain_builder()
+            .build()
+            .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidValue, e.message()).key("chain"))
+    }
+
+    /// The builder [`Config::build_chain`] finishes: every provider with `in_chain = true` and the
+    /// `[chain]` and `[state]` settings, for a program that adds to them before building (a one-shot
+    /// tool turning off in-memory idempotency, an application plugging in its own state backend).
+    pub fn chain_builder(&self) -> FailoverSenderBuilder {
+        let mut builder = self
+            .chain
+            .builder()
+            .idempotency_retention(self.state.idempotency_retention);
         for provider in self.providers.iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
         }
         builder
-            .build()
-            .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidValue, e.message()).key("chain"))
     }
 
     /// Every provider, in file order.
