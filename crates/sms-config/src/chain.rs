@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use sms_core::AmbiguityPolicy;
+pub use sms_failover::LimitScope;
 use sms_failover::{
     BreakerConfig, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder, RecipientLimits, RetryPolicy, Strategy,
 };
@@ -16,15 +17,6 @@ pub const DEFAULT_HEALTH_WINDOW: usize = 100;
 
 /// The longest deadline or attempt timeout a chain accepts.
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Whose sends a per-number limit counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum LimitScope {
-    /// All sends of the chain to a number, whichever provider took them. The default.
-    #[default]
-    Chain,
-}
 
 /// The `[chain]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +189,10 @@ fn read_limits(r: &mut Reader<'_>) -> Result<(RecipientLimits, LimitScope), Conf
     t.allow_only(&["scope", "windows"])?;
     let scope = t.choice(
         "scope",
-        &[("chain", LimitScope::Chain)],
+        &[
+            ("chain", LimitScope::Chain),
+            ("provider-account", LimitScope::ProviderAccount),
+        ],
         LimitScope::Chain,
         "chain",
     )?;
@@ -241,7 +236,7 @@ fn read_limits(r: &mut Reader<'_>) -> Result<(RecipientLimits, LimitScope), Conf
         .collect();
     t.put("windows", toml::Value::Array(windows));
     r.put("limits", t.finish());
-    Ok((limits, scope))
+    Ok((limits.scope(scope), scope))
 }
 
 /// An error about the chain as a whole (from the chain's own builder), at `[chain]`.
@@ -313,5 +308,16 @@ mod tests {
             ChainConfig::default(),
             "an empty section is every default"
         );
+    }
+
+    /// Both scopes of the limits can be chosen, and the chosen one reaches the chain's limits.
+    #[test]
+    fn the_limit_scope_is_configurable() {
+        let account = read_text("[limits]\nscope = \"provider-account\"\n");
+        assert_eq!(account.limit_scope, LimitScope::ProviderAccount);
+        assert_eq!(account.limits.limit_scope(), LimitScope::ProviderAccount);
+        let chain = read_text("[limits]\nscope = \"chain\"\n");
+        assert_eq!(chain.limits.limit_scope(), LimitScope::Chain);
+        assert_eq!(read_text("").limits.limit_scope(), LimitScope::Chain);
     }
 }
