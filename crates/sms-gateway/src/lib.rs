@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod app;
+mod auth;
+mod compose;
+mod error;
+mod gateway;
+mod health;
+mod request_id;
+mod secrets;
+mod service;
+mod v1;
+mod view;
+mod webhooks;
+
+pub use app::{AppState, router};
+pub use auth::{ApiKeys, hash_key};
+pub use compose::MAX_RECIPIENTS;
+pub use error::{ApiError, ErrorCode};
+pub use gateway::{Gateway, GatewayBuilder, GatewayError, PushUrl};
+pub use request_id::REQUEST_ID;
+pub use webhooks::{PushKind, pushes_of};
