@@ -35,13 +35,18 @@ pub(crate) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiE
             "send the body as `Content-Type: application/json`",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         // The parser's position only, never the body itself.
         ApiError::new(
             ErrorCode::InvalidJson,
             format!("the body is not JSON (line {}, column {})", e.line(), e.column()),
         )
-    })
+    })?;
+    // serde would also read a struct from an array of its fields in order; only objects are requests.
+    if !value.is_object() {
+        return Err(ApiError::new(ErrorCode::InvalidJson, "the body must be a JSON object"));
+    }
+    Ok(value)
 }
 
 /// A query string's pairs.
