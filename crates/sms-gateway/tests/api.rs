@@ -252,3 +252,27 @@ async fn shutdown_stops_taking_requests() {
     let fresh = reqwest::Client::builder().no_proxy().build().unwrap();
     assert!(fresh.get(h.url("/healthz")).send().await.is_err(), "no longer listening");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_send_in_flight_finish() {
+    let mut h = Harness::start().await;
+    let delay = Duration::from_millis(300);
+    h.sandbox
+        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency { min: delay, max: delay }));
+    let request = h
+        .http
+        .post(h.url("/v1/messages"))
+        .bearer_auth(SEND_KEY)
+        .json(&json!({"to": "13800138000", "text": "in flight"}))
+        .send();
+    let in_flight = tokio::spawn(request);
+    // The request reaches the provider (which holds it for 300 ms), then the gateway is told to stop.
+    h.eventually(|| async { h.sandbox.request_count(Product::IhuyiSms) > 0 }).await;
+    let gateway = h.gateway.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await.unwrap();
+    let answer = in_flight.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 200, "the send in flight was answered");
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["recipients"][0]["status"], "accepted", "{body}");
+    assert_eq!(h.sandbox.messages().len(), 1);
+}
