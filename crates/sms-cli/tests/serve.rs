@@ -15,7 +15,10 @@ fn http(addr: &str, request: &str) -> (u16, String) {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -55,12 +58,23 @@ async fn serve_prints_its_addresses_sends_and_stops_on_sigterm() {
     let addr = base.strip_prefix("http://").unwrap().to_owned();
     assert!(find("store:").starts_with("SQLite"), "{lines:?}");
     assert!(find("state:").starts_with("in memory"), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("ihuyi receipt: http://") && l.contains("/webhooks/")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("juxiang reply: http://")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ihuyi receipt: http://") && l.contains("/webhooks/")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("juxiang reply: http://")),
+        "{lines:?}"
+    );
     let key = find("admin API key, shown this once (only its hash is kept):");
     assert!(env.path("gateway-secrets.json").exists());
 
-    let (status, body) = http(&addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let (status, body) = http(
+        &addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status, 200, "{body}");
     let json = r#"{"to":"13800138000","text":"hello from serve"}"#;
     let request = format!(
@@ -70,7 +84,10 @@ async fn serve_prints_its_addresses_sends_and_stops_on_sigterm() {
     );
     let (status, body) = http(&addr, &request);
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"accepted\"") || body.contains("\"delivered\""), "{body}");
+    assert!(
+        body.contains("\"accepted\"") || body.contains("\"delivered\""),
+        "{body}"
+    );
     assert_eq!(env.sandbox.messages().len(), 1);
 
     let kill = std::process::Command::new("kill")
@@ -78,7 +95,9 @@ async fn serve_prints_its_addresses_sends_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code()).await.unwrap();
+    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
+        .await
+        .unwrap();
     assert_eq!(code, Some(0), "SIGTERM is a clean stop");
     assert!(TcpStream::connect(&addr).is_err(), "no longer listening");
 }

@@ -67,7 +67,9 @@ impl AppState {
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
         }
-        let chain = builder.build().map_err(|e| format!("the chain does not build: {e}"))?;
+        let chain = builder
+            .build()
+            .map_err(|e| format!("the chain does not build: {e}"))?;
         let sender = RecordingSender::new(chain.clone(), store.clone());
         let (in_flight, done) = tokio::sync::mpsc::channel(1);
         let inner = Inner {
@@ -129,5 +131,8 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take this method")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take this method",
+    )
 }

@@ -79,7 +79,10 @@ impl ApiKeys {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| {
-                ApiError::new(ErrorCode::Unauthorized, "an `Authorization: Bearer KEY` header is required")
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "an `Authorization: Bearer KEY` header is required",
+                )
             })?;
         // Comparing hashes, not keys: the time taken says nothing about the key.
         let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
@@ -88,10 +91,11 @@ impl ApiKeys {
             .iter()
             .find(|k| k.hash == hash)
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown API key"))?;
-        let allowed = key.scopes.iter().any(|scope| match (scope, need) {
-            (ApiScope::Admin, _) => true,
-            (ApiScope::Read, Need::Read) | (ApiScope::Send, Need::Send) => true,
-            _ => false,
+        let allowed = key.scopes.iter().any(|scope| {
+            matches!(
+                (scope, need),
+                (ApiScope::Admin, _) | (ApiScope::Read, Need::Read) | (ApiScope::Send, Need::Send)
+            )
         });
         if !allowed {
             let scope = match need {
@@ -133,10 +137,17 @@ mod tests {
     #[test]
     fn scopes_cover_what_they_name_and_admin_covers_all() {
         let mut keys = ApiKeys::default();
-        keys.add("reader", &hash_key("r-key"), vec![ApiScope::Read]).unwrap();
-        keys.add("sender", &hash_key("s-key"), vec![ApiScope::Send]).unwrap();
-        keys.add("admin", &hash_key("a-key"), vec![ApiScope::Admin]).unwrap();
-        let code = |key: &str, need| keys.check(&headers(key), need).map(str::to_owned).map_err(|e| e.code());
+        keys.add("reader", &hash_key("r-key"), vec![ApiScope::Read])
+            .unwrap();
+        keys.add("sender", &hash_key("s-key"), vec![ApiScope::Send])
+            .unwrap();
+        keys.add("admin", &hash_key("a-key"), vec![ApiScope::Admin])
+            .unwrap();
+        let code = |key: &str, need| {
+            keys.check(&headers(key), need)
+                .map(str::to_owned)
+                .map_err(|e| e.code())
+        };
         assert_eq!(code("Bearer r-key", Need::Read), Ok("reader".into()));
         assert_eq!(code("Bearer r-key", Need::Send), Err(ErrorCode::Forbidden));
         assert_eq!(code("Bearer s-key", Need::Send), Ok("sender".into()));

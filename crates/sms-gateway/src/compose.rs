@@ -89,7 +89,9 @@ impl SendRequest {
             return Err(invalid("`to` names no recipient"));
         }
         if to.len() > MAX_RECIPIENTS {
-            return Err(invalid(format!("`to` names more than {MAX_RECIPIENTS} recipients")));
+            return Err(invalid(format!(
+                "`to` names more than {MAX_RECIPIENTS} recipients"
+            )));
         }
         let mut numbers: Vec<PhoneNumber> = Vec::with_capacity(to.len());
         for (i, n) in to.iter().enumerate() {
@@ -106,7 +108,9 @@ impl SendRequest {
             + usize::from(self.voice_code.is_some())
             + usize::from(self.mms.is_some());
         if bodies != 1 {
-            return Err(invalid("give exactly one of `text`, `template`, `voice_code`, `mms`"));
+            return Err(invalid(
+                "give exactly one of `text`, `template`, `voice_code`, `mms`",
+            ));
         }
         let mut message = if let Some(text) = self.text {
             if text.trim().is_empty() {
@@ -127,7 +131,8 @@ impl SendRequest {
             }
             Message::template(numbers, template)
         } else if let Some(code) = self.voice_code {
-            Message::voice_code(numbers, code).map_err(|e| invalid(format!("`voice_code`: {}", e.message())))?
+            Message::voice_code(numbers, code)
+                .map_err(|e| invalid(format!("`voice_code`: {}", e.message())))?
         } else if let Some(mms) = self.mms {
             if mms.package_id.trim().is_empty() || mms.product_id.trim().is_empty() {
                 return Err(invalid("`mms.package_id` and `mms.product_id` must not be empty"));
@@ -139,7 +144,9 @@ impl SendRequest {
         if let Some(reference) = self.reference {
             let reference = reference.trim();
             if reference.is_empty() || reference.len() > 128 || reference.chars().any(char::is_control) {
-                return Err(invalid("`reference` must be 1 to 128 characters, no control characters"));
+                return Err(invalid(
+                    "`reference` must be 1 to 128 characters, no control characters",
+                ));
             }
             if reference.starts_with(KEY_PREFIX) {
                 return Err(invalid(format!("`reference` must not start with {KEY_PREFIX:?}")));
@@ -174,20 +181,26 @@ mod tests {
 
     #[test]
     fn each_kind_and_option_becomes_its_message() {
-        let m = parse(serde_json::json!({"to": "13800138000", "text": "hi", "reference": "r1",
-            "policy": "at_least_once", "schedule": "2030-01-31 09:30:00"}))
+        let m = parse(
+            serde_json::json!({"to": "13800138000", "text": "hi", "reference": "r1",
+            "policy": "at_least_once", "schedule": "2030-01-31 09:30:00"}),
+        )
         .unwrap();
         assert_eq!(m.kind(), sms_core::MessageKind::Text);
         assert_eq!(m.reference().as_str(), "r1");
         assert_eq!(m.ambiguity_policy(), Some(AmbiguityPolicy::AtLeastOnce));
         assert!(m.schedule().is_some());
-        let m = parse(serde_json::json!({"to": ["13800138000", "13800138001", "13800138000"],
-            "template": {"id": "7", "text": "code {code}", "variables": {"code": "1234"}}}))
+        let m = parse(
+            serde_json::json!({"to": ["13800138000", "13800138001", "13800138000"],
+            "template": {"id": "7", "text": "code {code}", "variables": {"code": "1234"}}}),
+        )
         .unwrap();
         assert_eq!(m.recipients().len(), 2, "duplicates collapse");
         assert_eq!(m.kind(), sms_core::MessageKind::Template);
         assert_eq!(
-            parse(serde_json::json!({"to": "13800138000", "voice_code": "1234"})).unwrap().kind(),
+            parse(serde_json::json!({"to": "13800138000", "voice_code": "1234"}))
+                .unwrap()
+                .kind(),
             sms_core::MessageKind::VoiceCode
         );
         assert_eq!(
@@ -213,10 +226,17 @@ mod tests {
             json!({"to": "13800138000", "text": "x", "reference": ""}),
         ];
         for body in bad {
-            assert_eq!(parse(body.clone()).unwrap_err(), ErrorCode::InvalidRequest, "{body}");
+            assert_eq!(
+                parse(body.clone()).unwrap_err(),
+                ErrorCode::InvalidRequest,
+                "{body}"
+            );
         }
         let many: Vec<String> = (0..=MAX_RECIPIENTS).map(|i| format!("138{i:08}")).collect();
-        assert_eq!(parse(json!({"to": many, "text": "x"})).unwrap_err(), ErrorCode::InvalidRequest);
+        assert_eq!(
+            parse(json!({"to": many, "text": "x"})).unwrap_err(),
+            ErrorCode::InvalidRequest
+        );
         for body in [
             json!({"to": 13800138000_u64, "text": "x"}),
             json!({"to": "13800138000", "text": 5}),

@@ -120,7 +120,10 @@ impl ApiError {
     /// A store failure: 503, logged (the detail may name the database, not for clients).
     pub(crate) fn store(error: &sms_store::StoreError) -> Self {
         tracing::warn!(%error, "message store failure");
-        Self::new(ErrorCode::StoreUnavailable, "the message store is unavailable; try again later")
+        Self::new(
+            ErrorCode::StoreUnavailable,
+            "the message store is unavailable; try again later",
+        )
     }
 
     /// The JSON body.
@@ -159,7 +162,10 @@ pub(crate) fn json_body(value: &serde_json::Value) -> Response {
 /// A body extraction failure (too large, cut off) as an API error.
 pub(crate) fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(ErrorCode::PayloadTooLarge, "the request body is larger than the gateway accepts")
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the gateway accepts",
+        )
     } else {
         ApiError::new(ErrorCode::InvalidRequest, "the request body could not be read")
     }

@@ -97,7 +97,9 @@ impl GatewayBuilder {
             None => open_store(&self.config, &self.default_sqlite).await?,
         };
         let secrets_file = self.secrets_file.or_else(|| {
-            sqlite_path.as_deref().map(|p| p.with_file_name("gateway-secrets.json"))
+            sqlite_path
+                .as_deref()
+                .map(|p| p.with_file_name("gateway-secrets.json"))
         });
         let gateway = self.config.gateway();
         let mut keys = ApiKeys::from_config(&gateway.api_keys).map_err(GatewayError::Setup)?;
@@ -141,7 +143,12 @@ impl GatewayBuilder {
                 pushes_of(p.vendor).iter().map(|kind| PushUrl {
                     provider: p.name.clone(),
                     kind: kind.as_str(),
-                    url: format!("{public_url}/webhooks/{}/{}/{}", token.expose(), p.name, kind.as_str()),
+                    url: format!(
+                        "{public_url}/webhooks/{}/{}/{}",
+                        token.expose(),
+                        p.name,
+                        kind.as_str()
+                    ),
                 })
             })
             .collect();
@@ -159,7 +166,9 @@ impl GatewayBuilder {
             // Connections are closed; sends that outlived their request may still run.
             drop(state);
             if tokio::time::timeout(grace, sends_done.recv()).await.is_err() {
-                tracing::warn!("sends still in flight after the shutdown grace; the sweeper will mark them unknown");
+                tracing::warn!(
+                    "sends still in flight after the shutdown grace; the sweeper will mark them unknown"
+                );
             }
         });
         tracing::info!(%addr, store = %store_description, "sms gateway listening");
@@ -193,9 +202,7 @@ async fn open_store(
     }
     match &section.backend {
         StoreBackend::Postgres {
-            url,
-            max_connections,
-            ..
+            url, max_connections, ..
         } => {
             options.max_connections = *max_connections;
             let store = sms_store::open(url.expose(), options).await?;

@@ -42,8 +42,12 @@ pub(crate) fn fingerprint(body: &Value) -> String {
 /// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any.
 pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Result<SendOutcome, ApiError> {
     let print = fingerprint(&body);
-    let request: crate::compose::SendRequest = serde_json::from_value(body)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not a send request: {e}")))?;
+    let request: crate::compose::SendRequest = serde_json::from_value(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the body is not a send request: {e}"),
+        )
+    })?;
     let message = request.into_message()?;
     if !state.chain().capabilities().supports(message.kind()) {
         return Err(ApiError::new(
@@ -64,7 +68,10 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
             }
             Ok(Reservation::Completed { fingerprint, outcome }) if fingerprint == print => {
                 let answer: Answer = serde_json::from_str(&outcome).map_err(|_| {
-                    ApiError::new(ErrorCode::Internal, "the recorded answer for this Idempotency-Key is unreadable")
+                    ApiError::new(
+                        ErrorCode::Internal,
+                        "the recorded answer for this Idempotency-Key is unreadable",
+                    )
                 })?;
                 return Ok(SendOutcome::Replayed(answer));
             }
@@ -94,7 +101,10 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
         Ok(Ok(answer)) => answer.map(SendOutcome::Fresh),
         Ok(Err(join)) => {
             tracing::error!(error = %join, "a send task failed");
-            Err(ApiError::new(ErrorCode::Internal, "the send failed inside the gateway"))
+            Err(ApiError::new(
+                ErrorCode::Internal,
+                "the send failed inside the gateway",
+            ))
         }
         Err(_) => Ok(SendOutcome::Fresh(Answer {
             status: StatusCode::ACCEPTED.as_u16(),
@@ -108,10 +118,19 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
 }
 
 /// Stores the answer for the key, or frees the key when nothing was sent.
-async fn record(state: &AppState, store_key: &str, answer: &Result<Answer, ApiError>, retention: std::time::Duration) {
+async fn record(
+    state: &AppState,
+    store_key: &str,
+    answer: &Result<Answer, ApiError>,
+    retention: std::time::Duration,
+) {
     let result = match answer {
         Ok(answer) => match serde_json::to_string(answer) {
-            Ok(text) => state.store().complete(store_key, &text, retention).await.map(drop),
+            Ok(text) => state
+                .store()
+                .complete(store_key, &text, retention)
+                .await
+                .map(drop),
             Err(_) => Ok(()),
         },
         // Nothing was recorded, so nothing was sent: the key may be used again.
@@ -141,7 +160,10 @@ async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiErro
             }
             _ if error.provider() == Some(sms_store::STORE_NAME) => {
                 tracing::warn!(%error, "the send could not be recorded; nothing was sent");
-                ApiError::new(ErrorCode::StoreUnavailable, "the message store is unavailable; nothing was sent")
+                ApiError::new(
+                    ErrorCode::StoreUnavailable,
+                    "the message store is unavailable; nothing was sent",
+                )
             }
             _ => ApiError::new(ErrorCode::ProviderUnavailable, error.message().to_owned()),
         }),

@@ -34,9 +34,10 @@ pub(crate) fn message(m: &StoredMessage, receipts: &[ReceiptRecord]) -> Value {
 }
 
 fn recipient(r: &RecipientRecord) -> Value {
-    let error = r.error_kind.as_ref().map(|kind| {
-        json!({"kind": kind, "code": r.error_code, "message": r.error_message})
-    });
+    let error = r
+        .error_kind
+        .as_ref()
+        .map(|kind| json!({"kind": kind, "code": r.error_code, "message": r.error_message}));
     json!({
         "number": r.number,
         "status": r.status.as_str(),

@@ -66,7 +66,10 @@ fn check_source(state: &AppState, peer: Option<SocketAddr>) -> Result<(), ApiErr
     }
     match peer {
         Some(peer) if allowed.iter().any(|net| net.contains(peer.ip())) => Ok(()),
-        _ => Err(ApiError::new(ErrorCode::SourceNotAllowed, "this address may not call the webhooks")),
+        _ => Err(ApiError::new(
+            ErrorCode::SourceNotAllowed,
+            "this address may not call the webhooks",
+        )),
     }
 }
 
@@ -92,14 +95,20 @@ fn peer_of(request_peer: Option<&ConnectInfo<SocketAddr>>) -> Option<SocketAddr>
 
 fn ack(body: &'static str) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
         body,
     )
         .into_response()
 }
 
 fn malformed(error: &sms_core::Error) -> ApiError {
-    ApiError::new(ErrorCode::MalformedPush, format!("the push cannot be read: {}", error.message()))
+    ApiError::new(
+        ErrorCode::MalformedPush,
+        format!("the push cannot be read: {}", error.message()),
+    )
 }
 
 async fn receipt(
@@ -137,15 +146,25 @@ async fn reply(
     let method = request.method().clone();
     let query = request.uri().query().map(|q| q.as_bytes().to_vec());
     if vendor != Vendor::Juxiang && method != Method::POST {
-        return Err(ApiError::new(ErrorCode::MethodNotAllowed, "this webhook takes POST"));
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "this webhook takes POST",
+        ));
     }
     if method != Method::POST && method != Method::GET {
-        return Err(ApiError::new(ErrorCode::MethodNotAllowed, "this webhook takes GET or POST"));
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "this webhook takes GET or POST",
+        ));
     }
     let body = read_body(&state, request).await?;
     let (message, ack_body): (InboundMessage, &'static str) = match vendor {
         Vendor::Juxiang => {
-            let raw = if method == Method::GET { query.unwrap_or_default() } else { body.to_vec() };
+            let raw = if method == Method::GET {
+                query.unwrap_or_default()
+            } else {
+                body.to_vec()
+            };
             let push = sms_juxiang::push::parse_reply(&raw).map_err(|e| malformed(&e))?;
             let mut message = push.message;
             message.provider = provider.clone();

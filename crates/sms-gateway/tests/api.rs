@@ -12,7 +12,10 @@ use sms_sandbox::{InboundReply, Product};
 async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
     let h = Harness::start().await;
     let (status, body) = h
-        .send(SEND_KEY, json!({"to": ["13800138000", "13800138001"], "text": "【测试】hello", "reference": "order-1"}))
+        .send(
+            SEND_KEY,
+            json!({"to": ["13800138000", "13800138001"], "text": "【测试】hello", "reference": "order-1"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reference"], "order-1");
@@ -25,7 +28,12 @@ async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
             .all(|r| (r["status"] == "accepted" || r["status"] == "delivered") && r["provider"] == "ihuyi"),
         "{body}"
     );
-    let sent: Vec<String> = h.sandbox.messages().into_iter().flat_map(|m| m.recipients).collect();
+    let sent: Vec<String> = h
+        .sandbox
+        .messages()
+        .into_iter()
+        .flat_map(|m| m.recipients)
+        .collect();
     assert_eq!(sent.len(), 2, "each recipient sent once: {sent:?}");
     let id = body["id"].as_str().unwrap().to_owned();
 
@@ -36,7 +44,12 @@ async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
     assert!(pushes.iter().all(|p| p.succeeded), "{pushes:?}");
     let (status, message) = h.get(READ_KEY, &format!("/v1/messages/{id}")).await;
     assert_eq!(status, 200);
-    let statuses: Vec<_> = message["recipients"].as_array().unwrap().iter().map(|r| r["status"].clone()).collect();
+    let statuses: Vec<_> = message["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect();
     assert!(statuses.iter().all(|s| s == "delivered"), "{message}");
     assert_eq!(message["receipts"].as_array().unwrap().len(), 2);
     let (status, by_ref) = h.get(READ_KEY, "/v1/messages?reference=order-1").await;
@@ -60,7 +73,10 @@ async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
         assert_eq!(r.text().await.unwrap(), "ok");
     }
     let (_, again) = h.get(READ_KEY, &format!("/v1/messages/{id}")).await;
-    assert_eq!(again["recipients"], message["recipients"], "a duplicate changes nothing");
+    assert_eq!(
+        again["recipients"], message["recipients"],
+        "a duplicate changes nothing"
+    );
 }
 
 fn serde_urlencoded_form(fields: &[(String, String)]) -> String {
@@ -77,10 +93,19 @@ async fn keys_only_do_what_their_scopes_allow() {
     let msg = json!({"to": "13800138000", "text": "hi"});
     assert_eq!(h.send(READ_KEY, msg.clone()).await.0, 403);
     assert_eq!(h.send("not-a-key", msg.clone()).await.0, 401);
-    let r = h.http.post(h.url("/v1/messages")).json(&msg).send().await.unwrap();
+    let r = h
+        .http
+        .post(h.url("/v1/messages"))
+        .json(&msg)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "unauthorized");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "unauthorized"
+    );
     assert!(h.sandbox.messages().is_empty(), "refused requests send nothing");
     let (status, sent) = h.send(SEND_KEY, msg.clone()).await;
     assert_eq!(status, 200);
@@ -111,7 +136,12 @@ async fn keys_only_do_what_their_scopes_allow() {
     assert_eq!(status, 200, "{refused}");
     assert_eq!(refused["recipients"][0]["status"], "failed", "{refused}");
     assert_eq!(h.sandbox.request_count(Product::IhuyiSms), before);
-    let delete = |key: &'static str| h.http.delete(h.url("/v1/suppressions/13900000009")).bearer_auth(key).send();
+    let delete = |key: &'static str| {
+        h.http
+            .delete(h.url("/v1/suppressions/13900000009"))
+            .bearer_auth(key)
+            .send()
+    };
     assert_eq!(delete(READ_KEY).await.unwrap().status(), 403);
     assert_eq!(delete(ADMIN_KEY).await.unwrap().status(), 204);
     assert_eq!(delete(ADMIN_KEY).await.unwrap().status(), 404);
@@ -170,8 +200,13 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
     assert_eq!(again.status(), 200);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let replay: serde_json::Value = again.json().await.unwrap();
-    assert_eq!(replay["id"].as_str(), ids.iter().next().map(String::as_str).or(replay["id"].as_str()));
-    assert!(replay["recipients"][0]["status"] == "accepted" || replay["recipients"][0]["status"] == "delivered");
+    assert_eq!(
+        replay["id"].as_str(),
+        ids.iter().next().map(String::as_str).or(replay["id"].as_str())
+    );
+    assert!(
+        replay["recipients"][0]["status"] == "accepted" || replay["recipients"][0]["status"] == "delivered"
+    );
     assert_eq!(h.sandbox.messages().len(), 1);
     // The same key with another body is refused.
     let other = h
@@ -194,11 +229,15 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_juxiang_0000_reply_suppresses_the_number_at_once() {
     let h = Harness::start().await;
-    h.sandbox.inject_inbound(InboundReply::new(Product::Juxiang, "13900000001", "0000"));
+    h.sandbox
+        .inject_inbound(InboundReply::new(Product::Juxiang, "13900000001", "0000"));
     let pushes = tokio::time::timeout(Duration::from_secs(10), h.sandbox.wait_for_pushes(1))
         .await
         .unwrap();
-    assert!(pushes[0].succeeded, "the gateway answered exactly `0`: {pushes:?}");
+    assert!(
+        pushes[0].succeeded,
+        "the gateway answered exactly `0`: {pushes:?}"
+    );
     let (_, list) = h.get(READ_KEY, "/v1/suppressions").await;
     assert_eq!(list["suppressions"][0]["number"], "+8613900000001", "{list}");
     assert_eq!(list["suppressions"][0]["reason"], "opt_out");
@@ -214,11 +253,16 @@ async fn a_juxiang_0000_reply_suppresses_the_number_at_once() {
     // The same push by GET, and an ordinary reply by POST in GBK (你好 = C4E3 BAC3).
     let r = h
         .http
-        .get(h.url(&format!("/webhooks/{TOKEN}/juxiang/reply?src=13900000002&dst=10657&msg=0000")))
+        .get(h.url(&format!(
+            "/webhooks/{TOKEN}/juxiang/reply?src=13900000002&dst=10657&msg=0000"
+        )))
         .send()
         .await
         .unwrap();
-    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "0".to_owned()));
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "0".to_owned())
+    );
     let r = h
         .http
         .post(h.url(&format!("/webhooks/{TOKEN}/juxiang/reply")))
@@ -226,7 +270,10 @@ async fn a_juxiang_0000_reply_suppresses_the_number_at_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "0".to_owned()));
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "0".to_owned())
+    );
     let (_, list) = h.get(READ_KEY, "/v1/suppressions").await;
     assert_eq!(list["suppressions"].as_array().unwrap().len(), 2, "{list}");
     // An ihuyi reply is stored and acknowledged with `ok`.
@@ -237,7 +284,10 @@ async fn a_juxiang_0000_reply_suppresses_the_number_at_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "ok".to_owned()));
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "ok".to_owned())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,9 +298,14 @@ async fn shutdown_stops_taking_requests() {
     assert!(r.headers().contains_key("x-request-id"));
     assert_eq!(h.get(READ_KEY, "/readyz").await.0, 200);
     let gateway = h.gateway.take().unwrap();
-    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown())
+        .await
+        .unwrap();
     let fresh = reqwest::Client::builder().no_proxy().build().unwrap();
-    assert!(fresh.get(h.url("/healthz")).send().await.is_err(), "no longer listening");
+    assert!(
+        fresh.get(h.url("/healthz")).send().await.is_err(),
+        "no longer listening"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,7 +313,10 @@ async fn shutdown_lets_a_send_in_flight_finish() {
     let mut h = Harness::start().await;
     let delay = Duration::from_millis(300);
     h.sandbox
-        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency { min: delay, max: delay }));
+        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency {
+            min: delay,
+            max: delay,
+        }));
     let request = h
         .http
         .post(h.url("/v1/messages"))
@@ -267,9 +325,12 @@ async fn shutdown_lets_a_send_in_flight_finish() {
         .send();
     let in_flight = tokio::spawn(request);
     // The request reaches the provider (which holds it for 300 ms), then the gateway is told to stop.
-    h.eventually(|| async { h.sandbox.request_count(Product::IhuyiSms) > 0 }).await;
+    h.eventually(|| async { h.sandbox.request_count(Product::IhuyiSms) > 0 })
+        .await;
     let gateway = h.gateway.take().unwrap();
-    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown())
+        .await
+        .unwrap();
     let answer = in_flight.await.unwrap().unwrap();
     assert_eq!(answer.status(), 200, "the send in flight was answered");
     let body: serde_json::Value = answer.json().await.unwrap();

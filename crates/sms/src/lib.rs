@@ -72,18 +72,18 @@ pub use sms_config as config;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 #[doc(inline)]
 pub use sms_config::Config;
-/// The message store: every message, attempt, receipt and reply recorded and correlated, on SQLite
-/// (feature `store-sqlite`) or PostgreSQL (feature `store-postgres`).
-#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "store-sqlite", feature = "store-postgres"))))]
-#[doc(inline)]
-pub use sms_store as store;
 /// The gateway service: a REST API to send and the provider webhooks, on the message store
 /// (feature `gateway`; `sms serve` runs it).
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 #[doc(inline)]
 pub use sms_gateway as gateway;
+/// The message store: every message, attempt, receipt and reply recorded and correlated, on SQLite
+/// (feature `store-sqlite`) or PostgreSQL (feature `store-postgres`).
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "store-sqlite", feature = "store-postgres"))))]
+#[doc(inline)]
+pub use sms_store as store;
 
 /// The traits and types most applications use, for `use sms::prelude::*`.
 pub mod prelude {

@@ -5,6 +5,6 @@ pub mod check_content;
 pub mod config_check;
 pub mod inbound;
 pub mod sandbox;
-pub mod serve;
 pub mod send;
+pub mod serve;
 pub mod template;

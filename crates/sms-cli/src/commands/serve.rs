@@ -67,14 +67,20 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
         println!("store: {}", gateway.store_description());
         println!("state: {state}");
         if let Some(sandbox) = &sandbox {
-            println!("providers: the built-in sandbox at {} (nothing leaves this machine)", sandbox.base_url());
+            println!(
+                "providers: the built-in sandbox at {} (nothing leaves this machine)",
+                sandbox.base_url()
+            );
         }
         println!("push URLs to give each provider (they hold the webhook token: keep them private):");
         for push in gateway.push_urls() {
             println!("  {} {}: {}", push.provider, push.kind, push.url);
         }
         if let Some(key) = gateway.new_admin_key() {
-            println!("admin API key, shown this once (only its hash is kept): {}", key.expose());
+            println!(
+                "admin API key, shown this once (only its hash is kept): {}",
+                key.expose()
+            );
         }
     }
     wait_for_stop().await;

@@ -38,7 +38,10 @@ async fn send(
                 .map(str::trim)
                 .filter(|k| !k.is_empty() && k.len() <= 255)
                 .ok_or_else(|| {
-                    ApiError::new(ErrorCode::InvalidParameter, "`Idempotency-Key` must be 1 to 255 visible characters")
+                    ApiError::new(
+                        ErrorCode::InvalidParameter,
+                        "`Idempotency-Key` must be 1 to 255 visible characters",
+                    )
                 })?,
         ),
     };
@@ -63,11 +66,19 @@ async fn by_id(
 ) -> Result<Response, ApiError> {
     state.inner.keys.check(&headers, Need::Read)?;
     let Path(id) = id.map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "invalid message id"))?;
-    let stored = state.store().message(&id).await.map_err(|e| ApiError::store(&e))?;
+    let stored = state
+        .store()
+        .message(&id)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
     found(&state, stored).await
 }
 
-async fn by_reference(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+async fn by_reference(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     state.inner.keys.check(&headers, Need::Read)?;
     let pairs = super::query_pairs(uri.query())?;
     let reference = pairs

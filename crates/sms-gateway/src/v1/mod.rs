@@ -44,7 +44,10 @@ pub(crate) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiE
     })?;
     // serde would also read a struct from an array of its fields in order; only objects are requests.
     if !value.is_object() {
-        return Err(ApiError::new(ErrorCode::InvalidJson, "the body must be a JSON object"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "the body must be a JSON object",
+        ));
     }
     Ok(value)
 }

@@ -37,12 +37,16 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
         .suppressions(after, limit)
         .await
         .map_err(|e| ApiError::store(&e))?;
-    let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.number.clone())).flatten();
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.number.clone()))
+        .flatten();
     let items: Vec<_> = rows
         .iter()
         .map(|s| serde_json::json!({"number": s.number, "reason": s.reason, "source": s.source, "created_ms": s.created_at}))
         .collect();
-    Ok(json_body(&serde_json::json!({"suppressions": items, "next_after": next})))
+    Ok(json_body(
+        &serde_json::json!({"suppressions": items, "next_after": next}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -61,20 +65,35 @@ async fn add(
     let caller = state.inner.keys.check(&headers, Need::Admin)?.to_owned();
     let body = body.map_err(body_rejection)?;
     let json = super::json_body(&headers, &body)?;
-    let request: AddRequest = serde_json::from_value(json)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not a suppression: {e}")))?;
+    let request: AddRequest = serde_json::from_value(json).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the body is not a suppression: {e}"),
+        )
+    })?;
     let number = number(&request.number)?;
     let reason = request.reason.unwrap_or_else(|| "manual".to_owned());
     if reason.is_empty() || reason.len() > 64 || reason.chars().any(char::is_control) {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "`reason` must be 1 to 64 characters"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "`reason` must be 1 to 64 characters",
+        ));
     }
     let created = state
         .store()
         .suppress(&number, &reason, &format!("api:{caller}"))
         .await
         .map_err(|e| ApiError::store(&e))?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, json_body(&serde_json::json!({"number": number.e164(), "created": created}))).into_response())
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        json_body(&serde_json::json!({"number": number.e164(), "created": created})),
+    )
+        .into_response())
 }
 
 async fn remove(
@@ -85,7 +104,11 @@ async fn remove(
     state.inner.keys.check(&headers, Need::Admin)?;
     let Path(text) = path.map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "invalid number"))?;
     let number = number(&text)?;
-    let removed = state.store().unsuppress(&number).await.map_err(|e| ApiError::store(&e))?;
+    let removed = state
+        .store()
+        .unsuppress(&number)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
     if !removed {
         return Err(ApiError::new(ErrorCode::NotFound, "the number is not suppressed"));
     }

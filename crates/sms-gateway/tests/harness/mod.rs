@@ -36,7 +36,11 @@ pub fn config_text(sandbox_base: &str, db: &std::path::Path, keys: bool, extra_g
         db.display().to_string()
     ));
     if keys {
-        for (name, key, scope) in [("reader", READ_KEY, "read"), ("sender", SEND_KEY, "send"), ("admin", ADMIN_KEY, "admin")] {
+        for (name, key, scope) in [
+            ("reader", READ_KEY, "read"),
+            ("sender", SEND_KEY, "send"),
+            ("admin", ADMIN_KEY, "admin"),
+        ] {
             text.push_str(&format!(
                 "\n[[gateway.api_keys]]\nname = {name:?}\nhash = {:?}\nscopes = [{scope:?}]\n",
                 hash_key(key)
@@ -66,7 +70,8 @@ impl Harness {
             .unwrap();
         let dir = temp_dir();
         let text = config_text(&sandbox.base_url(), &dir.join("sms.db"), true, extra_gateway);
-        let config = Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
+        let config =
+            Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
         let gateway = Gateway::builder(config).listener(listener).spawn().await.unwrap();
         Self {
             sandbox,
@@ -95,7 +100,13 @@ impl Harness {
     }
 
     pub async fn get(&self, key: &str, path: &str) -> (u16, serde_json::Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(key).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
@@ -108,7 +119,10 @@ impl Harness {
     {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !check().await {
-            assert!(tokio::time::Instant::now() < deadline, "condition not reached within 10 s");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition not reached within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
