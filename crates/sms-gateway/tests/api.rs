@@ -337,3 +337,69 @@ async fn shutdown_lets_a_send_in_flight_finish() {
     assert_eq!(body["recipients"][0]["status"], "accepted", "{body}");
     assert_eq!(h.sandbox.messages().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_from_outside_the_allowlist_are_refused_and_not_stored() {
+    let h = Harness::start_with("allowed_sources = [\"10.0.0.0/8\"]").await;
+    let r = h
+        .http
+        .post(h.url(&format!("/webhooks/{TOKEN}/juxiang/reply")))
+        .body("src=13900000001&dst=10657&msg=0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "source_not_allowed"
+    );
+    let (_, list) = h.get(READ_KEY, "/v1/suppressions").await;
+    assert_eq!(list["suppressions"], json!([]));
+    let h = Harness::start_with("allowed_sources = [\"127.0.0.0/8\"]").await;
+    let r = h
+        .http
+        .post(h.url(&format!("/webhooks/{TOKEN}/juxiang/reply")))
+        .body("src=13900000001&dst=10657&msg=0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_slower_than_the_sync_timeout_answers_202_and_completes_its_key() {
+    let h = Harness::start_with("sync_timeout = \"100ms\"").await;
+    let delay = Duration::from_millis(600);
+    h.sandbox
+        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency {
+            min: delay,
+            max: delay,
+        }));
+    let post = |text: &'static str| {
+        h.http
+            .post(h.url("/v1/messages"))
+            .bearer_auth(SEND_KEY)
+            .header("idempotency-key", "slow-1")
+            .json(&json!({"to": "13800138000", "text": text, "reference": "slow-ref"}))
+            .send()
+    };
+    let first = post("slow").await.unwrap();
+    assert_eq!(first.status(), 202);
+    let body: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(
+        (body["reference"].as_str(), body["status"].as_str()),
+        (Some("slow-ref"), Some("sending"))
+    );
+    // While the send goes on, the key is in flight.
+    assert_eq!(post("slow").await.unwrap().status(), 409);
+    // The send finishes in the background and its answer becomes the key's answer.
+    h.eventually(|| async {
+        let r = post("slow").await.unwrap();
+        r.status() == 200 && r.headers().contains_key("idempotent-replayed")
+    })
+    .await;
+    let (_, message) = h.get(READ_KEY, "/v1/messages?reference=slow-ref").await;
+    let status = &message["recipients"][0]["status"];
+    assert!(status == "accepted" || status == "delivered", "{message}");
+    assert_eq!(h.sandbox.messages().len(), 1);
+}

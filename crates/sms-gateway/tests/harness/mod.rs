@@ -31,8 +31,14 @@ pub fn temp_dir() -> PathBuf {
 
 pub fn config_text(sandbox_base: &str, db: &std::path::Path, keys: bool, extra_gateway: &str) -> String {
     let mut text = Config::sandbox_toml(sandbox_base);
+    // `extra_gateway` may set its own sync timeout.
+    let timeout = if extra_gateway.contains("sync_timeout") {
+        ""
+    } else {
+        "sync_timeout = \"10s\"\n"
+    };
     text.push_str(&format!(
-        "\n[store]\npath = {:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\nsync_timeout = \"10s\"\nbody_limit = 4096\n{extra_gateway}\n",
+        "\n[store]\npath = {:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\n{timeout}body_limit = 4096\n{extra_gateway}\n",
         db.display().to_string()
     ));
     if keys {
