@@ -12,7 +12,7 @@ use sms_store::{MessageStore, RecordingSender, StoreState};
 
 use crate::auth::ApiKeys;
 use crate::error::{ApiError, ErrorCode};
-use crate::{health, request_id, v1, webhooks};
+use crate::{health, metrics, request_id, v1, webhooks};
 
 /// Cloneable handles everything in the gateway shares: the config, the store and the chain that
 /// records into it.
@@ -32,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) webhook_token: Secret,
     /// Held by every background send; shutdown waits until every clone is gone.
     pub(crate) in_flight: tokio::sync::mpsc::Sender<()>,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -80,6 +81,7 @@ impl AppState {
             keys,
             webhook_token,
             in_flight,
+            metrics: crate::metrics::Metrics::default(),
         };
         Ok((
             Self {
@@ -119,10 +121,14 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", v1::router())
         .nest("/webhooks", webhooks::router())
         .merge(health::router())
+        .merge(metrics::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(request_id::trace))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::trace,
+        ))
         .with_state(state)
 }
 

@@ -8,6 +8,7 @@ mod compose;
 mod error;
 mod gateway;
 mod health;
+mod metrics;
 mod request_id;
 mod secrets;
 mod service;

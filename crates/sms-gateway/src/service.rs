@@ -150,10 +150,24 @@ async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiErro
         .await
         .map_err(|e| ApiError::store(&e))?;
     match (stored, result) {
-        (Some(stored), _) => Ok(Answer {
-            status: StatusCode::OK.as_u16(),
-            body: view::message(&stored, &[]),
-        }),
+        (Some(stored), _) => {
+            let kind = stored.kind.to_string();
+            for r in &stored.recipients {
+                let provider = r.provider.as_deref().unwrap_or("none");
+                state.inner.metrics.count(
+                    "sms_messages_total",
+                    &[
+                        ("provider", provider),
+                        ("kind", &kind),
+                        ("outcome", r.status.as_str()),
+                    ],
+                );
+            }
+            Ok(Answer {
+                status: StatusCode::OK.as_u16(),
+                body: view::message(&stored, &[]),
+            })
+        }
         (None, Err(error)) => Err(match error.kind() {
             ErrorKind::InvalidRequest | ErrorKind::Unsupported => {
                 ApiError::new(ErrorCode::InvalidRequest, error.message().to_owned())

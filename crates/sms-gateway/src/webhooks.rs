@@ -133,6 +133,24 @@ async fn receipt(
         .await
         .map_err(|e| ApiError::store(&e))?;
     tracing::info!(provider = %provider, disposition = ?filed.first(), "receipt stored");
+    let disposition = match filed.first() {
+        Some(sms_store::ReceiptDisposition::Applied) => "applied",
+        Some(sms_store::ReceiptDisposition::Ignored) => "ignored",
+        _ => "unmatched",
+    };
+    let status = if report.is_delivered() {
+        "delivered"
+    } else {
+        "undelivered"
+    };
+    state.inner.metrics.count(
+        "sms_receipts_total",
+        &[
+            ("provider", &provider),
+            ("status", status),
+            ("disposition", disposition),
+        ],
+    );
     Ok(ack(sms_ihuyi::push::RECEIPT_ACK))
 }
 
@@ -182,6 +200,11 @@ async fn reply(
         .await
         .map_err(|e| ApiError::store(&e))?;
     tracing::info!(provider = %provider, opt_out = stored.opt_out, "reply stored");
+    let opt_out = if stored.opt_out { "true" } else { "false" };
+    state.inner.metrics.count(
+        "sms_replies_total",
+        &[("provider", &provider), ("opt_out", opt_out)],
+    );
     Ok(ack(ack_body))
 }
 

@@ -77,6 +77,42 @@ async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
         again["recipients"], message["recipients"],
         "a duplicate changes nothing"
     );
+
+    // Metrics: by provider, kind and outcome; receipts by status; never a number or the token.
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Four receipts filed: two from the sandbox (applied, or unmatched when one beat the send's own
+    // record, then matched), the duplicate and the unknown id.
+    let receipts: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with(r#"sms_receipts_total{provider="ihuyi",status="delivered""#))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(receipts, 4, "{metrics}");
+    assert!(
+        metrics.contains(r#"sms_messages_total{provider="ihuyi",kind="text",outcome="#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"sms_provider_breaker_state{provider="ihuyi"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"route="/webhooks/{token}/{provider}/receipt""#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sms_outbox_depth 0"), "{metrics}");
+    assert!(
+        !metrics.contains("13800138000") && !metrics.contains(TOKEN),
+        "{metrics}"
+    );
 }
 
 fn serde_urlencoded_form(fields: &[(String, String)]) -> String {
