@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     /// Held by every background send; shutdown waits until every clone is gone.
     pub(crate) in_flight: tokio::sync::mpsc::Sender<()>,
     pub(crate) metrics: crate::metrics::Metrics,
+    /// Woken when a message is queued: a hint only, workers also poll (the store is the truth).
+    pub(crate) outbox_hint: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for AppState {
@@ -82,6 +84,7 @@ impl AppState {
             webhook_token,
             in_flight,
             metrics: crate::metrics::Metrics::default(),
+            outbox_hint: tokio::sync::Notify::new(),
         };
         Ok((
             Self {

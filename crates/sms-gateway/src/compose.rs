@@ -61,6 +61,9 @@ pub(crate) struct SendRequest {
     schedule: Option<String>,
     #[serde(default)]
     policy: Option<PolicyName>,
+    /// Answer 202 at once and let the outbox send it.
+    #[serde(default)]
+    queue: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -75,6 +78,11 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 impl SendRequest {
+    /// True when the client asked for the outbox (`"queue": true`).
+    pub(crate) fn queued(&self) -> bool {
+        self.queue
+    }
+
     /// The message this request asks for.
     ///
     /// # Errors

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// The first request with this `Idempotency-Key` is still in flight.
     IdempotencyInFlight,
+    /// A message with this client reference is already recorded.
+    DuplicateReference,
     /// No provider of the chain sends this kind of message.
     UnsupportedKind,
     /// A provider push that cannot be parsed.
@@ -60,6 +62,7 @@ impl ErrorCode {
             Self::InvalidParameter => "invalid_parameter",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyInFlight => "idempotency_in_flight",
+            Self::DuplicateReference => "duplicate_reference",
             Self::UnsupportedKind => "unsupported_kind",
             Self::MalformedPush => "malformed_push",
             Self::StoreUnavailable => "store_unavailable",
@@ -81,7 +84,7 @@ impl ErrorCode {
             Self::InvalidRequest | Self::IdempotencyKeyReused | Self::UnsupportedKind => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::IdempotencyInFlight => StatusCode::CONFLICT,
+            Self::IdempotencyInFlight | Self::DuplicateReference => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ProviderUnavailable => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +194,7 @@ mod tests {
             InvalidParameter,
             IdempotencyKeyReused,
             IdempotencyInFlight,
+            DuplicateReference,
             UnsupportedKind,
             MalformedPush,
             StoreUnavailable,

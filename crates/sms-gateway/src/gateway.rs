@@ -129,6 +129,7 @@ impl GatewayBuilder {
         };
         let addr = listener.local_addr().map_err(GatewayError::Bind)?;
         let grace = gateway.shutdown_grace;
+        let gateway_workers = gateway.workers;
         let public_url = gateway
             .public_url
             .clone()
@@ -155,13 +156,20 @@ impl GatewayBuilder {
         let (state, mut sends_done) =
             AppState::new(self.config, store, keys, token).map_err(GatewayError::Setup)?;
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        let mut server_stop = stop_rx.clone();
         let task = tokio::spawn(async move {
             let stopped = async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
+                let _ = server_stop.wait_for(|stop| *stop).await;
             };
             if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
                 tracing::error!(%error, "the gateway's listener failed");
+            }
+            // Workers finish the batch in hand; claims not started are released by the sweeper of
+            // the next instance when their lease ends.
+            for worker in workers {
+                let _ = worker.await;
             }
             // Connections are closed; sends that outlived their request may still run.
             drop(state);

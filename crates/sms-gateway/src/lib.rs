@@ -15,6 +15,7 @@ mod service;
 mod v1;
 mod view;
 mod webhooks;
+mod worker;
 
 pub use app::{AppState, router};
 pub use auth::{ApiKeys, hash_key};

@@ -48,6 +48,7 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
             format!("the body is not a send request: {e}"),
         )
     })?;
+    let queue = request.queued();
     let message = request.into_message()?;
     if !state.chain().capabilities().supports(message.kind()) {
         return Err(ApiError::new(
@@ -84,6 +85,13 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
             Err(e) => return Err(ApiError::store(&e)),
         }
     }
+    if queue {
+        let answer = enqueue(state, &message).await;
+        if let Some(store_key) = &store_key {
+            record(state, store_key, &answer, retention).await;
+        }
+        return answer.map(SendOutcome::Fresh);
+    }
     // The send runs in its own task: a client that disconnects or a sync timeout never cuts a send
     // in half, and shutdown waits for it.
     let reference = message.reference().as_str().to_owned();
@@ -115,6 +123,33 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
             }),
         })),
     }
+}
+
+/// Puts the message in the outbox; a worker sends it. Answers 202 with the queued record.
+async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
+    let record = sms_store::NewMessage::new(message.clone());
+    let id = record.id.clone();
+    match state.store().enqueue(&[record], None).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == sms_store::StoreErrorKind::DuplicateReference => {
+            return Err(ApiError::new(
+                ErrorCode::DuplicateReference,
+                "a message with this reference is already recorded",
+            ));
+        }
+        Err(e) => return Err(ApiError::store(&e)),
+    }
+    state.inner.outbox_hint.notify_waiters();
+    let stored = state
+        .store()
+        .message(&id)
+        .await
+        .map_err(|e| ApiError::store(&e))?
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the queued message's record is gone"))?;
+    Ok(Answer {
+        status: StatusCode::ACCEPTED.as_u16(),
+        body: view::message(&stored, &[]),
+    })
 }
 
 /// Stores the answer for the key, or frees the key when nothing was sent.

@@ -439,3 +439,51 @@ async fn a_send_slower_than_the_sync_timeout_answers_202_and_completes_its_key()
     assert!(status == "accepted" || status == "delivered", "{message}");
     assert_eq!(h.sandbox.messages().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_send_answers_202_and_the_outbox_sends_it_once() {
+    let h = Harness::start().await;
+    let (status, body) = h
+        .send(
+            SEND_KEY,
+            json!({"to": ["13800138000", "13800138001"], "text": "queued", "reference": "q-1", "queue": true}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        body["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "queued"),
+        "{body}"
+    );
+    let id = body["id"].as_str().unwrap().to_owned();
+    h.eventually(|| async {
+        let (_, m) = h.get(READ_KEY, &format!("/v1/messages/{id}")).await;
+        m["recipients"].as_array().is_some_and(|rs| {
+            rs.iter()
+                .all(|r| r["status"] == "accepted" || r["status"] == "delivered")
+        })
+    })
+    .await;
+    let sent: Vec<String> = h
+        .sandbox
+        .messages()
+        .into_iter()
+        .flat_map(|m| m.recipients)
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    // The same reference again is refused, queued or not.
+    let (status, again) = h
+        .send(
+            SEND_KEY,
+            json!({"to": "13800138000", "text": "queued", "reference": "q-1", "queue": true}),
+        )
+        .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("duplicate_reference"))
+    );
+    assert_eq!(h.sandbox.messages().len(), 2);
+}
