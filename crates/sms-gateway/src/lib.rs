@@ -12,6 +12,7 @@ mod metrics;
 mod request_id;
 mod secrets;
 mod service;
+pub mod signing;
 mod v1;
 mod view;
 mod webhooks;
