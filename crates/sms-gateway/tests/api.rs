@@ -324,6 +324,36 @@ async fn a_juxiang_0000_reply_suppresses_the_number_at_once() {
         (r.status().as_u16(), r.text().await.unwrap()),
         (200, "ok".to_owned())
     );
+
+    // Every stored reply, oldest first, paged by cursor.
+    let (status, page) = h.get(READ_KEY, "/v1/inbound?limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    let senders: Vec<_> = page["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sender"].clone())
+        .collect();
+    assert_eq!(senders, [json!("13900000001"), json!("13900000002")], "{page}");
+    assert_eq!(page["inbound"][0]["opt_out"], true);
+    let (_, rest) = h
+        .get(READ_KEY, &format!("/v1/inbound?cursor={}", page["cursor"]))
+        .await;
+    let rest: Vec<_> = rest["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["sender"].clone(), r["text"].clone()))
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            (json!("13900000003"), json!("你好")),
+            (json!("13900000004"), json!("hello"))
+        ]
+    );
+    assert_eq!(h.get(READ_KEY, "/v1/inbound?cursor=-1").await.0, 400);
+    assert_eq!(h.get(SEND_KEY, "/v1/inbound").await.0, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

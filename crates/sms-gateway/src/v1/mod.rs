@@ -1,6 +1,7 @@
 //! The versioned API: one router per endpoint file, merged here.
 
 mod balances;
+mod inbound;
 mod messages;
 mod providers;
 mod suppressions;
@@ -20,6 +21,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(suppressions::router())
         .merge(balances::router())
         .merge(providers::router())
+        .merge(inbound::router())
 }
 
 /// A JSON body: `application/json` (any charset parameter), parsed.
