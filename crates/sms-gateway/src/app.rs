@@ -48,7 +48,10 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// The state of a gateway on `config` and `store`: the chain is built from the config with the
-    /// store as its opt-out list and idempotency store, and wrapped so that every send is recorded.
+    /// store as its opt-out list, and wrapped so that every send is recorded. The recording is the
+    /// durable idempotency: a reference is written before its request and a second send of it
+    /// replays the record, so the chain's own idempotency stays in memory (no second write per
+    /// send).
     /// Returns the state and a receiver that yields `None` once every background send has finished
     /// (after the state itself is dropped).
     ///
@@ -64,8 +67,7 @@ impl AppState {
         let mut builder = config
             .chain()
             .builder()
-            .suppression_list(state.clone())
-            .idempotency_store(state)
+            .suppression_list(state)
             .idempotency_retention(config.state().idempotency_retention);
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
