@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: crate::metrics::Metrics,
     /// Woken when a message is queued: a hint only, workers also poll (the store is the truth).
     pub(crate) outbox_hint: tokio::sync::Notify,
+    /// Pushed receipts, filed in groups.
+    pub(crate) receipts: crate::receipts::ReceiptWriter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -87,6 +89,7 @@ impl AppState {
             in_flight,
             metrics: crate::metrics::Metrics::default(),
             outbox_hint: tokio::sync::Notify::new(),
+            receipts: crate::receipts::ReceiptWriter::default(),
         };
         Ok((
             Self {

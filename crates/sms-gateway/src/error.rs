@@ -129,6 +129,15 @@ impl ApiError {
         )
     }
 
+    /// The store's writer is gone or answered out of step: 503, the vendor will push again.
+    pub(crate) fn store_stopped() -> Self {
+        tracing::warn!("the receipt writer could not file a receipt");
+        Self::new(
+            ErrorCode::StoreUnavailable,
+            "the message store is unavailable; try again later",
+        )
+    }
+
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}})

@@ -127,22 +127,15 @@ async fn receipt(
         _ => sms_ihuyi::push::parse_delivery_report_for(&provider, &body),
     }
     .map_err(|e| malformed(&e))?;
-    let filed = state
-        .store()
-        .record_receipts(std::slice::from_ref(&report))
-        .await
-        .map_err(|e| ApiError::store(&e))?;
-    tracing::info!(provider = %provider, disposition = ?filed.first(), "receipt stored");
-    let disposition = match filed.first() {
-        Some(sms_store::ReceiptDisposition::Applied) => "applied",
-        Some(sms_store::ReceiptDisposition::Ignored) => "ignored",
+    let delivered = report.is_delivered();
+    let filed = state.inner.receipts.file(state.store(), report).await?;
+    tracing::info!(provider = %provider, disposition = ?filed, "receipt stored");
+    let disposition = match filed {
+        sms_store::ReceiptDisposition::Applied => "applied",
+        sms_store::ReceiptDisposition::Ignored => "ignored",
         _ => "unmatched",
     };
-    let status = if report.is_delivered() {
-        "delivered"
-    } else {
-        "undelivered"
-    };
+    let status = if delivered { "delivered" } else { "undelivered" };
     state.inner.metrics.count(
         "sms_receipts_total",
         &[
