@@ -55,6 +55,7 @@ const FACADE_FEATURES: &[&str] = &[
     "config",
     "store-sqlite",
     "store-postgres",
+    "gateway",
     "full",
 ];
 

@@ -53,6 +53,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// Run the provider simulator and print a config that points at it.
     Sandbox(SandboxArgs),
+    /// Run the gateway: the REST API and the provider webhooks, on the message store.
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 /// What to do with a recipient whose outcome is unknown.

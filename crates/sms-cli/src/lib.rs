@@ -77,6 +77,7 @@ pub async fn run(cli: Cli) -> exit::Outcome {
         }
         Command::CheckContent(args) => commands::check_content::run(&backend, &args.text, json).await,
         Command::Config(ConfigCommand::Check) => commands::config_check::run(&backend, json),
+        Command::Serve(args) => commands::serve::run(backend, args, json).await,
         Command::Sandbox(_) => unreachable!("handled above"),
     }
 }

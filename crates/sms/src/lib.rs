@@ -72,6 +72,12 @@ pub use sms_config as config;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 #[doc(inline)]
 pub use sms_config::Config;
+/// The gateway service: a REST API to send and the provider webhooks, on the message store
+/// (feature `gateway`; `sms serve` runs it).
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+#[doc(inline)]
+pub use sms_gateway as gateway;
 /// The message store: every message, attempt, receipt and reply recorded and correlated, on SQLite
 /// (feature `store-sqlite`) or PostgreSQL (feature `store-postgres`).
 #[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]

@@ -6,4 +6,5 @@ pub mod config_check;
 pub mod inbound;
 pub mod sandbox;
 pub mod send;
+pub mod serve;
 pub mod template;

@@ -1,0 +1,111 @@
+//! `sms serve`: runs the gateway (REST API and provider webhooks) on the config's store, prints
+//! where it listens and the push URL to give each provider, and stops gracefully on Ctrl-C or
+//! SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use sms::config::{ConfigOrigin, StateBackend};
+use sms::gateway::Gateway;
+
+use crate::backend::Backend;
+use crate::exit::{Exit, Failure, Outcome};
+
+/// `sms serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `gateway.listen` of the config, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Starts the gateway, prints its addresses, serves until Ctrl-C or SIGTERM, then stops taking
+/// requests, lets in-flight sends finish and exits 0.
+///
+/// # Errors
+/// The store cannot be opened or the address bound (exit 1); a configuration the gateway cannot
+/// serve (exit 5).
+pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
+    let Backend { config, sandbox, .. } = backend;
+    // Without a `[store]`, the database lives beside the config file (or in the working directory).
+    let dir = match config.origin() {
+        ConfigOrigin::File { path, .. } => path.parent().map(PathBuf::from).unwrap_or_default(),
+        _ => PathBuf::new(),
+    };
+    let state = match &config.state().backend {
+        StateBackend::Memory => "in memory and in the store (this instance)".to_owned(),
+        _ => "redis".to_owned(),
+    };
+    let mut builder = Gateway::builder(config).default_sqlite(dir.join("sms.db"));
+    if let Some(addr) = args.listen {
+        builder = builder.listen(addr);
+    }
+    let gateway = builder.spawn().await.map_err(|e| match e {
+        sms::gateway::GatewayError::Setup(message) => Failure::config(message),
+        other => Failure::error(format!("cannot start the gateway: {other}")),
+    })?;
+    if json {
+        let pushes: Vec<_> = gateway
+            .push_urls()
+            .iter()
+            .map(|p| serde_json::json!({"provider": p.provider, "push": p.kind, "url": p.url}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "listening": gateway.base_url(),
+                "store": gateway.store_description(),
+                "state": state,
+                "push_urls": pushes,
+                "new_admin_key": gateway.new_admin_key().map(|k| k.expose()),
+                "sandbox": sandbox.as_ref().map(|s| s.base_url()),
+            })
+        );
+    } else {
+        println!("sms serve: listening on {}", gateway.base_url());
+        println!("store: {}", gateway.store_description());
+        println!("state: {state}");
+        if let Some(sandbox) = &sandbox {
+            println!(
+                "providers: the built-in sandbox at {} (nothing leaves this machine)",
+                sandbox.base_url()
+            );
+        }
+        println!("push URLs to give each provider (they hold the webhook token: keep them private):");
+        for push in gateway.push_urls() {
+            println!("  {} {}: {}", push.provider, push.kind, push.url);
+        }
+        if let Some(key) = gateway.new_admin_key() {
+            println!(
+                "admin API key, shown this once (only its hash is kept): {}",
+                key.expose()
+            );
+        }
+    }
+    wait_for_stop().await;
+    eprintln!("sms serve: stopping: no new requests; waiting for sends in flight");
+    gateway.shutdown().await;
+    drop(sandbox);
+    Ok(Exit::Ok)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

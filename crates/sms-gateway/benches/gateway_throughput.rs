@@ -1,0 +1,172 @@
+//! The gateway's throughput against baselines measured in the same run (release build; loopback
+//! only; the in-process sandbox as the provider, SQLite store in a temporary directory).
+//!
+//! ```text
+//! cargo bench -p sms-gateway --bench gateway_throughput             # 3 rounds
+//! cargo bench -p sms-gateway --bench gateway_throughput -- --quick  # CI-sized, 1 round
+//! ```
+//!
+//! | scenario | measured | goal |
+//! | --- | --- | --- |
+//! | a. `POST /v1/messages` through the gateway, 64 in flight | sends per second / the chain called directly | >= 0.8 |
+//! | b. ihuyi receipt webhook, 64 in flight | receipts stored and acknowledged per second | >= 5,000/s |
+//!
+//! Each scenario prints min / median over the rounds; nothing is gated (shared machines).
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use sms_config::{Config, LoadOptions};
+use sms_core::{Message, MessageSender, PhoneNumber};
+use sms_gateway::{Gateway, hash_key};
+use sms_sandbox::Sandbox;
+
+const KEY: &str = "bench-key";
+const TOKEN: &str = "bench-webhook-token-0123456789";
+const IN_FLIGHT: usize = 64;
+
+fn number(i: usize) -> String {
+    format!("1390{i:07}")
+}
+
+fn config(sandbox: &Sandbox, db: &std::path::Path) -> Config {
+    let text = format!(
+        "{}\n[store]\npath = {:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\n\n[[gateway.api_keys]]\nname = \"bench\"\nhash = {:?}\nscopes = [\"admin\"]\n",
+        Config::sandbox_toml(&sandbox.base_url()),
+        db.display().to_string(),
+        hash_key(KEY)
+    );
+    Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).expect("config")
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+async fn direct(sandbox: &Sandbox, sends: usize) -> f64 {
+    let chain = Config::sandbox(&sandbox.base_url())
+        .unwrap()
+        .build_chain()
+        .unwrap();
+    let started = Instant::now();
+    futures_util::stream::iter(0..sends)
+        .map(|i| {
+            let chain = &chain;
+            async move {
+                let to: PhoneNumber = number(i).parse().unwrap();
+                chain.send(&Message::text(to, "bench")).await.expect("sent");
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    rate(sends, started.elapsed())
+}
+
+async fn through_gateway(base: &str, http: &reqwest::Client, sends: usize) -> f64 {
+    let started = Instant::now();
+    futures_util::stream::iter(0..sends)
+        .map(|i| async move {
+            let r = http
+                .post(format!("{base}/v1/messages"))
+                .bearer_auth(KEY)
+                .json(&serde_json::json!({"to": number(i), "text": "bench"}))
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(r.status(), 200);
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    rate(sends, started.elapsed())
+}
+
+async fn receipts(base: &str, http: &reqwest::Client, count: usize, offset: usize) -> f64 {
+    let url = format!("{base}/webhooks/{TOKEN}/ihuyi/receipt");
+    let started = Instant::now();
+    futures_util::stream::iter(0..count)
+        .map(|i| {
+            let url = &url;
+            async move {
+                let body = format!(
+                    "code=2&msg=DELIVRD&mobilephone={}&smsid={}",
+                    number(i),
+                    9_000_000_000u64 + (offset + i) as u64
+                );
+                let r = http.post(url).body(body).send().await.expect("answered");
+                assert_eq!(r.status(), 200);
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    rate(count, started.elapsed())
+}
+
+fn summary(name: &str, values: &mut [f64], unit: &str) {
+    values.sort_by(f64::total_cmp);
+    println!(
+        "{name}: min {:.2}{unit}, median {:.2}{unit}",
+        values[0],
+        values[values.len() / 2]
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (rounds, sends, pushes) = if quick {
+        (1, 500, 2_000)
+    } else {
+        (3, 3_000, 20_000)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sandbox = Sandbox::builder().spawn().await.unwrap();
+        let dir = std::env::temp_dir().join(format!("sms-gateway-bench-{}", sms_store::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let gateway = Gateway::builder(config(&sandbox, &dir.join("sms.db")))
+            .listen("127.0.0.1:0".parse().unwrap())
+            .spawn()
+            .await
+            .unwrap();
+        let base = gateway.base_url();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(IN_FLIGHT)
+            .build()
+            .unwrap();
+        // Warm-up: connections, statements, the sandbox's state.
+        through_gateway(&base, &http, 200).await;
+        direct(&sandbox, 200).await;
+        let (mut ratios, mut direct_rates, mut gateway_rates, mut receipt_rates) =
+            (vec![], vec![], vec![], vec![]);
+        for round in 0..rounds {
+            sandbox.reset();
+            let d = direct(&sandbox, sends).await;
+            sandbox.reset();
+            let g = through_gateway(&base, &http, sends).await;
+            direct_rates.push(d);
+            gateway_rates.push(g);
+            ratios.push(g / d);
+            receipt_rates.push(receipts(&base, &http, pushes, round * pushes).await);
+        }
+        println!(
+            "a. POST /v1/messages (SQLite store) vs the chain directly, {IN_FLIGHT} in flight, {sends} sends:"
+        );
+        summary("   chain directly", &mut direct_rates, " sends/s");
+        summary("   through the gateway", &mut gateway_rates, " sends/s");
+        summary("   ratio (goal >= 0.8)", &mut ratios, "");
+        println!("b. receipt webhook, {IN_FLIGHT} in flight, {pushes} receipts:");
+        summary(
+            "   stored and acknowledged (goal >= 5000/s)",
+            &mut receipt_rates,
+            " receipts/s",
+        );
+        gateway.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

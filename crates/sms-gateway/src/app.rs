@@ -1,0 +1,152 @@
+//! The application: its shared state and its router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use sms_config::Config;
+use sms_core::Secret;
+use sms_failover::FailoverSender;
+use sms_store::{MessageStore, RecordingSender, StoreState};
+
+use crate::auth::ApiKeys;
+use crate::error::{ApiError, ErrorCode};
+use crate::{health, metrics, request_id, v1, webhooks};
+
+/// Cloneable handles everything in the gateway shares: the config, the store and the chain that
+/// records into it.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn MessageStore>,
+    /// The chain, for health and balances.
+    pub(crate) chain: FailoverSender,
+    /// The chain wrapped so that every send is recorded.
+    pub(crate) sender: RecordingSender<FailoverSender>,
+    pub(crate) keys: ApiKeys,
+    pub(crate) webhook_token: Secret,
+    /// Held by every background send; shutdown waits until every clone is gone.
+    pub(crate) in_flight: tokio::sync::mpsc::Sender<()>,
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// Woken when a message is queued: a hint only, workers also poll (the store is the truth).
+    pub(crate) outbox_hint: tokio::sync::Notify,
+    /// Pushed receipts, filed in groups.
+    pub(crate) receipts: crate::receipts::ReceiptWriter,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.inner.store.backend())
+            .field("providers", &self.inner.chain.provider_names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state of a gateway on `config` and `store`: the chain is built from the config with the
+    /// store as its opt-out list, and wrapped so that every send is recorded. The recording is the
+    /// durable idempotency: a reference is written before its request and a second send of it
+    /// replays the record, so the chain's own idempotency stays in memory (no second write per
+    /// send).
+    /// Returns the state and a receiver that yields `None` once every background send has finished
+    /// (after the state itself is dropped).
+    ///
+    /// # Errors
+    /// A message when the chain does not build.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn MessageStore>,
+        keys: ApiKeys,
+        webhook_token: Secret,
+    ) -> Result<(Self, tokio::sync::mpsc::Receiver<()>), String> {
+        let state = Arc::new(StoreState::new(store.clone()));
+        let mut builder = config
+            .chain()
+            .builder()
+            .suppression_list(state)
+            .idempotency_retention(config.state().idempotency_retention);
+        for provider in config.providers().iter().filter(|p| p.in_chain) {
+            builder = builder.provider(provider.entry());
+        }
+        let chain = builder
+            .build()
+            .map_err(|e| format!("the chain does not build: {e}"))?;
+        let sender = RecordingSender::new(chain.clone(), store.clone());
+        let (in_flight, done) = tokio::sync::mpsc::channel(1);
+        let inner = Inner {
+            config,
+            store,
+            chain,
+            sender,
+            keys,
+            webhook_token,
+            in_flight,
+            metrics: crate::metrics::Metrics::default(),
+            outbox_hint: tokio::sync::Notify::new(),
+            receipts: crate::receipts::ReceiptWriter::default(),
+        };
+        Ok((
+            Self {
+                inner: Arc::new(inner),
+            },
+            done,
+        ))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn MessageStore> {
+        &self.inner.store
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &FailoverSender {
+        &self.inner.chain
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn sync_timeout(&self) -> Duration {
+        self.inner.config.gateway().sync_timeout
+    }
+}
+
+/// The whole application: `/v1` (the API), `/webhooks` (provider pushes), `/healthz`, `/readyz`,
+/// with the body limit, request ids and JSON answers for unknown routes and methods. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the webhook source allowlist can see
+/// the caller's address.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.inner.config.gateway().body_limit;
+    Router::new()
+        .nest("/v1", v1::router())
+        .nest("/webhooks", webhooks::router())
+        .merge(health::router())
+        .merge(metrics::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::trace,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take this method",
+    )
+}

@@ -1,0 +1,310 @@
+//! Running the gateway: [`Gateway::builder`] → [`GatewayBuilder::spawn`] → a handle that stops it
+//! gracefully.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sms_config::{Config, StoreBackend};
+use sms_core::Secret;
+use sms_store::{MessageStore, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::{AppState, router};
+use crate::auth::ApiKeys;
+use crate::secrets;
+use crate::webhooks::pushes_of;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The listen address cannot be bound.
+    #[error("cannot listen: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The message store cannot be opened.
+    #[error("{0}")]
+    Store(#[from] sms_store::StoreError),
+    /// The configuration cannot be served (keys, secrets file, chain, state backend).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Configures a gateway.
+#[derive(Debug)]
+pub struct GatewayBuilder {
+    config: Config,
+    store: Option<Arc<dyn MessageStore>>,
+    listen: Option<SocketAddr>,
+    listener: Option<std::net::TcpListener>,
+    secrets_file: Option<PathBuf>,
+    default_sqlite: PathBuf,
+}
+
+impl GatewayBuilder {
+    /// Uses this store instead of opening the one of `[store]`.
+    pub fn store(mut self, store: Arc<dyn MessageStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Listens here instead of `gateway.listen`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Serves on an already bound listener (tests bind first to know the address).
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Where the generated admin key's hash and webhook token are kept (default: next to the SQLite
+    /// database as `gateway-secrets.json`; none: they last for this process only).
+    pub fn secrets_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.secrets_file = Some(path.into());
+        self
+    }
+
+    /// The SQLite file used when `[store]` names no backend (default `sms.db`).
+    pub fn default_sqlite(mut self, path: impl Into<PathBuf>) -> Self {
+        self.default_sqlite = path.into();
+        self
+    }
+
+    /// Opens the store, sets up keys and the webhook token, binds and starts serving on the current
+    /// Tokio runtime.
+    ///
+    /// # Errors
+    /// [`GatewayError::Store`] when the store cannot be opened, [`GatewayError::Bind`] when the
+    /// address cannot be bound, [`GatewayError::Setup`] for a Redis state backend (not yet served),
+    /// an unreadable secrets file or a chain that does not build.
+    pub async fn spawn(self) -> Result<Gateway, GatewayError> {
+        if !matches!(self.config.state().backend, sms_config::StateBackend::Memory) {
+            return Err(GatewayError::Setup(
+                "the gateway keeps its state in the message store; `[state] backend = \"redis\"` is not served yet"
+                    .into(),
+            ));
+        }
+        let (store, store_description, sqlite_path) = match self.store {
+            Some(store) => {
+                let kind = store_kind(&store);
+                (store, format!("{kind:?} (given)"), None)
+            }
+            None => open_store(&self.config, &self.default_sqlite).await?,
+        };
+        let secrets_file = self.secrets_file.or_else(|| {
+            sqlite_path
+                .as_deref()
+                .map(|p| p.with_file_name("gateway-secrets.json"))
+        });
+        let gateway = self.config.gateway();
+        let mut keys = ApiKeys::from_config(&gateway.api_keys).map_err(GatewayError::Setup)?;
+        let boot = secrets::bootstrap(
+            secrets_file.as_deref(),
+            keys.is_empty(),
+            gateway.webhook_token.is_none(),
+        )
+        .map_err(GatewayError::Setup)?;
+        if let Some(hash) = &boot.admin_key_hash {
+            keys.add("admin (generated)", hash, vec![sms_config::ApiScope::Admin])
+                .map_err(GatewayError::Setup)?;
+        }
+        let token = match (&gateway.webhook_token, boot.webhook_token) {
+            (Some(token), _) => token.clone(),
+            (None, Some(token)) => Secret::new(token),
+            (None, None) => return Err(GatewayError::Setup("no webhook token".into())),
+        };
+        let listener = match self.listener {
+            Some(l) => {
+                l.set_nonblocking(true).map_err(GatewayError::Bind)?;
+                TcpListener::from_std(l).map_err(GatewayError::Bind)?
+            }
+            None => TcpListener::bind(self.listen.unwrap_or(gateway.listen))
+                .await
+                .map_err(GatewayError::Bind)?,
+        };
+        let addr = listener.local_addr().map_err(GatewayError::Bind)?;
+        let grace = gateway.shutdown_grace;
+        let gateway_workers = gateway.workers;
+        let public_url = gateway
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let push_urls = self
+            .config
+            .providers()
+            .iter()
+            .flat_map(|p| {
+                pushes_of(p.vendor).iter().map(|kind| PushUrl {
+                    provider: p.name.clone(),
+                    kind: kind.as_str(),
+                    url: format!(
+                        "{public_url}/webhooks/{}/{}/{}",
+                        token.expose(),
+                        p.name,
+                        kind.as_str()
+                    ),
+                })
+            })
+            .collect();
+        let (state, mut sends_done) =
+            AppState::new(self.config, store, keys, token).map_err(GatewayError::Setup)?;
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        let mut server_stop = stop_rx.clone();
+        let task = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+                tracing::error!(%error, "the gateway's listener failed");
+            }
+            // Workers finish the batch in hand; claims not started are released by the sweeper of
+            // the next instance when their lease ends.
+            for worker in workers {
+                let _ = worker.await;
+            }
+            // Connections are closed; sends that outlived their request may still run.
+            drop(state);
+            if tokio::time::timeout(grace, sends_done.recv()).await.is_err() {
+                tracing::warn!(
+                    "sends still in flight after the shutdown grace; the sweeper will mark them unknown"
+                );
+            }
+        });
+        tracing::info!(%addr, store = %store_description, "sms gateway listening");
+        Ok(Gateway {
+            addr,
+            store_description,
+            new_admin_key: boot.new_admin_key.map(Secret::new),
+            push_urls,
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+fn store_kind(store: &Arc<dyn MessageStore>) -> sms_store::Backend {
+    store.backend()
+}
+
+/// Opens the store of `[store]` (SQLite at `default_sqlite` when none is named).
+async fn open_store(
+    config: &Config,
+    default_sqlite: &Path,
+) -> Result<(Arc<dyn MessageStore>, String, Option<PathBuf>), GatewayError> {
+    let section = config.store();
+    let mut options = StoreOptions {
+        receipt_expiry: section.receipt_expiry,
+        ..StoreOptions::default()
+    };
+    if section.content == sms_config::ContentRetention::Digest {
+        options.content = sms_store::ContentMode::DigestOnly;
+    }
+    match &section.backend {
+        StoreBackend::Postgres {
+            url, max_connections, ..
+        } => {
+            options.max_connections = *max_connections;
+            let store = sms_store::open(url.expose(), options).await?;
+            Ok((store, "PostgreSQL".to_owned(), None))
+        }
+        StoreBackend::Sqlite { path, busy_timeout } => {
+            options.busy_timeout = *busy_timeout;
+            let store = sms_store::open(&path.to_string_lossy(), options).await?;
+            Ok((store, format!("SQLite {}", path.display()), Some(path.clone())))
+        }
+        _ => {
+            let store = sms_store::open(&default_sqlite.to_string_lossy(), options).await?;
+            Ok((
+                store,
+                format!("SQLite {}", default_sqlite.display()),
+                Some(default_sqlite.to_path_buf()),
+            ))
+        }
+    }
+}
+
+/// The URL to give a provider for one of its pushes.
+#[derive(Debug, Clone)]
+pub struct PushUrl {
+    /// The provider's name in the config.
+    pub provider: String,
+    /// `receipt` or `reply`.
+    pub kind: &'static str,
+    /// The URL (it holds the webhook token: treat it as a secret).
+    pub url: String,
+}
+
+/// A running gateway. [`Gateway::shutdown`] stops it gracefully; dropping it stops taking requests.
+#[derive(Debug)]
+pub struct Gateway {
+    addr: SocketAddr,
+    store_description: String,
+    new_admin_key: Option<Secret>,
+    push_urls: Vec<PushUrl>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// A builder serving `config`.
+    pub fn builder(config: Config) -> GatewayBuilder {
+        GatewayBuilder {
+            config,
+            store: None,
+            listen: None,
+            listener: None,
+            secrets_file: None,
+            default_sqlite: PathBuf::from("sms.db"),
+        }
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The store, for people (`SQLite sms.db`, `PostgreSQL`).
+    pub fn store_description(&self) -> &str {
+        &self.store_description
+    }
+
+    /// The admin key created by this start (no key configured and none created before): print it
+    /// once; only its hash is kept.
+    pub fn new_admin_key(&self) -> Option<&Secret> {
+        self.new_admin_key.as_ref()
+    }
+
+    /// The push URL of every provider push.
+    pub fn push_urls(&self) -> &[PushUrl] {
+        &self.push_urls
+    }
+
+    /// Stops taking requests, lets in-flight requests and sends finish (up to
+    /// `gateway.shutdown_grace` for sends), then returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod app;
+mod auth;
+mod compose;
+mod error;
+mod gateway;
+mod health;
+mod metrics;
+mod receipts;
+mod request_id;
+mod secrets;
+mod service;
+pub mod signing;
+mod v1;
+mod view;
+mod webhooks;
+mod worker;
+
+pub use app::{AppState, router};
+pub use auth::{ApiKeys, hash_key};
+pub use compose::MAX_RECIPIENTS;
+pub use error::{ApiError, ErrorCode};
+pub use gateway::{Gateway, GatewayBuilder, GatewayError, PushUrl};
+pub use request_id::REQUEST_ID;
+pub use webhooks::{PushKind, pushes_of};

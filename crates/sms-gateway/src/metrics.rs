@@ -1,0 +1,202 @@
+//! `/metrics` in the Prometheus text format, written by hand (a few counters and one histogram do
+//! not need a metrics stack). Labels carry provider names, kinds, statuses and route patterns only:
+//! never a number, a text or a path (webhook paths hold the token).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+
+/// Upper bounds of the request duration buckets, in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+type Labels = Vec<(&'static str, String)>;
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The gateway's counters.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
+    durations: Mutex<BTreeMap<Labels, Histogram>>,
+}
+
+impl Metrics {
+    /// Adds one to counter `name` with `labels`.
+    pub(crate) fn count(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        let labels: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        *counters.entry((name, labels)).or_default() += 1;
+    }
+
+    /// Records one HTTP request.
+    pub(crate) fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        self.count(
+            "sms_gateway_http_requests_total",
+            &[("route", route), ("method", method), ("status", &status)],
+        );
+        let labels: Labels = vec![("route", route.to_owned()), ("method", method.to_owned())];
+        let seconds = elapsed.as_secs_f64();
+        let mut durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
+        let h = durations.entry(labels).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    fn render_into(&self, out: &mut String) {
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = "";
+        for ((name, labels), value) in counters.iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = name;
+            }
+            let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None));
+        }
+        drop(counters);
+        let durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
+        if !durations.is_empty() {
+            let name = "sms_gateway_http_request_duration_seconds";
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            for (labels, h) in durations.iter() {
+                for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                    let le = bound.to_string();
+                    let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, Some(&le)));
+                }
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {}",
+                    render_labels(labels, Some("+Inf")),
+                    h.count
+                );
+                let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None), h.sum);
+                let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None), h.count);
+            }
+        }
+    }
+}
+
+fn render_labels(labels: &[(&'static str, String)], le: Option<&str>) -> String {
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    state.inner.metrics.render_into(&mut out);
+    let _ = writeln!(out, "# TYPE sms_provider_breaker_state gauge");
+    let health = state.chain().health();
+    for h in &health {
+        // 0 closed, 1 half-open, 2 open.
+        let value = match h.breaker {
+            sms_failover::BreakerState::Closed => 0,
+            sms_failover::BreakerState::HalfOpen => 1,
+            _ => 2,
+        };
+        let _ = writeln!(
+            out,
+            "sms_provider_breaker_state{{provider=\"{}\"}} {value}",
+            escape(&h.name)
+        );
+    }
+    let _ = writeln!(out, "# TYPE sms_provider_requests_total counter");
+    for h in &health {
+        let _ = writeln!(
+            out,
+            "sms_provider_requests_total{{provider=\"{}\"}} {}",
+            escape(&h.name),
+            h.requests
+        );
+    }
+    let _ = writeln!(out, "# TYPE sms_provider_success_rate gauge");
+    for h in &health {
+        let _ = writeln!(
+            out,
+            "sms_provider_success_rate{{provider=\"{}\"}} {}",
+            escape(&h.name),
+            h.success_rate
+        );
+    }
+    match state.store().outbox_depth().await {
+        Ok(depth) => {
+            let _ = writeln!(out, "# TYPE sms_outbox_depth gauge\nsms_outbox_depth {depth}");
+        }
+        Err(error) => tracing::warn!(%error, "outbox depth unavailable for /metrics"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        out,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_histograms_render_in_the_text_format() {
+        let m = Metrics::default();
+        m.count("sms_x_total", &[("provider", "a\"b")]);
+        m.count("sms_x_total", &[("provider", "a\"b")]);
+        m.request("/v1/messages", "POST", 200, Duration::from_millis(30));
+        let mut out = String::new();
+        m.render_into(&mut out);
+        assert!(
+            out.contains("# TYPE sms_x_total counter\nsms_x_total{provider=\"a\\\"b\"} 2\n"),
+            "{out}"
+        );
+        assert!(out.contains("sms_gateway_http_request_duration_seconds_bucket{route=\"/v1/messages\",method=\"POST\",le=\"0.025\"} 0"), "{out}");
+        assert!(out.contains("sms_gateway_http_request_duration_seconds_bucket{route=\"/v1/messages\",method=\"POST\",le=\"0.05\"} 1"), "{out}");
+        assert!(
+            out.contains(
+                "sms_gateway_http_request_duration_seconds_count{route=\"/v1/messages\",method=\"POST\"} 1"
+            ),
+            "{out}"
+        );
+    }
+}

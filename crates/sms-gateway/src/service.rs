@@ -1,0 +1,224 @@
+//! Sending through the gateway: validate, reserve the `Idempotency-Key`, send through the recording
+//! chain within the sync timeout, answer from the store. Handlers only parse and call this.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sms_core::{ErrorKind, Message, MessageSender};
+use sms_store::Reservation;
+
+use crate::app::AppState;
+use crate::compose::KEY_PREFIX;
+use crate::error::{ApiError, ErrorCode};
+use crate::view;
+
+/// An answer to a send, as kept for `Idempotency-Key` replays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub(crate) fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK)
+    }
+}
+
+/// What happened to a send request.
+pub(crate) enum SendOutcome {
+    /// Sent now (or timed out and still going on).
+    Fresh(Answer),
+    /// The first answer for this `Idempotency-Key`, nothing sent.
+    Replayed(Answer),
+}
+
+/// The fingerprint of a request: SHA-256 of its canonical JSON (keys sorted), hex.
+pub(crate) fn fingerprint(body: &Value) -> String {
+    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+/// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any.
+pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Result<SendOutcome, ApiError> {
+    let print = fingerprint(&body);
+    let request: crate::compose::SendRequest = serde_json::from_value(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the body is not a send request: {e}"),
+        )
+    })?;
+    let queue = request.queued();
+    let message = request.into_message()?;
+    if !state.chain().capabilities().supports(message.kind()) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedKind,
+            format!("no provider of the chain sends {} messages", message.kind()),
+        ));
+    }
+    let retention = state.config().state().idempotency_retention;
+    let store_key = key.map(|k| format!("{KEY_PREFIX}{k}"));
+    if let Some(store_key) = &store_key {
+        match state.store().reserve(store_key, &print, retention).await {
+            Ok(Reservation::Reserved) => {}
+            Ok(Reservation::Pending { fingerprint }) if fingerprint == print => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyInFlight,
+                    "a request with this Idempotency-Key is still in flight",
+                ));
+            }
+            Ok(Reservation::Completed { fingerprint, outcome }) if fingerprint == print => {
+                let answer: Answer = serde_json::from_str(&outcome).map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::Internal,
+                        "the recorded answer for this Idempotency-Key is unreadable",
+                    )
+                })?;
+                return Ok(SendOutcome::Replayed(answer));
+            }
+            Ok(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyKeyReused,
+                    "this Idempotency-Key was used with a different request",
+                ));
+            }
+            Err(e) => return Err(ApiError::store(&e)),
+        }
+    }
+    if queue {
+        let answer = enqueue(state, &message).await;
+        if let Some(store_key) = &store_key {
+            record(state, store_key, &answer, retention).await;
+        }
+        return answer.map(SendOutcome::Fresh);
+    }
+    // The send runs in its own task: a client that disconnects or a sync timeout never cuts a send
+    // in half, and shutdown waits for it.
+    let reference = message.reference().as_str().to_owned();
+    let task_state = state.clone();
+    let guard = state.inner.in_flight.clone();
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        let answer = send_now(&task_state, &message).await;
+        if let Some(store_key) = &store_key {
+            record(&task_state, store_key, &answer, retention).await;
+        }
+        answer
+    });
+    match tokio::time::timeout(state.sync_timeout(), task).await {
+        Ok(Ok(answer)) => answer.map(SendOutcome::Fresh),
+        Ok(Err(join)) => {
+            tracing::error!(error = %join, "a send task failed");
+            Err(ApiError::new(
+                ErrorCode::Internal,
+                "the send failed inside the gateway",
+            ))
+        }
+        Err(_) => Ok(SendOutcome::Fresh(Answer {
+            status: StatusCode::ACCEPTED.as_u16(),
+            body: serde_json::json!({
+                "reference": reference,
+                "status": "sending",
+                "message": "the providers have not answered within the sync timeout; read the message by reference",
+            }),
+        })),
+    }
+}
+
+/// Puts the message in the outbox; a worker sends it. Answers 202 with the queued record.
+async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
+    let record = sms_store::NewMessage::new(message.clone());
+    let id = record.id.clone();
+    match state.store().enqueue(&[record], None).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == sms_store::StoreErrorKind::DuplicateReference => {
+            return Err(ApiError::new(
+                ErrorCode::DuplicateReference,
+                "a message with this reference is already recorded",
+            ));
+        }
+        Err(e) => return Err(ApiError::store(&e)),
+    }
+    state.inner.outbox_hint.notify_waiters();
+    let stored = state
+        .store()
+        .message(&id)
+        .await
+        .map_err(|e| ApiError::store(&e))?
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the queued message's record is gone"))?;
+    Ok(Answer {
+        status: StatusCode::ACCEPTED.as_u16(),
+        body: view::message(&stored, &[]),
+    })
+}
+
+/// Stores the answer for the key, or frees the key when nothing was sent.
+async fn record(
+    state: &AppState,
+    store_key: &str,
+    answer: &Result<Answer, ApiError>,
+    retention: std::time::Duration,
+) {
+    let result = match answer {
+        Ok(answer) => match serde_json::to_string(answer) {
+            Ok(text) => state
+                .store()
+                .complete(store_key, &text, retention)
+                .await
+                .map(drop),
+            Err(_) => Ok(()),
+        },
+        // Nothing was recorded, so nothing was sent: the key may be used again.
+        Err(_) => state.store().release_reservation(store_key).await.map(drop),
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, "the Idempotency-Key outcome could not be stored; it stays in flight");
+    }
+}
+
+/// Sends through the recording chain and answers from the store's record.
+async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
+    let result = state.inner.sender.send(message).await;
+    let stored = state
+        .store()
+        .message_by_reference(message.reference().as_str())
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    match (stored, result) {
+        (Some(stored), _) => {
+            let kind = stored.kind.to_string();
+            for r in &stored.recipients {
+                let provider = r.provider.as_deref().unwrap_or("none");
+                state.inner.metrics.count(
+                    "sms_messages_total",
+                    &[
+                        ("provider", provider),
+                        ("kind", &kind),
+                        ("outcome", r.status.as_str()),
+                    ],
+                );
+            }
+            Ok(Answer {
+                status: StatusCode::OK.as_u16(),
+                body: view::message(&stored, &[]),
+            })
+        }
+        (None, Err(error)) => Err(match error.kind() {
+            ErrorKind::InvalidRequest | ErrorKind::Unsupported => {
+                ApiError::new(ErrorCode::InvalidRequest, error.message().to_owned())
+            }
+            _ if error.provider() == Some(sms_store::STORE_NAME) => {
+                tracing::warn!(%error, "the send could not be recorded; nothing was sent");
+                ApiError::new(
+                    ErrorCode::StoreUnavailable,
+                    "the message store is unavailable; nothing was sent",
+                )
+            }
+            _ => ApiError::new(ErrorCode::ProviderUnavailable, error.message().to_owned()),
+        }),
+        (None, Ok(_)) => Err(ApiError::new(
+            ErrorCode::Internal,
+            "the message was sent but its record is gone",
+        )),
+    }
+}

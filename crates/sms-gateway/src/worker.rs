@@ -1,0 +1,97 @@
+//! Outbox workers: claim queued messages under a lease, send them through the chain, record the
+//! outcomes (`sms_store::deliver_claims`); and the sweeper that releases expired leases and marks
+//! abandoned sends unknown. The store is the truth: a queued message is found by polling even when
+//! the wake-up hint is missed.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+/// Messages claimed at once by one worker.
+const CLAIM_BATCH: u32 = 16;
+/// How long a claim is held; longer than any send's timeouts.
+const LEASE: Duration = Duration::from_secs(300);
+/// Sends in flight per worker.
+const CONCURRENCY: usize = 8;
+/// How often an idle worker looks at the outbox without a hint.
+const POLL: Duration = Duration::from_secs(1);
+/// How often the sweeper runs.
+const SWEEP: Duration = Duration::from_secs(30);
+
+/// Starts `count` workers and the sweeper; they stop when `stop` turns true, after the batch in
+/// hand.
+pub(crate) fn spawn(state: &AppState, count: usize, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let instance = crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id());
+    let mut tasks: Vec<JoinHandle<()>> = (0..count.max(1))
+        .map(|i| {
+            let worker = format!("gw-{}-{i}", &instance[..12]);
+            tokio::spawn(work(state.clone(), worker, stop.clone()))
+        })
+        .collect();
+    tasks.push(tokio::spawn(sweep(state.clone(), stop.clone())));
+    tasks
+}
+
+async fn work(state: AppState, worker: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        // Register for the hint before looking, so a message queued in between is not missed.
+        let hint = state.inner.outbox_hint.notified();
+        let mut hint = std::pin::pin!(hint);
+        hint.as_mut().enable();
+        match state.store().claim(&worker, CLAIM_BATCH, LEASE).await {
+            Ok(claims) if !claims.is_empty() => {
+                match sms_store::deliver_claims(state.store().as_ref(), state.chain(), claims, CONCURRENCY)
+                    .await
+                {
+                    Ok(results) => {
+                        for (claim, result) in &results {
+                            let outcome = match result {
+                                None => "lease_lost",
+                                Some(Ok(receipt)) if receipt.all_accepted() => "accepted",
+                                Some(Ok(_)) => "partial",
+                                Some(Err(e)) if e.is_ambiguous() => "unknown",
+                                Some(Err(_)) => "failed",
+                            };
+                            let kind = claim.message.kind().to_string();
+                            state
+                                .inner
+                                .metrics
+                                .count("sms_outbox_sends_total", &[("kind", &kind), ("outcome", outcome)]);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "outbox delivery could not be recorded"),
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot claim from the outbox"),
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = hint => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+async fn sweep(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(SWEEP) => {}
+        }
+        match state.store().sweep().await {
+            Ok(report) if report != sms_store::SweepReport::default() => {
+                tracing::info!(?report, "outbox swept");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "the sweeper cannot reach the store"),
+        }
+    }
+}

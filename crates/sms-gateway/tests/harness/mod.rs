@@ -1,0 +1,142 @@
+//! A gateway on 127.0.0.1:0 with the in-process sandbox as every provider; the sandbox pushes its
+//! receipts and replies to the gateway's webhooks.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sms_config::{Config, LoadOptions};
+use sms_gateway::{Gateway, hash_key};
+use sms_sandbox::{Product, Sandbox};
+
+pub const TOKEN: &str = "test-webhook-token-0123456789";
+pub const READ_KEY: &str = "read-key-for-tests";
+pub const SEND_KEY: &str = "send-key-for-tests";
+pub const ADMIN_KEY: &str = "admin-key-for-tests";
+
+pub struct Harness {
+    pub sandbox: Sandbox,
+    pub gateway: Option<Gateway>,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sms-gateway-test-{}", sms_store::new_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn config_text(sandbox_base: &str, db: &std::path::Path, keys: bool, extra_gateway: &str) -> String {
+    let mut text = Config::sandbox_toml(sandbox_base);
+    // `extra_gateway` may set its own sync timeout.
+    let timeout = if extra_gateway.contains("sync_timeout") {
+        ""
+    } else {
+        "sync_timeout = \"10s\"\n"
+    };
+    text.push_str(&format!(
+        "\n[store]\npath = {:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\n{timeout}body_limit = 4096\n{extra_gateway}\n",
+        db.display().to_string()
+    ));
+    if keys {
+        for (name, key, scope) in [
+            ("reader", READ_KEY, "read"),
+            ("sender", SEND_KEY, "send"),
+            ("admin", ADMIN_KEY, "admin"),
+        ] {
+            text.push_str(&format!(
+                "\n[[gateway.api_keys]]\nname = {name:?}\nhash = {:?}\nscopes = [{scope:?}]\n",
+                hash_key(key)
+            ));
+        }
+    }
+    text
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    pub async fn start_with(extra_gateway: &str) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let sandbox = Sandbox::builder()
+            .receipt_url(format!("{base}/webhooks/{TOKEN}/ihuyi/receipt"))
+            .receipt_delay(Duration::ZERO)
+            .push_retries(0)
+            .undelivered_ratio(0.0)
+            .upstream_url(Product::Juxiang, format!("{base}/webhooks/{TOKEN}/juxiang/reply"))
+            .spawn()
+            .await
+            .unwrap();
+        let dir = temp_dir();
+        let text = config_text(&sandbox.base_url(), &dir.join("sms.db"), true, extra_gateway);
+        let config =
+            Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
+        let gateway = Gateway::builder(config).listener(listener).spawn().await.unwrap();
+        Self {
+            sandbox,
+            gateway: Some(gateway),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            base,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, key: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(self.url("/v1/messages"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// Polls (real time: the sandbox pushes over real HTTP) until `check` holds, for at most 10 s.
+    pub async fn eventually<F, Fut>(&self, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition not reached within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.gateway.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
