@@ -56,6 +56,42 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order: for reading a recorded kind back by its name
+    /// ([`ErrorKind::from_name`]) and for table tests.
+    pub const ALL: &'static [ErrorKind] = &[
+        Self::InvalidRequest,
+        Self::InvalidRecipient,
+        Self::InvalidContent,
+        Self::ContentRejected,
+        Self::RecipientRejected,
+        Self::Unauthorized,
+        Self::Configuration,
+        Self::AccountSuspended,
+        Self::InsufficientBalance,
+        Self::RateLimited,
+        Self::RecipientThrottled,
+        Self::RecipientOptedOut,
+        Self::Unsupported,
+        Self::Unavailable,
+        Self::Unreachable,
+        Self::Ambiguous,
+        Self::Protocol,
+        Self::ProviderFault,
+        Self::CircuitOpen,
+        Self::AllProvidersFailed,
+    ];
+
+    /// The kind whose [`ErrorKind::as_str`] is `name`; `None` for a name this version does not know.
+    ///
+    /// ```
+    /// use sms_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_name("rate limited"), Some(ErrorKind::RateLimited));
+    /// assert_eq!(ErrorKind::from_name("no such kind"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|kind| kind.as_str() == name)
+    }
+
     /// A short lowercase description.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -570,29 +606,6 @@ impl From<crate::phone::PhoneNumberError> for Error {
 mod tests {
     use super::*;
 
-    const ALL: &[ErrorKind] = &[
-        ErrorKind::InvalidRequest,
-        ErrorKind::InvalidRecipient,
-        ErrorKind::InvalidContent,
-        ErrorKind::ContentRejected,
-        ErrorKind::RecipientRejected,
-        ErrorKind::Unauthorized,
-        ErrorKind::Configuration,
-        ErrorKind::AccountSuspended,
-        ErrorKind::InsufficientBalance,
-        ErrorKind::RateLimited,
-        ErrorKind::RecipientThrottled,
-        ErrorKind::RecipientOptedOut,
-        ErrorKind::Unsupported,
-        ErrorKind::Unavailable,
-        ErrorKind::Unreachable,
-        ErrorKind::Ambiguous,
-        ErrorKind::Protocol,
-        ErrorKind::ProviderFault,
-        ErrorKind::CircuitOpen,
-        ErrorKind::AllProvidersFailed,
-    ];
-
     /// (kind, retry here, fail over, ambiguous, provider fault) for a send.
     fn expected(kind: ErrorKind) -> (bool, bool, bool, bool) {
         use ErrorKind::*;
@@ -610,9 +623,43 @@ mod tests {
         }
     }
 
+    /// `ALL` lists every kind once and each name reads back. The match is exhaustive, so a new kind
+    /// stops this from compiling until it is placed here (and in `ALL`).
+    #[test]
+    fn every_kind_is_listed_once_and_reads_back_by_name() {
+        use ErrorKind::*;
+        let position = |kind: ErrorKind| match kind {
+            InvalidRequest => 0,
+            InvalidRecipient => 1,
+            InvalidContent => 2,
+            ContentRejected => 3,
+            RecipientRejected => 4,
+            Unauthorized => 5,
+            Configuration => 6,
+            AccountSuspended => 7,
+            InsufficientBalance => 8,
+            RateLimited => 9,
+            RecipientThrottled => 10,
+            RecipientOptedOut => 11,
+            Unsupported => 12,
+            Unavailable => 13,
+            Unreachable => 14,
+            Ambiguous => 15,
+            Protocol => 16,
+            ProviderFault => 17,
+            CircuitOpen => 18,
+            AllProvidersFailed => 19,
+        };
+        assert_eq!(ErrorKind::ALL.len(), 20);
+        for (i, &kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(position(kind), i, "{kind:?}");
+            assert_eq!(ErrorKind::from_name(kind.as_str()), Some(kind));
+        }
+    }
+
     #[test]
     fn classification_table_for_sends() {
-        for &kind in ALL {
+        for &kind in ErrorKind::ALL {
             let e = Error::new(kind, Operation::Send);
             let got = (
                 e.is_retryable(),

@@ -127,30 +127,6 @@ pub struct RecordedError {
     pub retry_after_ms: Option<u64>,
 }
 
-/// Every kind, to read a recorded kind back.
-const KINDS: [ErrorKind; 20] = [
-    ErrorKind::InvalidRequest,
-    ErrorKind::InvalidRecipient,
-    ErrorKind::InvalidContent,
-    ErrorKind::ContentRejected,
-    ErrorKind::RecipientRejected,
-    ErrorKind::Unauthorized,
-    ErrorKind::Configuration,
-    ErrorKind::AccountSuspended,
-    ErrorKind::InsufficientBalance,
-    ErrorKind::RateLimited,
-    ErrorKind::RecipientThrottled,
-    ErrorKind::RecipientOptedOut,
-    ErrorKind::Unsupported,
-    ErrorKind::Unavailable,
-    ErrorKind::Unreachable,
-    ErrorKind::Ambiguous,
-    ErrorKind::Protocol,
-    ErrorKind::ProviderFault,
-    ErrorKind::CircuitOpen,
-    ErrorKind::AllProvidersFailed,
-];
-
 impl RecordedError {
     /// Records `error`.
     pub fn of(error: &Error) -> Self {
@@ -168,10 +144,7 @@ impl RecordedError {
     /// The error again. A kind this version does not know reads as [`ErrorKind::Ambiguous`]: nothing
     /// is known of it, so it must not be taken for a clean failure.
     pub fn to_error(&self) -> Error {
-        let kind = KINDS
-            .into_iter()
-            .find(|k| k.as_str() == self.kind)
-            .unwrap_or(ErrorKind::Ambiguous);
+        let kind = ErrorKind::from_name(&self.kind).unwrap_or(ErrorKind::Ambiguous);
         let mut error = Error::new(kind, Operation::Send).with_message(self.message.clone());
         if let Some(provider) = &self.provider {
             error = error.with_provider(provider.clone());
