@@ -10,6 +10,7 @@ mod compose;
 pub mod exit;
 mod report;
 mod setup;
+mod stop;
 
 use std::process::ExitCode;
 

@@ -4,6 +4,7 @@ use sms::sandbox::Sandbox;
 
 use crate::cli::SandboxArgs;
 use crate::exit::{Exit, Failure, Outcome};
+use crate::stop::StopSignals;
 
 /// The line printed after the config (scripts read up to it).
 pub const END_OF_CONFIG: &str = "# end of config; Ctrl-C stops the sandbox";
@@ -13,6 +14,7 @@ pub const END_OF_CONFIG: &str = "# end of config; Ctrl-C stops the sandbox";
 /// # Errors
 /// The address cannot be bound (exit 1).
 pub async fn run(args: &SandboxArgs) -> Outcome {
+    let stop = StopSignals::install();
     let sandbox = Sandbox::builder()
         .listen(args.listen)
         .spawn()
@@ -24,28 +26,8 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     println!("use it from another shell with:\n  export SMS_SANDBOX_URL={base}\nor save this as sms.toml:\n");
     println!("{}", sms::config::Config::sandbox_toml(&base));
     println!("{END_OF_CONFIG}");
-    wait_for_stop().await;
+    stop.wait().await;
     eprintln!("sms sandbox: shutting down");
     drop(sandbox);
     Ok(Exit::Ok)
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -11,6 +11,7 @@ use sms::gateway::Gateway;
 
 use crate::backend::Backend;
 use crate::exit::{Exit, Failure, Outcome};
+use crate::stop::StopSignals;
 
 /// `sms serve`.
 #[derive(Debug, Args)]
@@ -27,6 +28,7 @@ pub struct ServeArgs {
 /// The store cannot be opened or the address bound (exit 1); a configuration the gateway cannot
 /// serve (exit 5).
 pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
+    let stop = StopSignals::install();
     let Backend { config, sandbox, .. } = backend;
     // Without a `[store]`, the database lives beside the config file (or in the working directory).
     let dir = match config.origin() {
@@ -83,29 +85,9 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
             );
         }
     }
-    wait_for_stop().await;
+    stop.wait().await;
     eprintln!("sms serve: stopping: no new requests; waiting for sends in flight");
     gateway.shutdown().await;
     drop(sandbox);
     Ok(Exit::Ok)
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
