@@ -259,10 +259,18 @@ struct Entries {
 }
 
 /// An [`IdempotencyStore`] in this process's memory, timed by a [`Clock`]: it never fails, is lost on
-/// restart and is not shared with other processes. Expired references are swept as new ones come;
-/// memory holds every reference of the retention with its outcome (a few hundred bytes per message).
+/// restart and is not shared with other processes. Expired references are swept as new ones come.
+///
+/// Memory is bounded: at most [`DEFAULT_MAX_REFERENCES`] references (or the number given to
+/// [`InMemoryIdempotencyStore::with_max_references`]), a few hundred bytes each. When it is full, the
+/// completed references closest to their expiry are forgotten first, a tenth at a time; a reference
+/// whose send is in flight is never forgotten, since forgetting it could send the message twice. A
+/// forgotten reference sent again is sent again: a process that must remember every reference of a
+/// long retention keeps them in a shared store (Redis or the message store) instead.
 pub struct InMemoryIdempotencyStore {
     clock: Arc<dyn Clock>,
+    /// The most references a shard keeps before it forgets completed ones.
+    shard_capacity: usize,
     /// Split by reference, so that concurrent sends rarely wait for one another.
     shards: Vec<Mutex<Entries>>,
     hasher: std::hash::RandomState,
@@ -282,11 +290,22 @@ impl fmt::Debug for InMemoryIdempotencyStore {
 /// Sweeps run after this many writes, or as many as there were references after the previous sweep.
 const MIN_SWEEP_INTERVAL: usize = 256;
 
+/// The most references an [`InMemoryIdempotencyStore`] keeps by default: about a hundred thousand
+/// messages, a few tens of megabytes.
+pub const DEFAULT_MAX_REFERENCES: usize = 100_000;
+
 impl InMemoryIdempotencyStore {
-    /// An empty store timed by `clock`.
+    /// An empty store timed by `clock`, keeping at most [`DEFAULT_MAX_REFERENCES`].
     pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_max_references(clock, DEFAULT_MAX_REFERENCES)
+    }
+
+    /// An empty store timed by `clock` that keeps at most about `max_references` references (at
+    /// least one per shard): see the type's docs for what it forgets when full.
+    pub fn with_max_references(clock: Arc<dyn Clock>, max_references: usize) -> Self {
         Self {
             clock,
+            shard_capacity: max_references.div_ceil(SHARDS).max(1),
             shards: (0..SHARDS).map(|_| Mutex::new(Entries::default())).collect(),
             hasher: std::hash::RandomState::new(),
         }
@@ -312,6 +331,37 @@ impl InMemoryIdempotencyStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Makes room for one more reference in a full shard: expired references go first, then the tenth of
+/// the completed ones closest to their expiry. References in flight always stay.
+fn make_room(entries: &mut Entries, capacity: usize, now: Instant) {
+    if entries.map.len() < capacity {
+        return;
+    }
+    entries.map.retain(|_, (_, until)| *until > now);
+    if entries.map.len() < capacity {
+        return;
+    }
+    let mut completed: Vec<Instant> = entries
+        .map
+        .values()
+        .filter(|(entry, _)| matches!(entry, Entry::Completed(_)))
+        .map(|(_, until)| *until)
+        .collect();
+    if completed.is_empty() {
+        return;
+    }
+    let forget = (capacity / 10).clamp(1, completed.len());
+    let (_, &mut cutoff, _) = completed.select_nth_unstable(forget - 1);
+    let mut left = forget;
+    entries.map.retain(|_, (entry, until)| {
+        let drop = left > 0 && matches!(entry, Entry::Completed(_)) && *until <= cutoff;
+        if drop {
+            left -= 1;
+        }
+        !drop
+    });
 }
 
 fn sweep_if_due(entries: &mut Entries, now: Instant) {
@@ -343,6 +393,7 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
             // Expired: reserved anew without another copy of the key.
             Some(entry) => *entry = (Entry::Pending, until),
             None => {
+                make_room(&mut entries, self.shard_capacity, now);
                 entries.map.insert(reference.clone(), (Entry::Pending, until));
             }
         }
@@ -362,6 +413,7 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
         match entries.map.get_mut(reference) {
             Some(entry) => *entry = completed,
             None => {
+                make_room(&mut entries, self.shard_capacity, now);
                 entries.map.insert(reference.clone(), completed);
             }
         }
@@ -380,6 +432,56 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+
+    fn done(reference: &str) -> RecordedOutcome {
+        RecordedOutcome::of(&Ok(Receipt::new(ClientReference::new(reference), Vec::new())))
+    }
+
+    /// Memory stays bounded: a full store forgets the completed references closest to expiry, never
+    /// one in flight, and a forgotten reference is free to be reserved again.
+    #[tokio::test]
+    async fn a_full_store_forgets_old_completed_references_but_never_one_in_flight() {
+        let clock = Arc::new(ManualClock::new());
+        let store = InMemoryIdempotencyStore::with_max_references(clock.clone(), 16 * 10);
+        let day = Duration::from_secs(86_400);
+        let in_flight: Vec<ClientReference> = (0..50)
+            .map(|i| ClientReference::new(format!("busy-{i}")))
+            .collect();
+        for reference in &in_flight {
+            assert_eq!(
+                store.reserve(reference, day).await.unwrap(),
+                Reservation::Reserved
+            );
+        }
+        for i in 0..5_000 {
+            clock.advance(Duration::from_millis(1));
+            let reference = ClientReference::new(format!("sent-{i}"));
+            assert_eq!(
+                store.reserve(&reference, day).await.unwrap(),
+                Reservation::Reserved
+            );
+            store
+                .complete(&reference, &done(&format!("sent-{i}")), day)
+                .await
+                .unwrap();
+        }
+        assert!(store.len() <= 16 * 10 + 16, "bounded: {}", store.len());
+        for reference in &in_flight {
+            assert_eq!(
+                store.reserve(reference, day).await.unwrap(),
+                Reservation::Pending,
+                "a reference in flight is never forgotten"
+            );
+        }
+        let newest = ClientReference::new("sent-4999");
+        assert!(matches!(
+            store.reserve(&newest, day).await.unwrap(),
+            Reservation::Completed(_)
+        ));
+        let oldest = ClientReference::new("sent-0");
+        assert_eq!(store.reserve(&oldest, day).await.unwrap(), Reservation::Reserved);
+    }
 
     #[test]
     fn outcomes_survive_json_and_replay() {

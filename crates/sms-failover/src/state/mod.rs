@@ -28,8 +28,8 @@ mod suppression;
 pub use breaker::{BreakerSharing, InMemoryBreakerSharing, SharedBreaker};
 pub use fail_open::FailOpen;
 pub use idempotency::{
-    IdempotencyStore, InMemoryIdempotencyStore, RecordedError, RecordedOutcome, RecordedRecipient,
-    RecordedStatus, Reservation,
+    DEFAULT_MAX_REFERENCES, IdempotencyStore, InMemoryIdempotencyStore, RecordedError, RecordedOutcome,
+    RecordedRecipient, RecordedStatus, Reservation,
 };
 pub use limiter::{Admission, InMemoryRecipientLimiter, RecipientLimiter};
 pub use suppression::{InMemorySuppressionList, SuppressionList};
