@@ -14,7 +14,7 @@
 //! [`backend_unavailable`]). Failing open instead is an explicit choice per trait: wrap the backend in
 //! [`FailOpen`].
 //!
-//! With the `conformance` feature, [`conformance`] holds one suite per trait that every implementation
+//! With the `conformance` feature, the `conformance` module holds one suite per trait that every implementation
 //! runs in its tests.
 
 mod breaker;
