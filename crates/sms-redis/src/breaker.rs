@@ -30,10 +30,7 @@ impl BreakerSharing for RedisState {
             .arg(self.time_arg())
             .arg(micros(probe_lease))
             .arg(KEEP_MS);
-        let mut connection = self.connection();
-        let answer: Vec<i64> = self
-            .run(CHECK, async move { call.invoke_async(&mut connection).await })
-            .await?;
+        let answer: Vec<i64> = self.invoke(CHECK, &call).await?;
         match answer.as_slice() {
             [0] => Ok(SharedBreaker::Closed),
             [1, wait] => Ok(SharedBreaker::Open {
@@ -50,13 +47,7 @@ impl BreakerSharing for RedisState {
             .arg(self.time_arg())
             .arg(micros(cool_down))
             .arg(KEEP_MS);
-        let mut connection = self.connection();
-        self.run(
-            CHECK,
-            async move { call.invoke_async::<i64>(&mut connection).await },
-        )
-        .await
-        .map(drop)
+        self.invoke::<i64>(CHECK, &call).await.map(drop)
     }
 
     async fn close(&self, provider: &str) -> Result<(), Error> {
@@ -75,12 +66,6 @@ impl BreakerSharing for RedisState {
     async fn release_probe(&self, provider: &str) -> Result<(), Error> {
         let mut call = self.scripts().breaker_release.prepare_invoke();
         call.key(self.breaker_key(provider));
-        let mut connection = self.connection();
-        self.run(
-            CHECK,
-            async move { call.invoke_async::<i64>(&mut connection).await },
-        )
-        .await
-        .map(drop)
+        self.invoke::<i64>(CHECK, &call).await.map(drop)
     }
 }

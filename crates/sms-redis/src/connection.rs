@@ -203,6 +203,18 @@ impl RedisState {
 
     /// Runs one round trip within the command timeout. A failure names Redis and the check; one
     /// whose command may have run says so.
+    /// Runs a prepared script call on a connection of its own: one round trip, under [`Self::run`]'s
+    /// timeout and error mapping.
+    pub(crate) async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        check: &str,
+        call: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, Error> {
+        let mut connection = self.connection();
+        self.run(check, async move { call.invoke_async(&mut connection).await })
+            .await
+    }
+
     pub(crate) async fn run<T>(
         &self,
         check: &str,

@@ -25,10 +25,7 @@ impl IdempotencyStore for RedisState {
         call.key(self.reference_key(reference))
             .arg(self.time_arg())
             .arg(micros(retention));
-        let mut connection = self.connection();
-        let answer: Vec<String> = self
-            .run(CHECK, async move { call.invoke_async(&mut connection).await })
-            .await?;
+        let answer: Vec<String> = self.invoke(CHECK, &call).await?;
         match answer.as_slice() {
             [state] if state == "R" => Ok(Reservation::Reserved),
             [state] if state == "P" => Ok(Reservation::Pending),
@@ -52,24 +49,12 @@ impl IdempotencyStore for RedisState {
             .arg(self.time_arg())
             .arg(micros(retention))
             .arg(outcome.to_json());
-        let mut connection = self.connection();
-        self.run(
-            CHECK,
-            async move { call.invoke_async::<i64>(&mut connection).await },
-        )
-        .await
-        .map(drop)
+        self.invoke::<i64>(CHECK, &call).await.map(drop)
     }
 
     async fn release(&self, reference: &ClientReference) -> Result<(), Error> {
         let mut call = self.scripts().release.prepare_invoke();
         call.key(self.reference_key(reference));
-        let mut connection = self.connection();
-        self.run(
-            CHECK,
-            async move { call.invoke_async::<i64>(&mut connection).await },
-        )
-        .await
-        .map(drop)
+        self.invoke::<i64>(CHECK, &call).await.map(drop)
     }
 }

@@ -37,10 +37,7 @@ impl RecipientLimiter for RedisState {
         for window in windows {
             call.arg(window.count).arg(micros(window.period));
         }
-        let mut connection = self.connection();
-        let answer: Vec<i64> = self
-            .run(CHECK, async move { call.invoke_async(&mut connection).await })
-            .await?;
+        let answer: Vec<i64> = self.invoke(CHECK, &call).await?;
         if answer.len() != 2 * numbers.len() {
             return Err(backend_unavailable(
                 BACKEND_NAME,
