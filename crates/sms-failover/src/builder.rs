@@ -15,7 +15,7 @@ use crate::provider::{Provider, ProviderEntry};
 use crate::retry::{LONGEST_WAIT, RetryPolicy};
 use crate::sender::{Chain, FailoverSender, Idempotency};
 use crate::state::{
-    BreakerSharing, IdempotencyStore, InMemoryIdempotencyStore, InMemoryRecipientLimiter,
+    BreakerSharing, ChainState, IdempotencyStore, InMemoryIdempotencyStore, InMemoryRecipientLimiter,
     InMemorySuppressionList, RecipientLimiter, SuppressionList,
 };
 use crate::strategy::{Router, Strategy};
@@ -52,6 +52,8 @@ pub struct FailoverSenderBuilder {
     idempotency: IdempotencyChoice,
     retention: Duration,
     breaker_sharing: Option<Arc<dyn BreakerSharing>>,
+    /// The backend given whole to [`Self::shared_state`], while every part of the state is still on it.
+    shared: Option<Arc<dyn ChainState>>,
     clock: Arc<dyn Clock>,
     seed: Option<u64>,
     health_window: usize,
@@ -72,6 +74,7 @@ impl Default for FailoverSenderBuilder {
             idempotency: IdempotencyChoice::InMemory,
             retention: DEFAULT_IDEMPOTENCY_RETENTION,
             breaker_sharing: None,
+            shared: None,
             clock: Arc::new(SystemClock),
             seed: None,
             health_window: DEFAULT_HEALTH_WINDOW,
@@ -142,6 +145,7 @@ impl FailoverSenderBuilder {
     #[must_use]
     pub fn suppression_list(mut self, list: Arc<dyn SuppressionList>) -> Self {
         self.suppression = Some(list);
+        self.shared = None;
         self
     }
 
@@ -150,6 +154,7 @@ impl FailoverSenderBuilder {
     #[must_use]
     pub fn recipient_limiter(mut self, limiter: Arc<dyn RecipientLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self.shared = None;
         self
     }
 
@@ -162,6 +167,7 @@ impl FailoverSenderBuilder {
     #[must_use]
     pub fn idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         self.idempotency = IdempotencyChoice::Store(store);
+        self.shared = None;
         self
     }
 
@@ -187,20 +193,26 @@ impl FailoverSenderBuilder {
     #[must_use]
     pub fn breaker_sharing(mut self, sharing: Arc<dyn BreakerSharing>) -> Self {
         self.breaker_sharing = Some(sharing);
+        self.shared = None;
         self
     }
 
     /// Puts all of the chain's state on one backend that implements every state trait (opt-outs,
     /// limits, idempotency, breaker sharing), such as a Redis backend shared by several instances.
+    /// The checks of a message's start then go to it in one step ([`ChainState::start`]), as long as
+    /// no part of the state is set elsewhere afterwards.
     #[must_use]
     pub fn shared_state<S>(self, state: Arc<S>) -> Self
     where
-        S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + 'static,
+        S: ChainState + 'static,
     {
-        self.suppression_list(state.clone())
+        let mut builder = self
+            .suppression_list(state.clone())
             .recipient_limiter(state.clone())
             .idempotency_store(state.clone())
-            .breaker_sharing(state)
+            .breaker_sharing(state.clone());
+        builder.shared = Some(state);
+        builder
     }
 
     /// Sets the clock of breakers and limiters (default [`SystemClock`]).
@@ -289,6 +301,7 @@ impl FailoverSenderBuilder {
                 retention: self.retention,
             }),
             breaker_sharing: self.breaker_sharing,
+            shared: self.shared,
             capabilities,
             part_concurrency: self.part_concurrency,
         }))

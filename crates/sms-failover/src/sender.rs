@@ -17,7 +17,7 @@ use crate::health::ProviderHealth;
 use crate::limits::{LimitScope, LimitWindow};
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
-use crate::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList};
+use crate::state::{BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, SuppressionList};
 use crate::strategy::Router;
 
 /// A chain's idempotency store and how long it remembers a reference.
@@ -42,6 +42,9 @@ pub(crate) struct Chain {
     pub(crate) suppression: Arc<dyn SuppressionList>,
     pub(crate) idempotency: Option<Idempotency>,
     pub(crate) breaker_sharing: Option<Arc<dyn BreakerSharing>>,
+    /// The backend that holds every part of the state above, when there is one: it answers a
+    /// message's start in one step.
+    pub(crate) shared: Option<Arc<dyn ChainState>>,
     pub(crate) capabilities: Capabilities,
     /// Requests in flight at once to one provider for one message's batch parts.
     pub(crate) part_concurrency: usize,

@@ -47,6 +47,9 @@ pub(crate) struct Delivery<'a> {
     /// The shared breaker's answer for the first provider, asked at the start together with the
     /// other state checks; taken by that provider's first request.
     prefetched: Mutex<Option<(String, crate::state::SharedBreaker)>>,
+    /// The limits' verdicts asked at the start (in a scope: `"chain"` or the first provider's), per
+    /// recipient index; taken by the first part counted in that scope.
+    prefetched_limits: Mutex<Option<(String, Vec<(usize, crate::state::Admission)>)>>,
 }
 
 /// One provider's turn in a message: the parts in flight share it.
@@ -88,6 +91,7 @@ impl<'a> Delivery<'a> {
             stopped: AtomicBool::new(false),
             deadline_passed: AtomicBool::new(false),
             prefetched: Mutex::new(None),
+            prefetched_limits: Mutex::new(None),
         }
     }
 

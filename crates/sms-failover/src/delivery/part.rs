@@ -239,13 +239,16 @@ impl Delivery<'_> {
         let Some(sharing) = &self.chain.breaker_sharing else {
             return Ok(SharedBreaker::Closed);
         };
-        // A probe is held at most as long as a request can last.
+        sharing.admit(&provider.name, self.probe_lease()).await
+    }
+
+    /// How long a probe is held: at most as long as a request can last.
+    pub(super) fn probe_lease(&self) -> Duration {
         let retry = self.chain.retry;
-        let lease = retry
+        retry
             .attempt_timeout
             .unwrap_or(retry.deadline)
-            .min(retry.deadline);
-        sharing.admit(&provider.name, lease).await
+            .min(retry.deadline)
     }
 
     /// Tells the shared breaker what a request found, when it needs to know: a trip (the local breaker
@@ -267,8 +270,8 @@ impl Delivery<'_> {
     }
 
     /// Counts the part's recipients against the per-recipient limits (once per message, or once per
-    /// provider account: [`LimitScope`]) in one call to the limiter; those over a limit fail here and
-    /// are not sent.
+    /// provider account: [`LimitScope`]) in one call to the limiter, or takes the verdicts asked at the
+    /// message's start; those over a limit fail here and are not sent.
     ///
     /// # Errors
     /// The limiter's error when it cannot answer: nothing is sent to the part.
@@ -285,11 +288,13 @@ impl Delivery<'_> {
                 .filter(|&index| !(per_message && ledger.is_counted(index)))
                 .collect()
         };
+        let scope = chain.limit_scope.key(&provider.name);
         let verdicts = if to_count.is_empty() {
             Vec::new()
+        } else if let Some(verdicts) = self.take_prefetched_limits(scope, &to_count) {
+            verdicts
         } else {
             let numbers: Vec<_> = to_count.iter().map(|&i| self.recipient(i).clone()).collect();
-            let scope = chain.limit_scope.key(&provider.name);
             let verdicts = chain.limiter.admit(scope, &numbers, &chain.windows).await?;
             if verdicts.len() != numbers.len() {
                 return Err(crate::state::backend_unavailable(

@@ -9,6 +9,10 @@
 //! | [`IdempotencyStore`] | client references already sent, and their outcomes | [`InMemoryIdempotencyStore`] |
 //! | [`BreakerSharing`] | breaker trips and probes seen by other instances | none: each chain's own breakers |
 //!
+//! A backend that holds all four can also implement [`ChainState`], which answers the checks of a
+//! message's start (reservation, opt-outs, the first provider's shared breaker, limits) in one step,
+//! all or nothing: one round trip instead of one per check.
+//!
 //! Every method is async and fallible. When a state backend fails, the chain does not send: the
 //! message fails with a retryable [`ErrorKind::Unavailable`] error that names the backend (see
 //! [`backend_unavailable`]). Failing open instead is an explicit choice per trait: wrap the backend in
@@ -23,6 +27,7 @@ pub mod conformance;
 mod fail_open;
 mod idempotency;
 mod limiter;
+mod start;
 mod suppression;
 
 pub use breaker::{BreakerSharing, InMemoryBreakerSharing, SharedBreaker};
@@ -32,6 +37,7 @@ pub use idempotency::{
     RecordedRecipient, RecordedStatus, Reservation,
 };
 pub use limiter::{Admission, InMemoryRecipientLimiter, RecipientLimiter};
+pub use start::{ChainState, StartAnswer, StartRequest, start_in_parts};
 pub use suppression::{InMemorySuppressionList, SuppressionList};
 
 use sms_core::{Error, ErrorKind, Operation};
