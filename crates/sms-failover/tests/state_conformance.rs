@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sms_failover::ManualClock;
+use async_trait::async_trait;
+use sms_core::{ClientReference, Error, PhoneNumber};
 use sms_failover::state::{
-    BreakerSharing, IdempotencyStore, InMemoryBreakerSharing, InMemoryIdempotencyStore,
-    InMemoryRecipientLimiter, InMemorySuppressionList, RecipientLimiter, SuppressionList, conformance,
+    Admission, BreakerSharing, ChainState, IdempotencyStore, InMemoryBreakerSharing,
+    InMemoryIdempotencyStore, InMemoryRecipientLimiter, InMemorySuppressionList, RecipientLimiter,
+    RecordedOutcome, Reservation, SharedBreaker, SuppressionList, conformance,
 };
+use sms_failover::{LimitWindow, ManualClock};
 
 /// Handles by namespace: one shared instance per namespace.
 struct Registry<T> {
@@ -86,6 +89,100 @@ async fn in_memory_breaker_sharing() {
             async move { shared as Arc<dyn BreakerSharing> }
         },
         &sharing.advance(),
+    )
+    .await;
+}
+
+/// The four in-memory types behind one handle, whose [`ChainState::start`] is the default: the
+/// four traits asked in turn.
+struct InMemoryState {
+    suppression: InMemorySuppressionList,
+    limiter: InMemoryRecipientLimiter,
+    idempotency: InMemoryIdempotencyStore,
+    sharing: InMemoryBreakerSharing,
+}
+
+impl InMemoryState {
+    fn new(clock: Arc<ManualClock>) -> Self {
+        Self {
+            suppression: InMemorySuppressionList::new(),
+            limiter: InMemoryRecipientLimiter::new(clock.clone()),
+            idempotency: InMemoryIdempotencyStore::new(clock.clone()),
+            sharing: InMemoryBreakerSharing::new(clock),
+        }
+    }
+}
+
+#[async_trait]
+impl SuppressionList for InMemoryState {
+    async fn suppressed(&self, numbers: &[PhoneNumber]) -> Result<Vec<bool>, Error> {
+        self.suppression.suppressed(numbers).await
+    }
+    async fn suppress(&self, number: &PhoneNumber) -> Result<(), Error> {
+        self.suppression.suppress(number).await
+    }
+    async fn unsuppress(&self, number: &PhoneNumber) -> Result<bool, Error> {
+        self.suppression.unsuppress(number).await
+    }
+}
+
+#[async_trait]
+impl RecipientLimiter for InMemoryState {
+    async fn admit(
+        &self,
+        scope: &str,
+        numbers: &[PhoneNumber],
+        windows: &[LimitWindow],
+    ) -> Result<Vec<Admission>, Error> {
+        self.limiter.admit(scope, numbers, windows).await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for InMemoryState {
+    async fn reserve(&self, reference: &ClientReference, retention: Duration) -> Result<Reservation, Error> {
+        self.idempotency.reserve(reference, retention).await
+    }
+    async fn complete(
+        &self,
+        reference: &ClientReference,
+        outcome: &RecordedOutcome,
+        retention: Duration,
+    ) -> Result<(), Error> {
+        self.idempotency.complete(reference, outcome, retention).await
+    }
+    async fn release(&self, reference: &ClientReference) -> Result<(), Error> {
+        self.idempotency.release(reference).await
+    }
+}
+
+#[async_trait]
+impl BreakerSharing for InMemoryState {
+    async fn admit(&self, provider: &str, probe_lease: Duration) -> Result<SharedBreaker, Error> {
+        self.sharing.admit(provider, probe_lease).await
+    }
+    async fn trip(&self, provider: &str, cool_down: Duration) -> Result<(), Error> {
+        self.sharing.trip(provider, cool_down).await
+    }
+    async fn close(&self, provider: &str) -> Result<(), Error> {
+        self.sharing.close(provider).await
+    }
+    async fn release_probe(&self, provider: &str) -> Result<(), Error> {
+        self.sharing.release_probe(provider).await
+    }
+}
+
+impl ChainState for InMemoryState {}
+
+#[tokio::test]
+async fn in_memory_chain_state_start_in_parts() {
+    let states = Registry::<InMemoryState>::new();
+    conformance::run_chain_state(
+        |ns| {
+            let state = states.open(ns, InMemoryState::new);
+            async move { state as Arc<dyn ChainState> }
+        },
+        &states.advance(),
     )
     .await;
 }

@@ -36,8 +36,8 @@ use sms_core::{
 };
 
 use super::{
-    Admission, BreakerSharing, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, SuppressionList,
+    Admission, BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
+    SharedBreaker, StartAnswer, StartRequest, SuppressionList,
 };
 use crate::limits::LimitWindow;
 
@@ -608,4 +608,360 @@ pub async fn breaker_failed_or_lost_probes(
         sharing.admit("ihuyi", lease).await.expect("admit"),
         SharedBreaker::Closed
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A message's start in one step.
+
+/// Every [`ChainState::start`] check, each in its own namespace. `advance` moves the backend's clock.
+pub async fn run_chain_state<F, Fut>(open: F, advance: &(dyn Fn(Duration) + Sync))
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Arc<dyn ChainState>>,
+{
+    start_reserves_looks_up_and_counts(&open(ns("start-all")).await).await;
+    start_asks_only_what_is_asked(&open(ns("start-parts")).await).await;
+    start_stops_at_a_reference_that_is_not_free(&open(ns("start-reference")).await, advance).await;
+    start_stops_at_an_open_breaker(&open(ns("start-breaker")).await, advance).await;
+    start_refusals_record_nothing(&open(ns("start-refusals")).await, advance).await;
+    let handles = vec![
+        open(ns("start-race")).await,
+        open(ns("start-race")).await,
+        open(ns("start-race")).await,
+    ];
+    start_is_exact_under_concurrency(&handles, advance).await;
+}
+
+const LEASE: Duration = Duration::from_secs(5);
+const RETENTION: Duration = Duration::from_secs(3600);
+
+/// A request for everything: `reference` reserved, `numbers` looked up and counted under
+/// `windows` in the scope `"chain"`, the breaker of `"ihuyi"` asked.
+fn full_request<'a>(
+    reference: &'a ClientReference,
+    numbers: &'a [PhoneNumber],
+    windows: &'a [LimitWindow],
+) -> StartRequest<'a> {
+    StartRequest {
+        numbers,
+        reservation: Some((reference, RETENTION)),
+        breaker: Some(("ihuyi", LEASE)),
+        limits: Some(("chain", windows)),
+    }
+}
+
+async fn start(state: &Arc<dyn ChainState>, request: &StartRequest<'_>) -> StartAnswer {
+    state.start(request).await.expect("the state answers")
+}
+
+/// One step reserves the reference, looks every number up, asks the breaker and counts only the
+/// numbers that did not opt out, in order; each part is then seen through its own trait.
+pub async fn start_reserves_looks_up_and_counts(state: &Arc<dyn ChainState>) {
+    let windows = [window(1, 60)];
+    let (a, b, c) = (number(101), number(102), number(103));
+    state.suppress(&b).await.expect("suppress");
+    let reference = ClientReference::new("start-1");
+    let numbers = [a.clone(), b.clone(), c.clone()];
+    let answer = start(state, &full_request(&reference, &numbers, &windows)).await;
+    assert_eq!(
+        answer,
+        StartAnswer {
+            reservation: Some(Reservation::Reserved),
+            suppressed: vec![false, true, false],
+            breaker: Some(SharedBreaker::Closed),
+            admissions: Some(vec![Admission::Admitted, Admission::Admitted]),
+        }
+    );
+    assert_eq!(
+        state.reserve(&reference, RETENTION).await.expect("reserve"),
+        Reservation::Pending,
+        "the step reserved the reference"
+    );
+    let counted = RecipientLimiter::admit(&**state, "chain", &[a, b, c], &windows)
+        .await
+        .expect("admit");
+    assert!(matches!(counted[0], Admission::Refused { .. }), "a was counted");
+    assert_eq!(
+        counted[1],
+        Admission::Admitted,
+        "an opted-out number is not counted"
+    );
+    assert!(matches!(counted[2], Admission::Refused { .. }), "c was counted");
+    // A second message to c is refused by the limits in its own step, and still reserves its
+    // reference (the refusal is the chain's to report).
+    let again = ClientReference::new("start-2");
+    let c_only = [number(103)];
+    let answer = start(state, &full_request(&again, &c_only, &windows)).await;
+    assert_eq!(answer.reservation, Some(Reservation::Reserved));
+    match answer.admissions.as_deref() {
+        Some([Admission::Refused { window: w, wait }]) => {
+            assert_eq!(*w, windows[0]);
+            assert!(
+                *wait > Duration::from_secs(59) && *wait <= Duration::from_secs(60),
+                "{wait:?}"
+            );
+        }
+        other => panic!("c's second message within a minute: {other:?}"),
+    }
+}
+
+/// A part that is not asked is neither answered nor touched: no reservation, no breaker, no count.
+pub async fn start_asks_only_what_is_asked(state: &Arc<dyn ChainState>) {
+    let windows = [window(1, 60)];
+    let a = number(111);
+    let numbers = [a.clone()];
+    let answer = start(
+        state,
+        &StartRequest {
+            numbers: &numbers,
+            reservation: None,
+            breaker: None,
+            limits: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        answer,
+        StartAnswer {
+            reservation: None,
+            suppressed: vec![false],
+            breaker: None,
+            admissions: None,
+        }
+    );
+    assert_eq!(
+        RecipientLimiter::admit(&**state, "chain", std::slice::from_ref(&a), &windows)
+            .await
+            .expect("admit"),
+        [Admission::Admitted],
+        "nothing was counted"
+    );
+    // Limits alone, in another scope.
+    let answer = start(
+        state,
+        &StartRequest {
+            numbers: &numbers,
+            reservation: None,
+            breaker: None,
+            limits: Some(("ihuyi", &windows)),
+        },
+    )
+    .await;
+    assert_eq!(
+        answer.admissions,
+        Some(vec![Admission::Admitted]),
+        "scopes count apart"
+    );
+    assert_eq!(answer.breaker, None);
+}
+
+/// A reference that is pending or completed ends the step: nothing is looked up or counted, and no
+/// probe is handed out.
+pub async fn start_stops_at_a_reference_that_is_not_free(
+    state: &Arc<dyn ChainState>,
+    advance: &(dyn Fn(Duration) + Sync),
+) {
+    let windows = [window(1, 60)];
+    let a = number(121);
+    let numbers = [a.clone()];
+    let pending = ClientReference::new("start-pending");
+    let done = ClientReference::new("start-done");
+    assert_eq!(
+        state.reserve(&pending, RETENTION).await.expect("reserve"),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        state.reserve(&done, RETENTION).await.expect("reserve"),
+        Reservation::Reserved
+    );
+    let outcome = sample_outcome(&done);
+    state
+        .complete(&done, &outcome, RETENTION)
+        .await
+        .expect("complete");
+    // A probe is due: a step that stops at the reference must not take it.
+    state.trip("ihuyi", Duration::from_secs(30)).await.expect("trip");
+    advance(Duration::from_secs(30));
+    let answer = start(state, &full_request(&pending, &numbers, &windows)).await;
+    assert_eq!(
+        answer,
+        StartAnswer {
+            reservation: Some(Reservation::Pending),
+            suppressed: Vec::new(),
+            breaker: None,
+            admissions: None,
+        }
+    );
+    let answer = start(state, &full_request(&done, &numbers, &windows)).await;
+    assert_eq!(answer.reservation, Some(Reservation::Completed(outcome)));
+    assert_eq!((answer.breaker, answer.admissions), (None, None));
+    assert_eq!(
+        BreakerSharing::admit(&**state, "ihuyi", LEASE)
+            .await
+            .expect("admit"),
+        SharedBreaker::Probe,
+        "the probe is still to be had"
+    );
+    state.close("ihuyi").await.expect("close");
+    assert_eq!(
+        RecipientLimiter::admit(&**state, "chain", &numbers, &windows)
+            .await
+            .expect("admit"),
+        [Admission::Admitted],
+        "nothing was counted"
+    );
+}
+
+/// An open shared breaker ends the step after the opt-outs: the reference is reserved (the chain
+/// goes on to another provider), nothing is counted; after the cool-down the step hands out the
+/// probe, once.
+pub async fn start_stops_at_an_open_breaker(
+    state: &Arc<dyn ChainState>,
+    advance: &(dyn Fn(Duration) + Sync),
+) {
+    let windows = [window(1, 60)];
+    let (a, b) = (number(131), number(132));
+    state.suppress(&b).await.expect("suppress");
+    let numbers = [a.clone(), b.clone()];
+    state.trip("ihuyi", Duration::from_secs(30)).await.expect("trip");
+    let first = ClientReference::new("start-open");
+    let answer = start(state, &full_request(&first, &numbers, &windows)).await;
+    assert_eq!(answer.reservation, Some(Reservation::Reserved));
+    assert_eq!(answer.suppressed, [false, true]);
+    match answer.breaker {
+        Some(SharedBreaker::Open { wait }) => {
+            assert!(
+                wait > Duration::from_secs(29) && wait <= Duration::from_secs(30),
+                "{wait:?}"
+            );
+        }
+        other => panic!("the breaker is open: {other:?}"),
+    }
+    assert_eq!(answer.admissions, None, "nothing counted behind an open breaker");
+    advance(Duration::from_secs(30));
+    let second = ClientReference::new("start-probe");
+    let answer = start(state, &full_request(&second, &numbers, &windows)).await;
+    assert_eq!(answer.breaker, Some(SharedBreaker::Probe));
+    assert_eq!(
+        answer.admissions,
+        Some(vec![Admission::Admitted]),
+        "the probe's message is counted (a was not before)"
+    );
+    let third = ClientReference::new("start-after-probe");
+    let answer = start(state, &full_request(&third, &numbers, &windows)).await;
+    assert!(
+        matches!(answer.breaker, Some(SharedBreaker::Open { .. })),
+        "one probe: {:?}",
+        answer.breaker
+    );
+    state.close("ihuyi").await.expect("close");
+}
+
+/// A refusal by one window records nothing in any window, through the step as through the limiter.
+pub async fn start_refusals_record_nothing(state: &Arc<dyn ChainState>, advance: &(dyn Fn(Duration) + Sync)) {
+    let windows = [window(1, 1), window(2, DAY_SECS)];
+    let numbers = [number(141)];
+    let mut sent = 0;
+    let mut step = |expect_admitted: bool, why: &'static str| {
+        sent += 1;
+        let reference = ClientReference::new(format!("start-refusal-{sent}"));
+        let numbers = &numbers;
+        let windows = &windows;
+        async move {
+            let answer = start(state, &full_request(&reference, numbers, windows)).await;
+            let admitted = answer.admissions.as_deref() == Some(&[Admission::Admitted][..]);
+            assert_eq!(admitted, expect_admitted, "{why}: {answer:?}");
+        }
+    };
+    step(true, "the first").await;
+    for _ in 0..5 {
+        step(false, "within the second").await;
+    }
+    advance(Duration::from_secs(1));
+    step(true, "refusals by the second did not use the day's room").await;
+    advance(Duration::from_secs(1));
+    step(false, "two per day").await;
+    advance(Duration::from_secs(DAY_SECS - 2));
+    step(true, "the refusal by the day did not use the second's room").await;
+}
+
+/// Of 30 concurrent steps through several handles (instances): one reference is reserved once; one
+/// number under "1 per minute" is admitted once; after a trip's cool-down one probe is handed out.
+pub async fn start_is_exact_under_concurrency(
+    handles: &[Arc<dyn ChainState>],
+    advance: &(dyn Fn(Duration) + Sync),
+) {
+    let windows = [window(1, 60)];
+    let shared_reference = ClientReference::new("start-race");
+    let steps = (0..30).map(|i| {
+        let state = handles[i % handles.len()].clone();
+        let reference = shared_reference.clone();
+        async move {
+            let numbers = [number(150 + u32::try_from(i).unwrap_or(0))];
+            start(&state, &full_request(&reference, &numbers, &windows)).await
+        }
+    });
+    let answers = join_all(steps).await;
+    let reserved: Vec<&StartAnswer> = answers
+        .iter()
+        .filter(|a| a.reservation == Some(Reservation::Reserved))
+        .collect();
+    assert_eq!(reserved.len(), 1, "one reservation of one reference: {answers:?}");
+    assert_eq!(
+        reserved[0].admissions,
+        Some(vec![Admission::Admitted]),
+        "the one that reserved counted its number"
+    );
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.reservation != Some(Reservation::Reserved))
+            .all(|a| a.reservation == Some(Reservation::Pending) && a.admissions.is_none()),
+        "the others stopped at the reference"
+    );
+
+    let a = number(190);
+    let steps = (0..30).map(|i| {
+        let state = handles[i % handles.len()].clone();
+        let a = a.clone();
+        async move {
+            let reference = ClientReference::new(format!("start-limit-{i}"));
+            let numbers = [a];
+            start(&state, &full_request(&reference, &numbers, &windows)).await
+        }
+    });
+    let admitted = join_all(steps)
+        .await
+        .iter()
+        .filter(|a| a.admissions.as_deref() == Some(&[Admission::Admitted][..]))
+        .count();
+    assert_eq!(admitted, 1, "exactly one of 30 concurrent messages to one number");
+
+    handles[0]
+        .trip("ihuyi", Duration::from_secs(30))
+        .await
+        .expect("trip");
+    advance(Duration::from_secs(30));
+    let steps = (0..30).map(|i| {
+        let state = handles[i % handles.len()].clone();
+        async move {
+            let reference = ClientReference::new(format!("start-probe-{i}"));
+            let numbers = [number(200 + u32::try_from(i).unwrap_or(0))];
+            start(&state, &full_request(&reference, &numbers, &windows)).await
+        }
+    });
+    let answers = join_all(steps).await;
+    let probes = answers
+        .iter()
+        .filter(|a| a.breaker == Some(SharedBreaker::Probe))
+        .count();
+    assert_eq!(probes, 1, "exactly one probe after the cool-down");
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.breaker != Some(SharedBreaker::Probe))
+            .all(|a| matches!(a.breaker, Some(SharedBreaker::Open { .. })) && a.admissions.is_none()),
+        "the others see it open and count nothing"
+    );
+    handles[1].close("ihuyi").await.expect("close");
 }
