@@ -14,10 +14,10 @@ const CHECK: &str = "breaker sharing";
 
 /// How long a breaker's key outlives its cool-down or probe lease (milliseconds): a trip older than
 /// this, never probed since, is forgotten and the breaker reads closed again.
-const KEEP_MS: u64 = 24 * 60 * 60 * 1000;
+pub(crate) const KEEP_MS: u64 = 24 * 60 * 60 * 1000;
 
 impl RedisState {
-    fn breaker_key(&self, provider: &str) -> String {
+    pub(crate) fn breaker_key(&self, provider: &str) -> String {
         self.key("breaker", &[provider])
     }
 }
@@ -32,11 +32,8 @@ impl BreakerSharing for RedisState {
             .arg(KEEP_MS);
         let answer: Vec<i64> = self.invoke(CHECK, &call).await?;
         match answer.as_slice() {
-            [0] => Ok(SharedBreaker::Closed),
-            [1, wait] => Ok(SharedBreaker::Open {
-                wait: Duration::from_micros(u64::try_from(*wait).unwrap_or(0)),
-            }),
-            [2] => Ok(SharedBreaker::Probe),
+            [code] => shared_breaker(*code, 0),
+            [code, wait] => shared_breaker(*code, *wait),
             _ => Err(backend_unavailable(BACKEND_NAME, CHECK, "an unexpected answer")),
         }
     }
@@ -67,5 +64,17 @@ impl BreakerSharing for RedisState {
         let mut call = self.scripts().breaker_release.prepare_invoke();
         call.key(self.breaker_key(provider));
         self.invoke::<i64>(CHECK, &call).await.map(drop)
+    }
+}
+
+/// Reads `breaker_admit.lua`'s answer: 0 closed, 1 open with the wait (microseconds), 2 the probe.
+pub(crate) fn shared_breaker(code: i64, wait: i64) -> Result<SharedBreaker, Error> {
+    match code {
+        0 => Ok(SharedBreaker::Closed),
+        1 => Ok(SharedBreaker::Open {
+            wait: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
+        }),
+        2 => Ok(SharedBreaker::Probe),
+        _ => Err(backend_unavailable(BACKEND_NAME, CHECK, "an unexpected answer")),
     }
 }

@@ -13,7 +13,7 @@ use crate::connection::{RedisState, micros};
 const CHECK: &str = "idempotency";
 
 impl RedisState {
-    fn reference_key(&self, reference: &ClientReference) -> String {
+    pub(crate) fn reference_key(&self, reference: &ClientReference) -> String {
         self.key("ref", &[&reference.to_string()])
     }
 }
@@ -27,13 +27,8 @@ impl IdempotencyStore for RedisState {
             .arg(micros(retention));
         let answer: Vec<String> = self.invoke(CHECK, &call).await?;
         match answer.as_slice() {
-            [state] if state == "R" => Ok(Reservation::Reserved),
-            [state] if state == "P" => Ok(Reservation::Pending),
-            [state, outcome] if state == "C" => {
-                let outcome = RecordedOutcome::from_json(outcome)
-                    .map_err(|e| backend_unavailable(BACKEND_NAME, CHECK, e.message()))?;
-                Ok(Reservation::Completed(outcome))
-            }
+            [state] => reservation(state, None),
+            [state, outcome] => reservation(state, Some(outcome)),
             _ => Err(backend_unavailable(BACKEND_NAME, CHECK, "an unexpected answer")),
         }
     }
@@ -56,5 +51,19 @@ impl IdempotencyStore for RedisState {
         let mut call = self.scripts().release.prepare_invoke();
         call.key(self.reference_key(reference));
         self.invoke::<i64>(CHECK, &call).await.map(drop)
+    }
+}
+
+/// Reads `reserve.lua`'s answer: `R`, `P`, or `C` and the outcome.
+pub(crate) fn reservation(state: &str, outcome: Option<&str>) -> Result<Reservation, Error> {
+    match (state, outcome) {
+        ("R", _) => Ok(Reservation::Reserved),
+        ("P", _) => Ok(Reservation::Pending),
+        ("C", Some(outcome)) => {
+            let outcome = RecordedOutcome::from_json(outcome)
+                .map_err(|e| backend_unavailable(BACKEND_NAME, CHECK, e.message()))?;
+            Ok(Reservation::Completed(outcome))
+        }
+        _ => Err(backend_unavailable(BACKEND_NAME, CHECK, "an unexpected answer")),
     }
 }

@@ -8,6 +8,7 @@ mod connection;
 mod idempotency;
 mod limiter;
 mod scripts;
+mod start;
 mod suppression;
 
 pub use config::{

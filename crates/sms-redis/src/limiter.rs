@@ -29,7 +29,7 @@ impl RecipientLimiter for RedisState {
         }
         let mut call = self.scripts().limit.prepare_invoke();
         for number in numbers {
-            call.key(self.key("limit", &[scope, &number.e164()]));
+            call.key(self.limit_key(scope, number));
         }
         call.arg(self.time_arg())
             .arg(fastrand::u64(..))
@@ -38,29 +38,41 @@ impl RecipientLimiter for RedisState {
             call.arg(window.count).arg(micros(window.period));
         }
         let answer: Vec<i64> = self.invoke(CHECK, &call).await?;
-        if answer.len() != 2 * numbers.len() {
-            return Err(backend_unavailable(
-                BACKEND_NAME,
-                CHECK,
-                format!("{} values for {} numbers", answer.len(), numbers.len()),
-            ));
-        }
-        answer
-            .chunks(2)
-            .map(|pair| match (pair[0], pair[1]) {
-                (0, _) => Ok(Admission::Admitted),
-                (index, wait) => {
-                    let window = usize::try_from(index - 1)
-                        .ok()
-                        .and_then(|i| windows.get(i))
-                        .copied()
-                        .ok_or_else(|| backend_unavailable(BACKEND_NAME, CHECK, "an unknown window"))?;
-                    Ok(Admission::Refused {
-                        window,
-                        wait: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
-                    })
-                }
-            })
-            .collect()
+        admissions(&answer, numbers.len(), windows)
     }
+}
+
+impl RedisState {
+    /// `{prefix}:limit:<scope>:<number>`.
+    pub(crate) fn limit_key(&self, scope: &str, number: &PhoneNumber) -> String {
+        self.key("limit", &[scope, &number.e164()])
+    }
+}
+
+/// Reads `limit.lua`'s answer for `count` numbers: two integers per number.
+pub(crate) fn admissions(answer: &[i64], count: usize, windows: &[LimitWindow]) -> Result<Vec<Admission>, Error> {
+    if answer.len() != 2 * count {
+        return Err(backend_unavailable(
+            BACKEND_NAME,
+            CHECK,
+            format!("{} values for {count} numbers", answer.len()),
+        ));
+    }
+    answer
+        .chunks(2)
+        .map(|pair| match (pair[0], pair[1]) {
+            (0, _) => Ok(Admission::Admitted),
+            (index, wait) => {
+                let window = usize::try_from(index - 1)
+                    .ok()
+                    .and_then(|i| windows.get(i))
+                    .copied()
+                    .ok_or_else(|| backend_unavailable(BACKEND_NAME, CHECK, "an unknown window"))?;
+                Ok(Admission::Refused {
+                    window,
+                    wait: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
+                })
+            }
+        })
+        .collect()
 }

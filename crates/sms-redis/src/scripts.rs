@@ -1,11 +1,13 @@
 //! The Lua scripts, loaded once per server and called with `EVALSHA` (reloaded after a restart:
 //! `redis::Script` answers `NOSCRIPT` by loading the script and calling it again). Scripts that tell
-//! the time start with `lua/clock.lua`.
+//! the time start with `lua/clock.lua`; the checks' bodies are functions (`lua/fn_*.lua`) shared by the
+//! script of each check and by `lua/start.lua`, which runs several of them in one call.
 
 use redis::Script;
 
 /// Every script the backend runs.
 pub(crate) struct Scripts {
+    pub(crate) start: Script,
     pub(crate) limit: Script,
     pub(crate) reserve: Script,
     pub(crate) complete: Script,
@@ -18,12 +20,21 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
+            start: Script::new(concat!(
+                include_str!("lua/clock.lua"),
+                include_str!("lua/fn_reserve.lua"),
+                include_str!("lua/fn_breaker.lua"),
+                include_str!("lua/fn_limit.lua"),
+                include_str!("lua/start.lua")
+            )),
             limit: Script::new(concat!(
                 include_str!("lua/clock.lua"),
+                include_str!("lua/fn_limit.lua"),
                 include_str!("lua/limit.lua")
             )),
             reserve: Script::new(concat!(
                 include_str!("lua/clock.lua"),
+                include_str!("lua/fn_reserve.lua"),
                 include_str!("lua/reserve.lua")
             )),
             complete: Script::new(concat!(
@@ -33,6 +44,7 @@ impl Scripts {
             release: Script::new(include_str!("lua/release.lua")),
             breaker_admit: Script::new(concat!(
                 include_str!("lua/clock.lua"),
+                include_str!("lua/fn_breaker.lua"),
                 include_str!("lua/breaker_admit.lua")
             )),
             breaker_trip: Script::new(concat!(

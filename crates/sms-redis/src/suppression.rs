@@ -9,7 +9,7 @@ use crate::connection::RedisState;
 const CHECK: &str = "opt-outs";
 
 impl RedisState {
-    fn opt_out_key(&self, number: &PhoneNumber) -> String {
+    pub(crate) fn opt_out_key(&self, number: &PhoneNumber) -> String {
         self.key("optout", &[&number.e164()])
     }
 }

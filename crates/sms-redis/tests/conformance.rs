@@ -5,7 +5,9 @@ mod support;
 
 use std::sync::Arc;
 
-use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList, conformance};
+use sms_failover::state::{
+    BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, SuppressionList, conformance,
+};
 use support::{TestTime, connect, unique_prefix};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,6 +60,21 @@ async fn redis_breaker_sharing() {
         |ns| {
             let (prefix, time) = (format!("{run}-{ns}"), time.clone());
             async move { Arc::new(connect(&prefix, &time).await) as Arc<dyn BreakerSharing> }
+        },
+        &move |by| clock.advance(by),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_chain_state_start_in_one_call() {
+    let run = unique_prefix("start");
+    let time = TestTime::default();
+    let clock = time.clone();
+    conformance::run_chain_state(
+        |ns| {
+            let (prefix, time) = (format!("{run}-{ns}"), time.clone());
+            async move { Arc::new(connect(&prefix, &time).await) as Arc<dyn ChainState> }
         },
         &move |by| clock.advance(by),
     )

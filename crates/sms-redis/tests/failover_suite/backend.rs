@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use sms_core::{ClientReference, Error, PhoneNumber};
 use sms_failover::state::{
-    Admission, BreakerSharing, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, SuppressionList,
+    Admission, BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
+    SharedBreaker, StartAnswer, StartRequest, SuppressionList,
 };
 use sms_failover::{Clock, FailoverSenderBuilder, LimitWindow, ManualClock, TokioClock};
 use sms_redis::{RedisConfig, RedisState};
@@ -218,5 +218,32 @@ impl BreakerSharing for RedisBacked {
     async fn release_probe(&self, provider: &str) -> Result<(), Error> {
         let provider = provider.to_owned();
         self.call(|s| async move { s.release_probe(&provider).await })
+    }
+}
+
+/// A message's start in one script call, as [`RedisState`] answers it: the chains of the suite take
+/// the same path as a chain given a `RedisState` does.
+#[async_trait]
+impl ChainState for RedisBacked {
+    async fn start(&self, request: &StartRequest<'_>) -> Result<StartAnswer, Error> {
+        let numbers = request.numbers.to_vec();
+        let reservation = request
+            .reservation
+            .map(|(reference, retention)| (reference.clone(), retention));
+        let breaker = request.breaker.map(|(provider, lease)| (provider.to_owned(), lease));
+        let limits = request
+            .limits
+            .map(|(scope, windows)| (scope.to_owned(), windows.to_vec()));
+        self.call(|s| async move {
+            let request = StartRequest {
+                numbers: &numbers,
+                reservation: reservation.as_ref().map(|(reference, retention)| (reference, *retention)),
+                breaker: breaker.as_ref().map(|(provider, lease)| (provider.as_str(), *lease)),
+                limits: limits
+                    .as_ref()
+                    .map(|(scope, windows)| (scope.as_str(), windows.as_slice())),
+            };
+            ChainState::start(&s, &request).await
+        })
     }
 }
