@@ -1,20 +1,30 @@
-//! A chain with its state on Redis against the same chain with in-memory state (the default), 64
-//! sends in flight on the in-process sandbox, and the Redis round trips each send costs.
+//! A chain with its state on Redis against the same chain with in-memory state (the default), on the
+//! in-process sandbox, and the Redis round trips each send costs.
 //!
 //! ```text
-//! cargo bench -p sms-redis --bench redis_state             # 3 interleaved rounds of 5,000 sends
-//! cargo bench -p sms-redis --bench redis_state -- --quick  # 3 rounds of 1,000
+//! cargo bench -p sms-redis --bench redis_state             # 5 interleaved rounds of 5,000 sends
+//! cargo bench -p sms-redis --bench redis_state -- --quick  # 5 rounds of 1,000
 //! ```
 //!
 //! A third chain, in-memory without idempotency (what a chain did before its state went behind
-//! traits), shows what the in-memory default costs. All chains have ihuyi alone, default limits (1 per second and 5 per day per number: every send
-//! goes to a new number, so all are admitted), idempotency by reference and opt-outs; the Redis chain
-//! also shares breaker trips. Needs Redis at 127.0.0.1:6379 (`SMS_REDIS_URL` for another).
+//! traits), shows what the in-memory default costs. All chains have ihuyi alone, default limits (1 per
+//! second and 5 per day per number: every send goes to a new number, so all are admitted), idempotency
+//! by reference and opt-outs; the Redis chain also shares breaker trips.
 //! Goal: Redis throughput >= 0.8 x in-memory. Reported, not gated.
 //!
-//! Two settings: the sandbox answering at once (loopback; the chain, the sandbox and Redis then
-//! compete for the same cores, and the figure is the CPU cost of the round trips), and the sandbox
-//! answering after 20 ms, closer to a real provider (the figure is what a send waits for Redis).
+//! Redis is a `redis-server` of the bench's own on a free port (so that the server's command counts
+//! are the bench's alone), or the one at `SMS_REDIS_URL`. Round trips are counted twice: by the
+//! client ([`RedisState::round_trips`]) and by the server (`INFO commandstats`, every command but the
+//! `INFO` itself; a script that had to be loaded again counts its `SCRIPT LOAD` too).
+//!
+//! Three settings: 64 sends in flight with the sandbox answering at once (loopback; the chain, the
+//! sandbox and Redis then compete for the same cores, and the figure is the CPU cost of the round
+//! trips), one send at a time (the figure is the latency the round trips add to a send), and 64 in
+//! flight with the sandbox answering after 20 ms, closer to a real provider.
+
+#[path = "../tests/support/server.rs"]
+#[allow(dead_code)]
+mod server;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,7 +40,7 @@ use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Fault, FaultKind, Fault
 /// Not a verification code, so that no per-day code limit of the sandbox applies.
 const TEXT: &str = "【示例】您的订单已发货，请注意查收。";
 const IN_FLIGHT: usize = 64;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// Distinct mainland numbers.
 struct Numbers(AtomicU64);
@@ -80,12 +90,8 @@ where
     (started.elapsed(), failures.load(Ordering::Relaxed) as usize)
 }
 
-async fn throughput(chain: &FailoverSender, numbers: &Arc<Numbers>, sends: usize) -> f64 {
+async fn throughput(chain: &FailoverSender, numbers: &Arc<Numbers>, sends: usize, in_flight: usize) -> f64 {
     let (chain, numbers) = (chain.clone(), numbers.clone());
-    let in_flight = std::env::var("SMS_BENCH_IN_FLIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(IN_FLIGHT);
     let (elapsed, failed) = drive(sends, in_flight, move || {
         let chain = chain.clone();
         let message = Message::text(numbers.next(), TEXT);
@@ -94,6 +100,20 @@ async fn throughput(chain: &FailoverSender, numbers: &Arc<Numbers>, sends: usize
     .await;
     assert_eq!(failed, 0, "every send succeeds");
     sends as f64 / elapsed.as_secs_f64()
+}
+
+/// Commands the server has run so far, from `INFO commandstats` (the `INFO` calls left out).
+async fn server_commands(admin: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(admin)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter_map(|line| line.strip_prefix("cmdstat_"))
+        .filter(|line| !line.starts_with("info:"))
+        .filter_map(|line| line.split_once("calls=")?.1.split(',').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn main() {
@@ -118,11 +138,21 @@ fn main() {
             IhuyiClient::new(IhuyiConfig::new(DEFAULT_ACCOUNT, DEFAULT_KEY).base_url(sandbox.base_url()))
                 .expect("client"),
         );
-        let url = std::env::var("SMS_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let own = match std::env::var("SMS_REDIS_URL") {
+            Ok(_) => None,
+            Err(_) => Some(server::OwnRedis::start().await),
+        };
+        let url = std::env::var("SMS_REDIS_URL")
+            .unwrap_or_else(|_| own.as_ref().map(server::OwnRedis::url).unwrap_or_default());
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let state = RedisState::connect(RedisConfig::new(url).key_prefix(format!("bench-{nanos}")))
+        let state = RedisState::connect(RedisConfig::new(url.as_str()).key_prefix(format!("bench-{nanos}")))
             .await
-            .unwrap_or_else(|e| panic!("this bench needs Redis (start one with `redis-server --daemonize yes`): {e}"));
+            .unwrap_or_else(|e| panic!("this bench needs redis-server (`apt-get install redis-server`): {e}"));
+        let mut admin = redis::Client::open(url.as_str())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("an admin connection");
         let entry = || ProviderEntry::new(ihuyi.clone());
         let in_memory = FailoverSender::builder().provider(entry()).build().expect("chain");
         // What a chain did before its state went behind traits: no idempotency by reference.
@@ -138,21 +168,27 @@ fn main() {
             .expect("chain");
         let numbers = Arc::new(Numbers(AtomicU64::new(0)));
         // Warm-up: connections, scripts loaded.
-        throughput(&before_traits, &numbers, 200).await;
-        throughput(&in_memory, &numbers, 200).await;
-        throughput(&on_redis, &numbers, 200).await;
+        throughput(&before_traits, &numbers, 200, IN_FLIGHT).await;
+        throughput(&in_memory, &numbers, 200, IN_FLIGHT).await;
+        throughput(&on_redis, &numbers, 200, IN_FLIGHT).await;
 
         println!(
-            "redis_state ({}): {sends} single-number sends per run, {IN_FLIGHT} in flight, {ROUNDS} rounds interleaved",
+            "redis_state ({}): single-number sends, {ROUNDS} rounds interleaved, min and median over the rounds",
             if quick { "quick" } else { "full" }
         );
         let row = |label: &str, samples: &[f64], unit: &str| {
             let (min, median) = min_median(samples);
             println!("    {label:<44} min {min:>10.3} {unit:<8} median {median:>10.3} {unit}");
         };
-        for (setting, latency, sends) in [
-            ("sandbox answering at once", None, sends),
-            ("sandbox answering after 20 ms", Some(Duration::from_millis(20)), sends / 5),
+        for (setting, latency, in_flight, sends) in [
+            ("sandbox answering at once, 64 in flight", None, IN_FLIGHT, sends),
+            ("sandbox answering at once, one at a time", None, 1, sends / 5),
+            (
+                "sandbox answering after 20 ms, 64 in flight",
+                Some(Duration::from_millis(20)),
+                IN_FLIGHT,
+                sends / 5,
+            ),
         ] {
             sandbox.clear_faults();
             if let Some(latency) = latency {
@@ -166,15 +202,17 @@ fn main() {
             }
             let (mut memory, mut redis, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
             let (mut plain, mut default_ratios) = (Vec::new(), Vec::new());
-            let mut trips_per_send = Vec::new();
+            let (mut trips_per_send, mut commands_per_send) = (Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
-                let p = throughput(&before_traits, &numbers, sends).await;
-                let m = throughput(&in_memory, &numbers, sends).await;
+                let p = throughput(&before_traits, &numbers, sends, in_flight).await;
+                let m = throughput(&in_memory, &numbers, sends, in_flight).await;
                 plain.push(p);
                 default_ratios.push(m / p);
                 let before = state.round_trips();
-                let r = throughput(&on_redis, &numbers, sends).await;
+                let commands_before = server_commands(&mut admin).await;
+                let r = throughput(&on_redis, &numbers, sends, in_flight).await;
                 trips_per_send.push((state.round_trips() - before) as f64 / sends as f64);
+                commands_per_send.push((server_commands(&mut admin).await - commands_before) as f64 / sends as f64);
                 memory.push(m);
                 redis.push(r);
                 ratios.push(r / m);
@@ -185,7 +223,8 @@ fn main() {
             row("ratio default / without idempotency", &default_ratios, "");
             row("Redis state", &redis, "sends/s");
             row("ratio Redis / in-memory (goal >= 0.8)", &ratios, "");
-            row("Redis round trips per send", &trips_per_send, "");
+            row("Redis round trips per send (client)", &trips_per_send, "");
+            row("Redis commands per send (server)", &commands_per_send, "");
         }
         sandbox.clear_faults();
 
@@ -199,13 +238,18 @@ fn main() {
             .expect("batch sent");
         let trips = state.round_trips() - before;
         println!(
-            "    one message to 100 numbers: {trips} round trips ({:.2} per number: opt-outs 1 and idempotency 2 per \
-             message; breaker 1 and limits 1 per request of one number)",
+            "    one message to 100 numbers: {trips} round trips ({:.2} per number; ihuyi takes one number per \
+             request, and each request after the first asks the breaker and the limits)",
             trips as f64 / 100.0
         );
+        let before = state.round_trips();
+        on_redis
+            .send(&Message::text(numbers.next(), TEXT))
+            .await
+            .expect("sent");
         println!(
-            "    per single-number send: idempotency reserve 1 + opt-outs 1 + breaker 1 + limits 1 + outcome 1 = 5, \
-             one per check"
+            "    one single-number send: {} round trips",
+            state.round_trips() - before
         );
     });
 }
