@@ -13,6 +13,7 @@ use sms_core::{Error, ErrorKind, Operation};
 use sms_failover::state::backend_unavailable;
 
 use crate::BACKEND_NAME;
+use crate::completions::Completions;
 use crate::config::{RedisConfig, TimeOffset};
 use crate::scripts::Scripts;
 
@@ -39,6 +40,7 @@ struct Inner {
     time_offset: Option<TimeOffset>,
     test_clock: Option<TimeOffset>,
     pub(crate) scripts: Scripts,
+    completions: Completions,
     round_trips: AtomicU64,
 }
 
@@ -120,6 +122,7 @@ impl RedisState {
                 time_offset: config.time_offset,
                 test_clock: config.test_clock,
                 scripts: Scripts::new(),
+                completions: Completions::default(),
                 round_trips: AtomicU64::new(0),
             }),
         };
@@ -175,6 +178,10 @@ impl RedisState {
 
     pub(crate) fn scripts(&self) -> &Scripts {
         &self.inner.scripts
+    }
+
+    pub(crate) fn completions(&self) -> &Completions {
+        &self.inner.completions
     }
 
     pub(crate) fn opt_out_retention(&self) -> Duration {

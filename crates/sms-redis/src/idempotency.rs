@@ -1,5 +1,6 @@
-//! Idempotency by client reference: one hash per reference (`{prefix}:ref:…`), reserved, completed
-//! and released by scripts, kept for the retention whether completed or not.
+//! Idempotency by client reference: one string per reference (`{prefix}:ref:…`), reserved, completed
+//! and released by scripts, kept for the retention whether completed or not. Concurrent completions
+//! are written together (see `completions.rs`).
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use sms_core::{ClientReference, Error};
 use sms_failover::state::{IdempotencyStore, RecordedOutcome, Reservation, backend_unavailable};
 
 use crate::BACKEND_NAME;
+use crate::completions::Completion;
 use crate::connection::{RedisState, micros};
 
 const CHECK: &str = "idempotency";
@@ -39,12 +41,12 @@ impl IdempotencyStore for RedisState {
         outcome: &RecordedOutcome,
         retention: Duration,
     ) -> Result<(), Error> {
-        let mut call = self.scripts().complete.prepare_invoke();
-        call.key(self.reference_key(reference))
-            .arg(self.time_arg())
-            .arg(micros(retention))
-            .arg(outcome.to_json());
-        self.invoke::<i64>(CHECK, &call).await.map(drop)
+        self.write_completion(Completion {
+            key: self.reference_key(reference),
+            retention_us: micros(retention),
+            outcome: outcome.to_json(),
+        })
+        .await
     }
 
     async fn release(&self, reference: &ClientReference) -> Result<(), Error> {

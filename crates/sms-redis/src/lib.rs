@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod breaker;
+mod completions;
 mod config;
 mod connection;
 mod idempotency;

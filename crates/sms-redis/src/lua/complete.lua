@@ -1,7 +1,10 @@
--- Idempotency: record a reference's outcome. KEYS[1]: the reference's string (see reserve.lua).
--- ARGV[1]: time offset (microseconds; see clock.lua), ARGV[2]: retention (microseconds), ARGV[3]: the outcome.
+-- Idempotency: record the outcomes of references (one or several completions written together).
+-- KEYS: the references' strings (see fn_reserve.lua). ARGV[1]: time offset (microseconds; see
+-- clock.lua), then per key: its retention (microseconds) and its outcome.
 local now = now_us()
-local retention = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], 'C|' .. string.format('%.0f', now + retention) .. '|' .. ARGV[3],
-  'PX', string.format('%.0f', math.ceil(retention / 1000)))
-return 1
+for i, key in ipairs(KEYS) do
+  local retention = tonumber(ARGV[2 * i])
+  redis.call('SET', key, 'C|' .. string.format('%.0f', now + retention) .. '|' .. ARGV[2 * i + 1],
+    'PX', string.format('%.0f', math.ceil(retention / 1000)))
+end
+return #KEYS

@@ -1,0 +1,124 @@
+//! What a send costs in Redis round trips ([`RedisState::round_trips`]): the checks of a message's
+//! start in one, its outcome in one, and concurrent outcomes written together.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use sms_core::{ClientReference, Message, MessageSender, PhoneNumber, Receipt, RecipientOutcome};
+use sms_failover::state::{IdempotencyStore, RecordedOutcome, Reservation};
+use sms_failover::{FailoverSender, ProviderEntry, RecipientLimits};
+use sms_redis::RedisState;
+use support::{Bed, TestTime, connect, unique_prefix};
+
+fn number(i: u32) -> PhoneNumber {
+    format!("1390013{i:04}").parse().expect("number")
+}
+
+/// ihuyi alone, limits, idempotency, opt-outs and breaker sharing all on `state`.
+fn chain(bed: &Bed, time: &TestTime, state: &RedisState) -> FailoverSender {
+    FailoverSender::builder()
+        .provider(ProviderEntry::new(bed.ihuyi.clone()))
+        .clock(time.clock())
+        .recipient_limits(RecipientLimits::new(1, 5))
+        .shared_state(Arc::new(state.clone()))
+        .build()
+        .expect("a valid chain")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_number_send_is_two_round_trips_and_a_replay_one() {
+    let bed = Bed::start().await;
+    let time = TestTime::default();
+    let state = connect(&unique_prefix("round-trips"), &time).await;
+    let chain = chain(&bed, &time, &state);
+    let to = number(1);
+    let message = Message::text(to.clone(), "【示例】您的订单已发货");
+
+    let before = state.round_trips();
+    let receipt = chain.send(&message).await.expect("sent");
+    assert!(receipt.all_accepted());
+    assert_eq!(
+        state.round_trips() - before,
+        2,
+        "reservation, opt-outs, breaker and limits in one round trip; the outcome in another"
+    );
+    assert_eq!(bed.delivered_to(&to).len(), 1);
+
+    let before = state.round_trips();
+    let again = chain.send(&message).await.expect("the first outcome, replayed");
+    assert_eq!(again.outcomes[0].message_id, receipt.outcomes[0].message_id);
+    assert_eq!(state.round_trips() - before, 1, "a replay is the start alone");
+    assert_eq!(bed.delivered_to(&to).len(), 1, "nothing sent again");
+
+    // Over the limit: the start answers the refusal, and the outcome is recorded.
+    let before = state.round_trips();
+    let e = chain
+        .send(&Message::text(to.clone(), "【示例】您的订单已签收"))
+        .await
+        .expect_err("1 per second");
+    assert_eq!(e.kind(), sms_core::ErrorKind::RecipientThrottled, "{e}");
+    assert_eq!(
+        state.round_trips() - before,
+        2,
+        "the start, and the reference released (nothing went out)"
+    );
+    assert_eq!(bed.delivered_to(&to).len(), 1);
+
+    // Idle for a second: admitted again, still two round trips.
+    time.advance(Duration::from_secs(1));
+    let before = state.round_trips();
+    chain
+        .send(&Message::text(to.clone(), "【示例】您的订单已签收"))
+        .await
+        .expect("a second later");
+    assert_eq!(state.round_trips() - before, 2);
+    assert_eq!(bed.delivered_to(&to).len(), 2);
+}
+
+fn outcome(reference: &ClientReference, i: u32) -> RecordedOutcome {
+    RecordedOutcome::of(&Ok(Receipt::new(
+        reference.clone(),
+        vec![RecipientOutcome::accepted(number(i), "ihuyi", Some(format!("id-{i}")))],
+    )))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_outcomes_are_written_together_and_each_is_kept() {
+    let time = TestTime::default();
+    let prefix = unique_prefix("completions");
+    let state = connect(&prefix, &time).await;
+    let retention = Duration::from_secs(3600);
+    let references: Vec<ClientReference> = (0..50)
+        .map(|i| ClientReference::new(format!("batch-{i}")))
+        .collect();
+    for reference in &references {
+        assert_eq!(
+            state.reserve(reference, retention).await.expect("reserve"),
+            Reservation::Reserved
+        );
+    }
+    let before = state.round_trips();
+    let writes = references.iter().zip(0..).map(|(reference, i)| {
+        let state = state.clone();
+        async move { state.complete(reference, &outcome(reference, i), retention).await }
+    });
+    for result in join_all(writes).await {
+        result.expect("written");
+    }
+    let trips = state.round_trips() - before;
+    assert!(
+        trips < 5,
+        "50 concurrent outcomes share round trips (one alone, then the rest together): {trips}"
+    );
+    let other = connect(&prefix, &time).await;
+    for (reference, i) in references.iter().zip(0..) {
+        assert_eq!(
+            other.reserve(reference, retention).await.expect("reserve"),
+            Reservation::Completed(outcome(reference, i)),
+            "each outcome is kept under its own reference"
+        );
+    }
+}
