@@ -22,8 +22,9 @@ use crate::scripts::Scripts;
 /// and key prefix share them. Clones share one connection.
 ///
 /// Each check is one round trip (a Lua script, or `MGET` for opt-outs) timed by the server's `TIME`,
-/// whatever the application hosts' clocks say. Every key is named `{prefix}:…` (one hash tag, so the
-/// scripts work on Redis Cluster) and has an expiry.
+/// whatever the application hosts' clocks say; the checks of a message's start are one together
+/// (`sms_failover::state::ChainState`), and concurrent outcomes are written together. Every key is
+/// named `{prefix}:…` (one hash tag, so the scripts work on Redis Cluster) and has an expiry.
 #[derive(Clone)]
 pub struct RedisState {
     inner: Arc<Inner>,

@@ -50,7 +50,11 @@ impl RedisState {
 }
 
 /// Reads `limit.lua`'s answer for `count` numbers: two integers per number.
-pub(crate) fn admissions(answer: &[i64], count: usize, windows: &[LimitWindow]) -> Result<Vec<Admission>, Error> {
+pub(crate) fn admissions(
+    answer: &[i64],
+    count: usize,
+    windows: &[LimitWindow],
+) -> Result<Vec<Admission>, Error> {
     if answer.len() != 2 * count {
         return Err(backend_unavailable(
             BACKEND_NAME,

@@ -81,7 +81,11 @@ async fn a_single_number_send_is_two_round_trips_and_a_replay_one() {
 fn outcome(reference: &ClientReference, i: u32) -> RecordedOutcome {
     RecordedOutcome::of(&Ok(Receipt::new(
         reference.clone(),
-        vec![RecipientOutcome::accepted(number(i), "ihuyi", Some(format!("id-{i}")))],
+        vec![RecipientOutcome::accepted(
+            number(i),
+            "ihuyi",
+            Some(format!("id-{i}")),
+        )],
     )))
 }
 

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use sms_core::{ClientReference, Error, PhoneNumber};
 
 use super::{
-    Admission, BreakerSharing, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, SuppressionList,
+    Admission, BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
+    SharedBreaker, StartAnswer, StartRequest, SuppressionList,
 };
 use crate::limits::LimitWindow;
 
@@ -132,5 +132,23 @@ impl<T: BreakerSharing> BreakerSharing for FailOpen<T> {
 
     async fn release_probe(&self, provider: &str) -> Result<(), Error> {
         self.inner.release_probe(provider).await
+    }
+}
+
+/// A whole state failing open: when the start's step fails, the message goes on as if the reference
+/// were reserved, nobody opted out, the shared breaker were closed and every recipient admitted.
+#[async_trait]
+impl<T: ChainState> ChainState for FailOpen<T> {
+    async fn start(&self, request: &StartRequest<'_>) -> Result<StartAnswer, Error> {
+        Ok(self.inner.start(request).await.unwrap_or_else(|e| {
+            warn("the message's start", &e);
+            let count = request.numbers.len();
+            StartAnswer {
+                reservation: request.reservation.map(|_| Reservation::Reserved),
+                suppressed: vec![false; count],
+                breaker: request.breaker.map(|_| SharedBreaker::Closed),
+                admissions: request.limits.map(|_| vec![Admission::Admitted; count]),
+            }
+        }))
     }
 }

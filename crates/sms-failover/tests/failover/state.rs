@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use sms_core::testkit::StubOutcome;
 use sms_core::{ClientReference, Error, ErrorKind, MessageSender, PhoneNumber};
 use sms_failover::state::{
-    Admission, BreakerSharing, FailOpen, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, SuppressionList, backend_unavailable,
+    Admission, BreakerSharing, ChainState, FailOpen, IdempotencyStore, RecipientLimiter, RecordedOutcome,
+    Reservation, SharedBreaker, SuppressionList, backend_unavailable,
 };
 use sms_failover::{BreakerConfig, LimitScope, LimitWindow, RecipientLimits};
 
@@ -141,6 +141,9 @@ impl BreakerSharing for Down {
     }
 }
 
+/// The whole state down: its start fails as its first check does.
+impl ChainState for Down {}
+
 /// Puts [`Down`] in one place of a chain's state.
 type WithDown = fn(sms_failover::FailoverSenderBuilder, Arc<Down>) -> sms_failover::FailoverSenderBuilder;
 
@@ -185,6 +188,33 @@ async fn failing_open_is_a_choice_per_trait() {
             .recipient_limiter(Arc::new(FailOpen::new(Down)))
             .idempotency_store(Arc::new(FailOpen::new(Down)))
             .breaker_sharing(Arc::new(FailOpen::new(Down))),
+    );
+    chain
+        .send(&text_to(numbers(2)))
+        .await
+        .expect("sent despite the backend");
+    assert_eq!(a.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_whole_state_that_fails_stops_the_send_unless_it_fails_open() {
+    let a = stub("a");
+    let chain = build(
+        chain_of(&[&a])
+            .recipient_limits(RecipientLimits::default())
+            .shared_state(Arc::new(Down)),
+    );
+    let e = chain
+        .send(&text_to(numbers(2)))
+        .await
+        .expect_err("no state, no send");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert_eq!(e.provider(), Some("test-backend"), "{e}");
+    assert_eq!(a.call_count(), 0, "nothing went out");
+    let chain = build(
+        chain_of(&[&a])
+            .recipient_limits(RecipientLimits::default())
+            .shared_state(Arc::new(FailOpen::new(Down))),
     );
     chain
         .send(&text_to(numbers(2)))

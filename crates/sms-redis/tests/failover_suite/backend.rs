@@ -230,15 +230,21 @@ impl ChainState for RedisBacked {
         let reservation = request
             .reservation
             .map(|(reference, retention)| (reference.clone(), retention));
-        let breaker = request.breaker.map(|(provider, lease)| (provider.to_owned(), lease));
+        let breaker = request
+            .breaker
+            .map(|(provider, lease)| (provider.to_owned(), lease));
         let limits = request
             .limits
             .map(|(scope, windows)| (scope.to_owned(), windows.to_vec()));
         self.call(|s| async move {
             let request = StartRequest {
                 numbers: &numbers,
-                reservation: reservation.as_ref().map(|(reference, retention)| (reference, *retention)),
-                breaker: breaker.as_ref().map(|(provider, lease)| (provider.as_str(), *lease)),
+                reservation: reservation
+                    .as_ref()
+                    .map(|(reference, retention)| (reference, *retention)),
+                breaker: breaker
+                    .as_ref()
+                    .map(|(provider, lease)| (provider.as_str(), *lease)),
                 limits: limits
                     .as_ref()
                     .map(|(scope, windows)| (scope.as_str(), windows.as_slice())),
