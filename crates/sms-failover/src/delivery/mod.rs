@@ -49,8 +49,11 @@ pub(crate) struct Delivery<'a> {
     prefetched: Mutex<Option<(String, crate::state::SharedBreaker)>>,
     /// The limits' verdicts asked at the start (in a scope: `"chain"` or the first provider's), per
     /// recipient index; taken by the first part counted in that scope.
-    prefetched_limits: Mutex<Option<(String, Vec<(usize, crate::state::Admission)>)>>,
+    prefetched_limits: Mutex<Option<PrefetchedLimits>>,
 }
+
+/// The limits' scope asked at the start, and the verdict for each recipient index counted.
+type PrefetchedLimits = (String, Vec<(usize, crate::state::Admission)>);
 
 /// One provider's turn in a message: the parts in flight share it.
 struct Turn<'p> {
