@@ -2,7 +2,9 @@
 //! (and its clones) share round trips. A caller queues its outcome and waits for the writer's turn;
 //! when it gets it, it writes every outcome queued by then in one script call, unless an earlier
 //! writer already wrote its own. Alone, a completion is one round trip, as before; with many sends in
-//! flight, one round trip records many outcomes. Each caller returns once its outcome is written.
+//! flight, one round trip records many outcomes. Each caller returns once its outcome is written. A
+//! caller that goes away (its future dropped) while it waits leaves its outcome queued: the next
+//! writer records it, as it would have been.
 //!
 //! [`IdempotencyStore::complete`]: sms_failover::state::IdempotencyStore::complete
 
