@@ -255,7 +255,8 @@ fn main() {
         let trips = state.round_trips() - before;
         println!(
             "    one message to 100 numbers: {trips} round trips ({:.2} per number; ihuyi takes one number per \
-             request, and each request after the first asks the breaker and the limits)",
+             request, and each request after the first asks the breaker and the limits, together on a \
+             backend that answers in one step)",
             trips as f64 / 100.0
         );
         let before = state.round_trips();

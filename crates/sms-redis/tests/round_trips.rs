@@ -126,3 +126,34 @@ async fn concurrent_outcomes_are_written_together_and_each_is_kept() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_of_a_batch_asks_the_breaker_and_the_limits_in_one_round_trip() {
+    let bed = Bed::start().await;
+    let time = TestTime::default();
+    let state = connect(&unique_prefix("batch-trips"), &time).await;
+    let chain = chain(&bed, &time, &state);
+    let numbers: Vec<PhoneNumber> = (100..110).map(number).collect();
+    let before = state.round_trips();
+    let receipt = chain
+        .send(&Message::text(numbers.clone(), "【示例】您的订单已发货"))
+        .await
+        .expect("sent");
+    assert!(receipt.all_accepted());
+    for to in &numbers {
+        assert_eq!(bed.delivered_to(to).len(), 1);
+    }
+    // ihuyi takes one number per request: the start (reference, opt-outs, the first request's
+    // breaker), the first request's limits, one round trip for each of the other nine requests
+    // (breaker and limits together), and the outcome.
+    assert_eq!(state.round_trips() - before, 1 + 1 + 9 + 1);
+    // Every number was counted: a second message to them within the second is refused, unsent.
+    let e = chain
+        .send(&Message::text(numbers.clone(), "【示例】您的订单已签收"))
+        .await
+        .expect_err("1 per second");
+    assert_eq!(e.kind(), sms_core::ErrorKind::RecipientThrottled, "{e}");
+    for to in &numbers {
+        assert_eq!(bed.delivered_to(to).len(), 1);
+    }
+}

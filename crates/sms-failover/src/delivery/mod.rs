@@ -160,20 +160,23 @@ impl<'a> Delivery<'a> {
                 format!("{} answers for {} numbers", listed.len(), recipients.len()),
             ));
         }
-        for (index, recipient) in recipients.iter().enumerate() {
-            if !listed[index] {
-                continue;
-            }
-            let error = Error::new(ErrorKind::RecipientOptedOut, Operation::Send)
-                .with_provider(CHAIN_NAME)
-                .with_message(format!("{} opted out; nothing is sent to it", recipient.masked()));
-            tracing::info!(recipient = %recipient.masked(), "recipient opted out: not sent");
-            self.ledger().finalize(
-                index,
-                RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
-            );
+        for index in (0..recipients.len()).filter(|&i| listed[i]) {
+            self.opted_out(index);
         }
         Ok(())
+    }
+
+    /// Ends recipient `index`: it opted out, and nothing is sent to it.
+    fn opted_out(&self, index: usize) {
+        let recipient = self.recipient(index);
+        let error = Error::new(ErrorKind::RecipientOptedOut, Operation::Send)
+            .with_provider(CHAIN_NAME)
+            .with_message(format!("{} opted out; nothing is sent to it", recipient.masked()));
+        tracing::info!(recipient = %recipient.masked(), "recipient opted out: not sent");
+        self.ledger().finalize(
+            index,
+            RecipientOutcome::failed(recipient.clone(), CHAIN_NAME, error),
+        );
     }
 
     /// Ends `recipients` with a state backend's error and stops the message: without its state the

@@ -15,7 +15,7 @@ use crate::breaker::Permit;
 use crate::limits::LimitScope;
 use crate::provider::Provider;
 use crate::retry::Backoff;
-use crate::state::{Admission, SharedBreaker};
+use crate::state::{Admission, SharedBreaker, StartRequest};
 
 /// What the shared breaker is told after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,18 @@ impl Delivery<'_> {
             };
             // Other instances' view of the provider: tripped elsewhere, or probed by another (asked
             // at the message's start for its first request to the first provider).
+            // A first request on a backend that answers in one step asks the limits with it.
+            let mut counted = None;
             let shared = match self.take_prefetched(provider) {
                 Some(answer) => Ok(answer),
+                None if retrying.is_none() => {
+                    self.shared_admit_and_count(provider, part)
+                        .await
+                        .map(|(answer, verdicts)| {
+                            counted = verdicts;
+                            answer
+                        })
+                }
                 None => self.shared_admit(provider).await,
             };
             let shared_probe = match shared {
@@ -93,7 +103,7 @@ impl Delivery<'_> {
             };
             let recipients = match retrying.take() {
                 Some(recipients) => recipients,
-                None => match self.admit(provider, part).await {
+                None => match self.admit(provider, part, counted).await {
                     Ok(admitted) => admitted,
                     Err(error) => {
                         self.shared_report(provider, shared_probe, SharedReport::Release)
@@ -242,6 +252,85 @@ impl Delivery<'_> {
         sharing.admit(&provider.name, self.probe_lease()).await
     }
 
+    /// [`Self::shared_admit`], and, on a backend that answers both in one step
+    /// ([`crate::state::ChainState`]), the part's numbers counted against the limits with it (nothing
+    /// is counted when the breaker is open). A number found opted out meanwhile ends here. The
+    /// verdicts, by recipient index, are for [`Self::admit`].
+    async fn shared_admit_and_count(
+        &self,
+        provider: &Provider,
+        part: &[usize],
+    ) -> Result<(SharedBreaker, Option<Vec<(usize, Admission)>>), Error> {
+        let chain = self.chain;
+        let scope = chain.limit_scope.key(&provider.name);
+        let to_count = self.to_count(part);
+        let state = match &chain.shared {
+            Some(state)
+                if chain.breaker_sharing.is_some()
+                    && !chain.windows.is_empty()
+                    && !to_count.is_empty()
+                    && !self.has_prefetched_limits(scope, &to_count) =>
+            {
+                state
+            }
+            _ => return self.shared_admit(provider).await.map(|answer| (answer, None)),
+        };
+        let numbers: Vec<_> = to_count.iter().map(|&i| self.recipient(i).clone()).collect();
+        let answer = state
+            .start(&StartRequest {
+                numbers: &numbers,
+                reservation: None,
+                breaker: Some((provider.name.as_str(), self.probe_lease())),
+                limits: Some((scope, chain.windows.as_slice())),
+            })
+            .await?;
+        let Some(breaker) = answer.breaker else {
+            return Err(crate::state::backend_unavailable(
+                "shared state",
+                "breaker sharing",
+                "no answer from the shared breaker",
+            ));
+        };
+        if answer.suppressed.len() != to_count.len() {
+            return Err(crate::state::backend_unavailable(
+                "shared state",
+                "opt-outs",
+                format!(
+                    "{} answers for {} numbers",
+                    answer.suppressed.len(),
+                    to_count.len()
+                ),
+            ));
+        }
+        let open: Vec<usize> = to_count
+            .iter()
+            .zip(&answer.suppressed)
+            .filter(|(_, listed)| !**listed)
+            .map(|(&index, _)| index)
+            .collect();
+        let verdicts = match answer.admissions {
+            Some(admissions) if admissions.len() == open.len() => {
+                Some(open.into_iter().zip(admissions).collect())
+            }
+            Some(admissions) => {
+                return Err(crate::state::backend_unavailable(
+                    "shared state",
+                    "recipient limits",
+                    format!("{} answers for {} numbers", admissions.len(), open.len()),
+                ));
+            }
+            None => None,
+        };
+        for (&index, _) in to_count
+            .iter()
+            .zip(&answer.suppressed)
+            .filter(|(_, listed)| **listed)
+        {
+            self.opted_out(index);
+        }
+        Ok((breaker, verdicts))
+    }
+
     /// How long a probe is held: at most as long as a request can last.
     pub(super) fn probe_lease(&self) -> Duration {
         let retry = self.chain.retry;
@@ -275,22 +364,34 @@ impl Delivery<'_> {
     ///
     /// # Errors
     /// The limiter's error when it cannot answer: nothing is sent to the part.
-    async fn admit(&self, provider: &Provider, part: &[usize]) -> Result<Vec<usize>, Error> {
+    async fn admit(
+        &self,
+        provider: &Provider,
+        part: &[usize],
+        counted: Option<Vec<(usize, Admission)>>,
+    ) -> Result<Vec<usize>, Error> {
         let chain = self.chain;
         if chain.windows.is_empty() {
             return Ok(part.to_vec());
         }
         let per_message = chain.limit_scope == LimitScope::Chain;
-        let to_count: Vec<usize> = {
-            let ledger = self.ledger();
-            part.iter()
-                .copied()
-                .filter(|&index| !(per_message && ledger.is_counted(index)))
-                .collect()
-        };
+        let to_count = self.to_count(part);
         let scope = chain.limit_scope.key(&provider.name);
+        let given = counted.and_then(|counted| {
+            to_count
+                .iter()
+                .map(|index| {
+                    counted
+                        .iter()
+                        .find(|(i, _)| i == index)
+                        .map(|(_, verdict)| *verdict)
+                })
+                .collect::<Option<Vec<Admission>>>()
+        });
         let verdicts = if to_count.is_empty() {
             Vec::new()
+        } else if let Some(verdicts) = given {
+            verdicts
         } else if let Some(verdicts) = self.take_prefetched_limits(scope, &to_count) {
             verdicts
         } else {
@@ -338,6 +439,17 @@ impl Delivery<'_> {
             .copied()
             .filter(|&i| !ledger.is_done(i) && !held_back.contains(&i))
             .collect())
+    }
+
+    /// The part's recipients the limits count now: those still open, and, when they count once per
+    /// message, not counted yet.
+    fn to_count(&self, part: &[usize]) -> Vec<usize> {
+        let per_message = self.chain.limit_scope == LimitScope::Chain;
+        let ledger = self.ledger();
+        part.iter()
+            .copied()
+            .filter(|&index| !ledger.is_done(index) && !(per_message && ledger.is_counted(index)))
+            .collect()
     }
 
     /// Records a skip of a provider whose breaker is open: an attempt without a request.

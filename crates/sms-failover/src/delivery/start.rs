@@ -120,6 +120,20 @@ impl Delivery<'_> {
         Start::Go { reserved }
     }
 
+    /// True when limits asked at the start in `scope` wait for `indices`.
+    pub(super) fn has_prefetched_limits(&self, scope: &str, indices: &[usize]) -> bool {
+        let prefetched = self
+            .prefetched_limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        prefetched.as_ref().is_some_and(|(asked, verdicts)| {
+            asked == scope
+                && indices
+                    .iter()
+                    .all(|index| verdicts.iter().any(|(i, _)| i == index))
+        })
+    }
+
     /// The verdicts of the limits asked at the start for `indices`, when they were asked in `scope`
     /// and cover them all; taken once.
     pub(super) fn take_prefetched_limits(&self, scope: &str, indices: &[usize]) -> Option<Vec<Admission>> {
