@@ -448,7 +448,7 @@ impl Delivery<'_> {
         let ledger = self.ledger();
         part.iter()
             .copied()
-            .filter(|&index| !ledger.is_done(index) && !(per_message && ledger.is_counted(index)))
+            .filter(|&index| !(ledger.is_done(index) || per_message && ledger.is_counted(index)))
             .collect()
     }
 
