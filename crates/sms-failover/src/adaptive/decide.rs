@@ -139,8 +139,8 @@ pub struct DecisionInput<'a> {
     pub now: Instant,
     /// When the learned weights last changed (demotion or drift).
     pub last_change: Option<Instant>,
-    /// When weight was last taken from a sick provider.
-    pub last_demotion: Option<Instant>,
+    /// When some provider was last judged sick.
+    pub last_sick: Option<Instant>,
 }
 
 /// Why the weights did or did not change.
@@ -162,7 +162,7 @@ pub enum Reason {
     NoHealthyProvider,
     /// The sick providers are already at the floor.
     AtFloor,
-    /// Nothing sick, but the quiet period since the last demotion has not passed.
+    /// Nothing sick now, but something was within the quiet period.
     Quiet,
     /// Nothing sick, weights at rest.
     AtRest,
@@ -215,7 +215,7 @@ pub struct Decision {
 /// 3. When some provider is sick and some other healthy (they disagree), each sick provider gives up
 ///    [`AdaptiveSettings::step`] points (never going below [`AdaptiveSettings::floor`]), spread evenly
 ///    over the healthy ones (the remainder to the first of them in priority order).
-/// 4. When none is sick and the last demotion is at least [`AdaptiveSettings::quiet_period`] old,
+/// 4. When none is sick, and none has been for [`AdaptiveSettings::quiet_period`],
 ///    every weight above its resting weight gives up to `step` points back to those below theirs.
 ///
 /// The sum of the weights never changes and no weight that was at or above the floor goes below it.
@@ -275,7 +275,7 @@ pub fn decide(input: &DecisionInput<'_>, settings: &AdaptiveSettings) -> Decisio
         return unchanged(Reason::AtRest);
     }
     if input
-        .last_demotion
+        .last_sick
         .is_some_and(|last| input.now.saturating_duration_since(last) < settings.quiet_period)
     {
         return unchanged(Reason::Quiet);
@@ -387,5 +387,381 @@ pub(crate) fn lift_to_floor(mut weights: Vec<u32>, floor: u32) -> Vec<u32> {
         };
         weights[low] += 1;
         weights[high] -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn settings() -> AdaptiveSettings {
+        AdaptiveSettings::default()
+    }
+
+    fn healthy() -> Evidence {
+        Evidence {
+            send_errors: 0,
+            receipts: Some(ReceiptCounts { judged: 100, late: 2 }),
+        }
+    }
+
+    fn slow() -> Evidence {
+        Evidence {
+            send_errors: 0,
+            receipts: Some(ReceiptCounts {
+                judged: 100,
+                late: 40,
+            }),
+        }
+    }
+
+    fn input<'a>(
+        current: &'a [u32],
+        resting: &'a [u32],
+        evidence: &'a [Evidence],
+        now: Instant,
+    ) -> DecisionInput<'a> {
+        DecisionInput {
+            current,
+            resting,
+            evidence,
+            now,
+            last_change: None,
+            last_sick: None,
+        }
+    }
+
+    #[test]
+    fn a_slow_provider_gives_a_step_spread_over_the_healthy_ones() {
+        let now = Instant::now();
+        let evidence = [slow(), healthy(), healthy()];
+        let d = decide(&input(&[34, 33, 33], &[34, 33, 33], &evidence, now), &settings());
+        assert_eq!(d.weights, [24, 38, 38]);
+        assert_eq!(
+            d.reason,
+            Reason::Demoted {
+                sick: vec![0],
+                healthy: vec![1, 2]
+            }
+        );
+        assert_eq!(d.verdicts, [Verdict::Sick, Verdict::Healthy, Verdict::Healthy]);
+    }
+
+    #[test]
+    fn the_remainder_goes_to_the_first_healthy_provider() {
+        let now = Instant::now();
+        let evidence = [healthy(), slow(), healthy(), healthy()];
+        let d = decide(&input(&[25, 25, 25, 25], &[25; 4], &evidence, now), &settings());
+        assert_eq!(d.weights, [29, 15, 28, 28]);
+    }
+
+    #[test]
+    fn the_floor_is_kept() {
+        let now = Instant::now();
+        let evidence = [slow(), healthy()];
+        let d = decide(&input(&[12, 88], &[50, 50], &evidence, now), &settings());
+        assert_eq!(d.weights, [5, 95], "only 7 points above the floor of 5");
+        let d = decide(&input(&[5, 95], &[50, 50], &evidence, now), &settings());
+        assert_eq!(d.weights, [5, 95]);
+        assert_eq!(d.reason, Reason::AtFloor);
+    }
+
+    #[test]
+    fn nothing_moves_inside_the_cooldown() {
+        let now = Instant::now();
+        let evidence = [slow(), healthy()];
+        let mut i = input(&[50, 50], &[50, 50], &evidence, now);
+        i.last_change = Some(now - 4 * MIN);
+        let d = decide(&i, &settings());
+        assert_eq!(
+            (d.weights.as_slice(), d.reason),
+            (&[50, 50][..], Reason::Cooldown)
+        );
+        i.last_change = Some(now - 5 * MIN);
+        assert_eq!(
+            decide(&i, &settings()).weights,
+            [40, 60],
+            "the cooldown has passed"
+        );
+    }
+
+    #[test]
+    fn nothing_moves_when_all_providers_are_sick() {
+        let now = Instant::now();
+        let evidence = [slow(), slow(), slow()];
+        let d = decide(&input(&[34, 33, 33], &[34, 33, 33], &evidence, now), &settings());
+        assert_eq!(d.weights, [34, 33, 33]);
+        assert_eq!(d.reason, Reason::NoHealthyProvider);
+    }
+
+    #[test]
+    fn a_provider_without_enough_judged_messages_takes_no_weight() {
+        let now = Instant::now();
+        let unknown = Evidence {
+            send_errors: 0,
+            receipts: Some(ReceiptCounts { judged: 19, late: 0 }),
+        };
+        let d = decide(&input(&[50, 50], &[50, 50], &[slow(), unknown], now), &settings());
+        assert_eq!(d.verdicts, [Verdict::Sick, Verdict::Unknown]);
+        assert_eq!((d.weights, d.reason), (vec![50, 50], Reason::NoHealthyProvider));
+        // Nor is a provider with few but all late messages sick.
+        let few_late = Evidence {
+            send_errors: 0,
+            receipts: Some(ReceiptCounts { judged: 19, late: 19 }),
+        };
+        assert_eq!(verdict(&few_late, &settings()), Verdict::Unknown);
+    }
+
+    #[test]
+    fn send_errors_alone_make_a_provider_sick() {
+        let now = Instant::now();
+        let erring = Evidence {
+            send_errors: 50,
+            receipts: Some(ReceiptCounts { judged: 100, late: 0 }),
+        };
+        let d = decide(
+            &input(&[50, 50], &[50, 50], &[healthy(), erring], now),
+            &settings(),
+        );
+        assert_eq!(d.weights, [60, 40]);
+        let almost = Evidence {
+            send_errors: 49,
+            ..erring
+        };
+        assert_eq!(verdict(&almost, &settings()), Verdict::Healthy);
+        // Without a receipt source, errors alone decide.
+        let no_receipts = Evidence {
+            send_errors: 0,
+            receipts: None,
+        };
+        let errors_only = Evidence {
+            send_errors: 50,
+            receipts: None,
+        };
+        let d = decide(
+            &input(&[50, 50], &[50, 50], &[no_receipts, errors_only], now),
+            &settings(),
+        );
+        assert_eq!(d.weights, [60, 40]);
+    }
+
+    #[test]
+    fn the_late_share_threshold_is_inclusive() {
+        let at = Evidence {
+            send_errors: 0,
+            receipts: Some(ReceiptCounts {
+                judged: 100,
+                late: 15,
+            }),
+        };
+        let below = Evidence {
+            send_errors: 0,
+            receipts: Some(ReceiptCounts {
+                judged: 100,
+                late: 14,
+            }),
+        };
+        assert_eq!(verdict(&at, &settings()), Verdict::Sick);
+        assert_eq!(verdict(&below, &settings()), Verdict::Healthy);
+    }
+
+    #[test]
+    fn weights_drift_back_after_the_quiet_period() {
+        let now = Instant::now();
+        let evidence = [healthy(), healthy(), healthy()];
+        let mut i = input(&[5, 48, 47], &[34, 33, 33], &evidence, now);
+        i.last_change = Some(now - 14 * MIN);
+        i.last_sick = Some(now - 14 * MIN);
+        let d = decide(&i, &settings());
+        assert_eq!(
+            (d.weights.as_slice(), d.reason),
+            (&[5, 48, 47][..], Reason::Quiet)
+        );
+        i.last_sick = Some(now - 15 * MIN);
+        let d = decide(&i, &settings());
+        assert_eq!(
+            (d.weights.as_slice(), d.reason),
+            (&[25, 38, 37][..], Reason::Drifted)
+        );
+        let i = input(&[32, 34, 34], &[34, 33, 33], &evidence, now);
+        assert_eq!(
+            decide(&i, &settings()).weights,
+            [34, 33, 33],
+            "never past resting"
+        );
+        let d = decide(&input(&[34, 33, 33], &[34, 33, 33], &evidence, now), &settings());
+        assert_eq!(d.reason, Reason::AtRest);
+    }
+
+    #[test]
+    fn too_young_messages_are_not_judged() {
+        let names = vec!["a".to_owned(), "b".to_owned()];
+        let s = settings();
+        let messages = vec![
+            // Younger than late_after: not judged, whatever their state (even a failure).
+            SentMessage::new("a", Duration::from_secs(299), ReceiptState::Pending),
+            SentMessage::new("a", Duration::from_secs(10), ReceiptState::Failed),
+            // Old enough: pending is late, failed is late, delivered late is late.
+            SentMessage::new("a", Duration::from_secs(300), ReceiptState::Pending),
+            SentMessage::new("a", Duration::from_secs(400), ReceiptState::Failed),
+            SentMessage::new(
+                "a",
+                Duration::from_secs(600),
+                ReceiptState::Delivered(Duration::from_secs(301)),
+            ),
+            SentMessage::new(
+                "a",
+                Duration::from_secs(600),
+                ReceiptState::Delivered(Duration::from_secs(300)),
+            ),
+            // Outside the window, or another chain's provider: ignored.
+            SentMessage::new("a", Duration::from_secs(901), ReceiptState::Pending),
+            SentMessage::new("z", Duration::from_secs(600), ReceiptState::Pending),
+            SentMessage::new(
+                "b",
+                Duration::from_secs(600),
+                ReceiptState::Delivered(Duration::from_secs(5)),
+            ),
+        ];
+        assert_eq!(
+            judge_receipts(&messages, &names, &s),
+            [
+                ReceiptCounts { judged: 4, late: 3 },
+                ReceiptCounts { judged: 1, late: 0 }
+            ]
+        );
+        // A burst of fresh sends that have not had time to deliver makes nobody sick.
+        let fresh: Vec<SentMessage> = (0..100)
+            .map(|i| SentMessage::new("a", Duration::from_secs(i), ReceiptState::Pending))
+            .collect();
+        let counts = judge_receipts(&fresh, &names, &s);
+        let evidence = Evidence {
+            send_errors: 0,
+            receipts: Some(counts[0]),
+        };
+        assert_eq!(verdict(&evidence, &s), Verdict::Unknown);
+    }
+
+    #[test]
+    fn overrides_win() {
+        let learned = [24, 38, 38];
+        let pinned = Overrides {
+            pin: Some(0),
+            drained: vec![0],
+        };
+        assert_eq!(effective_weights(&learned, &pinned), [100, 0, 0]);
+        let drained = Overrides {
+            pin: None,
+            drained: vec![1],
+        };
+        assert_eq!(effective_weights(&learned, &drained), [43, 0, 57]);
+        let all = Overrides {
+            pin: None,
+            drained: vec![0, 1, 2],
+        };
+        assert_eq!(
+            effective_weights(&learned, &all),
+            learned,
+            "draining all drains none"
+        );
+        assert_eq!(effective_weights(&learned, &Overrides::default()), learned);
+    }
+
+    #[test]
+    fn resting_points_scale_to_a_hundred() {
+        assert_eq!(resting_points(&[1, 1, 1]), [34, 33, 33]);
+        assert_eq!(resting_points(&[3, 1]), [75, 25]);
+        assert_eq!(resting_points(&[0, 0]), [50, 50]);
+        assert_eq!(resting_points(&[2, 1, 0]), [67, 33, 0]);
+        assert_eq!(lift_to_floor(vec![67, 33, 0], 5), [62, 33, 5]);
+    }
+
+    fn evidence_strategy() -> impl Strategy<Value = Evidence> {
+        (0u32..80, prop::option::of((0u32..60, 0u32..60))).prop_map(|(send_errors, receipts)| Evidence {
+            send_errors,
+            receipts: receipts.map(|(judged, late)| ReceiptCounts {
+                judged,
+                late: late.min(judged),
+            }),
+        })
+    }
+
+    /// Weights at or above the floor of 5 summing to 100, for `n` providers.
+    fn weights_strategy(n: usize) -> impl Strategy<Value = Vec<u32>> {
+        prop::collection::vec(0u32..100, n).prop_map(move |raw| lift_to_floor(resting_points(&raw), 5))
+    }
+
+    fn case() -> impl Strategy<Value = (Vec<u32>, Vec<u32>, Vec<Evidence>, Option<u64>, Option<u64>)> {
+        (1usize..8).prop_flat_map(|n| {
+            (
+                weights_strategy(n),
+                weights_strategy(n),
+                prop::collection::vec(evidence_strategy(), n),
+                prop::option::of(0u64..3600),
+                prop::option::of(0u64..3600),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn invariants_hold((current, resting, evidence, since_change, since_demotion) in case()) {
+            let s = settings();
+            let now = Instant::now() + Duration::from_secs(7200);
+            let mut i = input(&current, &resting, &evidence, now);
+            i.last_change = since_change.map(|secs| now - Duration::from_secs(secs));
+            i.last_sick = since_demotion.map(|secs| now - Duration::from_secs(secs));
+            let d = decide(&i, &s);
+            // The sum stays, the floor holds.
+            prop_assert_eq!(d.weights.iter().sum::<u32>(), current.iter().sum::<u32>());
+            prop_assert!(d.weights.iter().all(|&w| w >= s.floor), "{:?}", d.weights);
+            // Changed exactly when the reason says so.
+            prop_assert_eq!(d.weights != current, d.reason.changed());
+            // Nothing moves inside the cooldown.
+            if since_change.is_some_and(|secs| Duration::from_secs(secs) < s.cooldown) {
+                prop_assert_eq!(&d.weights, &current);
+            }
+            // When providers agree (all sick, or none sick), no evidence moves weight: at most a
+            // drift, and a drift only brings every weight closer to its resting weight.
+            let all_sick = d.verdicts.iter().all(|v| *v == Verdict::Sick);
+            let none_sick = d.verdicts.iter().all(|v| *v != Verdict::Sick);
+            if all_sick {
+                prop_assert_eq!(&d.weights, &current);
+            }
+            if none_sick {
+                prop_assert!(!matches!(d.reason, Reason::Demoted { .. }), "demoted while none is sick");
+                for k in 0..current.len() {
+                    prop_assert!(d.weights[k].abs_diff(resting[k]) <= current[k].abs_diff(resting[k]));
+                }
+            }
+            // A demotion lowers only sick providers and raises only healthy ones.
+            if let Reason::Demoted { sick, healthy } = &d.reason {
+                for k in 0..current.len() {
+                    if d.weights[k] < current[k] { prop_assert!(sick.contains(&k)); }
+                    if d.weights[k] > current[k] { prop_assert!(healthy.contains(&k)); }
+                }
+            }
+        }
+
+        #[test]
+        fn overrides_are_respected(
+            learned in (2usize..8).prop_flat_map(weights_strategy),
+            pin in prop::option::of(0usize..8),
+            drained in prop::collection::vec(0usize..8, 0..4),
+        ) {
+            let n = learned.len();
+            let overrides = Overrides { pin: pin.filter(|&p| p < n), drained: drained.into_iter().filter(|&d| d < n).collect() };
+            let weights = effective_weights(&learned, &overrides);
+            prop_assert_eq!(weights.iter().sum::<u32>(), learned.iter().sum::<u32>());
+            if let Some(p) = overrides.pin {
+                prop_assert!(weights.iter().enumerate().all(|(i, &w)| (i == p) == (w > 0)));
+            } else if (0..n).any(|i| !overrides.drained.contains(&i)) {
+                for &d in &overrides.drained { prop_assert_eq!(weights[d], 0); }
+                for i in (0..n).filter(|i| !overrides.drained.contains(i)) { prop_assert!(weights[i] >= learned[i]); }
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use sms_core::{Error, ErrorKind, Operation};
 
 use super::decide::{
-    Decision, DecisionInput, Evidence, Overrides, Reason, SentMessage, decide, effective_weights,
+    Decision, DecisionInput, Evidence, Overrides, SentMessage, Verdict, decide, effective_weights,
     judge_receipts, lift_to_floor, resting_points,
 };
 use super::settings::AdaptiveSettings;
@@ -33,7 +33,7 @@ pub trait ReceiptEvidence: Send + Sync + fmt::Debug {
 pub struct WeightChange {
     /// When it was decided (wall clock).
     pub at: SystemTime,
-    /// Why ([`Reason::name`]: `demoted` or `drifted`).
+    /// Why ([`super::Reason::name`]: `demoted` or `drifted`).
     pub reason: String,
     /// Per provider, in priority order: name, weight before, weight after, the evidence.
     pub providers: Vec<ProviderWeight>,
@@ -65,7 +65,7 @@ struct State {
     effective: Vec<u32>,
     overrides: Overrides,
     last_change: Option<Instant>,
-    last_demotion: Option<Instant>,
+    last_sick: Option<Instant>,
     last_evidence: Vec<Evidence>,
     history: VecDeque<WeightChange>,
 }
@@ -133,7 +133,7 @@ impl AdaptiveRouter {
                 effective: resting.clone(),
                 overrides: Overrides::default(),
                 last_change: None,
-                last_demotion: None,
+                last_sick: None,
                 last_evidence: vec![Evidence::default(); names.len()],
                 history: VecDeque::new(),
             }),
@@ -325,11 +325,14 @@ impl AdaptiveRouter {
                 evidence,
                 now,
                 last_change: state.last_change,
-                last_demotion: state.last_demotion,
+                last_sick: state.last_sick,
             },
             &self.settings,
         );
         state.last_evidence = evidence.to_vec();
+        if decision.verdicts.contains(&Verdict::Sick) {
+            state.last_sick = Some(now);
+        }
         if decision.reason.changed() {
             let change = WeightChange {
                 at: SystemTime::now(),
@@ -350,9 +353,6 @@ impl AdaptiveRouter {
                 "adaptive routing moved weight"
             );
             state.last_change = Some(now);
-            if matches!(decision.reason, Reason::Demoted { .. }) {
-                state.last_demotion = Some(now);
-            }
             state.learned = decision.weights.clone();
             state.effective = effective_weights(&state.learned, &state.overrides);
             if state.history.len() == HISTORY {

@@ -37,8 +37,8 @@ pub struct AdaptiveSettings {
     pub floor: u32,
     /// The least time between two changes of weights. Default 5 min.
     pub cooldown: Duration,
-    /// Time without any sick provider (since the last demotion) after which weights drift back
-    /// toward the resting weights, [`Self::step`] points per move. Default 15 min.
+    /// Time without any sick provider after which weights drift back toward the resting weights,
+    /// [`Self::step`] points per move (one move per [`Self::cooldown`]). Default 15 min.
     pub quiet_period: Duration,
 }
 
