@@ -694,7 +694,10 @@ mod tests {
         prop::collection::vec(0u32..100, n).prop_map(move |raw| lift_to_floor(resting_points(&raw), 5))
     }
 
-    fn case() -> impl Strategy<Value = (Vec<u32>, Vec<u32>, Vec<Evidence>, Option<u64>, Option<u64>)> {
+    /// Current and resting weights, evidence, seconds since the last change and since something was sick.
+    type Case = (Vec<u32>, Vec<u32>, Vec<Evidence>, Option<u64>, Option<u64>);
+
+    fn case() -> impl Strategy<Value = Case> {
         (1usize..8).prop_flat_map(|n| {
             (
                 weights_strategy(n),
@@ -733,15 +736,15 @@ mod tests {
             }
             if none_sick {
                 prop_assert!(!matches!(d.reason, Reason::Demoted { .. }), "demoted while none is sick");
-                for k in 0..current.len() {
-                    prop_assert!(d.weights[k].abs_diff(resting[k]) <= current[k].abs_diff(resting[k]));
+                for ((after, before), rest) in d.weights.iter().zip(&current).zip(&resting) {
+                    prop_assert!(after.abs_diff(*rest) <= before.abs_diff(*rest));
                 }
             }
             // A demotion lowers only sick providers and raises only healthy ones.
             if let Reason::Demoted { sick, healthy } = &d.reason {
-                for k in 0..current.len() {
-                    if d.weights[k] < current[k] { prop_assert!(sick.contains(&k)); }
-                    if d.weights[k] > current[k] { prop_assert!(healthy.contains(&k)); }
+                for (k, (after, before)) in d.weights.iter().zip(&current).enumerate() {
+                    if after < before { prop_assert!(sick.contains(&k)); }
+                    if after > before { prop_assert!(healthy.contains(&k)); }
                 }
             }
         }
