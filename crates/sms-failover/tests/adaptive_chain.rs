@@ -151,16 +151,20 @@ fn settings_out_of_range_are_refused() {
             .provider(ProviderEntry::new(Arc::new(StubSender::new("c"))))
             .build()
     };
-    let mut settings = AdaptiveSettings::default();
-    settings.floor = 34;
+    let settings = AdaptiveSettings {
+        floor: 34,
+        ..AdaptiveSettings::default()
+    };
     let error = build(settings).expect_err("3 x 34 > 100");
     assert_eq!(error.kind(), ErrorKind::Configuration);
     assert!(
         error.to_string().contains("floor of 34 points for 3 providers"),
         "{error}"
     );
-    let mut settings = AdaptiveSettings::default();
-    settings.floor = 0;
+    let settings = AdaptiveSettings {
+        floor: 0,
+        ..AdaptiveSettings::default()
+    };
     assert!(
         build(settings)
             .expect_err("floor 0")
@@ -175,7 +179,9 @@ fn settings_out_of_range_are_refused() {
             .to_string()
             .contains("old enough to judge")
     );
-    let mut settings = AdaptiveSettings::default();
-    settings.floor = 33;
+    let settings = AdaptiveSettings {
+        floor: 33,
+        ..AdaptiveSettings::default()
+    };
     assert!(build(settings).is_ok(), "3 x 33 fits");
 }

@@ -102,7 +102,10 @@ pub fn verdict(evidence: &Evidence, settings: &AdaptiveSettings) -> Verdict {
     match evidence.receipts {
         None => Verdict::Healthy,
         Some(counts) if counts.judged < settings.min_sample => Verdict::Unknown,
-        Some(counts) if f64::from(counts.late) >= settings.late_share * f64::from(counts.judged) => {
+        Some(counts)
+            if u64::from(counts.late) * 100
+                >= u64::from(settings.late_percent) * u64::from(counts.judged) =>
+        {
             Verdict::Sick
         }
         Some(_) => Verdict::Healthy,
@@ -208,7 +211,7 @@ pub struct Decision {
 /// Decides the next learned weights.
 ///
 /// 1. Each provider gets a [`verdict`]: sick on [`AdaptiveSettings::error_threshold`] send errors in
-///    the error window, or when at least [`AdaptiveSettings::late_share`] of its judged messages
+///    the error window, or when at least [`AdaptiveSettings::late_percent`] of its judged messages
 ///    (at least [`AdaptiveSettings::min_sample`] of them) are late; healthy on enough good evidence;
 ///    unknown otherwise.
 /// 2. Within [`AdaptiveSettings::cooldown`] of the last change, nothing changes.
@@ -549,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn the_late_share_threshold_is_inclusive() {
+    fn the_late_percent_threshold_is_inclusive() {
         let at = Evidence {
             send_errors: 0,
             receipts: Some(ReceiptCounts {

@@ -12,8 +12,7 @@ pub const TOTAL_POINTS: u32 = 100;
 /// 15 %, 10 points per move, 50 send errors in 60 s), with the fixes of issue #14: only messages old
 /// enough to judge are judged, failure receipts count as not delivered, a floor keeps probe traffic
 /// on every provider, and any number of providers.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdaptiveSettings {
     /// How often the decider looks at the evidence ([`crate::AdaptiveRouter::run`]). Default 60 s.
     pub interval: Duration,
@@ -22,9 +21,9 @@ pub struct AdaptiveSettings {
     /// A message not delivered within this time of its acceptance is late; messages younger than
     /// this are too young to judge and not counted. Default 5 min.
     pub late_after: Duration,
-    /// A provider whose judged messages are late (or failed) at least this share, from 0 to 1, is
-    /// sick. Default 0.15.
-    pub late_share: f64,
+    /// A provider whose judged messages are late (or failed) at least this percentage, 1 to 100,
+    /// is sick. Default 15.
+    pub late_percent: u32,
     /// Judged messages a provider needs before its receipts say anything. Default 20.
     pub min_sample: u32,
     /// The sliding window of send errors. Default 60 s.
@@ -48,7 +47,7 @@ impl Default for AdaptiveSettings {
             interval: Duration::from_secs(60),
             receipt_window: Duration::from_secs(15 * 60),
             late_after: Duration::from_secs(5 * 60),
-            late_share: 0.15,
+            late_percent: 15,
             min_sample: 20,
             error_window: Duration::from_secs(60),
             error_threshold: 50,
@@ -72,10 +71,10 @@ impl AdaptiveSettings {
                 self.receipt_window, self.late_after
             ));
         }
-        if !(self.late_share > 0.0 && self.late_share <= 1.0) {
+        if !(1..=100).contains(&self.late_percent) {
             return Err(format!(
-                "adaptive late_share must be in (0, 1], got {}",
-                self.late_share
+                "adaptive late_percent must be 1 to 100, got {}",
+                self.late_percent
             ));
         }
         if self.min_sample == 0 || self.error_threshold == 0 || self.step == 0 {
