@@ -287,12 +287,11 @@ impl FailoverSenderBuilder {
                 .iter()
                 .map(|e| (e.provider_name().to_owned(), e.weight))
                 .collect();
-            Some(Arc::new(AdaptiveRouter::new(
-                &weights,
-                self.adaptive,
-                self.clock.clone(),
-                self.receipts,
-            )?))
+            let mut router = AdaptiveRouter::new(&weights, self.adaptive, self.clock.clone(), self.receipts)?;
+            for entry in entries.iter().filter(|e| !e.sender.capabilities().receipt_push) {
+                router = router.without_receipts_from(entry.provider_name());
+            }
+            Some(Arc::new(router))
         } else {
             None
         };

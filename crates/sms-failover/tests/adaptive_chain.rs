@@ -1,13 +1,16 @@
 //! Adaptive routing through the chain: send errors move weight, operator overrides pick the first
-//! provider, bad settings are refused.
+//! provider, providers without receipts are judged on their errors, bad settings are refused.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sms_core::testkit::{StubOutcome, StubSender};
 use sms_core::{ErrorKind, Message, MessageSender, PhoneNumber};
-use sms_failover::adaptive::Reason;
+
+use sms_failover::adaptive::{Reason, ReceiptState, SentMessage, Verdict};
 use sms_failover::{
-    AdaptiveSettings, BreakerConfig, FailoverSender, ManualClock, ProviderEntry, RecipientLimits, Strategy,
+    AdaptiveSettings, BreakerConfig, FailoverSender, ManualClock, ProviderEntry, ReceiptEvidence,
+    RecipientLimits, Strategy,
 };
 
 fn chain(
@@ -61,7 +64,7 @@ async fn fifty_send_errors_in_a_minute_demote_a_provider() {
     }
     let decision = router.evaluate().await.expect("no receipt source to fail");
     assert_eq!(decision.reason, Reason::AtRest);
-    assert_eq!(decision.verdicts[0], sms_failover::adaptive::Verdict::Healthy);
+    assert_eq!(decision.verdicts[0], Verdict::Healthy);
     while a.calls().len() < 50 {
         send_many(&chain, 1).await;
         sends += 1;
@@ -184,4 +187,63 @@ fn settings_out_of_range_are_refused() {
         ..AdaptiveSettings::default()
     };
     assert!(build(settings).is_ok(), "3 x 33 fits");
+}
+
+/// Receipts as a fixed list.
+#[derive(Debug)]
+struct FixedReceipts(Vec<SentMessage>);
+
+#[async_trait::async_trait]
+impl ReceiptEvidence for FixedReceipts {
+    async fn sent_within(&self, _window: Duration) -> Result<Vec<SentMessage>, sms_core::Error> {
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_provider_without_receipts_is_judged_on_send_errors_alone() {
+    let pushing = |name: &str| {
+        let stub = StubSender::new(name);
+        let capabilities = stub.capabilities().clone().with_receipt_push();
+        Arc::new(stub.with_capabilities(capabilities))
+    };
+    let old = Duration::from_secs(600);
+    let mut messages = Vec::new();
+    for i in 0..50 {
+        let late = i % 5 < 2;
+        let a = if late {
+            ReceiptState::Pending
+        } else {
+            ReceiptState::Delivered(Duration::from_secs(3))
+        };
+        messages.push(SentMessage::new("a", old, a));
+        messages.push(SentMessage::new(
+            "b",
+            old,
+            ReceiptState::Delivered(Duration::from_secs(3)),
+        ));
+        // c sends no receipts: every message of it looks pending.
+        messages.push(SentMessage::new("c", old, ReceiptState::Pending));
+    }
+    let chain = FailoverSender::builder()
+        .strategy(Strategy::Adaptive)
+        .clock(Arc::new(ManualClock::new()))
+        .receipt_evidence(Arc::new(FixedReceipts(messages)))
+        .provider(ProviderEntry::new(pushing("a")))
+        .provider(ProviderEntry::new(pushing("b")))
+        .provider(ProviderEntry::new(Arc::new(StubSender::new("c"))))
+        .build()
+        .expect("valid chain");
+    let router = chain.adaptive_router().expect("adaptive");
+    let decision = router.evaluate().await.expect("evaluated");
+    assert_eq!(
+        decision.verdicts,
+        [Verdict::Sick, Verdict::Healthy, Verdict::Healthy]
+    );
+    assert_eq!(router.weights(), [24, 38, 38]);
+    assert_eq!(
+        router.snapshot()[2].evidence.receipts,
+        None,
+        "c's receipts say nothing"
+    );
 }

@@ -60,6 +60,13 @@ impl ReceiptEvidence for SimReceipts {
     }
 }
 
+/// A stub provider that says it pushes receipts (so that the router reads them).
+fn pushing_receipts(name: &str) -> Arc<StubSender> {
+    let stub = StubSender::new(name);
+    let capabilities = stub.capabilities().clone().with_receipt_push();
+    Arc::new(stub.with_capabilities(capabilities))
+}
+
 fn clock_time(minute: u64) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
@@ -80,9 +87,9 @@ async fn a_provider_delivering_late_loses_traffic_down_to_the_floor_and_gets_it_
         .random_seed(14)
         .recipient_limits(RecipientLimits::disabled())
         .without_idempotency()
-        .provider(ProviderEntry::new(Arc::new(StubSender::new("a"))))
-        .provider(ProviderEntry::new(Arc::new(StubSender::new("b"))))
-        .provider(ProviderEntry::new(Arc::new(StubSender::new("c"))))
+        .provider(ProviderEntry::new(pushing_receipts("a")))
+        .provider(ProviderEntry::new(pushing_receipts("b")))
+        .provider(ProviderEntry::new(pushing_receipts("c")))
         .build()
         .expect("valid chain");
     let router = chain.adaptive_router().expect("adaptive chain").clone();

@@ -82,6 +82,8 @@ pub struct AdaptiveRouter {
     settings: AdaptiveSettings,
     clock: Arc<dyn Clock>,
     receipts: Option<Arc<dyn ReceiptEvidence>>,
+    /// Per provider: false when it sends no receipts, so that its receipts say nothing.
+    has_receipts: Vec<bool>,
     errors: Vec<Mutex<VecDeque<Instant>>>,
     state: Mutex<State>,
 }
@@ -127,6 +129,7 @@ impl AdaptiveRouter {
         let resting = lift_to_floor(resting_points(&configured), settings.floor);
         let names: Vec<String> = providers.iter().map(|(n, _)| n.clone()).collect();
         Ok(Self {
+            has_receipts: vec![true; names.len()],
             errors: names.iter().map(|_| Mutex::new(VecDeque::new())).collect(),
             state: Mutex::new(State {
                 learned: resting.clone(),
@@ -143,6 +146,17 @@ impl AdaptiveRouter {
             clock,
             receipts,
         })
+    }
+
+    /// Judges `provider` on its send errors alone: it sends no delivery receipts (its messages would
+    /// otherwise all look undelivered). The chain does this for every provider whose capabilities
+    /// have no [`sms_core::Capabilities::receipt_push`].
+    #[must_use]
+    pub fn without_receipts_from(mut self, provider: &str) -> Self {
+        if let Some(index) = self.names.iter().position(|n| n == provider) {
+            self.has_receipts[index] = false;
+        }
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -309,7 +323,7 @@ impl AdaptiveRouter {
         let evidence: Vec<Evidence> = (0..self.names.len())
             .map(|i| Evidence {
                 send_errors: errors[i],
-                receipts: receipts.as_ref().map(|r| r[i]),
+                receipts: receipts.as_ref().filter(|_| self.has_receipts[i]).map(|r| r[i]),
             })
             .collect();
         Ok(self.apply(&evidence, now))
