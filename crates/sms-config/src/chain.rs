@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use sms_core::AmbiguityPolicy;
 pub use sms_failover::LimitScope;
+use sms_failover::adaptive::TOTAL_POINTS;
 use sms_failover::{
-    BreakerConfig, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder, RecipientLimits, RetryPolicy, Strategy,
+    AdaptiveSettings, BreakerConfig, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder, RecipientLimits,
+    RetryPolicy, Strategy,
 };
 
 use crate::error::{ConfigError, ConfigErrorKind};
@@ -40,6 +42,8 @@ pub struct ChainConfig {
     pub health_window: usize,
     /// Seed of the random choices (tests only; unset in production).
     pub random_seed: Option<u64>,
+    /// How `strategy = "adaptive"` judges providers and moves weight (`[chain.adaptive]`).
+    pub adaptive: AdaptiveSettings,
 }
 
 impl Default for ChainConfig {
@@ -54,6 +58,7 @@ impl Default for ChainConfig {
             part_concurrency: DEFAULT_PART_CONCURRENCY,
             health_window: DEFAULT_HEALTH_WINDOW,
             random_seed: None,
+            adaptive: AdaptiveSettings::default(),
         }
     }
 }
@@ -68,7 +73,8 @@ impl ChainConfig {
             .circuit_breaker(self.breaker)
             .recipient_limits(self.limits.clone())
             .part_concurrency(self.part_concurrency)
-            .health_window(self.health_window);
+            .health_window(self.health_window)
+            .adaptive(self.adaptive.clone());
         if let Some(seed) = self.random_seed {
             builder = builder.random_seed(seed);
         }
@@ -76,7 +82,7 @@ impl ChainConfig {
     }
 }
 
-const CHAIN_KEYS: [&str; 8] = [
+const CHAIN_KEYS: [&str; 9] = [
     "strategy",
     "ambiguity",
     "part_concurrency",
@@ -85,6 +91,7 @@ const CHAIN_KEYS: [&str; 8] = [
     "retry",
     "breaker",
     "limits",
+    "adaptive",
 ];
 
 /// Reads `[chain]` (an absent section reads as an empty one: every default).
@@ -97,6 +104,7 @@ pub(crate) fn read(mut r: Reader<'_>) -> Result<(ChainConfig, toml::Table), Conf
             ("priority", Strategy::Priority),
             ("weighted-random", Strategy::WeightedRandom),
             ("round-robin", Strategy::RoundRobin),
+            ("adaptive", Strategy::Adaptive),
         ],
         Strategy::Priority,
         "priority",
@@ -116,6 +124,7 @@ pub(crate) fn read(mut r: Reader<'_>) -> Result<(ChainConfig, toml::Table), Conf
     let retry = read_retry(&mut r)?;
     let breaker = read_breaker(&mut r)?;
     let (limits, limit_scope) = read_limits(&mut r)?;
+    let adaptive = read_adaptive(&mut r)?;
     let config = ChainConfig {
         strategy,
         ambiguity,
@@ -126,8 +135,66 @@ pub(crate) fn read(mut r: Reader<'_>) -> Result<(ChainConfig, toml::Table), Conf
         part_concurrency,
         health_window,
         random_seed,
+        adaptive,
     };
     Ok((config, r.finish()))
+}
+
+fn read_adaptive(r: &mut Reader<'_>) -> Result<AdaptiveSettings, ConfigError> {
+    let d = AdaptiveSettings::default();
+    let mut t = sub(r, "adaptive")?;
+    t.allow_only(&[
+        "interval",
+        "receipt_window",
+        "late_after",
+        "late_percent",
+        "min_sample",
+        "error_window",
+        "error_threshold",
+        "step",
+        "floor",
+        "cooldown",
+        "quiet_period",
+    ])?;
+    let interval = t.duration_or("interval", d.interval, true)?;
+    let receipt_window = t.duration_or("receipt_window", d.receipt_window, true)?;
+    let late_after = t.duration_or("late_after", d.late_after, true)?;
+    if receipt_window <= late_after {
+        return Err(t.invalid(
+            "receipt_window",
+            "must be longer than late_after: no message in it would be old enough to judge",
+        ));
+    }
+    let late_percent = t.u32_or("late_percent", d.late_percent, 1)?;
+    if late_percent > 100 {
+        return Err(t.invalid("late_percent", "must be 1 to 100"));
+    }
+    let min_sample = t.u32_or("min_sample", d.min_sample, 1)?;
+    let error_window = t.duration_or("error_window", d.error_window, true)?;
+    let error_threshold = t.u32_or("error_threshold", d.error_threshold, 1)?;
+    let step = t.u32_or("step", d.step, 1)?;
+    if step > TOTAL_POINTS {
+        return Err(t.invalid("step", "is points of 100: at most 100"));
+    }
+    let floor = t.u32_or("floor", d.floor, 1)?;
+    if floor > TOTAL_POINTS {
+        return Err(t.invalid("floor", "is points of 100: at most 100"));
+    }
+    let settings = AdaptiveSettings {
+        interval,
+        receipt_window,
+        late_after,
+        late_percent,
+        min_sample,
+        error_window,
+        error_threshold,
+        step,
+        floor,
+        cooldown: t.duration_or("cooldown", d.cooldown, false)?,
+        quiet_period: t.duration_or("quiet_period", d.quiet_period, false)?,
+    };
+    r.put("adaptive", t.finish());
+    Ok(settings)
 }
 
 fn sub<'a>(r: &mut Reader<'a>, key: &str) -> Result<Reader<'a>, ConfigError> {
@@ -308,6 +375,68 @@ mod tests {
             ChainConfig::default(),
             "an empty section is every default"
         );
+    }
+
+    /// Every adaptive setting is read from `[chain.adaptive]`; an empty section is the defaults.
+    #[test]
+    fn every_adaptive_setting_is_configurable() {
+        let config = read_text(
+            "strategy = \"adaptive\"\n[adaptive]\ninterval = \"30s\"\nreceipt_window = \"20m\"\n\
+             late_after = \"4m\"\nlate_percent = 20\nmin_sample = 30\nerror_window = \"2m\"\n\
+             error_threshold = 40\nstep = 5\nfloor = 2\ncooldown = \"3m\"\nquiet_period = \"10m\"\n",
+        );
+        assert_eq!(config.strategy, Strategy::Adaptive);
+        let AdaptiveSettings {
+            interval,
+            receipt_window,
+            late_after,
+            late_percent,
+            min_sample,
+            error_window,
+            error_threshold,
+            step,
+            floor,
+            cooldown,
+            quiet_period,
+        } = config.adaptive;
+        let min = |m: u64| Duration::from_secs(60 * m);
+        assert_eq!(
+            (interval, receipt_window, late_after),
+            (Duration::from_secs(30), min(20), min(4))
+        );
+        assert_eq!(
+            (late_percent, min_sample, error_threshold, step, floor),
+            (20, 30, 40, 5, 2)
+        );
+        assert_eq!((error_window, cooldown, quiet_period), (min(2), min(3), min(10)));
+        assert_eq!(read_text("[adaptive]\n").adaptive, AdaptiveSettings::default());
+    }
+
+    /// Bad adaptive values name their key and place.
+    #[test]
+    fn bad_adaptive_values_are_refused_with_their_place() {
+        let read_err = |text: &str| {
+            let src = Source::new(None, text.to_owned());
+            let root = crate::tree::parse(&src).unwrap();
+            let node = Node {
+                value: Value::Table(root),
+                origin: Origin::File(None),
+            };
+            read(Reader::new(&src, "chain".to_owned(), &node).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let error = read_err("[adaptive]\nreceipt_window = \"5m\"\n");
+        assert!(
+            error.contains("chain.adaptive.receipt_window") && error.contains("old enough to judge"),
+            "{error}"
+        );
+        let error = read_err("[adaptive]\nlate_percent = 101\n");
+        assert!(error.contains("chain.adaptive.late_percent"), "{error}");
+        let error = read_err("[adaptive]\nfloor = 0\n");
+        assert!(error.contains("chain.adaptive.floor"), "{error}");
+        let error = read_err("[adaptive]\nflor = 3\n");
+        assert!(error.contains("flor"), "{error}");
     }
 
     /// Both scopes of the limits can be chosen, and the chosen one reaches the chain's limits.

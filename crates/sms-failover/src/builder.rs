@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sms_core::{AmbiguityPolicy, Capabilities, Error, ErrorKind, InboundMode, Operation};
 
+use crate::adaptive::{AdaptiveRouter, AdaptiveSettings, ReceiptEvidence};
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::clock::{Clock, SystemClock};
 use crate::health::HealthRecorder;
@@ -58,6 +59,8 @@ pub struct FailoverSenderBuilder {
     seed: Option<u64>,
     health_window: usize,
     part_concurrency: usize,
+    adaptive: AdaptiveSettings,
+    receipts: Option<Arc<dyn ReceiptEvidence>>,
 }
 
 impl Default for FailoverSenderBuilder {
@@ -79,6 +82,8 @@ impl Default for FailoverSenderBuilder {
             seed: None,
             health_window: DEFAULT_HEALTH_WINDOW,
             part_concurrency: DEFAULT_PART_CONCURRENCY,
+            adaptive: AdaptiveSettings::default(),
+            receipts: None,
         }
     }
 }
@@ -248,13 +253,30 @@ impl FailoverSenderBuilder {
         self
     }
 
+    /// Sets how [`Strategy::Adaptive`] judges providers and moves weight (default
+    /// [`AdaptiveSettings::default`]); ignored by the other strategies.
+    #[must_use]
+    pub fn adaptive(mut self, settings: AdaptiveSettings) -> Self {
+        self.adaptive = settings;
+        self
+    }
+
+    /// Sets where [`Strategy::Adaptive`] reads delivery receipts (default: none, so that only send
+    /// errors move weight), such as the message store.
+    #[must_use]
+    pub fn receipt_evidence(mut self, source: Arc<dyn ReceiptEvidence>) -> Self {
+        self.receipts = Some(source);
+        self
+    }
+
     /// Builds the chain.
     ///
     /// # Errors
     /// [`ErrorKind::Configuration`] when there is no provider, two providers share a name, a policy
     /// value is out of range (zero attempts, deadline, failure threshold, limit count or period, or
     /// health window, part concurrency or slow-call threshold; a zero attempt timeout; a deadline or attempt timeout longer than a day), or
-    /// [`Strategy::WeightedRandom`] is chosen with every weight 0.
+    /// [`Strategy::WeightedRandom`] is chosen with every weight 0, or [`Strategy::Adaptive`]'s settings
+    /// are out of range ([`AdaptiveSettings`]).
     pub fn build(self) -> Result<FailoverSender, Error> {
         self.check()?;
         let limiter = self
@@ -272,6 +294,19 @@ impl FailoverSenderBuilder {
         let mut entries = self.entries;
         // Stable: equal priorities keep the order they were added in.
         entries.sort_by_key(|e| e.priority);
+        let adaptive = if self.strategy == Strategy::Adaptive {
+            let weights: Vec<(String, u32)> = entries
+                .iter()
+                .map(|e| (e.provider_name().to_owned(), e.weight))
+                .collect();
+            let mut router = AdaptiveRouter::new(&weights, self.adaptive, self.clock.clone(), self.receipts)?;
+            for entry in entries.iter().filter(|e| !e.sender.capabilities().receipt_push) {
+                router = router.without_receipts_from(entry.provider_name());
+            }
+            Some(Arc::new(router))
+        } else {
+            None
+        };
         let providers: Vec<Provider> = entries
             .into_iter()
             .map(|entry| Provider {
@@ -304,6 +339,7 @@ impl FailoverSenderBuilder {
             shared: self.shared,
             capabilities,
             part_concurrency: self.part_concurrency,
+            adaptive,
         }))
     }
 

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod adaptive;
 mod breaker;
 mod builder;
 mod clock;
@@ -14,6 +15,7 @@ mod sender;
 pub mod state;
 mod strategy;
 
+pub use adaptive::{AdaptiveRouter, AdaptiveSettings, ReceiptEvidence};
 pub use breaker::{BreakerConfig, BreakerState, DEFAULT_FAILURE_THRESHOLD};
 pub use builder::{DEFAULT_IDEMPOTENCY_RETENTION, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};

@@ -11,6 +11,7 @@ use sms_core::{
 };
 use tracing::Instrument;
 
+use crate::adaptive::AdaptiveRouter;
 use crate::builder::FailoverSenderBuilder;
 use crate::delivery::Delivery;
 use crate::health::ProviderHealth;
@@ -48,6 +49,8 @@ pub(crate) struct Chain {
     pub(crate) capabilities: Capabilities,
     /// Requests in flight at once to one provider for one message's batch parts.
     pub(crate) part_concurrency: usize,
+    /// The learned weights under [`crate::Strategy::Adaptive`].
+    pub(crate) adaptive: Option<Arc<AdaptiveRouter>>,
 }
 
 /// A [`MessageSender`] that sends each message once, through the first provider that takes it.
@@ -95,6 +98,12 @@ impl FailoverSender {
             .iter()
             .map(Provider::health_snapshot)
             .collect()
+    }
+
+    /// The adaptive router whose weights pick the first provider, under [`crate::Strategy::Adaptive`]:
+    /// spawn its [`AdaptiveRouter::run`], read its weights, pin or drain a provider.
+    pub fn adaptive_router(&self) -> Option<&Arc<AdaptiveRouter>> {
+        self.chain.adaptive.as_ref()
     }
 
     /// The providers' names, in priority order.

@@ -16,6 +16,11 @@ pub enum Strategy {
     WeightedRandom,
     /// Rotate the first provider from one message to the next.
     RoundRobin,
+    /// Start with a provider picked at random in proportion to weights learned from its send errors
+    /// and delivery receipts ([`crate::adaptive`]): a provider that delivers late or fails loses
+    /// traffic to the healthy ones, down to a floor that keeps probing it, and gets it back when all
+    /// is well. Settings: [`crate::FailoverSenderBuilder::adaptive`].
+    Adaptive,
 }
 
 /// Computes provider orders; holds the rotation counter and the random source.
@@ -48,7 +53,7 @@ impl Router {
             Strategy::RoundRobin => {
                 Some(candidates[self.next.fetch_add(1, Ordering::Relaxed) % candidates.len()])
             }
-            Strategy::WeightedRandom => {
+            Strategy::WeightedRandom | Strategy::Adaptive => {
                 let total: u64 = candidates.iter().map(|&i| u64::from(weight(i))).sum();
                 if total == 0 {
                     None

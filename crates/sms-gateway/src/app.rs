@@ -69,7 +69,9 @@ impl AppState {
         let mut builder = config
             .chain()
             .builder()
-            .suppression_list(state)
+            .suppression_list(state.clone())
+            // Under `strategy = "adaptive"` the receipts recorded here move the weights.
+            .receipt_evidence(state)
             .idempotency_retention(config.state().idempotency_retention);
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());

@@ -158,6 +158,27 @@ async fn metrics(State(state): State<AppState>) -> Response {
             h.success_rate
         );
     }
+    if let Some(router) = state.chain().adaptive_router() {
+        let _ = writeln!(out, "# TYPE sms_provider_weight gauge");
+        for w in router.snapshot() {
+            // The routing weight (points of 100, overrides applied) and the resting one.
+            let _ = writeln!(
+                out,
+                "sms_provider_weight{{provider=\"{}\"}} {}",
+                escape(&w.name),
+                w.after
+            );
+        }
+        let _ = writeln!(out, "# TYPE sms_provider_resting_weight gauge");
+        for w in router.snapshot() {
+            let _ = writeln!(
+                out,
+                "sms_provider_resting_weight{{provider=\"{}\"}} {}",
+                escape(&w.name),
+                w.resting
+            );
+        }
+    }
     match state.store().outbox_depth().await {
         Ok(depth) => {
             let _ = writeln!(out, "# TYPE sms_outbox_depth gauge\nsms_outbox_depth {depth}");

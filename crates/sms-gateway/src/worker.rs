@@ -32,7 +32,18 @@ pub(crate) fn spawn(state: &AppState, count: usize, stop: &watch::Receiver<bool>
         })
         .collect();
     tasks.push(tokio::spawn(sweep(state.clone(), stop.clone())));
+    if let Some(router) = state.chain().adaptive_router() {
+        tasks.push(tokio::spawn(adapt(router.clone(), stop.clone())));
+    }
     tasks
+}
+
+/// Adaptive routing's decider: judges the evidence every interval until the gateway stops.
+async fn adapt(router: std::sync::Arc<sms_failover::AdaptiveRouter>, mut stop: watch::Receiver<bool>) {
+    tokio::select! {
+        () = router.run() => {}
+        _ = stop.wait_for(|stop| *stop) => {}
+    }
 }
 
 async fn work(state: AppState, worker: String, mut stop: watch::Receiver<bool>) {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::Product;
+use crate::delivery::DeliveryProfile;
 use crate::faults::Fault;
 use crate::params::Charset;
 use crate::pushes::{self, PushJob};
@@ -21,6 +22,18 @@ struct BalanceChange {
     product: Product,
     account: String,
     amount: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryChange {
+    product: Product,
+    #[serde(default)]
+    delays: Vec<crate::delivery::DelayBand>,
+    #[serde(default)]
+    failed: f64,
+    #[serde(default)]
+    lost: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,10 +104,36 @@ pub(crate) fn answer(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Reply 
             shared.clear_faults();
             ok()
         }
+        (&Method::GET, "/_sandbox/delivery") => {
+            let profiles: serde_json::Map<String, serde_json::Value> = shared
+                .delivery_profiles()
+                .into_iter()
+                .map(|(product, profile)| (product.name().to_owned(), json!(profile)))
+                .collect();
+            Reply::json(StatusCode::OK, &serde_json::Value::Object(profiles))
+        }
+        (&Method::POST, "/_sandbox/delivery") => match parse::<DeliveryChange>(body) {
+            Ok(change) => match shared.set_delivery(
+                change.product,
+                DeliveryProfile {
+                    delays: change.delays,
+                    failed: change.failed,
+                    lost: change.lost,
+                },
+            ) {
+                Ok(()) => ok(),
+                Err(why) => error(StatusCode::BAD_REQUEST, &why),
+            },
+            Err(reply) => reply,
+        },
+        (&Method::DELETE, "/_sandbox/delivery") => {
+            shared.clear_delivery();
+            ok()
+        }
         (
             _,
             "/_sandbox/messages" | "/_sandbox/pushes" | "/_sandbox/requests" | "/_sandbox/reset"
-            | "/_sandbox/balance" | "/_sandbox/inbound" | "/_sandbox/faults",
+            | "/_sandbox/balance" | "/_sandbox/inbound" | "/_sandbox/faults" | "/_sandbox/delivery",
         ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
         _ => error(StatusCode::NOT_FOUND, "no such control endpoint"),
     }

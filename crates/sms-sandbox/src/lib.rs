@@ -5,6 +5,7 @@
 mod clock;
 mod config;
 mod control;
+mod delivery;
 mod error;
 mod faults;
 mod multipart;
@@ -24,6 +25,7 @@ pub use config::{
     DEFAULT_JUXIANG_SERVICE_CODE, DEFAULT_KEY, DEFAULT_MMS_PACKAGE_ID, DEFAULT_MMS_PRODUCT_ID, Product,
     SandboxConfig,
 };
+pub use delivery::{DelayBand, DeliveryProfile};
 pub use error::SandboxError;
 pub use faults::{Fault, FaultKind, FaultTarget};
 pub use records::{InboundReply, PushKind, RecordedMessage, RecordedPush};

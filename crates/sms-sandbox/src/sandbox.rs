@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Account, Product, SandboxConfig};
+use crate::delivery::DeliveryProfile;
 use crate::error::SandboxError;
 use crate::faults::Fault;
 use crate::records::{InboundReply, RecordedMessage, RecordedPush};
@@ -175,6 +176,21 @@ impl Sandbox {
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.shared.clear_faults();
+    }
+
+    /// Sets how `product`'s receipts behave from now on (also `POST /_sandbox/delivery`): their delay
+    /// distribution, the share that say undelivered, and the share that never come, while the
+    /// product keeps accepting every message. Applies to the products that push receipts (ihuyi).
+    ///
+    /// # Errors
+    /// The profile's check ([`DeliveryProfile::check`]) names a bad value; nothing changes then.
+    pub fn set_delivery(&self, product: Product, profile: DeliveryProfile) -> Result<(), String> {
+        self.shared.set_delivery(product, profile)
+    }
+
+    /// Every product back to the configured receipt delay and undelivered ratio.
+    pub fn clear_delivery(&self) {
+        self.shared.clear_delivery();
     }
 
     /// Injects a handset reply: queued for Juxiang `readsms.asp`, and pushed to the product's

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::{Account, Product, SandboxConfig};
+use crate::delivery::{DeliveryProfile, ReceiptFate};
 use crate::faults::{Fault, FaultDecision, FaultSet};
 use crate::records::{InboundReply, RecordedMessage, RecordedPush};
 
@@ -22,6 +23,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     faults: Mutex<FaultSet>,
     faults_active: AtomicBool,
+    /// Per product, how receipts behave (none: the configured delay and undelivered ratio).
+    delivery: Mutex<std::collections::BTreeMap<Product, DeliveryProfile>>,
+    delivery_rng: Mutex<fastrand::Rng>,
     requests: [AtomicU64; 5],
     pushes: Mutex<Vec<RecordedPush>>,
     push_count: watch::Sender<usize>,
@@ -37,6 +41,8 @@ impl Shared {
             state: Mutex::new(state),
             faults: Mutex::new(FaultSet::default()),
             faults_active: AtomicBool::new(false),
+            delivery: Mutex::new(std::collections::BTreeMap::new()),
+            delivery_rng: Mutex::new(fastrand::Rng::new()),
             requests: Default::default(),
             pushes: Mutex::new(Vec::new()),
             push_count: watch::Sender::new(0),
@@ -63,6 +69,47 @@ impl Shared {
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         faults.push(fault);
         self.faults_active.store(!faults.is_empty(), Ordering::Release);
+    }
+
+    /// Sets how `product`'s receipts behave.
+    ///
+    /// # Errors
+    /// The profile's own check ([`DeliveryProfile::check`]).
+    pub(crate) fn set_delivery(&self, product: Product, profile: DeliveryProfile) -> Result<(), String> {
+        profile.check()?;
+        self.delivery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(product, profile);
+        Ok(())
+    }
+
+    /// Every product's profile.
+    pub(crate) fn delivery_profiles(&self) -> std::collections::BTreeMap<Product, DeliveryProfile> {
+        self.delivery.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Back to the configured receipts for every product.
+    pub(crate) fn clear_delivery(&self) {
+        self.delivery.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The fate of one accepted message's receipt: from the product's profile, or else the
+    /// configured delay and undelivered ratio.
+    pub(crate) fn receipt_fate(&self, product: Product) -> ReceiptFate {
+        let profiles = self.delivery.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rng = self.delivery_rng.lock().unwrap_or_else(|e| e.into_inner());
+        match profiles.get(&product) {
+            Some(profile) => profile.roll(&mut rng),
+            None => {
+                let delay = self.config.receipt_delay();
+                if rng.f64() >= self.config.undelivered_ratio {
+                    ReceiptFate::Delivered(delay)
+                } else {
+                    ReceiptFate::Undelivered(delay)
+                }
+            }
+        }
     }
 
     pub(crate) fn clear_faults(&self) {
@@ -100,7 +147,7 @@ impl Shared {
         self.pushes()
     }
 
-    /// Forgets messages, faults, counters, pushes and queued replies; accounts back to configured.
+    /// Forgets messages, faults, delivery profiles, counters, pushes and queued replies; accounts back to configured.
     pub(crate) fn reset(&self) {
         {
             let mut state = self.state();
@@ -109,6 +156,7 @@ impl Shared {
             state.generation = generation;
         }
         self.clear_faults();
+        self.clear_delivery();
         for counter in &self.requests {
             counter.store(0, Ordering::Relaxed);
         }

@@ -1025,6 +1025,37 @@ macro_rules! impl_message_store {
                 Ok(counts)
             }
 
+            async fn sent_within(&self, window: Duration) -> Result<Vec<sms_failover::adaptive::SentMessage>> {
+                use sms_failover::adaptive::{ReceiptState, SentMessage};
+                let now = self.options.now();
+                let rows = sqlx::query(
+                    "SELECT provider, status, outcome_at, final_at FROM recipients \
+                     WHERE status IN ('accepted', 'delivered', 'undelivered', 'expired') \
+                     AND outcome_at >= $1 AND provider IS NOT NULL",
+                )
+                .bind(now - millis(window))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("reading delivery evidence"))?;
+                let since = |from: Millis, to: Millis| Duration::from_millis(u64::try_from(to - from).unwrap_or(0));
+                rows.into_iter()
+                    .map(|row| {
+                        let get = db("reading delivery evidence");
+                        let provider: String = row.try_get("provider").map_err(get)?;
+                        let status: String = row.try_get("status").map_err(db("reading delivery evidence"))?;
+                        let accepted: Millis = row.try_get("outcome_at").map_err(db("reading delivery evidence"))?;
+                        let final_at: Option<Millis> =
+                            row.try_get("final_at").map_err(db("reading delivery evidence"))?;
+                        let receipt = match (text_status(&status)?, final_at) {
+                            (Status::Delivered, Some(at)) => ReceiptState::Delivered(since(accepted, at)),
+                            (Status::Undelivered, _) => ReceiptState::Failed,
+                            _ => ReceiptState::Pending,
+                        };
+                        Ok(SentMessage::new(provider, since(accepted, now), receipt))
+                    })
+                    .collect()
+            }
+
             async fn purge(&self, age: Duration) -> Result<u64> {
                 let cutoff = self.options.now() - millis(age);
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;

@@ -70,6 +70,7 @@ where
     interrupted_direct_send_becomes_unknown_and_accepted_expires(&env).await;
     bulk_counts(&env).await;
     retention_purges_and_redacts(&env).await;
+    delivery_evidence_reports_accepted_messages_and_their_receipts(&env).await;
     let digest_env = Env {
         store: open(StoreOptions {
             content: ContentMode::DigestOnly,
@@ -639,6 +640,57 @@ pub async fn interrupted_direct_send_becomes_unknown_and_accepted_expires(env: &
         env.store.record_outcomes(&[ok]).await.unwrap(),
         1,
         "a late real outcome replaces unknown"
+    );
+}
+
+/// The evidence of adaptive routing: accepted recipients within the window with their age and
+/// receipt (delivered after how long, undelivered as failed, none yet as pending); refused ones and
+/// those older than the window are left out.
+pub async fn delivery_evidence_reports_accepted_messages_and_their_receipts(env: &Env) {
+    use sms_failover::adaptive::{ReceiptState, SentMessage};
+    let provider = format!("evidence-{}", crate::new_id());
+    let ours = |all: Vec<SentMessage>| {
+        let mut ours: Vec<(Duration, ReceiptState)> = all
+            .into_iter()
+            .filter(|m| m.provider == provider)
+            .map(|m| (m.age, m.receipt))
+            .collect();
+        ours.sort_by_key(|(age, receipt)| (*age, format!("{receipt:?}")));
+        ours
+    };
+    let (a, b, c, d) = (number(), number(), number(), number());
+    let ids = [pid(), pid(), pid()];
+    let mut outcomes = Vec::new();
+    for (to, id) in [&a, &b, &c].into_iter().zip(&ids) {
+        let record = sent(env, Message::text(to.clone(), "evidence")).await;
+        outcomes.push(accepted(&record, to, &provider, id));
+    }
+    let refused = sent(env, Message::text(d.clone(), "refused")).await;
+    let mut failed = OutcomeUpdate::new(&refused.id, d.e164(), Status::Failed);
+    failed.provider = Some(provider.clone());
+    outcomes.push(failed);
+    env.store.record_outcomes(&outcomes).await.unwrap();
+    env.clock.advance(Duration::from_secs(60));
+    let delivered = report(&provider, &ids[0], &a, DeliveryStatus::Delivered, "DELIVRD");
+    let undelivered = report(&provider, &ids[1], &b, DeliveryStatus::Undelivered, "UNDELIV");
+    env.store
+        .record_receipts(&[delivered, undelivered])
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(5 * 60));
+    let six = Duration::from_secs(6 * 60);
+    assert_eq!(
+        ours(env.store.sent_within(Duration::from_secs(15 * 60)).await.unwrap()),
+        [
+            (six, ReceiptState::Delivered(Duration::from_secs(60))),
+            (six, ReceiptState::Failed),
+            (six, ReceiptState::Pending),
+        ]
+    );
+    assert_eq!(
+        ours(env.store.sent_within(Duration::from_secs(5 * 60)).await.unwrap()),
+        [],
+        "older than the window"
     );
 }
 

@@ -11,6 +11,7 @@ mod common;
 #[cfg(feature = "testkit")]
 pub mod conformance;
 mod error;
+mod evidence;
 mod migrate;
 mod model;
 pub mod normalise;

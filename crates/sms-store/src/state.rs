@@ -34,7 +34,12 @@ impl StoreState {
         Self { store }
     }
 
-    fn unavailable(&self, check: &str, error: StoreError) -> Error {
+    /// The store.
+    pub(crate) fn store(&self) -> &Arc<dyn MessageStore> {
+        &self.store
+    }
+
+    pub(crate) fn unavailable(&self, check: &str, error: StoreError) -> Error {
         let backend = match self.store.backend() {
             crate::Backend::Sqlite => "sqlite",
             crate::Backend::Postgres => "postgres",

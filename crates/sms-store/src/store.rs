@@ -154,4 +154,10 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Blanks the content of messages and the text of replies older than `age`; digests stay.
     /// Returns rows redacted.
     async fn redact(&self, age: Duration) -> Result<u64>;
+
+    /// Recipients a provider accepted within `window` before now, with their age and what their
+    /// receipts say (delivered and after how long, undelivered as failed, accepted or expired as
+    /// pending): the evidence of adaptive routing ([`crate::StoreState`] is its
+    /// `sms_failover::ReceiptEvidence`). Outcomes never accepted (failed, unknown) are left out.
+    async fn sent_within(&self, window: Duration) -> Result<Vec<sms_failover::adaptive::SentMessage>>;
 }

@@ -125,7 +125,11 @@ impl<'a> Delivery<'a> {
         let candidates: Vec<usize> = (0..chain.providers.len())
             .filter(|&i| chain.providers[i].capabilities().supports(kind))
             .collect();
-        let order = chain.router.order(&candidates, |i| chain.providers[i].weight);
+        let learned = chain.adaptive.as_ref().map(|router| router.weights());
+        let order = chain.router.order(&candidates, |i| match &learned {
+            Some(weights) => weights[i],
+            None => chain.providers[i].weight,
+        });
         let first = order.first().map(|&i| &chain.providers[i]);
         let reserved = match self.start(first).await {
             Start::Go { reserved } => reserved,

@@ -146,6 +146,14 @@ impl Delivery<'_> {
             self.shared_report(provider, shared_probe || report == SharedReport::Trip, report)
                 .await;
             provider.health.record(answer.result.is_ok(), answer.elapsed);
+            if let Some(router) = &self.chain.adaptive {
+                let fault = answer
+                    .result
+                    .as_ref()
+                    .err()
+                    .is_some_and(crate::breaker::counts_as_failure);
+                router.record_send(&provider.name, fault);
+            }
             let error = match answer.result {
                 Ok(receipt) => {
                     let (again, retry_after) = self.absorb(turn, &recipients, receipt, answer.elapsed);

@@ -8,6 +8,7 @@ use hyper::StatusCode;
 use super::{Ctx, Outcome, ip_allowed, md5_hex};
 use crate::clock;
 use crate::config::{Account, Product};
+use crate::delivery::ReceiptFate;
 use crate::params::{Charset, Params};
 use crate::pushes::PushJob;
 use crate::records::{PushKind, RecordedMessage};
@@ -363,7 +364,8 @@ fn submit(
         })
         .map(|t| t.id.clone());
     let config = &ctx.shared.config;
-    let delivered = fastrand::f64() >= config.undelivered_ratio;
+    let fate = ctx.shared.receipt_fate(product);
+    let delivered = matches!(fate, ReceiptFate::Delivered(_));
     state.record(RecordedMessage {
         product,
         account: account.account.clone(),
@@ -379,12 +381,12 @@ fn submit(
         delivered,
         sender_number: None,
     });
-    if let Some(url) = &config.receipt_url {
-        let (code, msg) = if delivered {
-            ("2", "DELIVRD")
-        } else {
-            ("0", "UNDELIV")
-        };
+    let receipt = match fate {
+        ReceiptFate::Delivered(delay) => Some(("2", "DELIVRD", delay)),
+        ReceiptFate::Undelivered(delay) => Some(("0", "UNDELIV", delay)),
+        ReceiptFate::Lost => None,
+    };
+    if let (Some(url), Some((code, msg, delay))) = (&config.receipt_url, receipt) {
         pushes.push(PushJob {
             kind: PushKind::Receipt,
             product,
@@ -396,7 +398,7 @@ fn submit(
                 ("smsid".to_owned(), id.clone()),
             ],
             charset: Charset::Utf8,
-            delay: config.receipt_delay(),
+            delay,
             expect_zero: false,
             stamp_report_time: true,
             generation: state.generation,
