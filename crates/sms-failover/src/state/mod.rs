@@ -1,4 +1,4 @@
-//! The state a chain consults before and after sending, behind four traits so that several instances
+//! The state a chain consults before and after sending, behind five traits so that several instances
 //! of an application can share it (the `sms-redis` crate implements them on Redis; a message store
 //! may implement the opt-out list and idempotency durably):
 //!
@@ -8,6 +8,7 @@
 //! | [`RecipientLimiter`] | recent messages per number, for [`crate::RecipientLimits`] | [`InMemoryRecipientLimiter`] |
 //! | [`IdempotencyStore`] | client references already sent, and their outcomes | [`InMemoryIdempotencyStore`] |
 //! | [`BreakerSharing`] | breaker trips and probes seen by other instances | none: each chain's own breakers |
+//! | [`SpendLedger`] | parts and money spent per cap and period, for [`crate::SpendPolicy`] | [`InMemorySpendLedger`] |
 //!
 //! Every method is async and fallible. When a state backend fails, the chain does not send: the
 //! message fails with a retryable [`ErrorKind::Unavailable`] error that names the backend (see
@@ -23,6 +24,7 @@ pub mod conformance;
 mod fail_open;
 mod idempotency;
 mod limiter;
+mod spend;
 mod suppression;
 
 pub use breaker::{BreakerSharing, InMemoryBreakerSharing, SharedBreaker};
@@ -32,6 +34,7 @@ pub use idempotency::{
     RecordedRecipient, RecordedStatus, Reservation,
 };
 pub use limiter::{Admission, InMemoryRecipientLimiter, RecipientLimiter};
+pub use spend::{Adjustment, Charge, InMemorySpendLedger, SpendAdmission, SpendLedger};
 pub use suppression::{InMemorySuppressionList, SuppressionList};
 
 use sms_core::{Error, ErrorKind, Operation};
