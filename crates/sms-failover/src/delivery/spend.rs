@@ -225,7 +225,7 @@ impl Delivery<'_> {
                         _ => CHAIN_NAME.to_owned(),
                     })
                     .with_message(format!(
-                        "budget exceeded: {} ({period}) has {used} used and this send needs {}; it resets \
+                        "{} ({period}) has {used} used and this send needs {}; it resets \
                          at {} Beijing time; not sent",
                         cap.describe(),
                         charge.amount,

@@ -93,7 +93,7 @@ impl CapPeriod {
     /// ```
     /// use sms_failover::CapPeriod;
     /// // 2026-11-28 15:59:59 UTC is 23:59:59 in Beijing; one second later the next day starts.
-    /// let t = 1_764_345_599;
+    /// let t = 1_795_881_599;
     /// assert_eq!(CapPeriod::Day.at(t), ("2026-11-28".to_owned(), t + 1));
     /// assert_eq!(CapPeriod::Day.at(t + 1).0, "2026-11-29");
     /// assert_eq!(CapPeriod::Month.at(t).0, "2026-11");
