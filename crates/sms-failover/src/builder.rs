@@ -223,13 +223,14 @@ impl FailoverSenderBuilder {
     }
 
     /// Puts all of the chain's state on one backend that implements every state trait (opt-outs,
-    /// limits, idempotency, breaker sharing), such as a Redis backend shared by several instances.
+    /// limits, idempotency, breaker sharing, spending), such as a Redis backend shared by several instances.
     #[must_use]
     pub fn shared_state<S>(self, state: Arc<S>) -> Self
     where
-        S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + 'static,
+        S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + SpendLedger + 'static,
     {
         self.suppression_list(state.clone())
+            .spend_ledger(state.clone())
             .recipient_limiter(state.clone())
             .idempotency_store(state.clone())
             .breaker_sharing(state)

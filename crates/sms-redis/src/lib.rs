@@ -8,6 +8,7 @@ mod connection;
 mod idempotency;
 mod limiter;
 mod scripts;
+mod spend;
 mod suppression;
 
 pub use config::{

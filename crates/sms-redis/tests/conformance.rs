@@ -5,7 +5,9 @@ mod support;
 
 use std::sync::Arc;
 
-use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList, conformance};
+use sms_failover::state::{
+    BreakerSharing, IdempotencyStore, RecipientLimiter, SpendLedger, SuppressionList, conformance,
+};
 use support::{TestTime, connect, unique_prefix};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,5 +63,16 @@ async fn redis_breaker_sharing() {
         },
         &move |by| clock.advance(by),
     )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_spend_ledger() {
+    let run = unique_prefix("spend");
+    let time = TestTime::default();
+    conformance::run_spend_ledger(|ns| {
+        let (prefix, time) = (format!("{run}-{ns}"), time.clone());
+        async move { Arc::new(connect(&prefix, &time).await) as Arc<dyn SpendLedger> }
+    })
     .await;
 }

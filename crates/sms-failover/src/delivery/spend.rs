@@ -195,7 +195,7 @@ impl Delivery<'_> {
             return Ok(None);
         }
         let plain: Vec<Charge> = charges.iter().map(|(_, charge)| charge.clone()).collect();
-        match spend.ledger.reserve(&plain, now).await {
+        match spend.ledger.charge(&plain, now).await {
             Ok(SpendAdmission::Reserved { used }) => {
                 for ((cap, charge), used) in charges.iter().zip(used) {
                     self.warn_if_crossed(spend, cap, charge, used, now);
@@ -349,7 +349,7 @@ impl Delivery<'_> {
         if adjustments.is_empty() {
             return;
         }
-        if let Err(error) = spend.ledger.adjust(&adjustments).await {
+        if let Err(error) = spend.ledger.settle(&adjustments, spend.wall.unix_seconds()).await {
             // The reservation stays whole: the caps err towards spending less.
             tracing::warn!(error = %error, "could not settle the spend reservation");
         }

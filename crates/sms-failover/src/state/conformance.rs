@@ -650,12 +650,12 @@ async fn usage_of(ledger: &Arc<dyn SpendLedger>, counters: &[&str]) -> Vec<u64> 
 /// and the answer names it and its value.
 pub async fn spend_all_or_nothing(ledger: &Arc<dyn SpendLedger>) {
     let first = ledger
-        .reserve(&[charge("a", 6, 10), charge("b", 60, 100)], SPEND_NOW)
+        .charge(&[charge("a", 6, 10), charge("b", 60, 100)], SPEND_NOW)
         .await
         .expect("the ledger answers");
     assert_eq!(first, SpendAdmission::Reserved { used: vec![6, 60] });
     let over = ledger
-        .reserve(&[charge("a", 3, 10), charge("b", 50, 100)], SPEND_NOW)
+        .charge(&[charge("a", 3, 10), charge("b", 50, 100)], SPEND_NOW)
         .await
         .expect("the ledger answers");
     assert_eq!(
@@ -669,7 +669,7 @@ pub async fn spend_all_or_nothing(ledger: &Arc<dyn SpendLedger>) {
         "nothing added on a refusal"
     );
     let exact = ledger
-        .reserve(&[charge("a", 4, 10)], SPEND_NOW)
+        .charge(&[charge("a", 4, 10)], SPEND_NOW)
         .await
         .expect("the ledger answers");
     assert_eq!(
@@ -678,7 +678,7 @@ pub async fn spend_all_or_nothing(ledger: &Arc<dyn SpendLedger>) {
         "reaching the limit exactly fits"
     );
     let one_more = ledger
-        .reserve(&[charge("a", 1, 10)], SPEND_NOW)
+        .charge(&[charge("a", 1, 10)], SPEND_NOW)
         .await
         .expect("the ledger answers");
     assert_eq!(one_more, SpendAdmission::Refused { index: 0, used: 10 });
@@ -687,7 +687,7 @@ pub async fn spend_all_or_nothing(ledger: &Arc<dyn SpendLedger>) {
 /// Adjustments give back and add, never below zero; a counter past its expiry starts again at zero.
 pub async fn spend_adjust_and_expiry(ledger: &Arc<dyn SpendLedger>) {
     ledger
-        .reserve(&[charge("c", 5, 10)], SPEND_NOW)
+        .charge(&[charge("c", 5, 10)], SPEND_NOW)
         .await
         .expect("the ledger answers");
     let adjust = |delta: i64| Adjustment {
@@ -695,11 +695,20 @@ pub async fn spend_adjust_and_expiry(ledger: &Arc<dyn SpendLedger>) {
         delta,
         expires_at: SPEND_NOW + DAY_SECS,
     };
-    ledger.adjust(&[adjust(-2)]).await.expect("the ledger answers");
+    ledger
+        .settle(&[adjust(-2)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
     assert_eq!(usage_of(ledger, &["c"]).await, vec![3]);
-    ledger.adjust(&[adjust(4)]).await.expect("the ledger answers");
+    ledger
+        .settle(&[adjust(4)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
     assert_eq!(usage_of(ledger, &["c"]).await, vec![7]);
-    ledger.adjust(&[adjust(-100)]).await.expect("the ledger answers");
+    ledger
+        .settle(&[adjust(-100)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
     assert_eq!(usage_of(ledger, &["c"]).await, vec![0], "clamped at zero");
     let short = Charge {
         counter: "d".to_owned(),
@@ -707,13 +716,10 @@ pub async fn spend_adjust_and_expiry(ledger: &Arc<dyn SpendLedger>) {
         limit: 10,
         expires_at: SPEND_NOW + 60,
     };
-    ledger
-        .reserve(&[short.clone()], SPEND_NOW)
-        .await
-        .expect("answers");
+    ledger.charge(&[short.clone()], SPEND_NOW).await.expect("answers");
     let later = SPEND_NOW + 120;
     let again = ledger
-        .reserve(
+        .charge(
             &[Charge {
                 expires_at: later + 60,
                 ..short
@@ -736,7 +742,7 @@ pub async fn spend_is_shared_and_exact_under_concurrency(handles: &[Arc<dyn Spen
         let ledger = handles[i % handles.len()].clone();
         async move {
             ledger
-                .reserve(&[charge("shared", 1, 10)], SPEND_NOW)
+                .charge(&[charge("shared", 1, 10)], SPEND_NOW)
                 .await
                 .expect("the ledger answers")
         }

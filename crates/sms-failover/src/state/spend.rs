@@ -53,9 +53,9 @@ pub enum SpendAdmission {
 
 /// The state behind spend caps: named counters, reserved all-or-nothing.
 ///
-/// [`SpendLedger::reserve`] adds every charge when each counter plus its amount stays within its
+/// [`SpendLedger::charge`] adds every charge when each counter plus its amount stays within its
 /// limit, and adds none otherwise, in one atomic step (exact under concurrency, and across instances
-/// for a shared backend). [`SpendLedger::adjust`] settles a reservation after the request.
+/// for a shared backend). [`SpendLedger::settle`] settles a reservation after the request.
 ///
 /// # Errors
 /// When the backend cannot answer; the chain then sends nothing. A reservation that may or may not
@@ -65,10 +65,11 @@ pub enum SpendAdmission {
 pub trait SpendLedger: Send + Sync {
     /// Reserves every charge, or none (see [`SpendAdmission`]). `now` is the wall time in seconds
     /// since the Unix epoch, for forgetting expired counters.
-    async fn reserve(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error>;
+    async fn charge(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error>;
 
-    /// Applies adjustments (each clamped so that its counter stays at or above zero).
-    async fn adjust(&self, adjustments: &[Adjustment]) -> Result<(), Error>;
+    /// Applies adjustments (each clamped so that its counter stays at or above zero). `now` is as in
+    /// [`SpendLedger::charge`].
+    async fn settle(&self, adjustments: &[Adjustment], now: u64) -> Result<(), Error>;
 
     /// The counters' values (zero for unknown ones), in order.
     async fn usage(&self, counters: &[String]) -> Result<Vec<u64>, Error>;
@@ -97,7 +98,7 @@ impl InMemorySpendLedger {
 
 #[async_trait]
 impl SpendLedger for InMemorySpendLedger {
-    async fn reserve(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error> {
+    async fn charge(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error> {
         let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         counters.retain(|_, (_, expires_at)| *expires_at > now);
         let current = |name: &str| counters.get(name).map_or(0, |(value, _)| *value);
@@ -121,7 +122,7 @@ impl SpendLedger for InMemorySpendLedger {
         Ok(SpendAdmission::Reserved { used })
     }
 
-    async fn adjust(&self, adjustments: &[Adjustment]) -> Result<(), Error> {
+    async fn settle(&self, adjustments: &[Adjustment], _now: u64) -> Result<(), Error> {
         let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         for adjustment in adjustments {
             let entry = counters
