@@ -12,6 +12,7 @@ mod options;
 mod provider;
 mod reader;
 mod source;
+mod spend;
 mod suggest;
 mod tree;
 
@@ -25,3 +26,4 @@ pub use error::{ConfigError, ConfigErrorKind, Position};
 pub use lookup::{FoundBy, LOCAL_FILE, Located, locate, user_config_file};
 pub use options::LoadOptions;
 pub use provider::{ProviderClient, ProviderConfig, ProviderSettings, Vendor};
+pub use spend::{DEFAULT_COUNTRY_DAILY_PARTS, DEFAULT_DAILY_PARTS, DEFAULT_MONTHLY_PARTS, SpendConfig};
