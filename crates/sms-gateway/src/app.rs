@@ -69,10 +69,14 @@ impl AppState {
         let mut builder = config
             .chain()
             .builder()
-            .suppression_list(state)
+            .suppression_list(state.clone())
             .idempotency_retention(config.state().idempotency_retention);
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
+        }
+        // Spend caps on the store: they hold across restarts (and across instances on PostgreSQL).
+        if let Some(policy) = config.spend().policy() {
+            builder = builder.spend_policy(policy).spend_ledger(state.clone());
         }
         let chain = builder
             .build()
