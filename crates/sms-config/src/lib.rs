@@ -17,8 +17,8 @@ mod suggest;
 mod tree;
 
 pub use backends::{
-    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_LISTEN, GatewayConfig, SourceNet,
-    StateBackend, StateConfig, StoreBackend, StoreConfig,
+    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_KEY_RATE, DEFAULT_LISTEN,
+    GatewayConfig, SourceNet, StateBackend, StateConfig, StoreBackend, StoreConfig,
 };
 pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
 pub use config::{Config, ConfigOrigin, SANDBOX_NOTICE};

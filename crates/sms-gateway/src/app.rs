@@ -138,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::ratelimit::KeyLimits::from_config(&state.inner.config)),
+            crate::ratelimit::limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_id::trace,
         ))

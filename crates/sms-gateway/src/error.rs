@@ -42,6 +42,8 @@ pub enum ErrorCode {
     StoreUnavailable,
     /// The providers could not be reached or refused; nothing was accepted.
     ProviderUnavailable,
+    /// The API key is over its request rate (`Retry-After` says when to come back).
+    RateLimited,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -67,6 +69,7 @@ impl ErrorCode {
             Self::MalformedPush => "malformed_push",
             Self::StoreUnavailable => "store_unavailable",
             Self::ProviderUnavailable => "provider_unavailable",
+            Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
         }
     }
@@ -87,6 +90,7 @@ impl ErrorCode {
             Self::IdempotencyInFlight | Self::DuplicateReference => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ProviderUnavailable => StatusCode::BAD_GATEWAY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

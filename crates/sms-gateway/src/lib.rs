@@ -9,6 +9,7 @@ mod error;
 mod gateway;
 mod health;
 mod metrics;
+mod ratelimit;
 mod receipts;
 mod request_id;
 mod secrets;
