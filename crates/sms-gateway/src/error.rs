@@ -44,6 +44,8 @@ pub enum ErrorCode {
     ProviderUnavailable,
     /// The API key is over its request rate (`Retry-After` says when to come back).
     RateLimited,
+    /// The API key is over its daily spend cap (`Retry-After`: until Beijing midnight).
+    BudgetExceeded,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -70,6 +72,7 @@ impl ErrorCode {
             Self::StoreUnavailable => "store_unavailable",
             Self::ProviderUnavailable => "provider_unavailable",
             Self::RateLimited => "rate_limited",
+            Self::BudgetExceeded => "budget_exceeded",
             Self::Internal => "internal",
         }
     }
@@ -90,7 +93,7 @@ impl ErrorCode {
             Self::IdempotencyInFlight | Self::DuplicateReference => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ProviderUnavailable => StatusCode::BAD_GATEWAY,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::BudgetExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

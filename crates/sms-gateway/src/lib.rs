@@ -8,6 +8,7 @@ mod compose;
 mod error;
 mod gateway;
 mod health;
+mod keyspend;
 mod metrics;
 mod ratelimit;
 mod receipts;

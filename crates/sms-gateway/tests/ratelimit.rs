@@ -39,3 +39,52 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_continue()
     let (status, _) = h.get(READ_KEY, "/v1/usage").await;
     assert_eq!(status, 200, "another key is not limited");
 }
+
+const CAPPED_KEY: &str = "capped-key-for-tests";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_over_its_daily_parts_is_refused_before_any_request() {
+    let extra = format!(
+        "\n[[gateway.api_keys]]\nname = \"capped\"\nhash = {:?}\nscopes = [\"send\"]\ndaily_parts = 2\n",
+        sms_gateway::hash_key(CAPPED_KEY)
+    );
+    let h = Harness::start_with(&extra).await;
+    let text = "【示例】您的验证码是 123456";
+    for i in 0..2 {
+        let (status, body) = h
+            .send(
+                CAPPED_KEY,
+                serde_json::json!({"to": [format!("1380013{:04}", 7100 + i)], "text": text}),
+            )
+            .await;
+        assert!(status < 300, "{status}: {body}");
+    }
+    let response = h
+        .http
+        .post(format!("{}/v1/messages", h.base))
+        .bearer_auth(CAPPED_KEY)
+        .json(&serde_json::json!({"to": ["13800137199"], "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    assert!(response.headers().get("retry-after").is_some());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "budget_exceeded", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("daily cap of 2 parts for this key"),
+        "{body}"
+    );
+    assert_eq!(h.sandbox.messages().len(), 2, "the third cost no request");
+    // The cap is the key's own: another key still sends.
+    let (status, _) = h
+        .send(
+            harness::SEND_KEY,
+            serde_json::json!({"to": ["13800137198"], "text": text}),
+        )
+        .await;
+    assert!(status < 300, "another key still sends: {status}");
+}
