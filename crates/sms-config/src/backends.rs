@@ -113,16 +113,16 @@ pub struct ApiKeyConfig {
     /// What the key may do.
     pub scopes: Vec<ApiScope>,
     /// At most this many requests with the key per period, over every endpoint (`None`: no limit;
-    /// default 20 per second): over it the gateway answers 429 with `Retry-After`.
+    /// default 100 per second): over it the gateway answers 429 with `Retry-After`.
     pub rate_limit: Option<sms_failover::LimitWindow>,
     /// At most this many billed parts per Beijing day sent with the key (`None`: only the `[spend]`
     /// caps bound it), so that a leaked key costs a bounded amount.
     pub daily_parts: Option<u64>,
 }
 
-/// The default request rate of an API key: 20 per second.
+/// The default request rate of an API key: 100 per second.
 pub const DEFAULT_KEY_RATE: sms_failover::LimitWindow = sms_failover::LimitWindow {
-    count: 20,
+    count: 100,
     period: Duration::from_secs(1),
 };
 
@@ -530,7 +530,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
     Ok((config, shown))
 }
 
-/// `rate_limit = { count = 20, period = "1s" }`, or `"off"`; absent: [`DEFAULT_KEY_RATE`].
+/// `rate_limit = { count = 100, period = "1s" }`, or `"off"`; absent: [`DEFAULT_KEY_RATE`].
 fn read_key_rate(k: &mut Reader<'_>) -> Result<Option<sms_failover::LimitWindow>, ConfigError> {
     if k.entries().iter().all(|e| e.key != "rate_limit") {
         let mut shown = toml::Table::new();
