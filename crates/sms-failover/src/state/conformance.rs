@@ -716,7 +716,10 @@ pub async fn spend_adjust_and_expiry(ledger: &Arc<dyn SpendLedger>) {
         limit: 10,
         expires_at: SPEND_NOW + 60,
     };
-    ledger.charge(std::slice::from_ref(&short), SPEND_NOW).await.expect("answers");
+    ledger
+        .charge(std::slice::from_ref(&short), SPEND_NOW)
+        .await
+        .expect("answers");
     let later = SPEND_NOW + 120;
     let again = ledger
         .charge(
