@@ -41,6 +41,8 @@ pub enum Command {
     Bulk(BulkArgs),
     /// Every provider's remaining balance, one table.
     Balance,
+    /// Spending against every cap of `[spend]` (parts and money, per day and month).
+    Usage,
     /// Pull handset replies from every provider that can be pulled.
     Inbound(InboundArgs),
     /// Templates registered with the provider.

@@ -72,6 +72,7 @@ pub async fn run(cli: Cli) -> exit::Outcome {
         Command::Send(args) => commands::send::run(&backend, args, json).await,
         Command::Bulk(args) => bulk::run(&backend, args, json).await,
         Command::Balance => commands::balance::run(&backend, json).await,
+        Command::Usage => commands::usage::run(&backend, json).await,
         Command::Inbound(args) => commands::inbound::run(&backend, args.follow, json).await,
         Command::Template(TemplateCommand::Add { text }) => {
             commands::template::add(&backend, text, json).await

@@ -112,7 +112,19 @@ pub struct ApiKeyConfig {
     pub hash: String,
     /// What the key may do.
     pub scopes: Vec<ApiScope>,
+    /// At most this many requests with the key per period, over every endpoint (`None`: no limit;
+    /// default 100 per second): over it the gateway answers 429 with `Retry-After`.
+    pub rate_limit: Option<sms_failover::LimitWindow>,
+    /// At most this many billed parts per Beijing day sent with the key (`None`: only the `[spend]`
+    /// caps bound it), so that a leaked key costs a bounded amount.
+    pub daily_parts: Option<u64>,
 }
+
+/// The default request rate of an API key: 100 per second.
+pub const DEFAULT_KEY_RATE: sms_failover::LimitWindow = sms_failover::LimitWindow {
+    count: 100,
+    period: Duration::from_secs(1),
+};
 
 /// An allowed source address or network (`203.0.113.7`, `203.0.113.0/24`, `2001:db8::/32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -419,7 +431,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
     if let Some(items) = r.array("api_keys")? {
         for (i, item) in items.iter().enumerate() {
             let mut k = Reader::new(r.source(), format!("{}[{i}]", r.key_path("api_keys")), item)?;
-            k.allow_only(&["name", "hash", "scopes"])?;
+            k.allow_only(&["name", "hash", "scopes", "rate_limit", "daily_parts"])?;
             let name = k.required_string("name", "a label for the key")?;
             let hash = k.required_string("hash", "\"sha256:\" and the 64 hex digits of the key's SHA-256")?;
             let hex = hash.strip_prefix("sha256:").unwrap_or("");
@@ -446,7 +458,15 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
             if scopes.is_empty() {
                 return Err(k.invalid("scopes", "give at least one of read, send, admin"));
             }
-            api_keys.push(ApiKeyConfig { name, hash, scopes });
+            let rate_limit = read_key_rate(&mut k)?;
+            let daily_parts = k.opt_u64("daily_parts", 1)?;
+            api_keys.push(ApiKeyConfig {
+                name,
+                hash,
+                scopes,
+                rate_limit,
+                daily_parts,
+            });
             shown_keys.push(toml::Value::Table(k.finish()));
         }
     }
@@ -508,4 +528,39 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         *t = MASK.into();
     }
     Ok((config, shown))
+}
+
+/// `rate_limit = { count = 100, period = "1s" }`, or `"off"`; absent: [`DEFAULT_KEY_RATE`].
+fn read_key_rate(k: &mut Reader<'_>) -> Result<Option<sms_failover::LimitWindow>, ConfigError> {
+    if k.entries().iter().all(|e| e.key != "rate_limit") {
+        let mut shown = toml::Table::new();
+        shown.insert("count".into(), i64::from(DEFAULT_KEY_RATE.count).into());
+        shown.insert(
+            "period".into(),
+            crate::reader::format_duration(DEFAULT_KEY_RATE.period).into(),
+        );
+        k.put("rate_limit", shown);
+        return Ok(Some(DEFAULT_KEY_RATE));
+    }
+    if let Some(text) = k.string("rate_limit").ok().flatten() {
+        return if text == "off" {
+            Ok(None)
+        } else {
+            Err(k.invalid("rate_limit", "expected { count = N, period = \"1s\" } or \"off\""))
+        };
+    }
+    let Some(mut t) = k.table("rate_limit")? else {
+        return Err(k.invalid("rate_limit", "expected { count = N, period = \"1s\" } or \"off\""));
+    };
+    t.allow_only(&["count", "period"])?;
+    let count = t.opt_u32("count", 1)?.ok_or_else(|| {
+        t.error(
+            crate::error::ConfigErrorKind::MissingKey,
+            "count",
+            "missing key `count`: requests allowed per period",
+        )
+    })?;
+    let period = t.duration_or("period", Duration::from_secs(1), true)?;
+    k.put("rate_limit", t.finish());
+    Ok(Some(sms_failover::LimitWindow { count, period }))
 }

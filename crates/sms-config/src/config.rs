@@ -17,7 +17,15 @@ use crate::suggest::closest;
 use crate::tree::{EMPTY, Node, Origin, Table, Value, parse};
 
 /// The top-level keys.
-const TOP_KEYS: [&str; 6] = ["providers", "chain", "store", "state", "gateway", "profiles"];
+const TOP_KEYS: [&str; 7] = [
+    "providers",
+    "chain",
+    "store",
+    "state",
+    "gateway",
+    "spend",
+    "profiles",
+];
 
 /// What a running sandbox accepts: the sandbox's default accounts (`sms_sandbox::DEFAULT_ACCOUNT`,
 /// `DEFAULT_KEY`, `DEFAULT_JUXIANG_PASSWORD`).
@@ -71,6 +79,7 @@ pub struct Config {
     store: StoreConfig,
     state: StateConfig,
     gateway: GatewayConfig,
+    spend: crate::spend::SpendConfig,
     effective: toml::Table,
 }
 
@@ -227,6 +236,13 @@ impl Config {
         effective.insert("state".into(), shown.into());
         let (gateway, shown) = read_gateway(section("gateway")?)?;
         effective.insert("gateway".into(), shown.into());
+        let in_chain: Vec<&str> = providers
+            .iter()
+            .filter(|p| p.in_chain)
+            .map(|p| p.name.as_str())
+            .collect();
+        let (spend, shown) = crate::spend::read(section("spend")?, &in_chain)?;
+        effective.insert("spend".into(), shown.into());
 
         let config = Self {
             origin,
@@ -236,6 +252,7 @@ impl Config {
             store,
             state,
             gateway,
+            spend,
             effective,
         };
         // A configuration that loads is a chain that builds: build it once now.
@@ -269,6 +286,9 @@ impl Config {
         for provider in self.providers.iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
         }
+        if let Some(policy) = self.spend.policy() {
+            builder = builder.spend_policy(policy);
+        }
         builder
     }
 
@@ -300,6 +320,11 @@ impl Config {
     /// The `[gateway]` section.
     pub fn gateway(&self) -> &GatewayConfig {
         &self.gateway
+    }
+
+    /// The `[spend]` section: spend caps, prices, destinations and velocity windows.
+    pub fn spend(&self) -> &crate::spend::SpendConfig {
+        &self.spend
     }
 
     /// Where this configuration came from.

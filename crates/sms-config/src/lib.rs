@@ -12,12 +12,13 @@ mod options;
 mod provider;
 mod reader;
 mod source;
+mod spend;
 mod suggest;
 mod tree;
 
 pub use backends::{
-    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_LISTEN, GatewayConfig, SourceNet,
-    StateBackend, StateConfig, StoreBackend, StoreConfig,
+    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_KEY_RATE, DEFAULT_LISTEN,
+    GatewayConfig, SourceNet, StateBackend, StateConfig, StoreBackend, StoreConfig,
 };
 pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
 pub use config::{Config, ConfigOrigin, SANDBOX_NOTICE};
@@ -25,3 +26,4 @@ pub use error::{ConfigError, ConfigErrorKind, Position};
 pub use lookup::{FoundBy, LOCAL_FILE, Located, locate, user_config_file};
 pub use options::LoadOptions;
 pub use provider::{ProviderClient, ProviderConfig, ProviderSettings, Vendor};
+pub use spend::{DEFAULT_COUNTRY_DAILY_PARTS, DEFAULT_DAILY_PARTS, DEFAULT_MONTHLY_PARTS, SpendConfig};

@@ -278,3 +278,92 @@ fn fastrand_like() -> u128 {
         .map(|d| d.as_nanos())
         .unwrap_or(0)
 }
+
+#[test]
+fn a_price_table_without_an_allowed_country_names_the_provider_table() {
+    let text = format!(
+        "{IHUYI}[spend]\nallow_countries = [852]\n[[spend.caps]]\nperiod = \"month\"\nmoney = 100000\n\
+         [spend.prices.ihuyi]\n86 = 35\n"
+    );
+    let error = err(&text);
+    assert_eq!(error.kind(), ConfigErrorKind::MissingKey, "{error}");
+    assert_eq!(error.key_path(), Some("spend.prices.ihuyi"));
+    assert_eq!(error.position(), at(9, 1), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("no price for country 852"), "{text}");
+    assert!(text.contains("line 9, column 1"), "{text}");
+}
+
+#[test]
+fn a_money_cap_without_any_price_table_is_refused() {
+    let error = err(&format!("{IHUYI}[[spend.caps]]\nmoney = 100000\n"));
+    assert_eq!(error.kind(), ConfigErrorKind::MissingKey, "{error}");
+    assert!(error.to_string().contains("no price for country 86"), "{error}");
+}
+
+#[test]
+fn a_negative_cap_is_out_of_range_at_its_value() {
+    let error = err(&format!(
+        "{IHUYI}[[spend.caps]]\nscope = \"overall\"\nparts = -5\n"
+    ));
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidValue, "{error}");
+    assert_eq!(error.key_path(), Some("spend.caps[0].parts"));
+    assert_eq!(error.position(), at(6, 9), "{error}");
+    assert!(error.to_string().contains("-5 is out of range"), "{error}");
+
+    let error = err(&format!("{IHUYI}[spend.prices.ihuyi]\n86 = -35\n"));
+    assert_eq!(error.key_path(), Some("spend.prices.ihuyi.86"));
+    assert_eq!(error.position(), at(5, 6), "{error}");
+    assert!(error.to_string().contains("never negative"), "{error}");
+}
+
+#[test]
+fn an_unknown_currency_is_refused_at_its_value() {
+    let error = err(&format!("{IHUYI}[spend]\ncurrency = \"USD\"\n"));
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidValue, "{error}");
+    assert_eq!(error.key_path(), Some("spend.currency"));
+    assert_eq!(error.position(), at(5, 12), "{error}");
+    assert!(error.to_string().contains("unknown currency `USD`"), "{error}");
+}
+
+#[test]
+fn spend_scopes_and_countries_are_checked() {
+    let error = err(&format!(
+        "{IHUYI}[[spend.caps]]\nscope = \"account:nobody\"\nparts = 5\n"
+    ));
+    assert_eq!(error.key_path(), Some("spend.caps[0].scope"));
+    assert!(
+        error.to_string().contains("no provider named `nobody`"),
+        "{error}"
+    );
+    let error = err(&format!("{IHUYI}[spend]\nallow_countries = [882]\n"));
+    assert_eq!(error.key_path(), Some("spend.allow_countries[0]"));
+    assert_eq!(error.position(), at(5, 20), "{error}");
+    assert!(error.to_string().contains("no mobile number plan"), "{error}");
+    let error = err(&format!("{IHUYI}[[spend.caps]]\nparts = 5\nmoney = 5\n"));
+    assert!(error.to_string().contains("exactly one of `parts`"), "{error}");
+}
+
+#[test]
+fn spend_is_on_by_default_with_safe_limits() {
+    let config = load(IHUYI).expect("loads");
+    let spend = config.spend();
+    assert!(spend.enabled && spend.allow_countries.is_empty());
+    assert_eq!(spend.caps.len(), 2, "{:?}", spend.caps);
+    assert!(spend.velocity.is_some());
+    let chain = config.build_chain().expect("builds");
+    assert!(
+        chain
+            .spend_policy()
+            .is_some_and(|p| !p.allows(44) && p.allows(86))
+    );
+    let effective = config.effective_toml();
+    assert!(
+        effective.contains("[spend]") && effective.contains("parts = 10000"),
+        "{effective}"
+    );
+    let again = load(&effective.replace("[redacted]", "secret-key-123")).expect("the effective file loads");
+    assert_eq!(again.spend(), spend);
+    let off = load(&format!("{IHUYI}[spend]\nenabled = false\n")).expect("loads");
+    assert!(off.build_chain().expect("builds").spend_policy().is_none());
+}

@@ -45,3 +45,25 @@ fn the_example_file_loads_and_builds_its_chain() {
         assert!(!format!("{config:?}").contains(secret));
     }
 }
+
+#[test]
+fn the_example_file_turns_on_its_spend_caps_prices_and_destinations() {
+    use sms_failover::{CapPeriod, CapScope, CapUnit};
+    let config = Config::load_with(example(), &secrets()).unwrap();
+    let spend = config.spend();
+    assert!(spend.enabled);
+    assert!(spend.allow_countries.contains(&852));
+    assert_eq!(spend.prices.price("juxiang", 852), Some(500));
+    let caps: Vec<(CapScope, CapPeriod, CapUnit, u64)> = spend
+        .caps
+        .iter()
+        .map(|c| (c.scope.clone(), c.period, c.unit, c.limit))
+        .collect();
+    assert!(caps.contains(&(CapScope::Overall, CapPeriod::Month, CapUnit::Money, 5_000_000)));
+    assert!(
+        caps.contains(&(CapScope::Country(852), CapPeriod::Day, CapUnit::Parts, 500)),
+        "the default cap of an allowed country: {caps:?}"
+    );
+    let chain = config.build_chain().unwrap();
+    assert_eq!(chain.spend_policy().map(|p| p.caps().len()), Some(4));
+}

@@ -53,6 +53,9 @@ pub enum ErrorKind {
     CircuitOpen,
     /// Every provider of a failover chain failed; see [`Error::attempts`].
     AllProvidersFailed,
+    /// A spend cap (parts or money, per day or month, per account, country or overall) would be
+    /// crossed: refused before any request. The message names the cap and when it resets.
+    BudgetExceeded,
 }
 
 impl ErrorKind {
@@ -79,6 +82,7 @@ impl ErrorKind {
         Self::ProviderFault,
         Self::CircuitOpen,
         Self::AllProvidersFailed,
+        Self::BudgetExceeded,
     ];
 
     /// The kind whose [`ErrorKind::as_str`] is `name`; `None` for a name this version does not know.
@@ -115,6 +119,7 @@ impl ErrorKind {
             Self::ProviderFault => "provider error",
             Self::CircuitOpen => "circuit open",
             Self::AllProvidersFailed => "all providers failed",
+            Self::BudgetExceeded => "budget exceeded",
         }
     }
 }
@@ -611,7 +616,9 @@ mod tests {
         use ErrorKind::*;
         match kind {
             InvalidRequest | InvalidRecipient | InvalidContent => (false, false, false, false),
-            RecipientThrottled | RecipientOptedOut | AllProvidersFailed => (false, false, false, false),
+            RecipientThrottled | RecipientOptedOut | AllProvidersFailed | BudgetExceeded => {
+                (false, false, false, false)
+            }
             ContentRejected | RecipientRejected | Unauthorized | Configuration => (false, true, false, false),
             AccountSuspended | InsufficientBalance | Unsupported | CircuitOpen => (false, true, false, false),
             RateLimited => (true, true, false, false),
@@ -649,8 +656,9 @@ mod tests {
             ProviderFault => 17,
             CircuitOpen => 18,
             AllProvidersFailed => 19,
+            BudgetExceeded => 20,
         };
-        assert_eq!(ErrorKind::ALL.len(), 20);
+        assert_eq!(ErrorKind::ALL.len(), 21);
         for (i, &kind) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(position(kind), i, "{kind:?}");
             assert_eq!(ErrorKind::from_name(kind.as_str()), Some(kind));

@@ -15,10 +15,12 @@ use crate::limits::RecipientLimits;
 use crate::provider::{Provider, ProviderEntry};
 use crate::retry::{LONGEST_WAIT, RetryPolicy};
 use crate::sender::{Chain, FailoverSender, Idempotency};
+use crate::spend::{SpendPolicy, SystemWallClock, WallClock};
 use crate::state::{
     BreakerSharing, ChainState, IdempotencyStore, InMemoryIdempotencyStore, InMemoryRecipientLimiter,
     InMemorySuppressionList, RecipientLimiter, SuppressionList,
 };
+use crate::state::{InMemorySpendLedger, SpendLedger};
 use crate::strategy::{Router, Strategy};
 
 /// Requests remembered per provider for [`crate::ProviderHealth`], unless
@@ -61,6 +63,9 @@ pub struct FailoverSenderBuilder {
     part_concurrency: usize,
     adaptive: AdaptiveSettings,
     receipts: Option<Arc<dyn ReceiptEvidence>>,
+    spend: Option<SpendPolicy>,
+    spend_ledger: Option<Arc<dyn SpendLedger>>,
+    wall_clock: Arc<dyn WallClock>,
 }
 
 impl Default for FailoverSenderBuilder {
@@ -84,6 +89,9 @@ impl Default for FailoverSenderBuilder {
             part_concurrency: DEFAULT_PART_CONCURRENCY,
             adaptive: AdaptiveSettings::default(),
             receipts: None,
+            spend: None,
+            spend_ledger: None,
+            wall_clock: Arc::new(SystemWallClock),
         }
     }
 }
@@ -103,6 +111,30 @@ impl fmt::Debug for FailoverSenderBuilder {
 }
 
 impl FailoverSenderBuilder {
+    /// Sets the cost and abuse protection: spend caps, prices, allowed destinations and velocity
+    /// windows (none by default on a chain built in code; `sms-config` turns it on by default).
+    #[must_use]
+    pub fn spend_policy(mut self, policy: SpendPolicy) -> Self {
+        self.spend = Some(policy);
+        self
+    }
+
+    /// Sets where spending is counted (default: an [`InMemorySpendLedger`] of this chain). Share one
+    /// (Redis's) across instances, or use a store's to keep it across restarts.
+    #[must_use]
+    pub fn spend_ledger(mut self, ledger: Arc<dyn SpendLedger>) -> Self {
+        self.spend_ledger = Some(ledger);
+        self
+    }
+
+    /// Sets the wall clock that decides the Beijing day and month of spend caps (default: the
+    /// system's).
+    #[must_use]
+    pub fn wall_clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.wall_clock = clock;
+        self
+    }
+
     /// Adds a provider.
     #[must_use]
     pub fn provider(mut self, entry: ProviderEntry) -> Self {
@@ -203,16 +235,17 @@ impl FailoverSenderBuilder {
     }
 
     /// Puts all of the chain's state on one backend that implements every state trait (opt-outs,
-    /// limits, idempotency, breaker sharing), such as a Redis backend shared by several instances.
-    /// The checks of a message's start then go to it in one step ([`ChainState::start`]), as long as
-    /// no part of the state is set elsewhere afterwards.
+    /// limits, idempotency, breaker sharing, spending), such as a Redis backend shared by several
+    /// instances. The checks of a message's start then go to it in one step ([`ChainState::start`]),
+    /// as long as no part of the state is set elsewhere afterwards.
     #[must_use]
     pub fn shared_state<S>(self, state: Arc<S>) -> Self
     where
-        S: ChainState + 'static,
+        S: ChainState + SpendLedger + 'static,
     {
         let mut builder = self
             .suppression_list(state.clone())
+            .spend_ledger(state.clone())
             .recipient_limiter(state.clone())
             .idempotency_store(state.clone())
             .breaker_sharing(state.clone());
@@ -340,6 +373,13 @@ impl FailoverSenderBuilder {
             capabilities,
             part_concurrency: self.part_concurrency,
             adaptive,
+            spend: self.spend.map(|policy| crate::sender::Spend {
+                policy,
+                ledger: self
+                    .spend_ledger
+                    .unwrap_or_else(|| Arc::new(InMemorySpendLedger::new())),
+                wall: self.wall_clock,
+            }),
         }))
     }
 
@@ -394,6 +434,22 @@ impl FailoverSenderBuilder {
                 "a recipient limit needs a positive count and period, got {} per {:?}",
                 bad.count, bad.period
             ));
+        }
+        if let Some(velocity) = self.spend.as_ref().and_then(|policy| policy.velocity.as_ref()) {
+            if velocity.prefix_digits == 0 {
+                return invalid("a velocity range needs at least one digit".to_owned());
+            }
+            if let Some(bad) = velocity
+                .per_prefix
+                .iter()
+                .chain(&velocity.per_country)
+                .find(|w| w.count == 0 || w.period.is_zero())
+            {
+                return invalid(format!(
+                    "a velocity window needs a positive count and period, got {} per {:?}",
+                    bad.count, bad.period
+                ));
+            }
         }
         if self.retention < Duration::from_secs(1) {
             return invalid(format!(

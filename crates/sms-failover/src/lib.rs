@@ -12,6 +12,7 @@ mod limits;
 mod provider;
 mod retry;
 mod sender;
+mod spend;
 pub mod state;
 mod strategy;
 
@@ -24,6 +25,11 @@ pub use limits::{LimitScope, LimitWindow, RecipientLimits};
 pub use provider::ProviderEntry;
 pub use retry::RetryPolicy;
 pub use sender::FailoverSender;
+pub use spend::{
+    CapPeriod, CapScope, CapUnit, CapUsage, DEFAULT_PREFIX_DIGITS, DEFAULT_WARN_PERCENT, MAINLAND,
+    ManualWallClock, PriceTable, SpendCap, SpendPolicy, SpendWarning, SystemWallClock, Velocity, WallClock,
+    WarningHook, beijing_minute, has_mobile_plan,
+};
 pub use state::{InMemorySuppressionList, SuppressionList};
 pub use strategy::Strategy;
 

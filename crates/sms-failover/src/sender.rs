@@ -51,6 +51,16 @@ pub(crate) struct Chain {
     pub(crate) part_concurrency: usize,
     /// The learned weights under [`crate::Strategy::Adaptive`].
     pub(crate) adaptive: Option<Arc<AdaptiveRouter>>,
+    /// Cost and abuse protection, when set.
+    pub(crate) spend: Option<Spend>,
+}
+
+/// A chain's spend policy with its ledger and wall clock.
+#[derive(Debug)]
+pub(crate) struct Spend {
+    pub(crate) policy: crate::spend::SpendPolicy,
+    pub(crate) ledger: Arc<dyn crate::state::SpendLedger>,
+    pub(crate) wall: Arc<dyn crate::spend::WallClock>,
 }
 
 /// A [`MessageSender`] that sends each message once, through the first provider that takes it.
@@ -138,6 +148,45 @@ impl FailoverSender {
     /// When the opt-out list's backend cannot record it.
     pub async fn observe_inbound(&self, message: &InboundMessage) -> Result<bool, Error> {
         self.chain.suppression.observe_inbound(message).await
+    }
+
+    /// The spend policy, when the chain has one.
+    pub fn spend_policy(&self) -> Option<&crate::spend::SpendPolicy> {
+        self.chain.spend.as_ref().map(|spend| &spend.policy)
+    }
+
+    /// Every spend cap's use in its current Beijing day or month, in the policy's order (empty without
+    /// a spend policy): what `GET /v1/usage` and `sms usage` show.
+    ///
+    /// # Errors
+    /// When the spend ledger cannot answer.
+    pub async fn spend_usage(&self) -> Result<Vec<crate::spend::CapUsage>, Error> {
+        let Some(spend) = &self.chain.spend else {
+            return Ok(Vec::new());
+        };
+        let now = spend.wall.unix_seconds();
+        let periods: Vec<(String, u64)> = spend.policy.caps.iter().map(|cap| cap.period.at(now)).collect();
+        let counters: Vec<String> = spend
+            .policy
+            .caps
+            .iter()
+            .zip(&periods)
+            .map(|(cap, (period, _))| cap.counter(period))
+            .collect();
+        let used = spend.ledger.usage(&counters).await?;
+        Ok(spend
+            .policy
+            .caps
+            .iter()
+            .zip(periods)
+            .zip(used)
+            .map(|((cap, (period, resets_at)), used)| crate::spend::CapUsage {
+                cap: cap.clone(),
+                period,
+                used,
+                resets_at,
+            })
+            .collect())
     }
 }
 

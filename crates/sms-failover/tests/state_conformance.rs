@@ -186,3 +186,13 @@ async fn in_memory_chain_state_start_in_parts() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn in_memory_spend_ledger() {
+    let ledgers = Registry::<sms_failover::state::InMemorySpendLedger>::new();
+    conformance::run_spend_ledger(|ns| {
+        let ledger = ledgers.open(ns, |_| sms_failover::state::InMemorySpendLedger::new());
+        async move { ledger as Arc<dyn sms_failover::state::SpendLedger> }
+    })
+    .await;
+}

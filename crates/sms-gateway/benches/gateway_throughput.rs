@@ -31,7 +31,7 @@ fn number(i: usize) -> String {
 
 fn config(sandbox: &Sandbox, db: &std::path::Path) -> Config {
     let text = format!(
-        "{}\n[store]\npath = {:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\n\n[[gateway.api_keys]]\nname = \"bench\"\nhash = {:?}\nscopes = [\"admin\"]\n",
+        "{}\n[store]\npath = {:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\n\n[[gateway.api_keys]]\nname = \"bench\"\nhash = {:?}\nscopes = [\"admin\"]\nrate_limit = \"off\"\n",
         Config::sandbox_toml(&sandbox.base_url()),
         db.display().to_string(),
         hash_key(KEY)

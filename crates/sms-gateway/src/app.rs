@@ -71,10 +71,14 @@ impl AppState {
             .builder()
             .suppression_list(state.clone())
             // Under `strategy = "adaptive"` the receipts recorded here move the weights.
-            .receipt_evidence(state)
+            .receipt_evidence(state.clone())
             .idempotency_retention(config.state().idempotency_retention);
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
+        }
+        // Spend caps on the store: they hold across restarts (and across instances on PostgreSQL).
+        if let Some(policy) = config.spend().policy() {
+            builder = builder.spend_policy(policy).spend_ledger(state.clone());
         }
         let chain = builder
             .build()
@@ -135,6 +139,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::ratelimit::KeyLimits::from_config(&state.inner.config)),
+            crate::ratelimit::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_id::trace,

@@ -42,6 +42,10 @@ pub enum ErrorCode {
     StoreUnavailable,
     /// The providers could not be reached or refused; nothing was accepted.
     ProviderUnavailable,
+    /// The API key is over its request rate (`Retry-After` says when to come back).
+    RateLimited,
+    /// The API key is over its daily spend cap (`Retry-After`: until Beijing midnight).
+    BudgetExceeded,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -67,6 +71,8 @@ impl ErrorCode {
             Self::MalformedPush => "malformed_push",
             Self::StoreUnavailable => "store_unavailable",
             Self::ProviderUnavailable => "provider_unavailable",
+            Self::RateLimited => "rate_limited",
+            Self::BudgetExceeded => "budget_exceeded",
             Self::Internal => "internal",
         }
     }
@@ -87,6 +93,7 @@ impl ErrorCode {
             Self::IdempotencyInFlight | Self::DuplicateReference => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ProviderUnavailable => StatusCode::BAD_GATEWAY,
+            Self::RateLimited | Self::BudgetExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

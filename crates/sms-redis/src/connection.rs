@@ -18,7 +18,7 @@ use crate::config::{RedisConfig, TimeOffset};
 use crate::scripts::Scripts;
 
 /// A chain's state on Redis: implements every state trait of `sms_failover::state` (opt-outs,
-/// recipient limits, idempotency, breaker sharing), so that all instances pointed at the same Redis
+/// recipient limits, idempotency, breaker sharing, spend caps), so that all instances pointed at the same Redis
 /// and key prefix share them. Clones share one connection.
 ///
 /// Each check is one round trip (a Lua script, or `MGET` for opt-outs) timed by the server's `TIME`,

@@ -9,6 +9,7 @@ mod connection;
 mod idempotency;
 mod limiter;
 mod scripts;
+mod spend;
 mod start;
 mod suppression;
 

@@ -15,6 +15,8 @@ pub(crate) struct Scripts {
     pub(crate) breaker_admit: Script,
     pub(crate) breaker_trip: Script,
     pub(crate) breaker_release: Script,
+    pub(crate) spend_reserve: Script,
+    pub(crate) spend_adjust: Script,
 }
 
 impl Scripts {
@@ -52,6 +54,8 @@ impl Scripts {
                 include_str!("lua/breaker_trip.lua")
             )),
             breaker_release: Script::new(include_str!("lua/breaker_release.lua")),
+            spend_reserve: Script::new(include_str!("lua/spend_reserve.lua")),
+            spend_adjust: Script::new(include_str!("lua/spend_adjust.lua")),
         }
     }
 }

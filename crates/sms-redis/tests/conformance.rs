@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use sms_failover::state::{
-    BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, SuppressionList, conformance,
+    BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, SpendLedger, SuppressionList, conformance,
 };
 use support::{TestTime, connect, unique_prefix};
 
@@ -78,5 +78,16 @@ async fn redis_chain_state_start_in_one_call() {
         },
         &move |by| clock.advance(by),
     )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_spend_ledger() {
+    let run = unique_prefix("spend");
+    let time = TestTime::default();
+    conformance::run_spend_ledger(|ns| {
+        let (prefix, time) = (format!("{run}-{ns}"), time.clone());
+        async move { Arc::new(connect(&prefix, &time).await) as Arc<dyn SpendLedger> }
+    })
     .await;
 }

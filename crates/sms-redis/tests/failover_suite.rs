@@ -24,6 +24,8 @@ mod outage;
 mod properties;
 #[path = "../../sms-failover/tests/failover/routing.rs"]
 mod routing;
+#[path = "../../sms-failover/tests/failover/spend.rs"]
+mod spend;
 #[path = "../../sms-failover/tests/failover/state.rs"]
 mod state;
 #[path = "../../sms-failover/tests/failover/support.rs"]

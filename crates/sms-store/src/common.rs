@@ -12,6 +12,11 @@ use crate::model::{self, Millis, NewMessage};
 use crate::options::{ContentMode, StoreOptions};
 use crate::status::Status;
 
+/// A count as the databases' signed 64-bit integer, saturating.
+pub(crate) fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 /// Rows per multi-row statement: well under both databases' bind-parameter limits.
 pub(crate) const CHUNK: usize = 500;
 
@@ -476,6 +481,113 @@ macro_rules! impl_message_store {
         impl MessageStore for $store {
             fn backend(&self) -> Backend {
                 $backend
+            }
+
+            async fn spend_charge(
+                &self,
+                charges: &[sms_failover::state::Charge],
+                now: u64,
+            ) -> Result<sms_failover::state::SpendAdmission> {
+                use sms_failover::state::SpendAdmission;
+                let now = common::signed(now);
+                // Counter order: two transactions lock shared counters in the same order.
+                let mut order: Vec<usize> = (0..charges.len()).collect();
+                order.sort_by(|a, b| charges[*a].counter.cmp(&charges[*b].counter));
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let mut used = vec![0_u64; charges.len()];
+                for &i in &order {
+                    let charge = &charges[i];
+                    // Upsert: locks the row until the transaction ends, and reads an expired counter
+                    // as zero.
+                    let row = sqlx::query(
+                        "INSERT INTO spend_counters (counter, used, expires_at) VALUES ($1, 0, $2) \
+                         ON CONFLICT (counter) DO UPDATE SET \
+                         used = CASE WHEN spend_counters.expires_at <= $3 THEN 0 ELSE spend_counters.used END, \
+                         expires_at = CASE WHEN spend_counters.expires_at <= $3 THEN excluded.expires_at \
+                         ELSE spend_counters.expires_at END \
+                         RETURNING used",
+                    )
+                    .bind(&charge.counter)
+                    .bind(common::signed(charge.expires_at))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db("reading a spend counter"))?;
+                    let value: i64 = row.try_get("used").map_err(db("reading a spend counter"))?;
+                    used[i] = u64::try_from(value).unwrap_or(0);
+                }
+                if let Some(index) =
+                    (0..charges.len()).find(|&i| used[i].saturating_add(charges[i].amount) > charges[i].limit)
+                {
+                    tx.rollback().await.map_err(db("ending a transaction"))?;
+                    return Ok(SpendAdmission::Refused { index, used: used[index] });
+                }
+                for &i in &order {
+                    let charge = &charges[i];
+                    used[i] = used[i].saturating_add(charge.amount);
+                    sqlx::query(
+                        "UPDATE spend_counters SET used = $1, \
+                         expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END WHERE counter = $3",
+                    )
+                    .bind(common::signed(used[i]))
+                    .bind(common::signed(charge.expires_at))
+                    .bind(&charge.counter)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("charging a spend counter"))?;
+                }
+                sqlx::query("DELETE FROM spend_counters WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("forgetting expired spend counters"))?;
+                tx.commit().await.map_err(db("committing spend"))?;
+                Ok(SpendAdmission::Reserved { used })
+            }
+
+            async fn spend_settle(&self, adjustments: &[sms_failover::state::Adjustment], now: u64) -> Result<()> {
+                let now = common::signed(now);
+                let mut order: Vec<&sms_failover::state::Adjustment> = adjustments.iter().collect();
+                order.sort_by(|a, b| a.counter.cmp(&b.counter));
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                for adjustment in order {
+                    sqlx::query(
+                        "INSERT INTO spend_counters (counter, used, expires_at) VALUES ($1, 0, $2) \
+                         ON CONFLICT (counter) DO UPDATE SET \
+                         used = CASE WHEN spend_counters.expires_at <= $3 THEN 0 ELSE spend_counters.used END, \
+                         expires_at = CASE WHEN spend_counters.expires_at < excluded.expires_at \
+                         THEN excluded.expires_at ELSE spend_counters.expires_at END",
+                    )
+                    .bind(&adjustment.counter)
+                    .bind(common::signed(adjustment.expires_at))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("reading a spend counter"))?;
+                    sqlx::query(
+                        "UPDATE spend_counters SET used = CASE WHEN used + $1 < 0 THEN 0 ELSE used + $1 END \
+                         WHERE counter = $2",
+                    )
+                    .bind(adjustment.delta)
+                    .bind(&adjustment.counter)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("settling a spend counter"))?;
+                }
+                tx.commit().await.map_err(db("committing spend"))
+            }
+
+            async fn spend_usage(&self, counters: &[String]) -> Result<Vec<u64>> {
+                let mut used = Vec::with_capacity(counters.len());
+                for counter in counters {
+                    let value: Option<i64> = sqlx::query_scalar("SELECT used FROM spend_counters WHERE counter = $1")
+                        .bind(counter)
+                        .fetch_optional(&self.writer)
+                        .await
+                        .map_err(db("reading a spend counter"))?;
+                    used.push(value.map_or(0, |v| u64::try_from(v).unwrap_or(0)));
+                }
+                Ok(used)
             }
 
             async fn insert_sending(&self, messages: &[NewMessage]) -> Result<()> {

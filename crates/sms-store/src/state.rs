@@ -1,20 +1,22 @@
-//! The store as the chain's durable state: its opt-out list and its idempotency store
-//! (`sms_failover::state`), so opt-outs survive restarts and a reference is never sent twice, even
-//! across a crash.
+//! The store as the chain's durable state: its opt-out list, its idempotency store and its spend
+//! ledger (`sms_failover::state`), so opt-outs and spend caps survive restarts and a reference is never
+//! sent twice, even across a crash.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sms_core::{ClientReference, Error, InboundMessage, PhoneNumber};
-use sms_failover::state::{self, IdempotencyStore, RecordedOutcome, SuppressionList};
+use sms_failover::state::{
+    self, Adjustment, Charge, IdempotencyStore, RecordedOutcome, SpendAdmission, SpendLedger, SuppressionList,
+};
 
 use crate::error::StoreError;
 use crate::model;
 use crate::store::MessageStore;
 
 /// A [`MessageStore`] seen through the chain's state traits: give it to
-/// `FailoverSenderBuilder::suppression_list` and `::idempotency_store`.
+/// `FailoverSenderBuilder::suppression_list`, `::idempotency_store` and `::spend_ledger`.
 ///
 /// Idempotency is write-ahead: `reserve` commits the reservation before the chain's first request, so
 /// a crash mid-send leaves it pending (unknown), and the chain never sends that reference again by
@@ -126,5 +128,35 @@ impl IdempotencyStore for StoreState {
             .await
             .map(drop)
             .map_err(|e| self.unavailable("idempotency", e))
+    }
+}
+
+#[async_trait]
+impl SpendLedger for StoreState {
+    async fn charge(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error> {
+        if charges.is_empty() {
+            return Ok(SpendAdmission::Reserved { used: Vec::new() });
+        }
+        self.store
+            .spend_charge(charges, now)
+            .await
+            .map_err(|e| self.unavailable("spend caps", e))
+    }
+
+    async fn settle(&self, adjustments: &[Adjustment], now: u64) -> Result<(), Error> {
+        if adjustments.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .spend_settle(adjustments, now)
+            .await
+            .map_err(|e| self.unavailable("spend caps", e))
+    }
+
+    async fn usage(&self, counters: &[String]) -> Result<Vec<u64>, Error> {
+        self.store
+            .spend_usage(counters)
+            .await
+            .map_err(|e| self.unavailable("spend caps", e))
     }
 }

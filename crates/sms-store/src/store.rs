@@ -35,6 +35,21 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Which database this is.
     fn backend(&self) -> Backend;
 
+    /// Spend caps: adds every charge or none, in one transaction (rows locked in counter order), so
+    /// that instances on one database count exactly; see `sms_failover::state::SpendLedger::charge`.
+    /// `now` is Unix seconds: a counter whose expiry has passed reads zero.
+    async fn spend_charge(
+        &self,
+        charges: &[sms_failover::state::Charge],
+        now: u64,
+    ) -> Result<sms_failover::state::SpendAdmission>;
+
+    /// Spend caps: applies adjustments, each clamped at zero (`SpendLedger::settle`).
+    async fn spend_settle(&self, adjustments: &[sms_failover::state::Adjustment], now: u64) -> Result<()>;
+
+    /// Spend caps: the counters' values, zero for unknown ones (`SpendLedger::usage`).
+    async fn spend_usage(&self, counters: &[String]) -> Result<Vec<u64>>;
+
     /// Records messages about to be sent directly (not queued): every recipient `sending`, written
     /// before the request starts so a crash leaves a trace. All or nothing; a reference already
     /// recorded fails the whole call with `DuplicateReference`.

@@ -1,4 +1,4 @@
-//! The chain's state suites (`sms_failover::state::conformance`: opt-out list and idempotency) run
+//! The chain's state suites (`sms_failover::state::conformance`: opt-out list, idempotency and spend ledger) run
 //! against the store on SQLite and on PostgreSQL. A namespace is a SQLite file, or a PostgreSQL
 //! schema, opened once per handle so that "shared" checks go through separate pools.
 
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sms_failover::state::{IdempotencyStore, SuppressionList, conformance};
+use sms_failover::state::{IdempotencyStore, SpendLedger, SuppressionList, conformance};
 use sms_store::{ManualWallClock, PostgresStore, SqliteStore, StoreOptions, StoreState};
 use support::{PgDb, TempDb};
 
@@ -67,6 +67,13 @@ async fn sqlite_idempotency_store() {
     .await;
 }
 
+#[tokio::test]
+async fn sqlite_spend_ledger() {
+    let files = SqliteFiles::new();
+    conformance::run_spend_ledger(|ns| async { Arc::new(files.open(ns).await) as Arc<dyn SpendLedger> })
+        .await;
+}
+
 /// Opens a store on schema `ns` of the test database.
 async fn pg_open(url: &str, ns: &str, clock: &Arc<ManualWallClock>) -> StoreState {
     use sqlx::Connection;
@@ -110,6 +117,11 @@ async fn postgres_suppression_list_and_idempotency_store() {
         },
         &advance,
     )
+    .await;
+    conformance::run_spend_ledger(|ns| {
+        let (url, clock) = (url.clone(), clock.clone());
+        async move { Arc::new(pg_open(&url, &ns, &clock).await) as Arc<dyn SpendLedger> }
+    })
     .await;
     db.drop_now().await;
 }

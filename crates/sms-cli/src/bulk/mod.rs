@@ -1,6 +1,7 @@
 //! `sms bulk`: validate every row, confirm, then stream the rows through the chain with bounded
 //! concurrency, writing the results file as it goes.
 
+mod budget;
 mod progress;
 mod results;
 mod rows;
@@ -98,6 +99,15 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         return Err(Failure::usage(lines.join("\n")));
     }
     print_plan(backend, &plan, json);
+    // The caps' remainder, before any request (a dry run shows it too).
+    let price = backend.route(plan.kind).providers().first().and_then(|p| {
+        backend
+            .config
+            .spend()
+            .prices
+            .price(&p.name, sms::failover::MAINLAND)
+    });
+    budget::check(backend, plan.parts, price.map(|p| p.saturating_mul(plan.parts))).await?;
 
     if args.body.dry_run {
         for row in RowReader::open(&args.file, backend, &args.body)?.flatten() {

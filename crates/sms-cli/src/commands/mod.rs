@@ -8,3 +8,4 @@ pub mod sandbox;
 pub mod send;
 pub mod serve;
 pub mod template;
+pub mod usage;

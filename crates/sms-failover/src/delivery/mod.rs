@@ -8,6 +8,7 @@ mod absorb;
 mod finish;
 mod ledger;
 mod part;
+mod spend;
 mod start;
 mod verdict;
 
@@ -135,6 +136,10 @@ impl<'a> Delivery<'a> {
             Start::Go { reserved } => reserved,
             Start::Answer(result) => return result,
         };
+        if let Err(error) = self.screen().await {
+            let open = self.ledger().open_indices();
+            self.state_failed(&open, error);
+        }
         for index in order {
             if self.ledger().open_count() == 0 || self.stopped() {
                 break;

@@ -118,9 +118,19 @@ impl Delivery<'_> {
                     .await;
                 return;
             }
+            // The caps' parts and money, reserved before the request (nothing is sent over a cap).
+            let held = match self.reserve_spend(provider, &recipients).await {
+                Ok(held) => held,
+                Err(()) => {
+                    self.shared_report(provider, shared_probe, SharedReport::Release)
+                        .await;
+                    return;
+                }
+            };
             let answer = self
                 .request(provider, &recipients, attempt, &mut permit, shared_probe)
                 .await;
+            self.settle_spend(held, &recipients, &answer.result).await;
             drop(slot);
             let report = if answer.cut_by_deadline {
                 // The chain gave up, not the provider: no verdict on its health.

@@ -36,8 +36,9 @@ use sms_core::{
 };
 
 use super::{
-    Admission, BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, StartAnswer, StartRequest, SuppressionList,
+    Adjustment, Admission, BreakerSharing, ChainState, Charge, IdempotencyStore, RecipientLimiter,
+    RecordedOutcome, Reservation, SharedBreaker, SpendAdmission, SpendLedger, StartAnswer, StartRequest,
+    SuppressionList,
 };
 use crate::limits::LimitWindow;
 
@@ -964,4 +965,161 @@ pub async fn start_is_exact_under_concurrency(
         "the others see it open and count nothing"
     );
     handles[1].close("ihuyi").await.expect("close");
+}
+
+// Spend ledgers.
+
+/// Every [`SpendLedger`] check, each in its own namespace. Counters are named per period, so no clock
+/// is needed: `now` is passed to each reservation.
+pub async fn run_spend_ledger<F, Fut>(open: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Arc<dyn SpendLedger>>,
+{
+    spend_all_or_nothing(&open(ns("spend-atomic")).await).await;
+    spend_adjust_and_expiry(&open(ns("spend-adjust")).await).await;
+    let handles = vec![
+        open(ns("spend-shared")).await,
+        open(ns("spend-shared")).await,
+        open(ns("spend-shared")).await,
+    ];
+    spend_is_shared_and_exact_under_concurrency(&handles).await;
+}
+
+const SPEND_NOW: u64 = 1_800_000_000;
+
+fn charge(counter: &str, amount: u64, limit: u64) -> Charge {
+    Charge {
+        counter: counter.to_owned(),
+        amount,
+        limit,
+        expires_at: SPEND_NOW + DAY_SECS,
+    }
+}
+
+async fn usage_of(ledger: &Arc<dyn SpendLedger>, counters: &[&str]) -> Vec<u64> {
+    let names: Vec<String> = counters.iter().map(|c| (*c).to_owned()).collect();
+    ledger.usage(&names).await.expect("the ledger answers")
+}
+
+/// A reservation adds every charge or none: one charge over its limit leaves every counter as it was,
+/// and the answer names it and its value.
+pub async fn spend_all_or_nothing(ledger: &Arc<dyn SpendLedger>) {
+    let first = ledger
+        .charge(&[charge("a", 6, 10), charge("b", 60, 100)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(first, SpendAdmission::Reserved { used: vec![6, 60] });
+    let over = ledger
+        .charge(&[charge("a", 3, 10), charge("b", 50, 100)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(
+        over,
+        SpendAdmission::Refused { index: 1, used: 60 },
+        "b would reach 110"
+    );
+    assert_eq!(
+        usage_of(ledger, &["a", "b", "never"]).await,
+        vec![6, 60, 0],
+        "nothing added on a refusal"
+    );
+    let exact = ledger
+        .charge(&[charge("a", 4, 10)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(
+        exact,
+        SpendAdmission::Reserved { used: vec![10] },
+        "reaching the limit exactly fits"
+    );
+    let one_more = ledger
+        .charge(&[charge("a", 1, 10)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(one_more, SpendAdmission::Refused { index: 0, used: 10 });
+}
+
+/// Adjustments give back and add, never below zero; a counter past its expiry starts again at zero.
+pub async fn spend_adjust_and_expiry(ledger: &Arc<dyn SpendLedger>) {
+    ledger
+        .charge(&[charge("c", 5, 10)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    let adjust = |delta: i64| Adjustment {
+        counter: "c".to_owned(),
+        delta,
+        expires_at: SPEND_NOW + DAY_SECS,
+    };
+    ledger
+        .settle(&[adjust(-2)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(usage_of(ledger, &["c"]).await, vec![3]);
+    ledger
+        .settle(&[adjust(4)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(usage_of(ledger, &["c"]).await, vec![7]);
+    ledger
+        .settle(&[adjust(-100)], SPEND_NOW)
+        .await
+        .expect("the ledger answers");
+    assert_eq!(usage_of(ledger, &["c"]).await, vec![0], "clamped at zero");
+    let short = Charge {
+        counter: "d".to_owned(),
+        amount: 9,
+        limit: 10,
+        expires_at: SPEND_NOW + 60,
+    };
+    ledger
+        .charge(std::slice::from_ref(&short), SPEND_NOW)
+        .await
+        .expect("answers");
+    let later = SPEND_NOW + 120;
+    let again = ledger
+        .charge(
+            &[Charge {
+                expires_at: later + 60,
+                ..short
+            }],
+            later,
+        )
+        .await
+        .expect("the ledger answers");
+    assert_eq!(
+        again,
+        SpendAdmission::Reserved { used: vec![9] },
+        "an expired counter starts again at zero"
+    );
+}
+
+/// Handles on one state (instances) share the counters: 50 concurrent reservations of one part each
+/// against a limit of 10 reserve exactly 10.
+pub async fn spend_is_shared_and_exact_under_concurrency(handles: &[Arc<dyn SpendLedger>]) {
+    let attempts = (0..50).map(|i| {
+        let ledger = handles[i % handles.len()].clone();
+        async move {
+            ledger
+                .charge(&[charge("shared", 1, 10)], SPEND_NOW)
+                .await
+                .expect("the ledger answers")
+        }
+    });
+    let reserved = join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|a| matches!(a, SpendAdmission::Reserved { .. }))
+        .count();
+    assert_eq!(
+        reserved, 10,
+        "exactly 10 of 50 concurrent one-part reservations under a cap of 10"
+    );
+    for handle in handles {
+        assert_eq!(
+            usage_of(handle, &["shared"]).await,
+            vec![10],
+            "every instance sees the same count"
+        );
+    }
 }

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use sms_core::{ClientReference, Error, PhoneNumber};
 
 use super::{
-    Admission, BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, StartAnswer, StartRequest, SuppressionList,
+    Adjustment, Admission, BreakerSharing, ChainState, Charge, IdempotencyStore, RecipientLimiter,
+    RecordedOutcome, Reservation, SharedBreaker, SpendAdmission, SpendLedger, StartAnswer, StartRequest,
+    SuppressionList,
 };
 use crate::limits::LimitWindow;
 
@@ -150,5 +151,31 @@ impl<T: ChainState> ChainState for FailOpen<T> {
                 admissions: request.limits.map(|_| vec![Admission::Admitted; count]),
             }
         }))
+    }
+}
+
+/// Spend caps failing open: a ledger that cannot answer admits every charge (as if each counter
+/// stood at zero) and forgets adjustments. The caps then no longer bound anything while the backend
+/// is down; this is why failing open is never the default.
+#[async_trait]
+impl<T: SpendLedger> SpendLedger for FailOpen<T> {
+    async fn charge(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error> {
+        Ok(self.inner.charge(charges, now).await.unwrap_or_else(|e| {
+            warn("spend caps", &e);
+            SpendAdmission::Reserved {
+                used: charges.iter().map(|c| c.amount).collect(),
+            }
+        }))
+    }
+
+    async fn settle(&self, adjustments: &[Adjustment], now: u64) -> Result<(), Error> {
+        if let Err(e) = self.inner.settle(adjustments, now).await {
+            warn("spend caps", &e);
+        }
+        Ok(())
+    }
+
+    async fn usage(&self, counters: &[String]) -> Result<Vec<u64>, Error> {
+        self.inner.usage(counters).await
     }
 }

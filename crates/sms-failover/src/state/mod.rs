@@ -1,4 +1,4 @@
-//! The state a chain consults before and after sending, behind four traits so that several instances
+//! The state a chain consults before and after sending, behind five traits so that several instances
 //! of an application can share it (the `sms-redis` crate implements them on Redis; a message store
 //! may implement the opt-out list and idempotency durably):
 //!
@@ -8,6 +8,7 @@
 //! | [`RecipientLimiter`] | recent messages per number, for [`crate::RecipientLimits`] | [`InMemoryRecipientLimiter`] |
 //! | [`IdempotencyStore`] | client references already sent, and their outcomes | [`InMemoryIdempotencyStore`] |
 //! | [`BreakerSharing`] | breaker trips and probes seen by other instances | none: each chain's own breakers |
+//! | [`SpendLedger`] | parts and money spent per cap and period, for [`crate::SpendPolicy`] | [`InMemorySpendLedger`] |
 //!
 //! A backend that holds all four can also implement [`ChainState`], which answers the checks of a
 //! message's start (reservation, opt-outs, the first provider's shared breaker, limits) in one step,
@@ -27,6 +28,7 @@ pub mod conformance;
 mod fail_open;
 mod idempotency;
 mod limiter;
+mod spend;
 mod start;
 mod suppression;
 
@@ -37,6 +39,7 @@ pub use idempotency::{
     RecordedRecipient, RecordedStatus, Reservation,
 };
 pub use limiter::{Admission, InMemoryRecipientLimiter, RecipientLimiter};
+pub use spend::{Adjustment, Charge, InMemorySpendLedger, SpendAdmission, SpendLedger};
 pub use start::{ChainState, StartAnswer, StartRequest, start_in_parts};
 pub use suppression::{InMemorySuppressionList, SuppressionList};
 

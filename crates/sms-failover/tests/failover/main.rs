@@ -9,6 +9,7 @@ mod observability;
 mod outage;
 mod properties;
 mod routing;
+mod spend;
 mod state;
 mod support;
 mod throughput;

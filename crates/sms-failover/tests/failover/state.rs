@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use sms_core::testkit::StubOutcome;
 use sms_core::{ClientReference, Error, ErrorKind, MessageSender, PhoneNumber};
 use sms_failover::state::{
-    Admission, BreakerSharing, ChainState, FailOpen, IdempotencyStore, RecipientLimiter, RecordedOutcome,
-    Reservation, SharedBreaker, SuppressionList, backend_unavailable,
+    Adjustment, Admission, BreakerSharing, ChainState, Charge, FailOpen, IdempotencyStore, RecipientLimiter,
+    RecordedOutcome, Reservation, SharedBreaker, SpendAdmission, SpendLedger, SuppressionList,
+    backend_unavailable,
 };
 use sms_failover::{BreakerConfig, LimitScope, LimitWindow, RecipientLimits};
 
@@ -143,6 +144,19 @@ impl BreakerSharing for Down {
 
 /// The whole state down: its start fails as its first check does.
 impl ChainState for Down {}
+
+#[async_trait]
+impl SpendLedger for Down {
+    async fn charge(&self, _: &[Charge], _: u64) -> Result<SpendAdmission, Error> {
+        Err(down("spend caps"))
+    }
+    async fn settle(&self, _: &[Adjustment], _: u64) -> Result<(), Error> {
+        Err(down("spend caps"))
+    }
+    async fn usage(&self, _: &[String]) -> Result<Vec<u64>, Error> {
+        Err(down("spend caps"))
+    }
+}
 
 /// Puts [`Down`] in one place of a chain's state.
 type WithDown = fn(sms_failover::FailoverSenderBuilder, Arc<Down>) -> sms_failover::FailoverSenderBuilder;

@@ -28,7 +28,7 @@ async fn send(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    state.inner.keys.check(&headers, Need::Send)?;
+    let caller = state.inner.keys.check(&headers, Need::Send)?.to_owned();
     let body = body.map_err(body_rejection)?;
     let key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
@@ -46,7 +46,14 @@ async fn send(
         ),
     };
     let json = super::json_body(&headers, &body)?;
-    let (answer, replayed) = match service::send(&state, json, key).await? {
+    let held = match crate::keyspend::reserve(&state, &caller, &json).await {
+        Ok(held) => held,
+        Err(refused) => return Ok(refused),
+    };
+    let result = service::send(&state, json, key).await;
+    // A replayed answer or a refusal sent nothing new: the key's parts go back.
+    crate::keyspend::settle(&state, held, matches!(result, Ok(SendOutcome::Fresh(_)))).await;
+    let (answer, replayed) = match result? {
         SendOutcome::Fresh(answer) => (answer, false),
         SendOutcome::Replayed(answer) => (answer, true),
     };

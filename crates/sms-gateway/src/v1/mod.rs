@@ -5,6 +5,7 @@ mod inbound;
 mod messages;
 mod providers;
 mod suppressions;
+mod usage;
 
 use axum::Router;
 use axum::http::{HeaderMap, header};
@@ -22,6 +23,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(balances::router())
         .merge(providers::router())
         .merge(inbound::router())
+        .merge(usage::router())
 }
 
 /// A JSON body: `application/json` (any charset parameter), parsed.

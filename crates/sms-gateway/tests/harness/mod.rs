@@ -42,13 +42,15 @@ pub fn config_text(sandbox_base: &str, db: &std::path::Path, keys: bool, extra_g
         db.display().to_string()
     ));
     if keys {
+        // Unlimited request rates: these tests flood on purpose (fuzzing, concurrency); the keys'
+        // rate limits are tested in `ratelimit.rs` with keys of their own.
         for (name, key, scope) in [
             ("reader", READ_KEY, "read"),
             ("sender", SEND_KEY, "send"),
             ("admin", ADMIN_KEY, "admin"),
         ] {
             text.push_str(&format!(
-                "\n[[gateway.api_keys]]\nname = {name:?}\nhash = {:?}\nscopes = [{scope:?}]\n",
+                "\n[[gateway.api_keys]]\nname = {name:?}\nhash = {:?}\nscopes = [{scope:?}]\nrate_limit = \"off\"\n",
                 hash_key(key)
             ));
         }

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use sms_core::{ClientReference, Error, PhoneNumber};
 use sms_failover::state::{
-    Admission, BreakerSharing, ChainState, IdempotencyStore, RecipientLimiter, RecordedOutcome, Reservation,
-    SharedBreaker, StartAnswer, StartRequest, SuppressionList,
+    Adjustment, Admission, BreakerSharing, ChainState, Charge, IdempotencyStore, RecipientLimiter,
+    RecordedOutcome, Reservation, SharedBreaker, SpendAdmission, SpendLedger, StartAnswer, StartRequest,
+    SuppressionList,
 };
 use sms_failover::{Clock, FailoverSenderBuilder, LimitWindow, ManualClock, TokioClock};
 use sms_redis::{RedisConfig, RedisState};
@@ -251,5 +252,23 @@ impl ChainState for RedisBacked {
             };
             ChainState::start(&s, &request).await
         })
+    }
+}
+
+#[async_trait]
+impl SpendLedger for RedisBacked {
+    async fn charge(&self, charges: &[Charge], now: u64) -> Result<SpendAdmission, Error> {
+        let charges = charges.to_vec();
+        self.call(|s| async move { s.charge(&charges, now).await })
+    }
+
+    async fn settle(&self, adjustments: &[Adjustment], now: u64) -> Result<(), Error> {
+        let adjustments = adjustments.to_vec();
+        self.call(|s| async move { s.settle(&adjustments, now).await })
+    }
+
+    async fn usage(&self, counters: &[String]) -> Result<Vec<u64>, Error> {
+        let counters = counters.to_vec();
+        self.call(|s| async move { s.usage(&counters).await })
     }
 }

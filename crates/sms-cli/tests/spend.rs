@@ -1,0 +1,90 @@
+//! `sms usage` and the budget check of `sms bulk`, through the real binary against the sandbox.
+
+mod support;
+
+use sms::config::Config;
+use support::{Env, Run, numbers_csv};
+
+/// The sandbox's config with a store and a daily cap of 5 parts.
+fn config(env: &Env) -> std::path::PathBuf {
+    let text = format!(
+        "{}\n[store]\npath = {:?}\n\n[[spend.caps]]\nscope = \"overall\"\nperiod = \"day\"\nparts = 5\n",
+        Config::sandbox_toml(&env.sandbox.base_url()),
+        env.path("sms.db").display().to_string()
+    );
+    env.write("spend.toml", &text)
+}
+
+fn run(env: &Env, args: &[&str]) -> Run {
+    let mut command = env.command(args);
+    command.env_remove("SMS_SANDBOX_URL");
+    Run(command.output().expect("sms runs"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_refuses_a_file_over_what_the_caps_leave_and_says_by_how_much() {
+    let env = Env::new().await;
+    let config = config(&env);
+    let csv = env.write("in.csv", &numbers_csv(0, 8));
+    let refused = run(
+        &env,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "bulk",
+            "--yes",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(refused.code(), 0, "{}", refused.stderr());
+    let err = refused.stderr();
+    assert!(
+        err.contains("the file needs 8 billed parts, but the overall day cap of 5 leaves 5")
+            && err.contains(": 3 over"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert_eq!(env.requests(), 0, "refused before any request");
+
+    let fits = env.write("small.csv", &numbers_csv(100, 5));
+    run(
+        &env,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "bulk",
+            "--yes",
+            fits.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(env.recorded_numbers().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_prints_every_cap() {
+    let env = Env::new().await;
+    let config = config(&env);
+    let table = run(&env, &["--config", config.to_str().unwrap(), "usage"]).expect_code(0);
+    let line = table
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("overall"))
+        .map(str::to_owned);
+    let line = line.unwrap_or_else(|| panic!("{}", table.stdout()));
+    assert!(
+        line.contains(" day ") && line.contains(" parts ") && line.contains(" 5 "),
+        "{line}"
+    );
+    let json = run(&env, &["--json", "--config", config.to_str().unwrap(), "usage"]).expect_code(0);
+    let doc = &json.json_lines()[0];
+    assert_eq!(doc["durable"], true, "{doc}");
+    assert_eq!(doc["caps"][0]["limit"], 5, "{doc}");
+    assert_eq!(doc["caps"][0]["used"], 0, "{doc}");
+    assert!(
+        doc["caps"][0]["resets_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("00:00 +08:00")),
+        "{doc}"
+    );
+}
