@@ -478,6 +478,10 @@ macro_rules! impl_message_store {
                 $backend
             }
 
+            fn reports(&self) -> Option<&dyn crate::reports::StoreReports> {
+                Some(self)
+            }
+
             async fn insert_sending(&self, messages: &[NewMessage]) -> Result<()> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;

@@ -35,6 +35,11 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Which database this is.
     fn backend(&self) -> Backend;
 
+    /// Read-only operator reports (the gateway's dashboard), when this store has them.
+    fn reports(&self) -> Option<&dyn crate::reports::StoreReports> {
+        None
+    }
+
     /// Records messages about to be sent directly (not queued): every recipient `sending`, written
     /// before the request starts so a crash leaves a trace. All or nothing; a reference already
     /// recorded fails the whole call with `DuplicateReference`.
