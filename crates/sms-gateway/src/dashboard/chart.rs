@@ -10,12 +10,15 @@ pub(crate) struct Series {
     pub values: Vec<Option<f64>>,
     /// Drawn dashed (for a second kind of value, e.g. weights, on the same axis).
     pub dashed: bool,
+    /// Which colour of the palette (series of one provider share one).
+    pub colour: usize,
 }
 
-const WIDTH: f64 = 720.0;
+const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 44.0;
-const RIGHT: f64 = 12.0;
+/// Room for the legend on the right.
+const RIGHT: f64 = 230.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 const COLOURS: [&str; 6] = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#0e7490"];
@@ -34,14 +37,14 @@ pub(crate) fn lines(title: &str, slots: usize, labels: &[(usize, String)], serie
             rect x=(LEFT) y=(TOP) width=(plot_w) height=(plot_h) fill="#fff" stroke="#d5dae1" {}
             @for pct in [0u32, 25, 50, 75, 100] {
                 @let yy = y(f64::from(pct) / 100.0);
-                line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(yy) y2=(yy) stroke="#eef1f5" {}
+                line x1=(LEFT) x2=(LEFT + plot_w) y1=(yy) y2=(yy) stroke="#eef1f5" {}
                 text x=(LEFT - 4.0) y=(yy + 4.0) font-size="10" text-anchor="end" { (pct) "%" }
             }
             @for (slot, text) in labels {
                 text x=(x(*slot)) y=(HEIGHT - 10.0) font-size="10" text-anchor="middle" { (text) }
             }
             @for (i, s) in series.iter().enumerate() {
-                @let colour = COLOURS[i % COLOURS.len()];
+                @let colour = COLOURS[s.colour % COLOURS.len()];
                 @for run in runs(&s.values) {
                     @if run.len() == 1 {
                         circle cx=(x(run[0].0)) cy=(y(run[0].1)) r="2.5" fill=(colour) {
@@ -55,10 +58,11 @@ pub(crate) fn lines(title: &str, slots: usize, labels: &[(usize, String)], serie
                         }
                     }
                 }
-                @let ly = TOP + 12.0 + 14.0 * i as f64;
-                line x1=(LEFT + 8.0) x2=(LEFT + 24.0) y1=(ly - 4.0) y2=(ly - 4.0) stroke=(colour) stroke-width="2"
+                @let ly = TOP + 10.0 + 14.0 * i as f64;
+                @let lx = LEFT + plot_w + 10.0;
+                line x1=(lx) x2=(lx + 16.0) y1=(ly - 4.0) y2=(ly - 4.0) stroke=(colour) stroke-width="2"
                     stroke-dasharray=[s.dashed.then_some("5 3")] {}
-                text x=(LEFT + 28.0) y=(ly) font-size="11" { (s.label) }
+                text x=(lx + 20.0) y=(ly) font-size="11" { (s.label) }
             }
         }
     }
@@ -101,6 +105,7 @@ mod tests {
             label: "sandbox".into(),
             values: vec![Some(1.0), Some(0.5), None, Some(0.0), None],
             dashed: false,
+            colour: 0,
         };
         assert_eq!(runs(&s.values).len(), 2);
         let svg = lines("Delivery", 5, &[(0, "00:00".into())], &[s]).into_string();
@@ -108,7 +113,7 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("<circle").count(), 1);
         // 100 % at the top of the plot, 50 % halfway down.
-        assert!(svg.contains("points=\"110.4,12.0 243.2,102.0\""), "{svg}");
+        assert!(svg.contains("points=\"106.6,12.0 231.8,102.0\""), "{svg}");
         assert!(svg.contains(">sandbox</text>"));
     }
 }

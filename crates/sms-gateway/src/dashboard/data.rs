@@ -106,7 +106,8 @@ pub(crate) async fn providers(state: &AppState, now: Millis) -> ReadResult<Provi
         .provider_activity(now - HOUR, HOUR)
         .await
         .map_err(|e| store_error(&e))?;
-    let chart_since = now - CHART_SPAN;
+    // Slots on whole half hours, the last one holding now.
+    let chart_since = now - now.rem_euclid(CHART_SLOT) + CHART_SLOT - CHART_SPAN;
     let chart = reports
         .provider_activity(chart_since, CHART_SLOT)
         .await

@@ -132,7 +132,7 @@ pub(super) fn render(session: &Session, view: &ProvidersView) -> Markup {
 fn delivery_chart(view: &ProvidersView, weight_total: u32) -> Markup {
     let slots = usize::try_from(CHART_SPAN / CHART_SLOT).unwrap_or(48);
     let mut series = Vec::new();
-    for row in &view.rows {
+    for (colour, row) in view.rows.iter().enumerate() {
         let mut values = vec![None; slots];
         for b in view.chart.buckets.iter().filter(|b| b.provider == row.name) {
             let slot = usize::try_from((b.start - view.chart_since) / CHART_SLOT).unwrap_or(usize::MAX);
@@ -148,17 +148,19 @@ fn delivery_chart(view: &ProvidersView, weight_total: u32) -> Markup {
             label: format!("{} delivery", row.name),
             values,
             dashed: false,
+            colour,
         });
     }
     // The weights as they are now (shares of the chain's total), dashed; a history of weights
     // takes their place once routing records one.
     if weight_total > 0 {
-        for row in view.rows.iter().filter(|r| r.in_chain) {
+        for (colour, row) in view.rows.iter().enumerate().filter(|(_, r)| r.in_chain) {
             let share = f64::from(row.weight) / f64::from(weight_total);
             series.push(Series {
                 label: format!("{} weight share (now)", row.name),
                 values: vec![Some(share); slots],
                 dashed: true,
+                colour,
             });
         }
     }
