@@ -351,7 +351,10 @@ async fn every_page_shows_what_real_sends_recorded() {
         .await;
     assert_eq!(r.status(), 303);
     let number: sms_core::PhoneNumber = "13700000001".parse().unwrap();
-    assert_eq!(d.store.suppressed(&[number.clone()]).await.unwrap(), [true]);
+    assert_eq!(
+        d.store.suppressed(std::slice::from_ref(&number)).await.unwrap(),
+        [true]
+    );
     let (_, page) = d.get(&admin, "/dashboard/suppressions").await;
     assert!(
         page.contains("137****0001") && page.contains("asked") && page.contains("dashboard:admin"),
