@@ -180,7 +180,7 @@ macro_rules! impl_store_reports {
                      SUM(CASE WHEN status IN ('undelivered', 'expired') THEN 1 ELSE 0 END) AS undelivered \
                      FROM recipients WHERE status IN ('accepted', 'failed', 'unknown', 'delivered', 'undelivered', 'expired') \
                      AND outcome_at >= $1 AND provider IS NOT NULL \
-                     GROUP BY provider, (outcome_at - $1) / $2 ORDER BY provider, slot",
+                     GROUP BY provider, slot ORDER BY provider, slot",
                 )
                 .bind(since)
                 .bind(bucket)
