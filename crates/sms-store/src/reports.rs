@@ -129,9 +129,16 @@ macro_rules! impl_store_reports {
                 query: &RecipientQuery,
                 limit: u32,
             ) -> Result<Vec<RecipientRecord>> {
-                let mut sql: QueryBuilder<'_, _> = QueryBuilder::new(
-                    "SELECT recipients.* FROM recipients JOIN messages ON messages.id = recipients.message_id WHERE 1 = 1",
-                );
+                // Without a filter on recipients, walk messages newest first by their index and
+                // stop at the limit (SQLite keeps the order of a CROSS JOIN; PostgreSQL plans it as
+                // an inner join). With one, let the planner start from the recipients' indexes.
+                let by_recipient =
+                    query.number.is_some() || query.status.is_some() || query.provider.is_some();
+                let mut sql: QueryBuilder<'_, _> = QueryBuilder::new(if by_recipient {
+                    "SELECT recipients.* FROM recipients JOIN messages ON messages.id = recipients.message_id WHERE 1 = 1"
+                } else {
+                    "SELECT recipients.* FROM messages CROSS JOIN recipients WHERE recipients.message_id = messages.id"
+                });
                 if let Some(number) = &query.number {
                     sql.push(" AND recipients.number = ").push_bind(number.clone());
                 }
@@ -145,7 +152,10 @@ macro_rules! impl_store_reports {
                     sql.push(" AND recipients.provider = ").push_bind(provider.clone());
                 }
                 if let Some(after) = &query.after {
-                    sql.push(" AND (messages.created_at < ")
+                    // The first bound is for the index range; the rest is the exact position.
+                    sql.push(" AND messages.created_at <= ")
+                        .push_bind(after.created_at)
+                        .push(" AND (messages.created_at < ")
                         .push_bind(after.created_at)
                         .push(" OR (messages.created_at = ")
                         .push_bind(after.created_at)
