@@ -56,6 +56,10 @@ async fn serve_prints_its_addresses_sends_and_stops_on_sigterm() {
     };
     let base = find("sms serve: listening on");
     let addr = base.strip_prefix("http://").unwrap().to_owned();
+    assert!(
+        find("dashboard:").starts_with(&format!("{base}/dashboard ")),
+        "{lines:?}"
+    );
     assert!(find("store:").starts_with("SQLite"), "{lines:?}");
     assert!(find("state:").starts_with("in memory"), "{lines:?}");
     assert!(

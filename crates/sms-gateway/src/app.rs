@@ -12,7 +12,7 @@ use sms_store::{MessageStore, RecordingSender, StoreState};
 
 use crate::auth::ApiKeys;
 use crate::error::{ApiError, ErrorCode};
-use crate::{health, metrics, request_id, v1, webhooks};
+use crate::{dashboard, health, metrics, request_id, v1, webhooks};
 
 /// Cloneable handles everything in the gateway shares: the config, the store and the chain that
 /// records into it.
@@ -125,7 +125,7 @@ impl AppState {
     }
 }
 
-/// The whole application: `/v1` (the API), `/webhooks` (provider pushes), `/healthz`, `/readyz`,
+/// The whole application: `/v1` (the API), `/webhooks` (provider pushes), `/dashboard` (HTML), `/healthz`, `/readyz`,
 /// with the body limit, request ids and JSON answers for unknown routes and methods. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the webhook source allowlist can see
 /// the caller's address.
@@ -134,6 +134,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", v1::router())
         .nest("/webhooks", webhooks::router())
+        .nest("/dashboard", dashboard::router())
         .merge(health::router())
         .merge(metrics::router())
         .fallback(not_found)

@@ -69,6 +69,15 @@ impl ApiKeys {
         self.keys.is_empty()
     }
 
+    /// The name and scopes of `presented` (a key typed into the dashboard's login form), when known.
+    pub(crate) fn identify(&self, presented: &str) -> Option<(&str, &[ApiScope])> {
+        let hash: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
+        self.keys
+            .iter()
+            .find(|k| k.hash == hash)
+            .map(|k| (k.name.as_str(), k.scopes.as_slice()))
+    }
+
     /// The caller's key name, when the request's bearer key is known and has a scope that covers
     /// `need`.
     pub(crate) fn check(&self, headers: &HeaderMap, need: Need) -> Result<&str, ApiError> {

@@ -5,6 +5,7 @@
 mod app;
 mod auth;
 mod compose;
+mod dashboard;
 mod error;
 mod gateway;
 mod health;

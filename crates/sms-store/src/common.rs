@@ -590,6 +590,10 @@ macro_rules! impl_message_store {
                 Ok(used)
             }
 
+            fn reports(&self) -> Option<&dyn crate::reports::StoreReports> {
+                Some(self)
+            }
+
             async fn insert_sending(&self, messages: &[NewMessage]) -> Result<()> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;

@@ -20,6 +20,7 @@ mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod recording;
+mod reports;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod state;
@@ -38,6 +39,9 @@ pub use options::{ContentMode, ManualWallClock, StoreOptions, SystemWallClock, W
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use recording::{RecordingSender, deliver_claims, outcomes_of};
+pub use reports::{
+    BatchSummary, ProviderActivity, ProviderBucket, RecipientCursor, RecipientQuery, StoreReports,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use state::StoreState;

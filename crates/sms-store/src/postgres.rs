@@ -63,3 +63,4 @@ crate::common::impl_message_store!(
     Backend::Postgres,
     "FOR UPDATE SKIP LOCKED"
 );
+crate::reports::impl_store_reports!(PostgresStore);

@@ -83,3 +83,4 @@ impl SqliteStore {
 }
 
 crate::common::impl_message_store!(SqliteStore, Sqlite, Backend::Sqlite, "");
+crate::reports::impl_store_reports!(SqliteStore);

@@ -49,6 +49,10 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
 
     /// Spend caps: the counters' values, zero for unknown ones (`SpendLedger::usage`).
     async fn spend_usage(&self, counters: &[String]) -> Result<Vec<u64>>;
+    /// Read-only operator reports (the gateway's dashboard), when this store has them.
+    fn reports(&self) -> Option<&dyn crate::reports::StoreReports> {
+        None
+    }
 
     /// Records messages about to be sent directly (not queued): every recipient `sending`, written
     /// before the request starts so a crash leaves a trace. All or nothing; a reference already

@@ -57,6 +57,7 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
             "{}",
             serde_json::json!({
                 "listening": gateway.base_url(),
+                "dashboard": format!("{}/dashboard", gateway.base_url()),
                 "store": gateway.store_description(),
                 "state": state,
                 "push_urls": pushes,
@@ -66,6 +67,10 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
         );
     } else {
         println!("sms serve: listening on {}", gateway.base_url());
+        println!(
+            "dashboard: {}/dashboard (log in with a read or admin API key)",
+            gateway.base_url()
+        );
         println!("store: {}", gateway.store_description());
         println!("state: {state}");
         if let Some(sandbox) = &sandbox {
