@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use sms_core::{DeliveryReport, InboundMessage, PhoneNumber};
 
 use crate::error::Result;
+use crate::events::{Event, EventOutcome};
 use crate::model::{
     AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,
     ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
@@ -154,4 +155,20 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Blanks the content of messages and the text of replies older than `age`; digests stay.
     /// Returns rows redacted.
     async fn redact(&self, age: Duration) -> Result<u64>;
+
+    /// From now on every status change of a recipient (except to `queued` and `sending`) and every
+    /// reply is recorded as an [`Event`], in the same transaction as the change. For every store
+    /// on this database; idempotent.
+    async fn enable_events(&self) -> Result<()>;
+
+    /// Claims up to `limit` due events for `worker` until `lease` from now, oldest first: only the
+    /// oldest unsettled event of each message, so a message's events are delivered in order.
+    async fn claim_events(&self, worker: &str, limit: u32, lease: Duration) -> Result<Vec<Event>>;
+
+    /// Records how a delivery attempt of a claimed event ended. False when the claim was lost
+    /// (its lease ran out and another worker holds it): nothing is changed.
+    async fn settle_event(&self, event: &Event, outcome: &EventOutcome) -> Result<bool>;
+
+    /// Events not delivered yet and not given up.
+    async fn pending_events(&self) -> Result<u64>;
 }
