@@ -35,6 +35,9 @@ pub(crate) struct Inner {
     pub(crate) metrics: crate::metrics::Metrics,
     /// Woken when a message is queued: a hint only, workers also poll (the store is the truth).
     pub(crate) outbox_hint: tokio::sync::Notify,
+    /// Woken when an event may have been recorded (a send, a receipt, a reply): a hint only, the
+    /// callback dispatcher also polls.
+    pub(crate) callback_hint: tokio::sync::Notify,
     /// Pushed receipts, filed in groups.
     pub(crate) receipts: crate::receipts::ReceiptWriter,
 }
@@ -89,6 +92,7 @@ impl AppState {
             in_flight,
             metrics: crate::metrics::Metrics::default(),
             outbox_hint: tokio::sync::Notify::new(),
+            callback_hint: tokio::sync::Notify::new(),
             receipts: crate::receipts::ReceiptWriter::default(),
         };
         Ok((

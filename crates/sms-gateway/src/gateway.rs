@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sms_config::{Config, StoreBackend};
 use sms_core::Secret;
-use sms_store::{MessageStore, StoreOptions};
+use sms_store::{MessageStore, StoreOptions, SystemWallClock, WallClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -41,9 +41,17 @@ pub struct GatewayBuilder {
     listener: Option<std::net::TcpListener>,
     secrets_file: Option<PathBuf>,
     default_sqlite: PathBuf,
+    clock: Arc<dyn WallClock>,
 }
 
 impl GatewayBuilder {
+    /// The wall clock of callback timestamps and retry times (default the system's). Give the
+    /// store's clock when the store has its own (tests).
+    pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Uses this store instead of opening the one of `[store]`.
     pub fn store(mut self, store: Arc<dyn MessageStore>) -> Self {
         self.store = Some(store);
@@ -153,11 +161,32 @@ impl GatewayBuilder {
                 })
             })
             .collect();
+        let dispatcher = match &gateway.callbacks {
+            Some(callbacks) => {
+                let worker = format!(
+                    "cb-{}",
+                    crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+                );
+                let dispatcher =
+                    crate::callbacks::Dispatcher::new(callbacks, store.clone(), self.clock.clone(), worker)
+                        .map_err(GatewayError::Setup)?;
+                store.enable_events().await?;
+                Some(dispatcher)
+            }
+            None => None,
+        };
         let (state, mut sends_done) =
             AppState::new(self.config, store, keys, token).map_err(GatewayError::Setup)?;
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        if let Some(dispatcher) = dispatcher {
+            workers.push(tokio::spawn(crate::callbacks::run(
+                dispatcher,
+                state.clone(),
+                stop_rx.clone(),
+            )));
+        }
         let mut server_stop = stop_rx.clone();
         let task = tokio::spawn(async move {
             let stopped = async move {
@@ -264,6 +293,7 @@ impl Gateway {
             listener: None,
             secrets_file: None,
             default_sqlite: PathBuf::from("sms.db"),
+            clock: Arc::new(SystemWallClock),
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod app;
 mod auth;
+mod callbacks;
 mod compose;
 mod error;
 mod gateway;

@@ -179,6 +179,7 @@ async fn record(
 /// Sends through the recording chain and answers from the store's record.
 async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
     let result = state.inner.sender.send(message).await;
+    state.inner.callback_hint.notify_waiters();
     let stored = state
         .store()
         .message_by_reference(message.reference().as_str())
