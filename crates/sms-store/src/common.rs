@@ -1026,6 +1026,26 @@ macro_rules! impl_message_store {
                 Ok(counts)
             }
 
+            async fn billed_parts(&self, batch_id: &str) -> Result<Vec<(String, u64)>> {
+                let rows = sqlx::query(
+                    "SELECT recipients.provider AS provider, CAST(SUM(recipients.billed_parts) AS BIGINT) AS parts FROM recipients \
+                     JOIN messages ON messages.id = recipients.message_id WHERE messages.batch_id = $1 \
+                     AND recipients.provider IS NOT NULL AND recipients.billed_parts IS NOT NULL \
+                     GROUP BY recipients.provider ORDER BY recipients.provider",
+                )
+                .bind(batch_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("summing a bulk's parts"))?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let provider: String = row.try_get("provider").map_err(db("summing a bulk's parts"))?;
+                    let parts: i64 = row.try_get("parts").map_err(db("summing a bulk's parts"))?;
+                    out.push((provider, parts.max(0) as u64));
+                }
+                Ok(out)
+            }
+
             async fn purge(&self, age: Duration) -> Result<u64> {
                 let cutoff = self.options.now() - millis(age);
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;

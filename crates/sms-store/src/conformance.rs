@@ -660,6 +660,31 @@ pub async fn bulk_counts(env: &Env) {
     assert_eq!(counts.get(&Status::Queued), Some(&3));
     assert_eq!(counts.get(&Status::Failed), Some(&2));
     assert!(env.store.outbox_depth().await.unwrap() >= 3);
+    assert!(env.store.billed_parts(&batch).await.unwrap().is_empty());
+    // Sent ones bill parts per provider.
+    let direct: Vec<NewMessage> = (0..3)
+        .map(|_| NewMessage::new(Message::text(number(), "bulk")).in_batch(&batch))
+        .collect();
+    env.store.insert_sending(&direct).await.unwrap();
+    let mut outcomes: Vec<OutcomeUpdate> = direct
+        .iter()
+        .zip(["a-provider", "b-provider", "b-provider"])
+        .map(|(r, provider)| accepted(r, &r.message.recipients()[0], provider, &pid()))
+        .collect();
+    outcomes[2].billed_parts = Some(3);
+    env.store.record_outcomes(&outcomes).await.unwrap();
+    assert_eq!(
+        env.store.billed_parts(&batch).await.unwrap(),
+        [("a-provider".to_owned(), 1), ("b-provider".to_owned(), 4)]
+    );
+    assert_eq!(
+        env.store
+            .status_counts(&batch)
+            .await
+            .unwrap()
+            .get(&Status::Accepted),
+        Some(&3)
+    );
 }
 
 /// Redaction blanks content and reply text but keeps digests; purge deletes old messages, receipts,

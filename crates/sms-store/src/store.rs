@@ -148,6 +148,9 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Recipients per status for a bulk.
     async fn status_counts(&self, batch_id: &str) -> Result<StatusCounts>;
 
+    /// Parts billed so far for a bulk, per provider (by name), in name order.
+    async fn billed_parts(&self, batch_id: &str) -> Result<Vec<(String, u64)>>;
+
     /// Deletes messages (with their recipients, attempts and receipts), replies and unmatched
     /// receipts older than `age`, and idempotency records past their own retention. Suppressions are kept. Returns messages deleted.
     async fn purge(&self, age: Duration) -> Result<u64>;
