@@ -4,6 +4,7 @@
 
 mod app;
 mod auth;
+mod bulk;
 mod callbacks;
 mod compose;
 mod error;
@@ -22,6 +23,7 @@ mod worker;
 
 pub use app::{AppState, router};
 pub use auth::{ApiKeys, hash_key};
+pub use bulk::{MAX_BATCH_RECIPIENTS, MAX_BATCH_ROWS};
 pub use compose::MAX_RECIPIENTS;
 pub use error::{ApiError, ErrorCode};
 pub use gateway::{Gateway, GatewayBuilder, GatewayError, PushUrl};
