@@ -11,6 +11,7 @@ mod error;
 mod gateway;
 mod health;
 mod metrics;
+mod openapi;
 mod receipts;
 mod request_id;
 mod secrets;

@@ -24,6 +24,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(balances::router())
         .merge(providers::router())
         .merge(inbound::router())
+        .merge(crate::openapi::router())
 }
 
 /// The header naming a request that may be retried safely.
