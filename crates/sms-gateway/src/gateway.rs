@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, router};
 use crate::auth::ApiKeys;
 use crate::secrets;
+use crate::state::SharedState;
 use crate::webhooks::pushes_of;
 
 /// Why the gateway could not start.
@@ -42,9 +43,18 @@ pub struct GatewayBuilder {
     secrets_file: Option<PathBuf>,
     default_sqlite: PathBuf,
     clock: Arc<dyn WallClock>,
+    shared: SharedState,
 }
 
 impl GatewayBuilder {
+    /// Uses these state backends for the chain (see [`SharedState`]): several instances given one
+    /// Redis state share opt-outs, limits, idempotency and breaker trips. Required when `[state]`
+    /// names a backend other than memory.
+    pub fn shared_state(mut self, shared: SharedState) -> Self {
+        self.shared = shared;
+        self
+    }
+
     /// The wall clock of callback timestamps and retry times (default the system's). Give the
     /// store's clock when the store has its own (tests).
     pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
@@ -91,9 +101,10 @@ impl GatewayBuilder {
     /// address cannot be bound, [`GatewayError::Setup`] for a Redis state backend (not yet served),
     /// an unreadable secrets file or a chain that does not build.
     pub async fn spawn(self) -> Result<Gateway, GatewayError> {
-        if !matches!(self.config.state().backend, sms_config::StateBackend::Memory) {
+        if !matches!(self.config.state().backend, sms_config::StateBackend::Memory) && self.shared.is_empty()
+        {
             return Err(GatewayError::Setup(
-                "the gateway keeps its state in the message store; `[state] backend = \"redis\"` is not served yet"
+                "`[state] backend = \"redis\"` needs the state given to the gateway (`GatewayBuilder::shared_state`)"
                     .into(),
             ));
         }
@@ -176,7 +187,8 @@ impl GatewayBuilder {
             None => None,
         };
         let (state, mut sends_done) =
-            AppState::new(self.config, store, keys, token).map_err(GatewayError::Setup)?;
+            AppState::with_shared_state(self.config, store, keys, token, self.shared)
+                .map_err(GatewayError::Setup)?;
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
@@ -294,6 +306,7 @@ impl Gateway {
             secrets_file: None,
             default_sqlite: PathBuf::from("sms.db"),
             clock: Arc::new(SystemWallClock),
+            shared: SharedState::default(),
         }
     }
 

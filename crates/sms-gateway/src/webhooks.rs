@@ -194,6 +194,9 @@ async fn reply(
         .await
         .map_err(|e| ApiError::store(&e))?;
     state.inner.callback_hint.notify_waiters();
+    if stored.opt_out {
+        crate::state::share_opt_out(&state, &message.sender).await;
+    }
     tracing::info!(provider = %provider, opt_out = stored.opt_out, "reply stored");
     let opt_out = if stored.opt_out { "true" } else { "false" };
     state.inner.metrics.count(
