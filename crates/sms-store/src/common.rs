@@ -1176,6 +1176,29 @@ macro_rules! impl_message_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {
+                let now = self.options.now();
+                let done = sqlx::query(lease_sql())
+                    .bind(name)
+                    .bind(holder)
+                    .bind(now + millis(ttl))
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("taking a lease"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("releasing a lease"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn pending_events(&self) -> Result<u64> {
                 let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE state = 'pending'")
                     .fetch_one(&self.reader)
@@ -1184,6 +1207,12 @@ macro_rules! impl_message_store {
                     .map_err(db("counting events"))?;
                 Ok(n as u64)
             }
+        }
+
+        fn lease_sql() -> &'static str {
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= $4"
         }
 
         fn event_from(row: &DbRow, worker: &str) -> Result<Event> {

@@ -79,6 +79,7 @@ where
         clock: env.clock.clone(),
     };
     digest_only_keeps_no_content(&digest_env).await;
+    leases_have_one_holder_until_they_expire(&env).await;
     // Last: from here on every change on this database is also an event.
     events_follow_changes_in_order(&env).await;
 }
@@ -903,4 +904,31 @@ pub async fn events_follow_changes_in_order(env: &Env) {
             .unwrap()
     );
     assert_eq!(env.store.pending_events().await.unwrap(), 0);
+}
+
+/// A lease has one holder: others are refused until it expires or is released; the holder renews.
+pub async fn leases_have_one_holder_until_they_expire(env: &Env) {
+    let name = reference("lease");
+    let ttl = Duration::from_secs(10);
+    assert!(env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    assert!(!env.store.acquire_lease(&name, "b", ttl).await.unwrap());
+    env.clock.advance(Duration::from_secs(6));
+    // Renewed by its holder: still refused to others after the first term would have ended.
+    assert!(env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    env.clock.advance(Duration::from_secs(6));
+    assert!(!env.store.acquire_lease(&name, "b", ttl).await.unwrap());
+    // Expired: the next one takes it.
+    env.clock.advance(Duration::from_secs(5));
+    assert!(env.store.acquire_lease(&name, "b", ttl).await.unwrap());
+    assert!(!env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    // Released: free at once; releasing what one does not hold does nothing.
+    assert!(!env.store.release_lease(&name, "a").await.unwrap());
+    assert!(env.store.release_lease(&name, "b").await.unwrap());
+    assert!(env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    assert!(
+        env.store
+            .acquire_lease(&reference("other"), "b", ttl)
+            .await
+            .unwrap()
+    );
 }

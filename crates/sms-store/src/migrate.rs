@@ -7,7 +7,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
@@ -20,6 +20,7 @@ pub(crate) const SQLITE: Steps = &[
         include_str!("../migrations/sqlite/0001_initial.sql"),
     ),
     (2, "events", include_str!("../migrations/sqlite/0002_events.sql")),
+    (3, "leases", include_str!("../migrations/sqlite/0003_leases.sql")),
 ];
 
 #[cfg(feature = "postgres")]
@@ -33,6 +34,11 @@ pub(crate) const POSTGRES: Steps = &[
         2,
         "events",
         include_str!("../migrations/postgres/0002_events.sql"),
+    ),
+    (
+        3,
+        "leases",
+        include_str!("../migrations/postgres/0003_leases.sql"),
     ),
 ];
 

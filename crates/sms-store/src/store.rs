@@ -174,4 +174,11 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
 
     /// Events not delivered yet and not given up.
     async fn pending_events(&self) -> Result<u64>;
+
+    /// Takes or renews the lease `name` for `holder` until `ttl` from now: true when `holder` holds
+    /// it (it was free, expired, or already its own), false when another holder's lease runs.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool>;
+
+    /// Gives the lease up if `holder` holds it; true when it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool>;
 }
