@@ -44,9 +44,17 @@ pub struct GatewayBuilder {
     default_sqlite: PathBuf,
     clock: Arc<dyn WallClock>,
     shared: SharedState,
+    reply_poll_interval: std::time::Duration,
 }
 
 impl GatewayBuilder {
+    /// How often pull providers are polled for replies with `gateway.poll_replies` (default
+    /// Juxiang's [`sms_juxiang::POLL_INTERVAL`]).
+    pub fn reply_poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.reply_poll_interval = interval;
+        self
+    }
+
     /// Uses these state backends for the chain (see [`SharedState`]): several instances given one
     /// Redis state share opt-outs, limits, idempotency and breaker trips. Required when `[state]`
     /// names a backend other than memory.
@@ -149,6 +157,7 @@ impl GatewayBuilder {
         let addr = listener.local_addr().map_err(GatewayError::Bind)?;
         let grace = gateway.shutdown_grace;
         let gateway_workers = gateway.workers;
+        let poll_replies = gateway.poll_replies;
         let public_url = gateway
             .public_url
             .clone()
@@ -192,6 +201,18 @@ impl GatewayBuilder {
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        if poll_replies {
+            let holder = format!(
+                "poller-{}",
+                crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+            );
+            workers.extend(crate::poller::spawn(
+                &state,
+                self.reply_poll_interval,
+                &holder,
+                &stop_rx,
+            ));
+        }
         if let Some(dispatcher) = dispatcher {
             workers.push(tokio::spawn(crate::callbacks::run(
                 dispatcher,
@@ -307,6 +328,7 @@ impl Gateway {
             default_sqlite: PathBuf::from("sms.db"),
             clock: Arc::new(SystemWallClock),
             shared: SharedState::default(),
+            reply_poll_interval: sms_juxiang::POLL_INTERVAL,
         }
     }
 

@@ -12,6 +12,7 @@ mod gateway;
 mod health;
 mod metrics;
 mod openapi;
+mod poller;
 mod receipts;
 mod request_id;
 mod secrets;
