@@ -41,7 +41,8 @@ pub(crate) fn fingerprint(body: &Value) -> String {
 
 /// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any.
 pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Result<SendOutcome, ApiError> {
-    let print = fingerprint(&body);
+    // Only a request with a key is compared with an earlier one.
+    let print = key.map(|_| fingerprint(&body)).unwrap_or_default();
     let request: crate::compose::SendRequest = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
