@@ -220,6 +220,8 @@ pub struct GatewayConfig {
     pub api_keys: Vec<ApiKeyConfig>,
     /// Callbacks to the application.
     pub callbacks: Option<CallbackConfig>,
+    /// Poll pull providers (Juxiang `readsms`) for replies, on one instance at a time.
+    pub poll_replies: bool,
 }
 
 /// The default `gateway.listen`.
@@ -388,6 +390,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         "allowed_sources",
         "api_keys",
         "callbacks",
+        "poll_replies",
     ])?;
     let listen_text = r.string_or("listen", DEFAULT_LISTEN)?;
     let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
@@ -407,6 +410,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
     let sync_timeout = r.duration_or("sync_timeout", Duration::from_secs(10), true)?;
     let shutdown_grace = r.duration_or("shutdown_grace", Duration::from_secs(30), false)?;
     let workers = r.usize_or("workers", 4, 1)?;
+    let poll_replies = r.bool_or("poll_replies", false)?;
     let webhook_token = r.secret("webhook_token")?;
     if webhook_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
         return Err(r.invalid(
@@ -522,6 +526,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         allowed_sources,
         api_keys,
         callbacks,
+        poll_replies,
     };
     let mut shown = r.finish();
     if let Some(t) = shown.get_mut("webhook_token") {

@@ -12,6 +12,7 @@ use sms_store::{MessageStore, RecordingSender, StoreState};
 
 use crate::auth::ApiKeys;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::SharedState;
 use crate::{dashboard, health, metrics, request_id, v1, webhooks};
 
 /// Cloneable handles everything in the gateway shares: the config, the store and the chain that
@@ -33,8 +34,13 @@ pub(crate) struct Inner {
     /// Held by every background send; shutdown waits until every clone is gone.
     pub(crate) in_flight: tokio::sync::mpsc::Sender<()>,
     pub(crate) metrics: crate::metrics::Metrics,
+    /// The given opt-out list, when there is one: opt-outs learnt here go to it too.
+    pub(crate) shared_suppression: Option<Arc<dyn sms_failover::state::SuppressionList>>,
     /// Woken when a message is queued: a hint only, workers also poll (the store is the truth).
     pub(crate) outbox_hint: tokio::sync::Notify,
+    /// Woken when an event may have been recorded (a send, a receipt, a reply): a hint only, the
+    /// callback dispatcher also polls.
+    pub(crate) callback_hint: tokio::sync::Notify,
     /// Pushed receipts, filed in groups.
     pub(crate) receipts: crate::receipts::ReceiptWriter,
 }
@@ -65,14 +71,46 @@ impl AppState {
         keys: ApiKeys,
         webhook_token: Secret,
     ) -> Result<(Self, tokio::sync::mpsc::Receiver<()>), String> {
+        Self::with_shared_state(config, store, keys, webhook_token, SharedState::default())
+    }
+
+    /// As [`Self::new`], with the chain's state backends given in `shared` (several instances on
+    /// one Redis, say): a given opt-out list is consulted beside the store's and receives every
+    /// opt-out; a given limiter, idempotency store and breaker sharing replace the defaults.
+    ///
+    /// # Errors
+    /// A message when the chain does not build.
+    pub fn with_shared_state(
+        config: Config,
+        store: Arc<dyn MessageStore>,
+        keys: ApiKeys,
+        webhook_token: Secret,
+        shared: SharedState,
+    ) -> Result<(Self, tokio::sync::mpsc::Receiver<()>), String> {
         let state = Arc::new(StoreState::new(store.clone()));
+        let suppression: Arc<dyn sms_failover::state::SuppressionList> = match &shared.suppression {
+            Some(list) => Arc::new(crate::state::BothLists {
+                store: StoreState::new(store.clone()),
+                shared: list.clone(),
+            }),
+            None => state.clone(),
+        };
         let mut builder = config
             .chain()
             .builder()
-            .suppression_list(state.clone())
+            .suppression_list(suppression)
             // Under `strategy = "adaptive"` the receipts recorded here move the weights.
             .receipt_evidence(state.clone())
             .idempotency_retention(config.state().idempotency_retention);
+        if let Some(limiter) = &shared.limiter {
+            builder = builder.recipient_limiter(limiter.clone());
+        }
+        if let Some(idempotency) = &shared.idempotency {
+            builder = builder.idempotency_store(idempotency.clone());
+        }
+        if let Some(breaker) = &shared.breaker {
+            builder = builder.breaker_sharing(breaker.clone());
+        }
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
         }
@@ -94,7 +132,9 @@ impl AppState {
             webhook_token,
             in_flight,
             metrics: crate::metrics::Metrics::default(),
+            shared_suppression: shared.suppression.clone(),
             outbox_hint: tokio::sync::Notify::new(),
+            callback_hint: tokio::sync::Notify::new(),
             receipts: crate::receipts::ReceiptWriter::default(),
         };
         Ok((

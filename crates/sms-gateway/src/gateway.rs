@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sms_config::{Config, StoreBackend};
 use sms_core::Secret;
-use sms_store::{MessageStore, StoreOptions};
+use sms_store::{MessageStore, StoreOptions, SystemWallClock, WallClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, router};
 use crate::auth::ApiKeys;
 use crate::secrets;
+use crate::state::SharedState;
 use crate::webhooks::pushes_of;
 
 /// Why the gateway could not start.
@@ -41,9 +42,34 @@ pub struct GatewayBuilder {
     listener: Option<std::net::TcpListener>,
     secrets_file: Option<PathBuf>,
     default_sqlite: PathBuf,
+    clock: Arc<dyn WallClock>,
+    shared: SharedState,
+    reply_poll_interval: std::time::Duration,
 }
 
 impl GatewayBuilder {
+    /// How often pull providers are polled for replies with `gateway.poll_replies` (default
+    /// Juxiang's [`sms_juxiang::POLL_INTERVAL`]).
+    pub fn reply_poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.reply_poll_interval = interval;
+        self
+    }
+
+    /// Uses these state backends for the chain (see [`SharedState`]): several instances given one
+    /// Redis state share opt-outs, limits, idempotency and breaker trips. Required when `[state]`
+    /// names a backend other than memory.
+    pub fn shared_state(mut self, shared: SharedState) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// The wall clock of callback timestamps and retry times (default the system's). Give the
+    /// store's clock when the store has its own (tests).
+    pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Uses this store instead of opening the one of `[store]`.
     pub fn store(mut self, store: Arc<dyn MessageStore>) -> Self {
         self.store = Some(store);
@@ -83,9 +109,10 @@ impl GatewayBuilder {
     /// address cannot be bound, [`GatewayError::Setup`] for a Redis state backend (not yet served),
     /// an unreadable secrets file or a chain that does not build.
     pub async fn spawn(self) -> Result<Gateway, GatewayError> {
-        if !matches!(self.config.state().backend, sms_config::StateBackend::Memory) {
+        if !matches!(self.config.state().backend, sms_config::StateBackend::Memory) && self.shared.is_empty()
+        {
             return Err(GatewayError::Setup(
-                "the gateway keeps its state in the message store; `[state] backend = \"redis\"` is not served yet"
+                "`[state] backend = \"redis\"` needs the state given to the gateway (`GatewayBuilder::shared_state`)"
                     .into(),
             ));
         }
@@ -130,6 +157,7 @@ impl GatewayBuilder {
         let addr = listener.local_addr().map_err(GatewayError::Bind)?;
         let grace = gateway.shutdown_grace;
         let gateway_workers = gateway.workers;
+        let poll_replies = gateway.poll_replies;
         let public_url = gateway
             .public_url
             .clone()
@@ -153,11 +181,45 @@ impl GatewayBuilder {
                 })
             })
             .collect();
+        let dispatcher = match &gateway.callbacks {
+            Some(callbacks) => {
+                let worker = format!(
+                    "cb-{}",
+                    crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+                );
+                let dispatcher =
+                    crate::callbacks::Dispatcher::new(callbacks, store.clone(), self.clock.clone(), worker)
+                        .map_err(GatewayError::Setup)?;
+                store.enable_events().await?;
+                Some(dispatcher)
+            }
+            None => None,
+        };
         let (state, mut sends_done) =
-            AppState::new(self.config, store, keys, token).map_err(GatewayError::Setup)?;
+            AppState::with_shared_state(self.config, store, keys, token, self.shared)
+                .map_err(GatewayError::Setup)?;
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
+        if poll_replies {
+            let holder = format!(
+                "poller-{}",
+                crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+            );
+            workers.extend(crate::poller::spawn(
+                &state,
+                self.reply_poll_interval,
+                &holder,
+                &stop_rx,
+            ));
+        }
+        if let Some(dispatcher) = dispatcher {
+            workers.push(tokio::spawn(crate::callbacks::run(
+                dispatcher,
+                state.clone(),
+                stop_rx.clone(),
+            )));
+        }
         let mut server_stop = stop_rx.clone();
         let task = tokio::spawn(async move {
             let stopped = async move {
@@ -264,6 +326,9 @@ impl Gateway {
             listener: None,
             secrets_file: None,
             default_sqlite: PathBuf::from("sms.db"),
+            clock: Arc::new(SystemWallClock),
+            shared: SharedState::default(),
+            reply_poll_interval: sms_juxiang::POLL_INTERVAL,
         }
     }
 

@@ -4,6 +4,8 @@
 
 mod app;
 mod auth;
+mod bulk;
+mod callbacks;
 mod compose;
 mod dashboard;
 mod error;
@@ -11,12 +13,15 @@ mod gateway;
 mod health;
 mod keyspend;
 mod metrics;
+mod openapi;
+mod poller;
 mod ratelimit;
 mod receipts;
 mod request_id;
 mod secrets;
 mod service;
 pub mod signing;
+mod state;
 mod v1;
 mod view;
 mod webhooks;
@@ -24,8 +29,10 @@ mod worker;
 
 pub use app::{AppState, router};
 pub use auth::{ApiKeys, hash_key};
+pub use bulk::{MAX_BATCH_RECIPIENTS, MAX_BATCH_ROWS};
 pub use compose::MAX_RECIPIENTS;
 pub use error::{ApiError, ErrorCode};
 pub use gateway::{Gateway, GatewayBuilder, GatewayError, PushUrl};
 pub use request_id::REQUEST_ID;
+pub use state::SharedState;
 pub use webhooks::{PushKind, pushes_of};

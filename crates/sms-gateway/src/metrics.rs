@@ -179,6 +179,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
+    if state.config().gateway().callbacks.is_some() {
+        match state.store().pending_events().await {
+            Ok(n) => {
+                let _ = writeln!(
+                    out,
+                    "# TYPE sms_callbacks_pending gauge\nsms_callbacks_pending {n}"
+                );
+            }
+            Err(error) => tracing::warn!(%error, "callback backlog unavailable for /metrics"),
+        }
+    }
     match state.store().outbox_depth().await {
         Ok(depth) => {
             let _ = writeln!(out, "# TYPE sms_outbox_depth gauge\nsms_outbox_depth {depth}");

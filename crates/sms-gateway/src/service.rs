@@ -41,7 +41,8 @@ pub(crate) fn fingerprint(body: &Value) -> String {
 
 /// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any.
 pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Result<SendOutcome, ApiError> {
-    let print = fingerprint(&body);
+    // Only a request with a key is compared with an earlier one.
+    let print = key.map(|_| fingerprint(&body)).unwrap_or_default();
     let request: crate::compose::SendRequest = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
@@ -58,32 +59,10 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
     }
     let retention = state.config().state().idempotency_retention;
     let store_key = key.map(|k| format!("{KEY_PREFIX}{k}"));
-    if let Some(store_key) = &store_key {
-        match state.store().reserve(store_key, &print, retention).await {
-            Ok(Reservation::Reserved) => {}
-            Ok(Reservation::Pending { fingerprint }) if fingerprint == print => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyInFlight,
-                    "a request with this Idempotency-Key is still in flight",
-                ));
-            }
-            Ok(Reservation::Completed { fingerprint, outcome }) if fingerprint == print => {
-                let answer: Answer = serde_json::from_str(&outcome).map_err(|_| {
-                    ApiError::new(
-                        ErrorCode::Internal,
-                        "the recorded answer for this Idempotency-Key is unreadable",
-                    )
-                })?;
-                return Ok(SendOutcome::Replayed(answer));
-            }
-            Ok(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyKeyReused,
-                    "this Idempotency-Key was used with a different request",
-                ));
-            }
-            Err(e) => return Err(ApiError::store(&e)),
-        }
+    if let Some(store_key) = &store_key
+        && let Some(answer) = reserve(state, store_key, &print).await?
+    {
+        return Ok(SendOutcome::Replayed(answer));
     }
     if queue {
         let answer = enqueue(state, &message).await;
@@ -125,6 +104,42 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
     }
 }
 
+/// Reserves an `Idempotency-Key` (`store_key`, prefixed) for a request with fingerprint `print`:
+/// `None` when the caller may go on, the first answer when it was given before for the same
+/// request.
+///
+/// # Errors
+/// `idempotency_in_flight` while the first is running, `idempotency_key_reused` for another
+/// request, `store_unavailable`.
+pub(crate) async fn reserve(
+    state: &AppState,
+    store_key: &str,
+    print: &str,
+) -> Result<Option<Answer>, ApiError> {
+    let retention = state.config().state().idempotency_retention;
+    match state.store().reserve(store_key, print, retention).await {
+        Ok(Reservation::Reserved) => Ok(None),
+        Ok(Reservation::Pending { fingerprint }) if fingerprint == print => Err(ApiError::new(
+            ErrorCode::IdempotencyInFlight,
+            "a request with this Idempotency-Key is still in flight",
+        )),
+        Ok(Reservation::Completed { fingerprint, outcome }) if fingerprint == print => {
+            let answer: Answer = serde_json::from_str(&outcome).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the recorded answer for this Idempotency-Key is unreadable",
+                )
+            })?;
+            Ok(Some(answer))
+        }
+        Ok(_) => Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was used with a different request",
+        )),
+        Err(e) => Err(ApiError::store(&e)),
+    }
+}
+
 /// Puts the message in the outbox; a worker sends it. Answers 202 with the queued record.
 async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
     let record = sms_store::NewMessage::new(message.clone());
@@ -153,7 +168,7 @@ async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, ApiError
 }
 
 /// Stores the answer for the key, or frees the key when nothing was sent.
-async fn record(
+pub(crate) async fn record(
     state: &AppState,
     store_key: &str,
     answer: &Result<Answer, ApiError>,
@@ -179,6 +194,7 @@ async fn record(
 /// Sends through the recording chain and answers from the store's record.
 async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
     let result = state.inner.sender.send(message).await;
+    state.inner.callback_hint.notify_waiters();
     let stored = state
         .store()
         .message_by_reference(message.reference().as_str())

@@ -129,6 +129,7 @@ async fn receipt(
     .map_err(|e| malformed(&e))?;
     let delivered = report.is_delivered();
     let filed = state.inner.receipts.file(state.store(), report).await?;
+    state.inner.callback_hint.notify_waiters();
     tracing::info!(provider = %provider, disposition = ?filed, "receipt stored");
     let disposition = match filed {
         sms_store::ReceiptDisposition::Applied => "applied",
@@ -192,6 +193,10 @@ async fn reply(
         .record_inbound(&message)
         .await
         .map_err(|e| ApiError::store(&e))?;
+    state.inner.callback_hint.notify_waiters();
+    if stored.opt_out {
+        crate::state::share_opt_out(&state, &message.sender).await;
+    }
     tracing::info!(provider = %provider, opt_out = stored.opt_out, "reply stored");
     let opt_out = if stored.opt_out { "true" } else { "false" };
     state.inner.metrics.count(

@@ -61,6 +61,7 @@ async fn work(state: AppState, worker: String, mut stop: watch::Receiver<bool>) 
                     .await
                 {
                     Ok(results) => {
+                        state.inner.callback_hint.notify_waiters();
                         for (claim, result) in &results {
                             let outcome = match result {
                                 None => "lease_lost",

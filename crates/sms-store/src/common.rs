@@ -116,6 +116,7 @@ macro_rules! impl_message_store {
 
         use crate::common::{self, CHUNK};
         use crate::error::{Result, StoreError, StoreErrorKind};
+        use crate::events::{Event, EventBody, EventOutcome};
         use crate::model::{
             AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, Payload, ReceiptDisposition,
             ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
@@ -1172,6 +1173,26 @@ macro_rules! impl_message_store {
                     .collect()
             }
 
+            async fn billed_parts(&self, batch_id: &str) -> Result<Vec<(String, u64)>> {
+                let rows = sqlx::query(
+                    "SELECT recipients.provider AS provider, CAST(SUM(recipients.billed_parts) AS BIGINT) AS parts FROM recipients \
+                     JOIN messages ON messages.id = recipients.message_id WHERE messages.batch_id = $1 \
+                     AND recipients.provider IS NOT NULL AND recipients.billed_parts IS NOT NULL \
+                     GROUP BY recipients.provider ORDER BY recipients.provider",
+                )
+                .bind(batch_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("summing a bulk's parts"))?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let provider: String = row.try_get("provider").map_err(db("summing a bulk's parts"))?;
+                    let parts: i64 = row.try_get("parts").map_err(db("summing a bulk's parts"))?;
+                    out.push((provider, parts.max(0) as u64));
+                }
+                Ok(out)
+            }
+
             async fn purge(&self, age: Duration) -> Result<u64> {
                 let cutoff = self.options.now() - millis(age);
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
@@ -1225,6 +1246,163 @@ macro_rules! impl_message_store {
                 tx.commit().await.map_err(db("committing a redaction"))?;
                 Ok(n)
             }
+
+            async fn enable_events(&self) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO event_settings (id, enabled) VALUES (1, 1) \
+                     ON CONFLICT (id) DO UPDATE SET enabled = 1",
+                )
+                .execute(&self.writer)
+                .await
+                .map_err(db("enabling events"))?;
+                Ok(())
+            }
+
+            async fn claim_events(&self, worker: &str, limit: u32, lease: Duration) -> Result<Vec<Event>> {
+                let now = self.options.now();
+                let until = now + millis(lease);
+                let sql = format!(
+                    "UPDATE events SET lease_owner = $1, lease_until = $2 WHERE seq IN (\
+                     SELECT e.seq FROM events e WHERE e.state = 'pending' AND e.next_attempt_at <= $3 \
+                     AND (e.lease_until IS NULL OR e.lease_until <= $3) \
+                     AND (e.message_id IS NULL OR NOT EXISTS (SELECT 1 FROM events p WHERE p.state = 'pending' \
+                     AND p.message_id = e.message_id AND p.seq < e.seq)) \
+                     ORDER BY e.seq LIMIT $4 {})",
+                    $claim_lock
+                );
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                sqlx::query(&sql)
+                    .bind(worker)
+                    .bind(until)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("claiming events"))?;
+                let rows = sqlx::query(
+                    "SELECT e.seq, e.kind, e.message_id, e.number, e.status, e.provider, e.provider_message_id, \
+                     e.billed_parts, e.error_kind, e.error_code, e.error_message, e.receipt_code, e.inbound_id, \
+                     e.occurred_at, e.attempts, m.reference, i.service_number, i.text, i.opt_out \
+                     FROM events e LEFT JOIN messages m ON m.id = e.message_id \
+                     LEFT JOIN inbound i ON i.id = e.inbound_id \
+                     WHERE e.lease_owner = $1 AND e.lease_until = $2 AND e.state = 'pending' ORDER BY e.seq",
+                )
+                .bind(worker)
+                .bind(until)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("reading claimed events"))?;
+                tx.commit().await.map_err(db("committing an event claim"))?;
+                rows.iter().map(|row| event_from(row, worker)).collect()
+            }
+
+            async fn settle_event(&self, event: &Event, outcome: &EventOutcome) -> Result<bool> {
+                let now = self.options.now();
+                let (state, next, status, error): (&str, Option<Millis>, Option<u16>, Option<&str>) = match outcome {
+                    EventOutcome::Delivered { status } => ("delivered", None, Some(*status), None),
+                    EventOutcome::Retry { at, status, error } => ("pending", Some(*at), *status, Some(error)),
+                    EventOutcome::GaveUp { status, error } => ("failed", None, *status, Some(error)),
+                };
+                let done = sqlx::query(
+                    "UPDATE events SET state = $1, attempts = attempts + 1, \
+                     next_attempt_at = COALESCE($2, next_attempt_at), last_status = $3, last_error = $4, \
+                     settled_at = CASE WHEN $1 = 'pending' THEN NULL ELSE $5 END, \
+                     lease_owner = NULL, lease_until = NULL \
+                     WHERE seq = $6 AND lease_owner = $7 AND state = 'pending'",
+                )
+                .bind(state)
+                .bind(next)
+                .bind(status.map(i64::from))
+                .bind(error)
+                .bind(now)
+                .bind(event.seq)
+                .bind(&event.worker)
+                .execute(&self.writer)
+                .await
+                .map_err(db("settling an event"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {
+                let now = self.options.now();
+                let done = sqlx::query(lease_sql())
+                    .bind(name)
+                    .bind(holder)
+                    .bind(now + millis(ttl))
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("taking a lease"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db("releasing a lease"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn pending_events(&self) -> Result<u64> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE state = 'pending'")
+                    .fetch_one(&self.reader)
+                    .await
+                    .and_then(|row| row.try_get("n"))
+                    .map_err(db("counting events"))?;
+                Ok(n as u64)
+            }
+        }
+
+        fn lease_sql() -> &'static str {
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= $4"
+        }
+
+        fn event_from(row: &DbRow, worker: &str) -> Result<Event> {
+            let get = |e| StoreError::from_sqlx("reading an event", e);
+            let kind: String = row.try_get("kind").map_err(get)?;
+            let body = match kind.as_str() {
+                "status" => {
+                    let status: String = row.try_get("status").map_err(get)?;
+                    EventBody::Status {
+                        message_id: row.try_get("message_id").map_err(get)?,
+                        reference: row.try_get("reference").map_err(get)?,
+                        number: row.try_get("number").map_err(get)?,
+                        status: text_status(&status)?,
+                        provider_message_id: row.try_get("provider_message_id").map_err(get)?,
+                        billed_parts: row.try_get("billed_parts").map_err(get)?,
+                        error_kind: row.try_get("error_kind").map_err(get)?,
+                        error_code: row.try_get("error_code").map_err(get)?,
+                        error_message: row.try_get("error_message").map_err(get)?,
+                        receipt_code: row.try_get("receipt_code").map_err(get)?,
+                    }
+                }
+                "reply" => EventBody::Reply {
+                    inbound_id: row.try_get("inbound_id").map_err(get)?,
+                    sender: row.try_get("number").map_err(get)?,
+                    service_number: row.try_get("service_number").map_err(get)?,
+                    text: row.try_get("text").map_err(get)?,
+                    opt_out: row.try_get::<Option<i64>, _>("opt_out").map_err(get)?.unwrap_or(0) != 0,
+                },
+                other => {
+                    return Err(StoreError::new(
+                        StoreErrorKind::InvalidData,
+                        format!("unknown event kind `{other}`"),
+                    ));
+                }
+            };
+            Ok(Event {
+                seq: row.try_get("seq").map_err(get)?,
+                provider: row.try_get("provider").map_err(get)?,
+                occurred_at: row.try_get("occurred_at").map_err(get)?,
+                attempts: u32::try_from(row.try_get::<i64, _>("attempts").map_err(get)?).unwrap_or(u32::MAX),
+                worker: worker.to_owned(),
+                body,
+            })
         }
     };
 }

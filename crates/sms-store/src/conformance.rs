@@ -20,8 +20,8 @@ use std::time::Duration;
 use sms_core::{DeliveryReport, DeliveryStatus, InboundMessage, Message, PhoneNumber};
 
 use crate::{
-    ContentMode, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate, ReceiptDisposition, Reservation,
-    Status, StoreErrorKind, StoreOptions, WallClock,
+    ContentMode, EventBody, EventOutcome, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate,
+    ReceiptDisposition, Reservation, Status, StoreErrorKind, StoreOptions, WallClock,
 };
 
 /// A store under test and the clock it reads.
@@ -80,6 +80,9 @@ where
         clock: env.clock.clone(),
     };
     digest_only_keeps_no_content(&digest_env).await;
+    leases_have_one_holder_until_they_expire(&env).await;
+    // Last: from here on every change on this database is also an event.
+    events_follow_changes_in_order(&env).await;
 }
 
 /// A random mainland number, so checks sharing a database never meet.
@@ -710,6 +713,31 @@ pub async fn bulk_counts(env: &Env) {
     assert_eq!(counts.get(&Status::Queued), Some(&3));
     assert_eq!(counts.get(&Status::Failed), Some(&2));
     assert!(env.store.outbox_depth().await.unwrap() >= 3);
+    assert!(env.store.billed_parts(&batch).await.unwrap().is_empty());
+    // Sent ones bill parts per provider.
+    let direct: Vec<NewMessage> = (0..3)
+        .map(|_| NewMessage::new(Message::text(number(), "bulk")).in_batch(&batch))
+        .collect();
+    env.store.insert_sending(&direct).await.unwrap();
+    let mut outcomes: Vec<OutcomeUpdate> = direct
+        .iter()
+        .zip(["a-provider", "b-provider", "b-provider"])
+        .map(|(r, provider)| accepted(r, &r.message.recipients()[0], provider, &pid()))
+        .collect();
+    outcomes[2].billed_parts = Some(3);
+    env.store.record_outcomes(&outcomes).await.unwrap();
+    assert_eq!(
+        env.store.billed_parts(&batch).await.unwrap(),
+        [("a-provider".to_owned(), 1), ("b-provider".to_owned(), 4)]
+    );
+    assert_eq!(
+        env.store
+            .status_counts(&batch)
+            .await
+            .unwrap()
+            .get(&Status::Accepted),
+        Some(&3)
+    );
 }
 
 /// Redaction blanks content and reply text but keeps digests; purge deletes old messages, receipts,
@@ -774,4 +802,185 @@ pub async fn digest_only_keeps_no_content(env: &Env) {
         .expect("claimable");
     assert_eq!(claim.message.body().text(), Some("send me"));
     env.store.release(&claims).await.unwrap();
+}
+
+/// With events enabled, status changes and replies become events in the same transaction; a
+/// message's events are handed out one at a time in order, a retry waits for its time and holds
+/// the later ones back, giving up lets them go, and a lost claim settles nothing.
+pub async fn events_follow_changes_in_order(env: &Env) {
+    let lease = Duration::from_secs(60);
+    // Nothing recorded before events are on.
+    let before = sent(env, Message::text(number(), "before")).await;
+    env.store.enable_events().await.unwrap();
+    env.store.enable_events().await.unwrap();
+    // Settle whatever other checks left behind (nothing: they ran before events were on).
+    assert!(env.store.claim_events("w", 1000, lease).await.unwrap().is_empty());
+    let to = number();
+    let record = sent(env, Message::text(to.clone(), "events")).await;
+    let id = pid();
+    env.store
+        .record_outcomes(&[accepted(&record, &to, "ihuyi", &id)])
+        .await
+        .unwrap();
+    let dispositions = env
+        .store
+        .record_receipts(&[report("ihuyi", &id, &to, DeliveryStatus::Delivered, "DELIVRD")])
+        .await
+        .unwrap();
+    assert_eq!(dispositions, [ReceiptDisposition::Applied]);
+    let mut other = OutcomeUpdate::new(&before.id, before.message.recipients()[0].e164(), Status::Failed);
+    other.error_kind = Some("rejected".into());
+    env.store.record_outcomes(&[other]).await.unwrap();
+    env.store
+        .record_inbound(&InboundMessage {
+            provider: "juxiang".into(),
+            sender: to.national_number().into(),
+            service_number: None,
+            text: "0000".into(),
+            received_at: None,
+            opt_out: true,
+            raw: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(env.store.pending_events().await.unwrap(), 4);
+    // One per message: accepted (not yet delivered), the other message's failure, the reply.
+    let first = env.store.claim_events("w1", 10, lease).await.unwrap();
+    let shown: Vec<String> = first
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::Status {
+                status, message_id, ..
+            } => format!("{message_id}:{status}"),
+            EventBody::Reply { opt_out, text, .. } => format!("reply:{opt_out}:{text:?}"),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            format!("{}:accepted", record.id),
+            format!("{}:failed", before.id),
+            "reply:true:Some(\"0000\")".to_owned(),
+        ]
+    );
+    assert!(first.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(first[0].id(), format!("evt_{}", first[0].seq));
+    if let EventBody::Status {
+        reference,
+        provider_message_id,
+        billed_parts,
+        number,
+        ..
+    } = &first[0].body
+    {
+        assert_eq!(reference.as_deref(), Some(record.message.reference().as_str()));
+        assert_eq!(number, &to.e164());
+        assert_eq!(*billed_parts, Some(1));
+        assert!(provider_message_id.is_some());
+    }
+    // Claimed: nobody else gets them.
+    assert!(env.store.claim_events("w2", 10, lease).await.unwrap().is_empty());
+    // The accepted event is retried in 5 s: the delivered one waits behind it.
+    let retry_at = env.clock.now_ms() + 5_000;
+    assert!(
+        env.store
+            .settle_event(
+                &first[0],
+                &EventOutcome::Retry {
+                    at: retry_at,
+                    status: Some(503),
+                    error: "503".into()
+                }
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        env.store
+            .settle_event(&first[1], &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap()
+    );
+    assert!(
+        env.store
+            .settle_event(
+                &first[2],
+                &EventOutcome::GaveUp {
+                    status: Some(410),
+                    error: "gone".into()
+                }
+            )
+            .await
+            .unwrap()
+    );
+    // Settling twice changes nothing.
+    assert!(
+        !env.store
+            .settle_event(&first[1], &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap()
+    );
+    assert!(env.store.claim_events("w1", 10, lease).await.unwrap().is_empty());
+    env.clock.advance(Duration::from_secs(5));
+    let again = env.store.claim_events("w1", 10, lease).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].seq, again[0].attempts), (first[0].seq, 1));
+    // A lease that ran out goes to another worker; the first one's settling is refused.
+    env.clock.advance(lease);
+    let taken = env.store.claim_events("w2", 10, lease).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(
+        !env.store
+            .settle_event(&again[0], &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap()
+    );
+    assert!(
+        env.store
+            .settle_event(&taken[0], &EventOutcome::Delivered { status: 204 })
+            .await
+            .unwrap()
+    );
+    // Now the delivered event of the same message.
+    let last = env.store.claim_events("w2", 10, lease).await.unwrap();
+    assert_eq!(last.len(), 1);
+    assert!(last[0].seq > first[0].seq);
+    assert!(
+        matches!(&last[0].body, EventBody::Status { status: Status::Delivered, receipt_code, .. }
+        if receipt_code.as_deref() == Some("DELIVRD"))
+    );
+    assert!(
+        env.store
+            .settle_event(&last[0], &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap()
+    );
+    assert_eq!(env.store.pending_events().await.unwrap(), 0);
+}
+
+/// A lease has one holder: others are refused until it expires or is released; the holder renews.
+pub async fn leases_have_one_holder_until_they_expire(env: &Env) {
+    let name = reference("lease");
+    let ttl = Duration::from_secs(10);
+    assert!(env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    assert!(!env.store.acquire_lease(&name, "b", ttl).await.unwrap());
+    env.clock.advance(Duration::from_secs(6));
+    // Renewed by its holder: still refused to others after the first term would have ended.
+    assert!(env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    env.clock.advance(Duration::from_secs(6));
+    assert!(!env.store.acquire_lease(&name, "b", ttl).await.unwrap());
+    // Expired: the next one takes it.
+    env.clock.advance(Duration::from_secs(5));
+    assert!(env.store.acquire_lease(&name, "b", ttl).await.unwrap());
+    assert!(!env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    // Released: free at once; releasing what one does not hold does nothing.
+    assert!(!env.store.release_lease(&name, "a").await.unwrap());
+    assert!(env.store.release_lease(&name, "b").await.unwrap());
+    assert!(env.store.acquire_lease(&name, "a", ttl).await.unwrap());
+    assert!(
+        env.store
+            .acquire_lease(&reference("other"), "b", ttl)
+            .await
+            .unwrap()
+    );
 }

@@ -11,6 +11,7 @@ mod common;
 #[cfg(feature = "testkit")]
 pub mod conformance;
 mod error;
+mod events;
 mod evidence;
 mod migrate;
 mod model;
@@ -28,6 +29,7 @@ mod status;
 mod store;
 
 pub use error::{Result, StoreError, StoreErrorKind};
+pub use events::{Event, EventBody, EventOutcome};
 pub use migrate::SCHEMA_VERSION;
 pub use model::{
     AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,

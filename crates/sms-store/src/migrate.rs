@@ -7,7 +7,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
@@ -20,6 +20,8 @@ pub(crate) const SQLITE: Steps = &[
         include_str!("../migrations/sqlite/0001_initial.sql"),
     ),
     (2, "spend", include_str!("../migrations/sqlite/0002_spend.sql")),
+    (3, "events", include_str!("../migrations/sqlite/0003_events.sql")),
+    (4, "leases", include_str!("../migrations/sqlite/0004_leases.sql")),
 ];
 
 #[cfg(feature = "postgres")]
@@ -30,6 +32,16 @@ pub(crate) const POSTGRES: Steps = &[
         include_str!("../migrations/postgres/0001_initial.sql"),
     ),
     (2, "spend", include_str!("../migrations/postgres/0002_spend.sql")),
+    (
+        3,
+        "events",
+        include_str!("../migrations/postgres/0003_events.sql"),
+    ),
+    (
+        4,
+        "leases",
+        include_str!("../migrations/postgres/0004_leases.sql"),
+    ),
 ];
 
 /// Built by hand rather than with `sqlx::migrate!` so that the crate needs no proc-macro build of

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use sms_core::{DeliveryReport, InboundMessage, PhoneNumber};
 
 use crate::error::Result;
+use crate::events::{Event, EventOutcome};
 use crate::model::{
     AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,
     ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
@@ -166,6 +167,9 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Recipients per status for a bulk.
     async fn status_counts(&self, batch_id: &str) -> Result<StatusCounts>;
 
+    /// Parts billed so far for a bulk, per provider (by name), in name order.
+    async fn billed_parts(&self, batch_id: &str) -> Result<Vec<(String, u64)>>;
+
     /// Deletes messages (with their recipients, attempts and receipts), replies and unmatched
     /// receipts older than `age`, and idempotency records past their own retention. Suppressions are kept. Returns messages deleted.
     async fn purge(&self, age: Duration) -> Result<u64>;
@@ -179,4 +183,27 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// pending): the evidence of adaptive routing ([`crate::StoreState`] is its
     /// `sms_failover::ReceiptEvidence`). Outcomes never accepted (failed, unknown) are left out.
     async fn sent_within(&self, window: Duration) -> Result<Vec<sms_failover::adaptive::SentMessage>>;
+
+    /// From now on every status change of a recipient (except to `queued` and `sending`) and every
+    /// reply is recorded as an [`Event`], in the same transaction as the change. For every store
+    /// on this database; idempotent.
+    async fn enable_events(&self) -> Result<()>;
+
+    /// Claims up to `limit` due events for `worker` until `lease` from now, oldest first: only the
+    /// oldest unsettled event of each message, so a message's events are delivered in order.
+    async fn claim_events(&self, worker: &str, limit: u32, lease: Duration) -> Result<Vec<Event>>;
+
+    /// Records how a delivery attempt of a claimed event ended. False when the claim was lost
+    /// (its lease ran out and another worker holds it): nothing is changed.
+    async fn settle_event(&self, event: &Event, outcome: &EventOutcome) -> Result<bool>;
+
+    /// Events not delivered yet and not given up.
+    async fn pending_events(&self) -> Result<u64>;
+
+    /// Takes or renews the lease `name` for `holder` until `ttl` from now: true when `holder` holds
+    /// it (it was free, expired, or already its own), false when another holder's lease runs.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool>;
+
+    /// Gives the lease up if `holder` holds it; true when it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool>;
 }

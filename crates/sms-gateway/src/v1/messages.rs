@@ -14,9 +14,6 @@ use crate::error::{ApiError, ErrorCode, body_rejection, json_body};
 use crate::service::{self, SendOutcome};
 use crate::view;
 
-/// The header naming a request that may be retried safely.
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
-
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/messages", get(by_reference).post(send))
@@ -30,21 +27,7 @@ async fn send(
 ) -> Result<Response, ApiError> {
     let caller = state.inner.keys.check(&headers, Need::Send)?.to_owned();
     let body = body.map_err(body_rejection)?;
-    let key = match headers.get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 255)
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidParameter,
-                        "`Idempotency-Key` must be 1 to 255 visible characters",
-                    )
-                })?,
-        ),
-    };
+    let key = super::idempotency_key(&headers)?;
     let json = super::json_body(&headers, &body)?;
     let held = match crate::keyspend::reserve(&state, &caller, &json).await {
         Ok(held) => held,

@@ -1,6 +1,7 @@
 //! The versioned API: one router per endpoint file, merged here.
 
 mod balances;
+mod batches;
 mod inbound;
 mod messages;
 mod providers;
@@ -19,11 +20,35 @@ use crate::error::{ApiError, ErrorCode};
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(messages::router())
+        .merge(batches::router())
         .merge(suppressions::router())
         .merge(balances::router())
         .merge(providers::router())
         .merge(inbound::router())
         .merge(usage::router())
+        .merge(crate::openapi::router())
+}
+
+/// The header naming a request that may be retried safely.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` header, if given: 1 to 255 visible characters.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match headers.get(IDEMPOTENCY_KEY) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 255)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    "`Idempotency-Key` must be 1 to 255 visible characters",
+                )
+            }),
+    }
 }
 
 /// A JSON body: `application/json` (any charset parameter), parsed.

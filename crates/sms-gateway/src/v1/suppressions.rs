@@ -84,6 +84,7 @@ async fn add(
         .suppress(&number, &reason, &format!("api:{caller}"))
         .await
         .map_err(|e| ApiError::store(&e))?;
+    crate::state::share_opt_out(&state, &number.e164()).await;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -104,11 +105,21 @@ async fn remove(
     state.inner.keys.check(&headers, Need::Admin)?;
     let Path(text) = path.map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "invalid number"))?;
     let number = number(&text)?;
-    let removed = state
+    let mut removed = state
         .store()
         .unsuppress(&number)
         .await
         .map_err(|e| ApiError::store(&e))?;
+    if let Some(shared) = &state.inner.shared_suppression {
+        // Left in the shared list, the number would stay refused: the caller must hear of it.
+        removed |= shared.unsuppress(&number).await.map_err(|error| {
+            tracing::warn!(%error, "the shared opt-out list cannot be reached");
+            ApiError::new(
+                ErrorCode::StoreUnavailable,
+                "the shared opt-out list is unavailable; try again later",
+            )
+        })?;
+    }
     if !removed {
         return Err(ApiError::new(ErrorCode::NotFound, "the number is not suppressed"));
     }

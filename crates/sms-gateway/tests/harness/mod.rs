@@ -64,6 +64,15 @@ impl Harness {
     }
 
     pub async fn start_with(extra_gateway: &str) -> Self {
+        Self::start_full(extra_gateway, None).await.0
+    }
+
+    /// With `clock`, the store is opened here on that clock and the gateway reads it too; the
+    /// store is returned.
+    pub async fn start_full(
+        extra_gateway: &str,
+        clock: Option<std::sync::Arc<sms_store::ManualWallClock>>,
+    ) -> (Self, Option<std::sync::Arc<dyn sms_store::MessageStore>>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -80,14 +89,30 @@ impl Harness {
         let text = config_text(&sandbox.base_url(), &dir.join("sms.db"), true, extra_gateway);
         let config =
             Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
-        let gateway = Gateway::builder(config).listener(listener).spawn().await.unwrap();
-        Self {
+        let mut builder = Gateway::builder(config).listener(listener);
+        let mut store = None;
+        if let Some(clock) = clock {
+            let options = sms_store::StoreOptions {
+                clock: clock.clone(),
+                ..sms_store::StoreOptions::default()
+            };
+            let opened: std::sync::Arc<dyn sms_store::MessageStore> = std::sync::Arc::new(
+                sms_store::SqliteStore::open(dir.join("sms.db").to_str().unwrap(), options)
+                    .await
+                    .unwrap(),
+            );
+            builder = builder.store(opened.clone()).clock(clock);
+            store = Some(opened);
+        }
+        let gateway = builder.spawn().await.unwrap();
+        let harness = Self {
             sandbox,
             gateway: Some(gateway),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             base,
             dir,
-        }
+        };
+        (harness, store)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,102 @@
+//! Chain state given to the gateway instead of its defaults, so that several instances share it
+//! (e.g. one `sms_redis::RedisState` for all four traits): the opt-out list, the per-recipient
+//! limiter, the idempotency store and breaker sharing.
+//!
+//! The store stays the durable truth for opt-outs: with a given opt-out list the chain refuses a
+//! number either of them lists, and every opt-out the gateway learns (a `0000` reply,
+//! `POST /v1/suppressions`) goes to both; a `DELETE` removes it from both.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sms_core::{Error, PhoneNumber};
+use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList};
+use sms_store::StoreState;
+
+/// The state backends given to [`crate::GatewayBuilder`]; each one left out keeps the default (the
+/// store for opt-outs, the chain's in-memory limiter and idempotency, no breaker sharing).
+#[derive(Clone, Default)]
+pub struct SharedState {
+    pub(crate) suppression: Option<Arc<dyn SuppressionList>>,
+    pub(crate) limiter: Option<Arc<dyn RecipientLimiter>>,
+    pub(crate) idempotency: Option<Arc<dyn IdempotencyStore>>,
+    pub(crate) breaker: Option<Arc<dyn BreakerSharing>>,
+}
+
+impl std::fmt::Debug for SharedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedState")
+            .field("suppression", &self.suppression.is_some())
+            .field("limiter", &self.limiter.is_some())
+            .field("idempotency", &self.idempotency.is_some())
+            .field("breaker", &self.breaker.is_some())
+            .finish()
+    }
+}
+
+impl SharedState {
+    /// One backend for all four (a Redis state shared by every instance).
+    pub fn all<S>(state: Arc<S>) -> Self
+    where
+        S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + 'static,
+    {
+        Self {
+            suppression: Some(state.clone()),
+            limiter: Some(state.clone()),
+            idempotency: Some(state.clone()),
+            breaker: Some(state),
+        }
+    }
+
+    /// True when nothing is given.
+    pub fn is_empty(&self) -> bool {
+        self.suppression.is_none()
+            && self.limiter.is_none()
+            && self.idempotency.is_none()
+            && self.breaker.is_none()
+    }
+}
+
+/// The store's opt-out list and a given one, as one list: a number either lists is refused, and
+/// changes go to both (the store first: it is the durable record).
+#[derive(Debug, Clone)]
+pub(crate) struct BothLists {
+    pub(crate) store: StoreState,
+    pub(crate) shared: Arc<dyn SuppressionList>,
+}
+
+#[async_trait]
+impl SuppressionList for BothLists {
+    async fn suppressed(&self, numbers: &[PhoneNumber]) -> Result<Vec<bool>, Error> {
+        let (store, shared) =
+            futures_util::future::join(self.store.suppressed(numbers), self.shared.suppressed(numbers)).await;
+        Ok(store?.into_iter().zip(shared?).map(|(a, b)| a || b).collect())
+    }
+
+    async fn suppress(&self, number: &PhoneNumber) -> Result<(), Error> {
+        self.store.suppress(number).await?;
+        self.shared.suppress(number).await
+    }
+
+    async fn unsuppress(&self, number: &PhoneNumber) -> Result<bool, Error> {
+        let store = self.store.unsuppress(number).await?;
+        let shared = self.shared.unsuppress(number).await?;
+        Ok(store || shared)
+    }
+}
+
+/// Gives an opt-out the store has recorded to the shared list too (when there is one). A failure is
+/// logged only: the store has it, and the chain consults the store as well.
+pub(crate) async fn share_opt_out(state: &crate::app::AppState, sender: &str) {
+    let Some(shared) = &state.inner.shared_suppression else {
+        return;
+    };
+    match sender.trim().parse::<PhoneNumber>() {
+        Ok(number) => {
+            if let Err(error) = shared.suppress(&number).await {
+                tracing::warn!(%error, "the opt-out is stored but not in the shared list");
+            }
+        }
+        Err(_) => tracing::warn!("an opt-out reply's sender is not a number; kept in the store only"),
+    }
+}

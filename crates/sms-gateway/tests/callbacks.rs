@@ -1,0 +1,260 @@
+//! Callbacks out: a receiver that is down and then up gets every event, signed, in order, once it
+//! answers 2xx; a refusal (4xx other than 429) is not retried. Time is a manual clock: a retry is
+//! due only when the test moves it.
+
+mod harness;
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use harness::{Harness, READ_KEY, SEND_KEY, TOKEN};
+use sms_store::{ManualWallClock, MessageStore, WallClock};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// One POST the receiver got: the event id, the JSON body, whether its signature held, and what
+/// the receiver answered.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    body: serde_json::Value,
+    signed: bool,
+    answered: u16,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    answer: Arc<AtomicU16>,
+    /// Answers given first, one per request, before `answer`.
+    script: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    got: Arc<Mutex<Vec<Received>>>,
+    clock: Arc<ManualWallClock>,
+}
+
+impl Receiver {
+    async fn spawn(clock: Arc<ManualWallClock>, answer: u16) -> (Self, String) {
+        let receiver = Receiver {
+            answer: Arc::new(AtomicU16::new(answer)),
+            script: Arc::default(),
+            got: Arc::default(),
+            clock,
+        };
+        let r = receiver.clone();
+        let app = axum::Router::new().route(
+            "/events",
+            post(move |headers: HeaderMap, body: bytes::Bytes| {
+                let r = r.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    let id = header("webhook-id");
+                    let timestamp: i64 = header("webhook-timestamp").parse().unwrap_or(0);
+                    let signed = sms_gateway::signing::verify(
+                        SECRET,
+                        &id,
+                        timestamp,
+                        &body,
+                        &header("webhook-signature"),
+                        r.clock.now_ms() / 1000,
+                    )
+                    .is_ok();
+                    let scripted = r.script.lock().unwrap().pop_front();
+                    let answered = scripted.unwrap_or_else(|| r.answer.load(Ordering::SeqCst));
+                    r.got.lock().unwrap().push(Received {
+                        id,
+                        body: serde_json::from_slice(&body).unwrap_or_default(),
+                        signed,
+                        answered,
+                    });
+                    StatusCode::from_u16(answered).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (receiver, url)
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn start(answer: u16) -> (Harness, Arc<dyn MessageStore>, Receiver, Arc<ManualWallClock>) {
+    let clock = Arc::new(ManualWallClock::new(now_ms()));
+    let (receiver, url) = Receiver::spawn(clock.clone(), answer).await;
+    let extra = format!("[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n");
+    let (h, store) = Harness::start_full(&extra, Some(clock.clone())).await;
+    (h, store.unwrap(), receiver, clock)
+}
+
+/// `(type, status or opt-out)` of a received event.
+fn what(r: &Received) -> String {
+    match r.body["type"].as_str() {
+        Some("message.status") => format!("status:{}", r.body["data"]["status"].as_str().unwrap_or("?")),
+        Some("message.reply") => format!("reply:{}", r.body["data"]["opt_out"]),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_then_up_gets_every_event_signed_and_in_order() {
+    let (h, store, receiver, clock) = start(503).await;
+    let (status, body) = h
+        .send(
+            SEND_KEY,
+            serde_json::json!({"to": "13800138000", "text": "hello", "reference": "cb-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A reply, not tied to any message: it goes out beside the message's events.
+    let r = h
+        .http
+        .get(h.url(&format!(
+            "/webhooks/{TOKEN}/juxiang/reply?src=13900000002&dst=10657&msg=0000"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The sandbox pushes the receipt: accepted, then delivered, are both recorded as events.
+    h.eventually(|| async {
+        let (_, m) = h.get(READ_KEY, "/v1/messages?reference=cb-1").await;
+        m["recipients"][0]["status"] == "delivered"
+    })
+    .await;
+    // Down: the accepted event and the reply were tried once and are waiting for their retry;
+    // the delivered event waits behind the accepted one.
+    h.eventually(|| async { receiver.got().len() == 2 }).await;
+    let first = receiver.got();
+    assert!(first.iter().all(|r| r.answered == 503 && r.signed), "{first:?}");
+    let mut kinds: Vec<String> = first.iter().map(what).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["reply:true", "status:accepted"]);
+    h.eventually(|| async { store.pending_events().await.unwrap() == 3 })
+        .await;
+    // Still down (429) at the first retry, 5 s later.
+    receiver.answer.store(429, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(5));
+    h.eventually(|| async { receiver.got().len() == 4 }).await;
+    // Up at the second retry, 5 min later: everything arrives, the delivered event last.
+    receiver.answer.store(200, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(300));
+    h.eventually(|| async { receiver.got().len() == 7 }).await;
+    // The receiver logs a request before it answers: the outcome is stored just after.
+    h.eventually(|| async { store.pending_events().await.unwrap() == 0 })
+        .await;
+    let got = receiver.got();
+    assert!(got.iter().all(|r| r.signed), "every signature verifies: {got:?}");
+    let status_events: Vec<(String, String, u16)> = got
+        .iter()
+        .filter(|r| r.body["type"] == "message.status")
+        .map(|r| (r.id.clone(), what(r), r.answered))
+        .collect();
+    let accepted_id = status_events[0].0.clone();
+    assert_eq!(
+        status_events
+            .iter()
+            .map(|(_, w, a)| (w.as_str(), *a))
+            .collect::<Vec<_>>(),
+        [
+            ("status:accepted", 503),
+            ("status:accepted", 429),
+            ("status:accepted", 200),
+            ("status:delivered", 200),
+        ]
+    );
+    // The same event id on every attempt; the body names it and the message.
+    assert!(status_events[..3].iter().all(|(id, _, _)| *id == accepted_id));
+    assert_ne!(status_events[3].0, accepted_id);
+    let delivered = got.iter().rfind(|r| what(r) == "status:delivered").unwrap();
+    assert_eq!(delivered.body["id"], delivered.id);
+    assert_eq!(delivered.body["data"]["reference"], "cb-1");
+    assert_eq!(delivered.body["data"]["number"], "+8613800138000");
+    assert_eq!(
+        got.iter()
+            .filter(|r| what(r) == "reply:true")
+            .map(|r| r.answered)
+            .collect::<Vec<_>>(),
+        [503, 429, 200]
+    );
+    // Nothing more is due, however late it gets.
+    clock.advance(Duration::from_secs(86_400));
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "sms_callbacks_total{outcome=\"delivered\"} 3",
+        "sms_callbacks_total{outcome=\"retry\"} 4",
+        "sms_callbacks_pending 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_not_retried_and_the_next_event_goes_on() {
+    let (h, store, receiver, clock) = start(200).await;
+    receiver.script.lock().unwrap().push_back(400);
+    let (status, body) = h
+        .send(
+            SEND_KEY,
+            serde_json::json!({"to": "13800138001", "text": "hello", "reference": "cb-2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The accepted event is refused (400) once and given up; the receiver then takes the
+    // delivered one.
+    h.eventually(|| async { receiver.got().len() == 2 }).await;
+    let got = receiver.got();
+    assert_eq!(
+        got.iter().map(|r| (what(r), r.answered)).collect::<Vec<_>>(),
+        [
+            ("status:accepted".to_owned(), 400),
+            ("status:delivered".to_owned(), 200)
+        ]
+    );
+    // Given up: nothing is pending, so nothing will be tried again at any time.
+    h.eventually(|| async { store.pending_events().await.unwrap() == 0 })
+        .await;
+    clock.advance(Duration::from_secs(11 * 3600));
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sms_callbacks_total{outcome=\"gave_up\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sms_callbacks_total{outcome=\"delivered\"} 1"),
+        "{metrics}"
+    );
+}

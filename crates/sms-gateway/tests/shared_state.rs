@@ -1,0 +1,162 @@
+//! Two gateway instances on one PostgreSQL database and one Redis (each with its own connections,
+//! as two processes would have): a Juxiang `0000` reply pushed to one makes the next send through
+//! the other refused without a request.
+
+mod harness;
+
+use std::sync::Arc;
+
+use harness::{ADMIN_KEY, READ_KEY, SEND_KEY, TOKEN};
+use serde_json::json;
+use sms_config::{Config, LoadOptions};
+use sms_core::PhoneNumber;
+use sms_failover::state::SuppressionList;
+use sms_gateway::{Gateway, SharedState};
+use sms_redis::{RedisConfig, RedisState};
+use sms_sandbox::{Product, Sandbox};
+use sqlx::Connection;
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// A database of this test binary's own; fails (never skips) without a server.
+async fn database() -> String {
+    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not answering on 127.0.0.1:5432 (user postgres, trust auth): {e}. Start it \
+             with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
+            )
+        });
+    let name = format!("sms_gateway_test_shared_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(&sql).execute(&mut admin).await.unwrap();
+    }
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
+async fn redis(prefix: &str) -> Arc<RedisState> {
+    match RedisState::connect(RedisConfig::new(REDIS_URL).key_prefix(prefix)).await {
+        Ok(state) => Arc::new(state),
+        Err(e) => panic!(
+            "these tests need Redis at {REDIS_URL}: {e}. Start one with `redis-server --daemonize yes` \
+             (Debian: `apt-get install redis-server`), or run `bash .ci/run`, which starts it"
+        ),
+    }
+}
+
+async fn instance(sandbox: &Sandbox, db: &str, prefix: &str) -> Gateway {
+    let mut text = Config::sandbox_toml(&sandbox.base_url());
+    text.push_str(&format!(
+        "\n[state]\nbackend = \"redis\"\nurl = {REDIS_URL:?}\nkey_prefix = {prefix:?}\n\n\
+         [gateway]\nwebhook_token = {TOKEN:?}\nsync_timeout = \"10s\"\n"
+    ));
+    for (name, key, scope) in [
+        ("reader", READ_KEY, "read"),
+        ("sender", SEND_KEY, "send"),
+        ("admin", ADMIN_KEY, "admin"),
+    ] {
+        text.push_str(&format!(
+            "\n[[gateway.api_keys]]\nname = {name:?}\nhash = {:?}\nscopes = [{scope:?}]\n",
+            sms_gateway::hash_key(key)
+        ));
+    }
+    let config = Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
+    let store = sms_store::open(db, sms_store::StoreOptions::default())
+        .await
+        .unwrap();
+    Gateway::builder(config)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .store(store)
+        .shared_state(SharedState::all(redis(prefix).await))
+        .spawn()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_received_by_one_instance_is_honoured_by_the_other() {
+    let db = database().await;
+    let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
+    let sandbox = Sandbox::builder().push_retries(0).spawn().await.unwrap();
+    let a = instance(&sandbox, &db, &prefix).await;
+    let b = instance(&sandbox, &db, &prefix).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+
+    // Instance B sends to the number: it goes out.
+    let send = |base: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(format!("{base}/v1/messages"))
+                .bearer_auth(SEND_KEY)
+                .json(&json!({"to": "13900000077", "text": "【测试】hi"}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, sent) = send(b.base_url()).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_ne!(sent["recipients"][0]["status"], "failed", "{sent}");
+
+    // The reply reaches instance A.
+    let r = http
+        .get(format!(
+            "{}/webhooks/{TOKEN}/juxiang/reply?src=13900000077&dst=10657&msg=0000",
+            a.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "0".to_owned())
+    );
+    // It is in the shared Redis list (read through a third connection), not only in the store.
+    let number: PhoneNumber = "13900000077".parse().unwrap();
+    assert_eq!(redis(&prefix).await.suppressed(&[number]).await.unwrap(), [true]);
+
+    // Instance B refuses the next send without a request.
+    let requests = || sandbox.request_count(Product::IhuyiSms) + sandbox.request_count(Product::Juxiang);
+    let before = requests();
+    let (_, refused) = send(b.base_url()).await;
+    assert_eq!(refused["recipients"][0]["status"], "failed", "{refused}");
+    assert_eq!(requests(), before, "refused without a request");
+
+    // Removed through A: gone from the shared list and from the store's.
+    let r = http
+        .delete(format!("{}/v1/suppressions/13900000077", a.base_url()))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let number: PhoneNumber = "13900000077".parse().unwrap();
+    assert_eq!(redis(&prefix).await.suppressed(&[number]).await.unwrap(), [false]);
+    let list: serde_json::Value = http
+        .get(format!("{}/v1/suppressions", b.base_url()))
+        .bearer_auth(READ_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["suppressions"], json!([]), "{list}");
+
+    a.shutdown().await;
+    b.shutdown().await;
+    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await.unwrap();
+    let name = db.rsplit('/').next().unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
