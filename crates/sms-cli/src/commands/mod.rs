@@ -7,4 +7,5 @@ pub mod inbound;
 pub mod sandbox;
 pub mod send;
 pub mod serve;
+pub mod status;
 pub mod template;

@@ -36,7 +36,9 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
         return Ok(Exit::Ok);
     }
 
-    match backend.route(message.kind()).send(backend, &message).await {
+    let result = backend.route(message.kind()).send(backend, &message).await;
+    let recorded = recorded_id(backend, message.reference().as_str()).await;
+    match result {
         Ok(receipt) => {
             let accepted = receipt.accepted().count() as u64;
             let failed = receipt.failed().count() as u64;
@@ -50,6 +52,7 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
             if json {
                 let mut doc = report::receipt_json(&receipt);
                 doc["exit_code"] = json!(exit.code());
+                doc["store_id"] = json!(recorded);
                 println!("{doc}");
             } else {
                 for outcome in &receipt.outcomes {
@@ -70,6 +73,9 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
                 for line in report::attempt_lines(&receipt.attempts) {
                     println!("{line}");
                 }
+                if let Some(id) = &recorded {
+                    println!("recorded in the store as message {id} (sms status {id})");
+                }
                 if unknown > 0 {
                     println!(
                         "outcome unknown for {unknown} recipient(s): it may have gone out; do not resend blindly"
@@ -87,17 +93,34 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
                     "error_code": error.code(),
                     "error": error.to_string(),
                     "attempts": error.attempts().iter().map(report::attempt_json).collect::<Vec<_>>(),
+                    "store_id": recorded,
                 });
                 println!("{doc}");
                 Ok(exit)
             } else {
                 let mut lines = vec![format!("not sent: {error}")];
                 lines.extend(report::attempt_lines(error.attempts()));
+                if let Some(id) = &recorded {
+                    lines.push(format!("recorded in the store as message {id} (sms status {id})"));
+                }
                 if exit == Exit::Unknown {
                     lines.push("the outcome is unknown: it may have gone out; do not resend blindly".into());
                 }
                 Err(Failure::new(exit, lines.join("\n")))
             }
+        }
+    }
+}
+
+/// The store's id of the message recorded under `reference`, when there is a store (a failed read
+/// only loses the hint: the send's result is what matters).
+async fn recorded_id(backend: &Backend, reference: &str) -> Option<String> {
+    let store = backend.store.as_ref()?;
+    match store.message_by_reference(reference).await {
+        Ok(message) => message.map(|m| m.id),
+        Err(error) => {
+            eprintln!("sms: the message store could not be read back: {error}");
+            None
         }
     }
 }
