@@ -11,6 +11,7 @@ pub mod exit;
 mod report;
 mod setup;
 mod stop;
+mod wire;
 
 use std::process::ExitCode;
 

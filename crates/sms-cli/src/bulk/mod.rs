@@ -100,12 +100,16 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     print_plan(backend, &plan, json);
 
     if args.body.dry_run {
+        let capture = crate::wire::Capture::start()
+            .await
+            .map_err(|e| Failure::error(format!("cannot start the dry-run capture: {e}")))?;
         for row in RowReader::open(&args.file, backend, &args.body)?.flatten() {
             if previous.settled.contains(row.index) {
                 continue;
             }
             let mut request = report::dry_run_json(backend, &row.message, row.parts);
             request["row"] = json!(row.index);
+            request["wire"] = crate::commands::send::wire_of(backend, &capture, &row.message).await;
             crate::commands::send::print_dry_run(&request, json);
         }
         return Ok(Exit::Ok);

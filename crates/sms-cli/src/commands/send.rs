@@ -31,7 +31,11 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
     let parts = compose::check(backend, &message)?;
 
     if args.body.dry_run {
-        let request = report::dry_run_json(backend, &message, parts);
+        let mut request = report::dry_run_json(backend, &message, parts);
+        let capture = crate::wire::Capture::start()
+            .await
+            .map_err(|e| Failure::error(format!("cannot start the dry-run capture: {e}")))?;
+        request["wire"] = wire_of(backend, &capture, &message).await;
         print_dry_run(&request, json);
         return Ok(Exit::Ok);
     }
@@ -125,6 +129,23 @@ async fn recorded_id(backend: &Backend, reference: &str) -> Option<String> {
     }
 }
 
+/// The requests each provider of the message's route would receive (see [`crate::wire`]).
+pub async fn wire_of(
+    backend: &Backend,
+    capture: &crate::wire::Capture,
+    message: &Message,
+) -> serde_json::Value {
+    let mut wire = Vec::new();
+    for provider in backend.route(message.kind()).providers() {
+        wire.push(
+            capture
+                .requests_of(&backend.config, &provider.name, message)
+                .await,
+        );
+    }
+    serde_json::Value::Array(wire)
+}
+
 /// Prints what a dry run would send.
 pub fn print_dry_run(request: &serde_json::Value, json: bool) {
     if json {
@@ -151,5 +172,25 @@ pub fn print_dry_run(request: &serde_json::Value, json: bool) {
             println!("  scheduled: {at}");
         }
         println!("  billed parts: {}", request["billed_parts"]);
+        for provider in request["wire"].as_array().into_iter().flatten() {
+            let name = provider["provider"].as_str().unwrap_or("-");
+            if let Some(error) = provider["error"].as_str() {
+                println!("  {name}: no wire preview ({error})");
+            }
+            for r in provider["requests"].as_array().into_iter().flatten() {
+                println!(
+                    "  {name} would receive: {} {}",
+                    r["method"].as_str().unwrap_or("-"),
+                    r["url"].as_str().unwrap_or("-")
+                );
+                for field in r["form"].as_array().into_iter().flatten() {
+                    println!(
+                        "    {} = {}",
+                        field[0].as_str().unwrap_or(""),
+                        field[1].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
     }
 }
