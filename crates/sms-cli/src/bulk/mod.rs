@@ -45,8 +45,12 @@ struct Plan {
 /// # Errors
 /// Bad rows (exit 2, nothing sent), an unreadable file, no confirmation (exit 1).
 pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
+    let stamp = results::SourceStamp::of(&args.file)?;
     let previous = match &args.resume {
-        Some(path) => read_previous(path)?,
+        Some(path) => {
+            stamp.check(path)?;
+            read_previous(path)?
+        }
         None => results::Previous::default(),
     };
 
@@ -124,7 +128,11 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         .unwrap_or_else(|| default_results_path(&args.file, args.results.as_ref()));
     let mut writer = match &args.resume {
         Some(path) => ResultsWriter::append(path)?,
-        None => ResultsWriter::create(&results_path)?,
+        None => {
+            let writer = ResultsWriter::create(&results_path)?;
+            stamp.write(&results_path)?;
+            writer
+        }
     };
     let mut totals = Totals::default();
     // Rows an earlier run left in flight may have gone out: recorded as unknown, never resent.
