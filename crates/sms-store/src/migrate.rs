@@ -7,24 +7,38 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
 
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE: Steps = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+pub(crate) const SQLITE: Steps = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "reply links",
+        include_str!("../migrations/sqlite/0002_reply_links.sql"),
+    ),
+];
 
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: Steps = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+pub(crate) const POSTGRES: Steps = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "reply links",
+        include_str!("../migrations/postgres/0002_reply_links.sql"),
+    ),
+];
 
 /// Built by hand rather than with `sqlx::migrate!` so that the crate needs no proc-macro build of
 /// sqlx (and no second compile of both drivers): the steps are still embedded with `include_str!`.

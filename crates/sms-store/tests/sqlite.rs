@@ -85,7 +85,7 @@ async fn a_newer_schema_is_a_clear_error() {
     assert_eq!(error.kind(), StoreErrorKind::SchemaTooNew, "{error}");
     let text = error.to_string();
     assert!(
-        text.contains("version 99") && text.contains("up to version 1"),
+        text.contains("version 99") && text.contains(&format!("up to version {}", sms_store::SCHEMA_VERSION)),
         "{text}"
     );
 }
