@@ -10,6 +10,7 @@ use sms::failover::FailoverSender;
 use sms::ihuyi::IhuyiClient;
 use sms::juxiang::JuxiangClient;
 use sms::sandbox::Sandbox;
+use sms::store::{MessageStore, RecordingSender};
 use sms::{BalanceQuery, Capabilities, InboundMode, InboundSource, MessageKind, MessageSender};
 
 use crate::exit::{Failure, Outcome};
@@ -34,6 +35,8 @@ pub struct ProviderInfo {
     pub balance: Arc<dyn BalanceQuery>,
     /// Its reply source and minimum pull interval, when replies can be pulled.
     pub inbound: Option<(Arc<dyn InboundSource>, Duration)>,
+    /// The sender recorded in the store (`[store]`), when there is one.
+    recorded: Option<Arc<dyn MessageSender>>,
     client: ProviderClient,
 }
 
@@ -42,7 +45,12 @@ pub struct Backend {
     /// The loaded config.
     pub config: Config,
     /// The failover chain.
-    pub chain: FailoverSender,
+    pub chain: Arc<FailoverSender>,
+    /// The message store of `[store]`, when the config names one: `send` and `bulk` record into it,
+    /// `status` and `history` read it.
+    pub store: Option<Arc<dyn MessageStore>>,
+    /// The chain recorded in the store, when there is one.
+    recorded_chain: Option<Arc<dyn MessageSender>>,
     /// Every provider of the config, in file order.
     pub providers: Vec<ProviderInfo>,
     /// Keeps a built-in sandbox running as long as the backend lives.
@@ -83,16 +91,34 @@ impl Backend {
                     balance: p.client.balance_query(),
                     sender,
                     inbound,
+                    recorded: None,
                     client: p.client.clone(),
                 }
             })
             .collect();
         Ok(Self {
             config,
-            chain,
+            chain: Arc::new(chain),
+            store: None,
+            recorded_chain: None,
             providers,
             sandbox,
         })
+    }
+
+    /// Records every message sent through this backend in `store`: written as `sending` before its
+    /// request and its outcome after (`sms_store::RecordingSender`), so that `sms status` and
+    /// `sms history` can answer, and a reference already recorded is not sent again.
+    pub fn attach_store(&mut self, store: Arc<dyn MessageStore>) {
+        let chain: Arc<dyn MessageSender> = self.chain.clone();
+        self.recorded_chain = Some(Arc::new(RecordingSender::new(chain, store.clone())));
+        for provider in &mut self.providers {
+            provider.recorded = Some(Arc::new(RecordingSender::new(
+                provider.sender.clone(),
+                store.clone(),
+            )));
+        }
+        self.store = Some(store);
     }
 
     /// Starts a sandbox in this process and uses it (the no-config path).
@@ -170,8 +196,11 @@ impl<'a> Route<'a> {
     /// As [`MessageSender::send`]; `Unsupported` when no provider sends the kind.
     pub async fn send(&self, backend: &Backend, message: &sms::Message) -> Result<sms::Receipt, sms::Error> {
         match self {
-            Route::Chain(_) => backend.chain.send(message).await,
-            Route::Direct(p) => p.sender.send(message).await,
+            Route::Chain(_) => match &backend.recorded_chain {
+                Some(recorded) => recorded.send(message).await,
+                None => backend.chain.send(message).await,
+            },
+            Route::Direct(p) => p.recorded.as_ref().unwrap_or(&p.sender).send(message).await,
             Route::Nowhere => Err(sms::Error::new(sms::ErrorKind::Unsupported, sms::Operation::Send)
                 .with_message(format!(
                     "no configured provider sends {:?} messages",

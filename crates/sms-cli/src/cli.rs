@@ -55,6 +55,11 @@ pub enum Command {
     Config(ConfigCommand),
     /// Run the provider simulator and print a config that points at it.
     Sandbox(SandboxArgs),
+    /// What happened to a message: status per recipient, timeline, attempts, receipts (needs
+    /// `[store]`).
+    Status(StatusArgs),
+    /// What was sent to a number, newest first (needs `[store]`).
+    History(HistoryArgs),
     /// Run the gateway: the REST API and the provider webhooks, on the message store.
     Serve(crate::commands::serve::ServeArgs),
 }
@@ -148,6 +153,32 @@ pub struct InboundArgs {
     /// Keep pulling (each provider at its own minimum interval) until Ctrl-C.
     #[arg(long)]
     pub follow: bool,
+}
+
+/// `sms status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The message: the store's id (printed by `sms send`) or a provider's message id.
+    #[arg(required_unless_present = "reference", conflicts_with = "reference")]
+    pub id: Option<String>,
+    /// The message by its client reference instead.
+    #[arg(long, value_name = "REF")]
+    pub reference: Option<String>,
+}
+
+/// `sms history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The number.
+    #[arg(long, value_name = "NUMBER")]
+    pub to: String,
+    /// Only messages recorded since then: a Beijing time (`2026-01-31 09:30:00`, `2026-01-31`) or an
+    /// age (`90m`, `2h`, `7d`). Default: everything.
+    #[arg(long, value_name = "TIME|AGE")]
+    pub since: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
 }
 
 /// `sms template …`.

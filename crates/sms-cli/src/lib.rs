@@ -11,6 +11,7 @@ pub mod exit;
 mod report;
 mod setup;
 mod stop;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -66,7 +67,14 @@ pub async fn run(cli: Cli) -> exit::Outcome {
     if let Command::Sandbox(args) = &cli.command {
         return commands::sandbox::run(args).await;
     }
-    let backend = setup::backend(&cli).await?;
+    // Commands that record or read messages open `[store]`; a dry run writes nothing.
+    let with_store = match &cli.command {
+        Command::Send(args) => !args.body.dry_run,
+        Command::Bulk(args) => !args.body.dry_run,
+        Command::Status(_) | Command::History(_) => true,
+        _ => false,
+    };
+    let backend = setup::backend(&cli, with_store).await?;
     let json = cli.json;
     match &cli.command {
         Command::Send(args) => commands::send::run(&backend, args, json).await,
@@ -79,6 +87,8 @@ pub async fn run(cli: Cli) -> exit::Outcome {
         }
         Command::CheckContent(args) => commands::check_content::run(&backend, &args.text, json).await,
         Command::Config(ConfigCommand::Check) => commands::config_check::run(&backend, json),
+        Command::Status(args) => commands::status::status(&backend, args, json).await,
+        Command::History(args) => commands::status::history(&backend, args, json).await,
         Command::Serve(args) => commands::serve::run(backend, args, json).await,
         Command::Sandbox(_) => unreachable!("handled above"),
     }

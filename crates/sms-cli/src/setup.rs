@@ -8,19 +8,34 @@ use crate::backend::Backend;
 use crate::cli::Cli;
 use crate::exit::{Exit, Failure, Outcome};
 
-/// The backend for the command line's options.
+/// The backend for the command line's options; with `with_store`, the `[store]` of the config is
+/// opened too (commands that record or read messages).
 ///
 /// # Errors
 /// A config that does not load (exit 5, the message names file, line, column and key); a sandbox
 /// that cannot start (exit 1).
-pub async fn backend(cli: &Cli) -> Outcome<Backend> {
+pub async fn backend(cli: &Cli, with_store: bool) -> Outcome<Backend> {
     if let Some(url) = &cli.sandbox_url {
         let config = Config::sandbox(url).map_err(config_failure)?;
         return Backend::new(config, None);
     }
     let options = LoadOptions::new().maybe_profile(cli.profile.clone());
     match Config::discover(cli.config.as_deref(), &options).map_err(config_failure)? {
-        Some(config) => Backend::new(config, None),
+        Some(config) => {
+            let store = if with_store {
+                config
+                    .open_store(None)
+                    .await
+                    .map_err(|e| Failure::new(Exit::Config, e.to_string()))?
+            } else {
+                None
+            };
+            let mut backend = Backend::new(config, None)?;
+            if let Some(opened) = store {
+                backend.attach_store(opened.store);
+            }
+            Ok(backend)
+        }
         None => {
             let backend = Backend::built_in_sandbox().await?;
             eprintln!(

@@ -5,6 +5,8 @@
 mod backends;
 mod chain;
 mod config;
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres", feature = "redis"))]
+mod connect;
 mod env;
 mod error;
 mod lookup;
@@ -22,6 +24,10 @@ pub use backends::{
 };
 pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
 pub use config::{Config, ConfigOrigin, SANDBOX_NOTICE};
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+pub use connect::OpenedStore;
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres", feature = "redis"))]
+pub use connect::{Backends, ChainState, ConnectError, ConnectOptions, StoreLocation};
 pub use error::{ConfigError, ConfigErrorKind, Position};
 pub use lookup::{FoundBy, LOCAL_FILE, Located, locate, user_config_file};
 pub use options::LoadOptions;

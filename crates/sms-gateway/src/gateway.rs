@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sms_config::{Config, StoreBackend};
+use sms_config::Config;
 use sms_core::Secret;
-use sms_store::{MessageStore, StoreOptions, SystemWallClock, WallClock};
+use sms_store::{MessageStore, SystemWallClock, WallClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -262,36 +262,19 @@ async fn open_store(
     config: &Config,
     default_sqlite: &Path,
 ) -> Result<(Arc<dyn MessageStore>, String, Option<PathBuf>), GatewayError> {
-    let section = config.store();
-    let mut options = StoreOptions {
-        receipt_expiry: section.receipt_expiry,
-        ..StoreOptions::default()
+    let opened = config
+        .open_store(Some(default_sqlite))
+        .await
+        .map_err(|e| match e {
+            sms_config::ConnectError::Store(e) => GatewayError::Store(e),
+            other => GatewayError::Setup(other.to_string()),
+        })?
+        .ok_or_else(|| GatewayError::Setup("no store".into()))?;
+    let path = match &opened.location {
+        sms_config::StoreLocation::Sqlite(path) => Some(path.clone()),
+        _ => None,
     };
-    if section.content == sms_config::ContentRetention::Digest {
-        options.content = sms_store::ContentMode::DigestOnly;
-    }
-    match &section.backend {
-        StoreBackend::Postgres {
-            url, max_connections, ..
-        } => {
-            options.max_connections = *max_connections;
-            let store = sms_store::open(url.expose(), options).await?;
-            Ok((store, "PostgreSQL".to_owned(), None))
-        }
-        StoreBackend::Sqlite { path, busy_timeout } => {
-            options.busy_timeout = *busy_timeout;
-            let store = sms_store::open(&path.to_string_lossy(), options).await?;
-            Ok((store, format!("SQLite {}", path.display()), Some(path.clone())))
-        }
-        _ => {
-            let store = sms_store::open(&default_sqlite.to_string_lossy(), options).await?;
-            Ok((
-                store,
-                format!("SQLite {}", default_sqlite.display()),
-                Some(default_sqlite.to_path_buf()),
-            ))
-        }
-    }
+    Ok((opened.store, opened.location.to_string(), path))
 }
 
 /// The URL to give a provider for one of its pushes.

@@ -17,6 +17,11 @@ pub(crate) fn signed(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// A duration in store milliseconds.
+pub(crate) fn millis_of(d: std::time::Duration) -> Millis {
+    crate::options::millis(d)
+}
+
 /// Rows per multi-row statement: well under both databases' bind-parameter limits.
 pub(crate) const CHUNK: usize = 500;
 
@@ -191,7 +196,31 @@ macro_rules! impl_message_store {
                 opt_out: row.try_get::<i64, _>("opt_out").map_err(get)? != 0,
                 received_at: row.try_get("received_at").map_err(get)?,
                 stored_at: row.try_get("stored_at").map_err(get)?,
+                message_id: row.try_get("message_id").map_err(get)?,
             })
+        }
+
+        /// The latest send to `number` through `provider` recorded within `window` before `now`.
+        async fn latest_send(
+            conn: &mut Conn,
+            provider: &str,
+            number: &str,
+            now: Millis,
+            window: Millis,
+        ) -> Result<Option<String>> {
+            let row = sqlx::query(
+                "SELECT message_id FROM recipients WHERE provider = $1 AND number = $2 \
+                 AND outcome_at >= $3 AND outcome_at <= $4 ORDER BY outcome_at DESC, message_id DESC LIMIT 1",
+            )
+            .bind(provider)
+            .bind(number)
+            .bind(now.saturating_sub(window))
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("linking a reply"))?;
+            row.map(|row| row.try_get("message_id").map_err(|e| StoreError::from_sqlx("linking a reply", e)))
+                .transpose()
         }
 
         fn check_outcomes(outcomes: &[OutcomeUpdate]) -> Result<()> {
@@ -268,7 +297,12 @@ macro_rules! impl_message_store {
 
         /// Moves recipients per the outcomes (status machine enforced in SQL), then applies receipts
         /// that were waiting for these provider ids.
-        async fn apply_outcomes(conn: &mut Conn, outcomes: &[OutcomeUpdate], now: Millis) -> Result<u64> {
+        async fn apply_outcomes(
+            conn: &mut Conn,
+            outcomes: &[OutcomeUpdate],
+            now: Millis,
+            window: Millis,
+        ) -> Result<u64> {
             let mut moved = 0;
             for (chunk, shape) in common::shaped(outcomes) {
                 let mut update = QueryBuilder::<$db>::new(
@@ -331,10 +365,58 @@ macro_rules! impl_message_store {
                     .map_err(db("looking for early receipts"))?;
                 for row in &rows {
                     let receipt = receipt_from(row)?;
-                    file_receipt(conn, &receipt, now, Some(receipt.id)).await?;
+                    file_receipt(conn, &receipt, now, window, Some(receipt.id)).await?;
+                }
+            }
+            // Providers that give no ids (Juxiang): an early receipt waits under the number.
+            for o in outcomes.iter().filter(|o| o.status == Status::Accepted && o.provider_message_id.is_none()) {
+                let Some(provider) = &o.provider else { continue };
+                let rows = sqlx::query(
+                    "SELECT * FROM receipts WHERE provider = $1 AND provider_message_id = '' AND number = $2 \
+                     AND disposition = 'unmatched' ORDER BY id",
+                )
+                .bind(provider)
+                .bind(&o.number)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("looking for early receipts"))?;
+                for row in &rows {
+                    let receipt = receipt_from(row)?;
+                    file_receipt(conn, &receipt, now, window, Some(receipt.id)).await?;
                 }
             }
             Ok(moved)
+        }
+
+        /// For providers whose receipts carry no message id (Juxiang): the send to `number` through
+        /// `provider` recorded within `window` before `now` that the receipt belongs to. The oldest
+        /// one still waiting for its receipt (accepted), as receipts come in the order of sending;
+        /// else the latest one (the receipt is then a duplicate or late, kept and ignored).
+        async fn match_by_number(
+            conn: &mut Conn,
+            provider: &str,
+            number: &str,
+            now: Millis,
+            window: Millis,
+        ) -> Result<Option<(String, String)>> {
+            let row = sqlx::query(
+                "SELECT message_id, number FROM recipients WHERE provider = $1 AND number = $2 \
+                 AND outcome_at >= $3 AND outcome_at <= $4 \
+                 ORDER BY CASE WHEN status = 'accepted' THEN 0 ELSE 1 END, \
+                 CASE WHEN status = 'accepted' THEN outcome_at ELSE -outcome_at END, message_id LIMIT 1",
+            )
+            .bind(provider)
+            .bind(number)
+            .bind(now.saturating_sub(window))
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("correlating by number"))?;
+            row.map(|row| {
+                let get = |e| StoreError::from_sqlx("correlating by number", e);
+                Ok((row.try_get("message_id").map_err(get)?, row.try_get("number").map_err(get)?))
+            })
+            .transpose()
         }
 
         /// Correlates one receipt and applies it; inserts it (or, for `existing`, updates the stored
@@ -343,8 +425,19 @@ macro_rules! impl_message_store {
             conn: &mut Conn,
             r: &ReceiptRecord,
             now: Millis,
+            window: Millis,
             existing: Option<i64>,
         ) -> Result<ReceiptDisposition> {
+            let target = if r.provider_message_id.is_empty() {
+                match_by_number(conn, &r.provider, &r.number, now, window).await?
+            } else {
+                match_by_id(conn, r).await?
+            };
+            file_matched(conn, r, now, existing, target).await
+        }
+
+        /// The recipient a receipt with a provider id belongs to.
+        async fn match_by_id(conn: &mut Conn, r: &ReceiptRecord) -> Result<Option<(String, String)>> {
             let candidates = sqlx::query(
                 "SELECT message_id, number FROM recipients WHERE provider = $1 AND provider_message_id = $2",
             )
@@ -364,6 +457,17 @@ macro_rules! impl_message_store {
                     break;
                 }
             }
+            Ok(target)
+        }
+
+        /// Applies a receipt to its recipient (if any) and stores it.
+        async fn file_matched(
+            conn: &mut Conn,
+            r: &ReceiptRecord,
+            now: Millis,
+            existing: Option<i64>,
+            target: Option<(String, String)>,
+        ) -> Result<ReceiptDisposition> {
             let disposition = match &target {
                 None => ReceiptDisposition::Unmatched,
                 Some((mid, number)) => {
@@ -606,7 +710,7 @@ macro_rules! impl_message_store {
                 check_outcomes(outcomes)?;
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                let moved = apply_outcomes(&mut tx, outcomes, now).await?;
+                let moved = apply_outcomes(&mut tx, outcomes, now, common::millis_of(self.options.receipt_expiry)).await?;
                 tx.commit().await.map_err(db("committing outcomes"))?;
                 Ok(moved)
             }
@@ -616,7 +720,7 @@ macro_rules! impl_message_store {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
                 insert_messages(&mut tx, sending, &self.options, Status::Sending, now).await?;
-                let moved = apply_outcomes(&mut tx, outcomes, now).await?;
+                let moved = apply_outcomes(&mut tx, outcomes, now, common::millis_of(self.options.receipt_expiry)).await?;
                 tx.commit().await.map_err(db("committing records"))?;
                 Ok(moved)
             }
@@ -670,7 +774,7 @@ macro_rules! impl_message_store {
                         message_id: None,
                         disposition: ReceiptDisposition::Unmatched,
                     };
-                    out.push(file_receipt(&mut tx, &record, now, None).await?);
+                    out.push(file_receipt(&mut tx, &record, now, common::millis_of(self.options.receipt_expiry), None).await?);
                 }
                 tx.commit().await.map_err(db("committing receipts"))?;
                 Ok(out)
@@ -679,9 +783,18 @@ macro_rules! impl_message_store {
             async fn record_inbound(&self, reply: &InboundMessage) -> Result<InboundRecord> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                // The send this replies to: the latest to the number through the provider within the
+                // receipt window (replies carry no message id).
+                let linked = match reply.sender_number() {
+                    Some(number) => {
+                        let window = common::millis_of(self.options.receipt_expiry);
+                        latest_send(&mut tx, &reply.provider, &number.e164(), now, window).await?
+                    }
+                    None => None,
+                };
                 let row = sqlx::query(
-                    "INSERT INTO inbound (provider, sender, service_number, text, opt_out, received_at, stored_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+                    "INSERT INTO inbound (provider, sender, service_number, text, opt_out, received_at, stored_at, \
+                     message_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
                 )
                 .bind(&reply.provider)
                 .bind(&reply.sender)
@@ -690,6 +803,7 @@ macro_rules! impl_message_store {
                 .bind(i64::from(reply.opt_out))
                 .bind(reply.received_at.map(|t| t.unix_seconds() * 1000))
                 .bind(now)
+                .bind(linked)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db("storing a reply"))?;
@@ -954,7 +1068,7 @@ macro_rules! impl_message_store {
             async fn finish(&self, claims: &[Claim], outcomes: &[OutcomeUpdate]) -> Result<()> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                apply_outcomes(&mut tx, outcomes, now).await?;
+                apply_outcomes(&mut tx, outcomes, now, common::millis_of(self.options.receipt_expiry)).await?;
                 for (chunk, _) in common::shaped(claims) {
                     let mut delete = QueryBuilder::<$db>::new("DELETE FROM outbox WHERE (message_id, lease_owner) IN (");
                     let mut list = delete.separated(", ");

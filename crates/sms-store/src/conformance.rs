@@ -71,6 +71,7 @@ where
     bulk_counts(&env).await;
     retention_purges_and_redacts(&env).await;
     delivery_evidence_reports_accepted_messages_and_their_receipts(&env).await;
+    receipts_and_replies_without_ids_match_by_number_and_time(&env).await;
     let digest_env = Env {
         store: open(StoreOptions {
             content: ContentMode::DigestOnly,
@@ -982,5 +983,105 @@ pub async fn leases_have_one_holder_until_they_expire(env: &Env) {
             .acquire_lease(&reference("other"), "b", ttl)
             .await
             .unwrap()
+    );
+}
+
+/// Providers whose receipts and replies carry no message id (Juxiang): they find their send by
+/// provider, number and time (within the receipt window), receipts in the order of sending.
+pub async fn receipts_and_replies_without_ids_match_by_number_and_time(env: &Env) {
+    let to = number();
+    let accepted_without_id = |record: &NewMessage, provider: &str| {
+        let mut o = OutcomeUpdate::new(&record.id, to.e164(), Status::Accepted);
+        o.provider = Some(provider.into());
+        o
+    };
+    let first = sent(env, Message::text(to.clone(), "one")).await;
+    env.store
+        .record_outcomes(&[accepted_without_id(&first, "juxiang")])
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(60));
+    let second = sent(env, Message::text(to.clone(), "two")).await;
+    env.store
+        .record_outcomes(&[accepted_without_id(&second, "juxiang")])
+        .await
+        .unwrap();
+    // The same number through another provider, later: never taken for a Juxiang send.
+    env.clock.advance(Duration::from_secs(60));
+    let other = sent(env, Message::text(to.clone(), "three")).await;
+    env.store
+        .record_outcomes(&[accepted(&other, &to, "ihuyi", &pid())])
+        .await
+        .unwrap();
+
+    let receipt = || report("juxiang", "", &to, DeliveryStatus::Delivered, "DELIVRD");
+    assert_eq!(
+        env.store.record_receipts(&[receipt()]).await.unwrap(),
+        [ReceiptDisposition::Applied]
+    );
+    assert_eq!(
+        status_of(env, &first, &to).await,
+        Status::Delivered,
+        "the oldest waiting send first"
+    );
+    assert_eq!(status_of(env, &second, &to).await, Status::Accepted);
+    assert_eq!(
+        env.store.record_receipts(&[receipt()]).await.unwrap(),
+        [ReceiptDisposition::Applied]
+    );
+    assert_eq!(status_of(env, &second, &to).await, Status::Delivered);
+    assert_eq!(
+        status_of(env, &other, &to).await,
+        Status::Accepted,
+        "another provider's send"
+    );
+    // A third: both are final; kept, linked to the latest, ignored.
+    assert_eq!(
+        env.store.record_receipts(&[receipt()]).await.unwrap(),
+        [ReceiptDisposition::Ignored]
+    );
+    assert_eq!(env.store.receipts_for(&second.id).await.unwrap().len(), 2);
+
+    // A reply links to the latest send through its provider.
+    let reply = env
+        .store
+        .record_inbound(&InboundMessage {
+            provider: "juxiang".into(),
+            sender: to.national_number().into(),
+            service_number: None,
+            text: "ok".into(),
+            received_at: None,
+            opt_out: false,
+            raw: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.message_id.as_deref(), Some(second.id.as_str()));
+
+    // A receipt before its send (no id): kept under the number and applied when the send lands.
+    let early_to = number();
+    let early = report("juxiang", "", &early_to, DeliveryStatus::Undelivered, "UNDELIV");
+    assert_eq!(
+        env.store.record_receipts(&[early]).await.unwrap(),
+        [ReceiptDisposition::Unmatched]
+    );
+    let late = sent(env, Message::text(early_to.clone(), "late")).await;
+    let mut outcome = OutcomeUpdate::new(&late.id, early_to.e164(), Status::Accepted);
+    outcome.provider = Some("juxiang".into());
+    env.store.record_outcomes(&[outcome]).await.unwrap();
+    assert_eq!(status_of(env, &late, &early_to).await, Status::Undelivered);
+
+    // Outside the window (older than the receipt expiry), nothing matches.
+    let stale_to = number();
+    let stale = sent(env, Message::text(stale_to.clone(), "stale")).await;
+    let mut outcome = OutcomeUpdate::new(&stale.id, stale_to.e164(), Status::Accepted);
+    outcome.provider = Some("juxiang".into());
+    env.store.record_outcomes(&[outcome]).await.unwrap();
+    env.clock
+        .advance(StoreOptions::default().receipt_expiry + Duration::from_secs(3600));
+    let r = report("juxiang", "", &stale_to, DeliveryStatus::Delivered, "DELIVRD");
+    assert_eq!(
+        env.store.record_receipts(&[r]).await.unwrap(),
+        [ReceiptDisposition::Unmatched]
     );
 }

@@ -7,7 +7,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
@@ -22,6 +22,11 @@ pub(crate) const SQLITE: Steps = &[
     (2, "spend", include_str!("../migrations/sqlite/0002_spend.sql")),
     (3, "events", include_str!("../migrations/sqlite/0003_events.sql")),
     (4, "leases", include_str!("../migrations/sqlite/0004_leases.sql")),
+    (
+        5,
+        "reply links",
+        include_str!("../migrations/sqlite/0005_reply_links.sql"),
+    ),
 ];
 
 #[cfg(feature = "postgres")]
@@ -41,6 +46,11 @@ pub(crate) const POSTGRES: Steps = &[
         4,
         "leases",
         include_str!("../migrations/postgres/0004_leases.sql"),
+    ),
+    (
+        5,
+        "reply links",
+        include_str!("../migrations/postgres/0005_reply_links.sql"),
     ),
 ];
 

@@ -403,6 +403,9 @@ pub struct InboundRecord {
     pub received_at: Option<Millis>,
     /// When the store got it.
     pub stored_at: Millis,
+    /// The send it answers, when one was found: the latest message to the sender through the same
+    /// provider within the receipt window (replies carry no message id).
+    pub message_id: Option<String>,
 }
 
 /// A number that must get no messages.

@@ -46,8 +46,12 @@ struct Plan {
 /// # Errors
 /// Bad rows (exit 2, nothing sent), an unreadable file, no confirmation (exit 1).
 pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
+    let stamp = results::SourceStamp::of(&args.file)?;
     let previous = match &args.resume {
-        Some(path) => read_previous(path)?,
+        Some(path) => {
+            stamp.check(path)?;
+            read_previous(path)?
+        }
         None => results::Previous::default(),
     };
 
@@ -110,12 +114,16 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     budget::check(backend, plan.parts, price.map(|p| p.saturating_mul(plan.parts))).await?;
 
     if args.body.dry_run {
+        let capture = crate::wire::Capture::start()
+            .await
+            .map_err(|e| Failure::error(format!("cannot start the dry-run capture: {e}")))?;
         for row in RowReader::open(&args.file, backend, &args.body)?.flatten() {
             if previous.settled.contains(row.index) {
                 continue;
             }
             let mut request = report::dry_run_json(backend, &row.message, row.parts);
             request["row"] = json!(row.index);
+            request["wire"] = crate::commands::send::wire_of(backend, &capture, &row.message).await;
             crate::commands::send::print_dry_run(&request, json);
         }
         return Ok(Exit::Ok);
@@ -130,7 +138,11 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         .unwrap_or_else(|| default_results_path(&args.file, args.results.as_ref()));
     let mut writer = match &args.resume {
         Some(path) => ResultsWriter::append(path)?,
-        None => ResultsWriter::create(&results_path)?,
+        None => {
+            let writer = ResultsWriter::create(&results_path)?;
+            stamp.write(&results_path)?;
+            writer
+        }
     };
     let mut totals = Totals::default();
     // Rows an earlier run left in flight may have gone out: recorded as unknown, never resent.

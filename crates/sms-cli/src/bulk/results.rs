@@ -5,8 +5,10 @@
 //! them as unknown (they may have gone out) instead of sending them again.
 
 use std::fs::{File, OpenOptions};
-use std::io::BufWriter;
-use std::path::Path;
+use std::io::{BufWriter, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use crate::exit::Failure;
 
@@ -104,6 +106,107 @@ impl ResultsWriter {
     }
 }
 
+/// Which CSV a results file belongs to: written beside it (`RESULTS.csv.source.json`) when a run
+/// starts, and checked by `--resume`, so that a results file is never applied to another file's rows
+/// (row 7 of one file is not row 7 of another).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStamp {
+    /// The CSV's path as given.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its content, hex.
+    pub sha256: String,
+}
+
+impl SourceStamp {
+    /// Reads `csv` once, streaming (memory stays flat whatever its size).
+    ///
+    /// # Errors
+    /// The file cannot be read (exit 1).
+    pub fn of(csv: &Path) -> Result<Self, Failure> {
+        let fail = |e: std::io::Error| Failure::error(format!("{}: {e}", csv.display()));
+        let mut file = File::open(csv).map_err(fail)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buffer).map_err(fail)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            hasher.update(&buffer[..n]);
+        }
+        Ok(Self {
+            path: csv.display().to_string(),
+            size,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+
+    /// Where the stamp of `results` is kept.
+    pub fn sidecar(results: &Path) -> PathBuf {
+        let mut name = results.as_os_str().to_owned();
+        name.push(".source.json");
+        PathBuf::from(name)
+    }
+
+    /// Writes the stamp beside `results`.
+    ///
+    /// # Errors
+    /// The file cannot be written (exit 1): a run that could not be resumed safely does not start.
+    pub fn write(&self, results: &Path) -> Result<(), Failure> {
+        let path = Self::sidecar(results);
+        let doc = serde_json::json!({"csv": self.path, "size": self.size, "sha256": self.sha256});
+        std::fs::write(&path, format!("{doc}\n"))
+            .map_err(|e| Failure::error(format!("{}: {e}", path.display())))
+    }
+
+    /// Checks that `results` was written for the CSV this stamp describes.
+    ///
+    /// # Errors
+    /// Exit 2, naming both files, when the stamp is missing, unreadable or for another file (or the
+    /// same file since changed).
+    pub fn check(&self, results: &Path) -> Result<(), Failure> {
+        let path = Self::sidecar(results);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Failure::usage(format!(
+                "--resume {}: cannot tell which CSV it belongs to ({}: {e}); refusing to resume \
+                 (start a new run with --results to keep it)",
+                results.display(),
+                path.display()
+            ))
+        })?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Failure::usage(format!("{}: not a results stamp: {e}", path.display())))?;
+        let recorded = (
+            doc["size"].as_u64(),
+            doc["sha256"].as_str(),
+            doc["csv"].as_str().unwrap_or("?"),
+        );
+        if recorded.0 != Some(self.size) || recorded.1 != Some(self.sha256.as_str()) {
+            return Err(Failure::usage(format!(
+                "--resume {}: it belongs to {} ({} bytes, sha256 {}), not to {} ({} bytes, sha256 {}): \
+                 the file is another one or has changed since, so its rows cannot be matched; nothing \
+                 was sent",
+                results.display(),
+                recorded.2,
+                recorded.0.map_or("?".to_owned(), |s| s.to_string()),
+                recorded.1.unwrap_or("?"),
+                self.path,
+                self.size,
+                self.sha256
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A set of row numbers, one bit each, so a million rows cost 125 KB.
 #[derive(Debug, Default)]
 pub struct RowSet {
@@ -197,6 +300,31 @@ pub fn read_previous(path: &Path) -> Result<Previous, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stamp_matches_its_own_file_only() {
+        let base = std::env::temp_dir().join(format!("sms-cli-stamp-{}", std::process::id()));
+        let csv = base.with_extension("csv");
+        let results = base.with_extension("results.csv");
+        std::fs::write(&csv, "number,text\n13800138000,hi\n").unwrap();
+        let stamp = SourceStamp::of(&csv).unwrap();
+        assert_eq!(stamp.size, 27);
+        let missing = stamp.check(&results).unwrap_err();
+        assert!(
+            missing.message.contains("cannot tell which CSV"),
+            "{}",
+            missing.message
+        );
+        stamp.write(&results).unwrap();
+        stamp.check(&results).unwrap();
+        std::fs::write(&csv, "number,text\n13800138000,hi\n13900139000,ho\n").unwrap();
+        let changed = SourceStamp::of(&csv).unwrap().check(&results).unwrap_err();
+        assert_eq!(changed.exit, crate::exit::Exit::Usage);
+        assert!(changed.message.contains("has changed"), "{}", changed.message);
+        for path in [csv, results.clone(), SourceStamp::sidecar(&results)] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 
     #[test]
     fn row_sets_add_and_remove() {

@@ -7,5 +7,6 @@ pub mod inbound;
 pub mod sandbox;
 pub mod send;
 pub mod serve;
+pub mod status;
 pub mod template;
 pub mod usage;

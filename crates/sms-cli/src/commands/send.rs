@@ -31,12 +31,18 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
     let parts = compose::check(backend, &message)?;
 
     if args.body.dry_run {
-        let request = report::dry_run_json(backend, &message, parts);
+        let mut request = report::dry_run_json(backend, &message, parts);
+        let capture = crate::wire::Capture::start()
+            .await
+            .map_err(|e| Failure::error(format!("cannot start the dry-run capture: {e}")))?;
+        request["wire"] = wire_of(backend, &capture, &message).await;
         print_dry_run(&request, json);
         return Ok(Exit::Ok);
     }
 
-    match backend.route(message.kind()).send(backend, &message).await {
+    let result = backend.route(message.kind()).send(backend, &message).await;
+    let recorded = recorded_id(backend, message.reference().as_str()).await;
+    match result {
         Ok(receipt) => {
             let accepted = receipt.accepted().count() as u64;
             let failed = receipt.failed().count() as u64;
@@ -50,6 +56,7 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
             if json {
                 let mut doc = report::receipt_json(&receipt);
                 doc["exit_code"] = json!(exit.code());
+                doc["store_id"] = json!(recorded);
                 println!("{doc}");
             } else {
                 for outcome in &receipt.outcomes {
@@ -70,6 +77,9 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
                 for line in report::attempt_lines(&receipt.attempts) {
                     println!("{line}");
                 }
+                if let Some(id) = &recorded {
+                    println!("recorded in the store as message {id} (sms status {id})");
+                }
                 if unknown > 0 {
                     println!(
                         "outcome unknown for {unknown} recipient(s): it may have gone out; do not resend blindly"
@@ -87,12 +97,16 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
                     "error_code": error.code(),
                     "error": error.to_string(),
                     "attempts": error.attempts().iter().map(report::attempt_json).collect::<Vec<_>>(),
+                    "store_id": recorded,
                 });
                 println!("{doc}");
                 Ok(exit)
             } else {
                 let mut lines = vec![format!("not sent: {error}")];
                 lines.extend(report::attempt_lines(error.attempts()));
+                if let Some(id) = &recorded {
+                    lines.push(format!("recorded in the store as message {id} (sms status {id})"));
+                }
                 if exit == Exit::Unknown {
                     lines.push("the outcome is unknown: it may have gone out; do not resend blindly".into());
                 }
@@ -100,6 +114,36 @@ pub async fn run(backend: &Backend, args: &SendArgs, json: bool) -> Outcome {
             }
         }
     }
+}
+
+/// The store's id of the message recorded under `reference`, when there is a store (a failed read
+/// only loses the hint: the send's result is what matters).
+async fn recorded_id(backend: &Backend, reference: &str) -> Option<String> {
+    let store = backend.store.as_ref()?;
+    match store.message_by_reference(reference).await {
+        Ok(message) => message.map(|m| m.id),
+        Err(error) => {
+            eprintln!("sms: the message store could not be read back: {error}");
+            None
+        }
+    }
+}
+
+/// The requests each provider of the message's route would receive (see [`crate::wire`]).
+pub async fn wire_of(
+    backend: &Backend,
+    capture: &crate::wire::Capture,
+    message: &Message,
+) -> serde_json::Value {
+    let mut wire = Vec::new();
+    for provider in backend.route(message.kind()).providers() {
+        wire.push(
+            capture
+                .requests_of(&backend.config, &provider.name, message)
+                .await,
+        );
+    }
+    serde_json::Value::Array(wire)
 }
 
 /// Prints what a dry run would send.
@@ -128,5 +172,25 @@ pub fn print_dry_run(request: &serde_json::Value, json: bool) {
             println!("  scheduled: {at}");
         }
         println!("  billed parts: {}", request["billed_parts"]);
+        for provider in request["wire"].as_array().into_iter().flatten() {
+            let name = provider["provider"].as_str().unwrap_or("-");
+            if let Some(error) = provider["error"].as_str() {
+                println!("  {name}: no wire preview ({error})");
+            }
+            for r in provider["requests"].as_array().into_iter().flatten() {
+                println!(
+                    "  {name} would receive: {} {}",
+                    r["method"].as_str().unwrap_or("-"),
+                    r["url"].as_str().unwrap_or("-")
+                );
+                for field in r["form"].as_array().into_iter().flatten() {
+                    println!(
+                        "    {} = {}",
+                        field[0].as_str().unwrap_or(""),
+                        field[1].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
     }
 }
