@@ -88,3 +88,48 @@ async fn usage_prints_every_cap() {
         "{doc}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caps_hold_across_send_runs_in_the_store() {
+    let env = Env::new().await;
+    let config = config(&env);
+    let config = config.to_str().unwrap();
+    let send = |to: &str| {
+        run(
+            &env,
+            &[
+                "--json",
+                "--config",
+                config,
+                "send",
+                "--to",
+                to,
+                "--text",
+                "【示例】您好",
+            ],
+        )
+    };
+    // 3 of the 5 parts in a first process.
+    send("13800138000,13800138001,13800138002").expect_code(0);
+    assert_eq!(env.recorded_numbers().len(), 3);
+    // A second process sees those 3: of 3 more (one message each), 2 fit and the third is refused
+    // before its request.
+    let crossing = send("13800138003,13800138004,13800138005");
+    let said = format!("{}{}", crossing.stdout(), crossing.stderr());
+    assert_ne!(crossing.code(), 0, "{said}");
+    assert!(said.contains("budget exceeded"), "{said}");
+    assert!(said.contains("the daily cap of 5 parts for overall"), "{said}");
+    assert_eq!(env.recorded_numbers().len(), 5, "{said}");
+    // A third process: the cap is used up, nothing reaches the provider.
+    let refused = send("13800138006");
+    let said = format!("{}{}", refused.stdout(), refused.stderr());
+    assert_ne!(refused.code(), 0, "{said}");
+    assert!(said.contains("budget exceeded"), "{said}");
+    assert_eq!(env.recorded_numbers().len(), 5, "{said}");
+    assert_eq!(env.requests(), 5, "{said}");
+    let json = run(&env, &["--json", "--config", config, "usage"]).expect_code(0);
+    let doc = &json.json_lines()[0];
+    assert_eq!(doc["durable"], true, "{doc}");
+    assert_eq!(doc["caps"][0]["used"], 5, "{doc}");
+    assert_eq!(doc["caps"][0]["remaining"], 0, "{doc}");
+}
