@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) callback_hint: tokio::sync::Notify,
     /// Pushed receipts, filed in groups.
     pub(crate) receipts: crate::receipts::ReceiptWriter,
+    /// Spend cap warnings, for `/metrics`.
+    pub(crate) spend_warnings: Arc<crate::spend_metrics::SpendWarnings>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,9 +116,17 @@ impl AppState {
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
         }
-        // Spend caps on the store: they hold across restarts (and across instances on PostgreSQL).
+        // Spend caps on the given ledger (Redis, shared by every instance), else on the store: they
+        // hold across restarts (and across instances on PostgreSQL). Warnings go to `/metrics`.
+        let spend_warnings = Arc::new(crate::spend_metrics::SpendWarnings::default());
         if let Some(policy) = config.spend().policy() {
-            builder = builder.spend_policy(policy).spend_ledger(state.clone());
+            let ledger: Arc<dyn sms_failover::state::SpendLedger> = match &shared.spend {
+                Some(ledger) => ledger.clone(),
+                None => state.clone(),
+            };
+            builder = builder
+                .spend_policy(policy.on_warning(crate::spend_metrics::SpendWarnings::hook(&spend_warnings)))
+                .spend_ledger(ledger);
         }
         let chain = builder
             .build()
@@ -136,6 +146,7 @@ impl AppState {
             outbox_hint: tokio::sync::Notify::new(),
             callback_hint: tokio::sync::Notify::new(),
             receipts: crate::receipts::ReceiptWriter::default(),
+            spend_warnings,
         };
         Ok((
             Self {
