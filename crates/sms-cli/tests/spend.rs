@@ -133,3 +133,56 @@ async fn caps_hold_across_send_runs_in_the_store() {
     assert_eq!(doc["caps"][0]["used"], 5, "{doc}");
     assert_eq!(doc["caps"][0]["remaining"], 0, "{doc}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_checks_account_and_country_caps_and_prices_each_destination() {
+    let env = Env::new().await;
+    let text = format!(
+        "{}\n[store]\npath = {:?}\n\n[spend]\nallow_countries = [852]\n\
+         [[spend.caps]]\nscope = \"overall\"\nparts = 100\n\
+         [[spend.caps]]\nscope = \"account:ihuyi\"\nparts = 3\n\
+         [[spend.caps]]\nscope = \"country:852\"\nparts = 2\n\
+         [spend.prices.ihuyi]\n86 = 40\n852 = 300\n",
+        Config::sandbox_toml(&env.sandbox.base_url()),
+        env.path("sms.db").display().to_string()
+    );
+    let config = env.write("caps.toml", &text);
+    let csv = env.write(
+        "mixed.csv",
+        "number,text\n13800000001,【示例】通知\n13800000002,【示例】通知\n\
+         +85291234561,【示例】通知\n+85291234562,【示例】通知\n+85291234563,【示例】通知\n",
+    );
+    let refused = run(
+        &env,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "bulk",
+            "--yes",
+            csv.to_str().unwrap(),
+        ],
+    );
+    let err = refused.stderr();
+    assert_ne!(refused.code(), 0, "{err}");
+    // 2 × 0.040 + 3 × 0.300 yuan.
+    assert!(
+        err.contains("5 billed part(s), estimated cost: 0.980 CNY"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the file needs 5 billed parts, but the account:ihuyi day cap of 3 leaves 3")
+            && err.contains(": 2 over"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the rows to +852 need 3 billed parts, but the country:852 day cap of 2 leaves 2")
+            && err.contains(": 1 over"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("overall day cap"),
+        "the overall cap is not crossed: {err}"
+    );
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert_eq!(env.requests(), 0, "refused before any request");
+}
