@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) receipts: crate::receipts::ReceiptWriter,
     /// Spend cap warnings, for `/metrics`.
     pub(crate) spend_warnings: Arc<crate::spend_metrics::SpendWarnings>,
+    /// The given limiter, when there is one: per-key request rates are counted there too.
+    pub(crate) shared_limiter: Option<Arc<dyn sms_failover::state::RecipientLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -147,6 +149,7 @@ impl AppState {
             callback_hint: tokio::sync::Notify::new(),
             receipts: crate::receipts::ReceiptWriter::default(),
             spend_warnings,
+            shared_limiter: shared.limiter.clone(),
         };
         Ok((
             Self {
@@ -192,7 +195,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::ratelimit::KeyLimits::from_config(&state.inner.config)),
+            Arc::new(crate::ratelimit::KeyLimits::from_config(
+                &state.inner.config,
+                state.inner.shared_limiter.clone(),
+            )),
             crate::ratelimit::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
