@@ -311,7 +311,7 @@ pub(crate) fn thousandths(amount: f64) -> Option<u64> {
     let scaled = (amount * 1000.0).round();
     // Checked finite, non-negative and below 2^53 before the cast.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    (scaled.is_finite() && (0.0..9.0e15).contains(&scaled)).then(|| scaled as u64)
+    (scaled.is_finite() && (0.0..9.0e15).contains(&scaled)).then_some(scaled as u64)
 }
 
 fn read_prices(
@@ -369,7 +369,7 @@ fn read_prices(
         if (money_caps || !seen.is_empty())
             && let Some(missing) = needed
                 .iter()
-                .find(|code| !seen.contains(code) && !(**code == MAINLAND && alias.is_some()))
+                .find(|code| !(seen.contains(code) || (**code == MAINLAND && alias.is_some())))
         {
             let why = if *missing == MAINLAND {
                 "mainland China".to_owned()
