@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sms::config::{Config, ConfigOrigin, ProviderClient, Vendor};
+use sms::config::{ChainState, Config, ConfigOrigin, ProviderClient, Vendor};
 use sms::failover::FailoverSender;
 use sms::ihuyi::IhuyiClient;
 use sms::juxiang::JuxiangClient;
@@ -46,6 +46,8 @@ pub struct Backend {
     pub config: Config,
     /// The failover chain.
     pub chain: Arc<FailoverSender>,
+    /// Whether the chain counts `[spend]` caps in the store or Redis (else in this process's memory).
+    pub spend_durable: bool,
     /// The message store of `[store]`, when the config names one: `send` and `bulk` record into it,
     /// `status` and `history` read it.
     pub store: Option<Arc<dyn MessageStore>>,
@@ -63,11 +65,26 @@ impl Backend {
     /// # Errors
     /// A chain that does not build (exit 5; a loaded config always builds).
     pub fn new(config: Config, sandbox: Option<Sandbox>) -> Outcome<Self> {
+        Self::on_state(config, sandbox, None)
+    }
+
+    /// The backend of a loaded config whose chain keeps its state in `state` (from
+    /// `Config::connect`): opt-outs, limits, breaker trips and, above all, the `[spend]` caps, counted
+    /// in the store or Redis so that they hold across runs and with a gateway on the same store.
+    ///
+    /// # Errors
+    /// As [`Backend::new`].
+    pub fn on_state(config: Config, sandbox: Option<Sandbox>, state: Option<&ChainState>) -> Outcome<Self> {
+        let mut builder = config.chain_builder();
+        if let Some(state) = state {
+            builder = state.apply(builder);
+            // The durable idempotency is the store's recording (`attach_store`).
+        }
         // A one-shot process gains nothing from the chain's in-memory idempotency records (they die
         // with it) and a bulk run would keep one per row: about 700 bytes each, 700 MB for a million
         // rows. Bulk runs settle repeats through their results journal instead (`--resume`).
-        let chain = config
-            .chain_builder()
+        let spend_durable = state.is_some_and(|s| s.spend_ledger.is_some());
+        let chain = builder
             .without_idempotency()
             .build()
             .map_err(|e| Failure::config(e.to_string()))?;
@@ -99,6 +116,7 @@ impl Backend {
         Ok(Self {
             config,
             chain: Arc::new(chain),
+            spend_durable,
             store: None,
             recorded_chain: None,
             providers,

@@ -67,11 +67,12 @@ pub async fn run(cli: Cli) -> exit::Outcome {
     if let Command::Sandbox(args) = &cli.command {
         return commands::sandbox::run(args).await;
     }
-    // Commands that record or read messages open `[store]`; a dry run writes nothing.
+    // Commands that record or read messages (or spend caps) open `[store]` and `[state]`; a dry run
+    // writes nothing.
     let with_store = match &cli.command {
         Command::Send(args) => !args.body.dry_run,
         Command::Bulk(args) => !args.body.dry_run,
-        Command::Status(_) | Command::History(_) => true,
+        Command::Status(_) | Command::History(_) | Command::Usage => true,
         _ => false,
     };
     let backend = setup::backend(&cli, with_store).await?;

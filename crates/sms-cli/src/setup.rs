@@ -22,16 +22,16 @@ pub async fn backend(cli: &Cli, with_store: bool) -> Outcome<Backend> {
     let options = LoadOptions::new().maybe_profile(cli.profile.clone());
     match Config::discover(cli.config.as_deref(), &options).map_err(config_failure)? {
         Some(config) => {
-            let store = if with_store {
-                config
-                    .open_store(None)
-                    .await
-                    .map_err(|e| Failure::new(Exit::Config, e.to_string()))?
-            } else {
-                None
-            };
-            let mut backend = Backend::new(config, None)?;
-            if let Some(opened) = store {
+            if !with_store {
+                return Backend::new(config, None);
+            }
+            // `[store]` and `[state]` opened: the chain counts spend caps (and keeps opt-outs) there.
+            let connected = config
+                .connect()
+                .await
+                .map_err(|e| Failure::new(Exit::Config, e.to_string()))?;
+            let mut backend = Backend::on_state(config, None, Some(&connected.state))?;
+            if let Some(opened) = connected.store {
                 backend.attach_store(opened.store);
             }
             Ok(backend)

@@ -88,3 +88,101 @@ async fn usage_prints_every_cap() {
         "{doc}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caps_hold_across_send_runs_in_the_store() {
+    let env = Env::new().await;
+    let config = config(&env);
+    let config = config.to_str().unwrap();
+    let send = |to: &str| {
+        run(
+            &env,
+            &[
+                "--json",
+                "--config",
+                config,
+                "send",
+                "--to",
+                to,
+                "--text",
+                "【示例】您好",
+            ],
+        )
+    };
+    // 3 of the 5 parts in a first process.
+    send("13800138000,13800138001,13800138002").expect_code(0);
+    assert_eq!(env.recorded_numbers().len(), 3);
+    // A second process sees those 3: of 3 more (one message each), 2 fit and the third is refused
+    // before its request.
+    let crossing = send("13800138003,13800138004,13800138005");
+    let said = format!("{}{}", crossing.stdout(), crossing.stderr());
+    assert_ne!(crossing.code(), 0, "{said}");
+    assert!(said.contains("budget exceeded"), "{said}");
+    assert!(said.contains("the daily cap of 5 parts for overall"), "{said}");
+    assert_eq!(env.recorded_numbers().len(), 5, "{said}");
+    // A third process: the cap is used up, nothing reaches the provider.
+    let refused = send("13800138006");
+    let said = format!("{}{}", refused.stdout(), refused.stderr());
+    assert_ne!(refused.code(), 0, "{said}");
+    assert!(said.contains("budget exceeded"), "{said}");
+    assert_eq!(env.recorded_numbers().len(), 5, "{said}");
+    assert_eq!(env.requests(), 5, "{said}");
+    let json = run(&env, &["--json", "--config", config, "usage"]).expect_code(0);
+    let doc = &json.json_lines()[0];
+    assert_eq!(doc["durable"], true, "{doc}");
+    assert_eq!(doc["caps"][0]["used"], 5, "{doc}");
+    assert_eq!(doc["caps"][0]["remaining"], 0, "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_checks_account_and_country_caps_and_prices_each_destination() {
+    let env = Env::new().await;
+    let text = format!(
+        "{}\n[store]\npath = {:?}\n\n[spend]\nallow_countries = [852]\n\
+         [[spend.caps]]\nscope = \"overall\"\nparts = 100\n\
+         [[spend.caps]]\nscope = \"account:ihuyi\"\nparts = 3\n\
+         [[spend.caps]]\nscope = \"country:852\"\nparts = 2\n\
+         [spend.prices.ihuyi]\n86 = 40\n852 = 300\n",
+        Config::sandbox_toml(&env.sandbox.base_url()),
+        env.path("sms.db").display().to_string()
+    );
+    let config = env.write("caps.toml", &text);
+    let csv = env.write(
+        "mixed.csv",
+        "number,text\n13800000001,【示例】通知\n13800000002,【示例】通知\n\
+         +85291234561,【示例】通知\n+85291234562,【示例】通知\n+85291234563,【示例】通知\n",
+    );
+    let refused = run(
+        &env,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "bulk",
+            "--yes",
+            csv.to_str().unwrap(),
+        ],
+    );
+    let err = refused.stderr();
+    assert_ne!(refused.code(), 0, "{err}");
+    // 2 × 0.040 + 3 × 0.300 yuan.
+    assert!(
+        err.contains("5 billed part(s), estimated cost: 0.980 CNY"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the file needs 5 billed parts, but the account:ihuyi day cap of 3 leaves 3")
+            && err.contains(": 2 over"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the rows to +852 need 3 billed parts, but the country:852 day cap of 2 leaves 2")
+            && err.contains(": 1 over"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("overall day cap"),
+        "the overall cap is not crossed: {err}"
+    );
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert_eq!(env.requests(), 0, "refused before any request");
+}

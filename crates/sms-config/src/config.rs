@@ -241,7 +241,14 @@ impl Config {
             .filter(|p| p.in_chain)
             .map(|p| p.name.as_str())
             .collect();
-        let (spend, shown) = crate::spend::read(section("spend")?, &in_chain)?;
+        // The deprecated `price_per_part` (a decimal amount) of a provider stands for its mainland
+        // price in `[spend.prices]` (integer thousandths), the one source of prices.
+        let old_prices: Vec<(&str, u64)> = providers
+            .iter()
+            .filter(|p| p.in_chain)
+            .filter_map(|p| Some((p.name.as_str(), crate::spend::thousandths(p.price_per_part?)?)))
+            .collect();
+        let (spend, shown) = crate::spend::read(section("spend")?, &in_chain, &old_prices)?;
         effective.insert("spend".into(), shown.into());
 
         let config = Self {

@@ -8,11 +8,11 @@
 //!
 //! Where each piece of the chain's state lives:
 //!
-//! | `[state]` | `[store]` | opt-outs | per-number limits | idempotency | breaker sharing |
-//! | --- | --- | --- | --- | --- | --- |
-//! | memory | none | memory | memory | memory | none |
-//! | memory | sqlite / postgres | the store (durable) | memory | the store, through [`Backends::sender`] | none |
-//! | redis | any | Redis | Redis | Redis | Redis |
+//! | `[state]` | `[store]` | opt-outs | per-number limits | idempotency | breaker sharing | spend caps |
+//! | --- | --- | --- | --- | --- | --- | --- |
+//! | memory | none | memory | memory | memory | none | memory |
+//! | memory | sqlite / postgres | the store (durable) | memory | the store, through [`Backends::sender`] | none | the store |
+//! | redis | any | Redis | Redis | Redis | Redis | Redis |
 //!
 //! With a store, [`Backends::sender`] wraps the chain in `sms_store::RecordingSender`: every message
 //! is recorded as `sending` before its first request and its outcome after, and a client reference
@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sms_core::MessageSender;
-use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList};
+use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SpendLedger, SuppressionList};
 use sms_failover::{FailoverSender, FailoverSenderBuilder};
 
 #[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
@@ -120,6 +120,9 @@ pub struct ChainState {
     pub idempotency: Option<Arc<dyn IdempotencyStore>>,
     /// Breaker trips shared with other instances.
     pub breaker_sharing: Option<Arc<dyn BreakerSharing>>,
+    /// Where `[spend]` caps are counted: Redis with `[state] backend = "redis"`, else the store
+    /// (across runs and with a gateway on the same store), else `None` (this process's memory).
+    pub spend_ledger: Option<Arc<dyn SpendLedger>>,
     /// Where they live, for logs and `sms config check` (`memory`, `store`, `redis`).
     pub description: String,
 }
@@ -131,6 +134,7 @@ impl fmt::Debug for ChainState {
             .field("limiter", &self.limiter.is_some())
             .field("idempotency", &self.idempotency.is_some())
             .field("breaker_sharing", &self.breaker_sharing.is_some())
+            .field("spend_ledger", &self.spend_ledger.is_some())
             .field("description", &self.description)
             .finish()
     }
@@ -150,6 +154,9 @@ impl ChainState {
         }
         if let Some(b) = &self.breaker_sharing {
             builder = builder.breaker_sharing(b.clone());
+        }
+        if let Some(ledger) = &self.spend_ledger {
+            builder = builder.spend_ledger(ledger.clone());
         }
         builder
     }
@@ -331,16 +338,21 @@ impl Config {
         if matches!(self.state().backend, StateBackend::Memory)
             && let Some(store) = store
         {
-            let durable = sms_store::StoreState::new(store);
             let mut state = ChainState {
-                description: "opt-outs in the store, limits and references in memory".into(),
+                description: "opt-outs and spend caps in the store, limits and references in memory".into(),
                 ..ChainState::default()
             };
-            state.suppression = Some(if self.state().fail_open {
-                Arc::new(sms_failover::state::FailOpen::new(durable))
+            if self.state().fail_open {
+                let durable = Arc::new(sms_failover::state::FailOpen::new(sms_store::StoreState::new(
+                    store,
+                )));
+                state.suppression = Some(durable.clone());
+                state.spend_ledger = Some(durable);
             } else {
-                Arc::new(durable)
-            });
+                let durable = Arc::new(sms_store::StoreState::new(store));
+                state.suppression = Some(durable.clone());
+                state.spend_ledger = Some(durable);
+            }
             return Ok(state);
         }
         self.connect_shared_state().await
@@ -392,7 +404,7 @@ impl Config {
 #[cfg(feature = "redis")]
 fn all_on<S>(backend: S, fail_open: bool, name: &str) -> ChainState
 where
-    S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + 'static,
+    S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + SpendLedger + 'static,
 {
     if fail_open {
         let wrapped = Arc::new(sms_failover::state::FailOpen::new(backend));
@@ -400,6 +412,7 @@ where
             suppression: Some(wrapped.clone()),
             limiter: Some(wrapped.clone()),
             idempotency: Some(wrapped.clone()),
+            spend_ledger: Some(wrapped.clone()),
             breaker_sharing: Some(wrapped),
             description: format!("{name} (failing open)"),
         };
@@ -409,6 +422,7 @@ where
         suppression: Some(shared.clone()),
         limiter: Some(shared.clone()),
         idempotency: Some(shared.clone()),
+        spend_ledger: Some(shared.clone()),
         breaker_sharing: Some(shared),
         description: name.to_owned(),
     }

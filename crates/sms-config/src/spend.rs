@@ -105,7 +105,11 @@ const SPEND_KEYS: [&str; 8] = [
 
 /// Reads `[spend]` (absent: every default). `providers` are the chain's provider names, for caps and
 /// prices per account.
-pub(crate) fn read(mut r: Reader<'_>, providers: &[&str]) -> Result<(SpendConfig, toml::Table), ConfigError> {
+pub(crate) fn read(
+    mut r: Reader<'_>,
+    providers: &[&str],
+    old_prices: &[(&str, u64)],
+) -> Result<(SpendConfig, toml::Table), ConfigError> {
     r.allow_only(&SPEND_KEYS)?;
     let enabled = r.bool_or("enabled", true)?;
     let currency = r.string_or("currency", "CNY")?;
@@ -148,7 +152,7 @@ pub(crate) fn read(mut r: Reader<'_>, providers: &[&str]) -> Result<(SpendConfig
         }
     }
     let money = caps.iter().any(|c| c.unit == CapUnit::Money);
-    let prices = read_prices(&mut r, providers, &allow_countries, money)?;
+    let prices = read_prices(&mut r, providers, old_prices, &allow_countries, money)?;
     let velocity = read_velocity(&mut r)?;
     let config = SpendConfig {
         enabled,
@@ -301,9 +305,19 @@ fn show_cap(cap: &SpendCap) -> toml::Value {
     toml::Value::Table(table)
 }
 
+/// A decimal amount (the deprecated `price_per_part`) in thousandths of the unit, rounded; `None`
+/// when it is not a finite, non-negative amount.
+pub(crate) fn thousandths(amount: f64) -> Option<u64> {
+    let scaled = (amount * 1000.0).round();
+    // Checked finite, non-negative and below 2^53 before the cast.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (scaled.is_finite() && (0.0..9.0e15).contains(&scaled)).then_some(scaled as u64)
+}
+
 fn read_prices(
     r: &mut Reader<'_>,
     providers: &[&str],
+    old_prices: &[(&str, u64)],
     allowed: &BTreeSet<u16>,
     money_caps: bool,
 ) -> Result<PriceTable, ConfigError> {
@@ -341,10 +355,21 @@ fn read_prices(
             table = table.with_price(*provider, code, price);
             row.insert(code.to_string(), i64::try_from(price).unwrap_or(i64::MAX).into());
         }
+        // Without a row here, the provider's deprecated `price_per_part` is its mainland price.
+        let alias = if seen.is_empty() {
+            old_prices
+                .iter()
+                .find(|(name, _)| name == provider)
+                .map(|(_, price)| *price)
+        } else {
+            None
+        };
         // A provider with prices must price every destination it may be sent to; with money caps every
         // provider must.
         if (money_caps || !seen.is_empty())
-            && let Some(missing) = needed.iter().find(|code| !seen.contains(code))
+            && let Some(missing) = needed
+                .iter()
+                .find(|code| !(seen.contains(code) || (**code == MAINLAND && alias.is_some())))
         {
             let why = if *missing == MAINLAND {
                 "mainland China".to_owned()
@@ -364,6 +389,13 @@ fn read_prices(
                     }
                 ),
             ));
+        }
+        if let Some(price) = alias {
+            table = table.with_price(*provider, MAINLAND, price);
+            row.insert(
+                MAINLAND.to_string(),
+                i64::try_from(price).unwrap_or(i64::MAX).into(),
+            );
         }
         if !row.is_empty() {
             shown.insert((*provider).to_owned(), row.into());

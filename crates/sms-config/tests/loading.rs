@@ -410,3 +410,22 @@ async fn the_sandbox_configuration_sends_on_a_running_sandbox() {
     assert!(config.provider("juxiang").unwrap().client.inbound().is_some());
     assert!(Config::sandbox_toml(&sandbox.base_url()).contains("[providers.juxiang]"));
 }
+
+#[test]
+fn the_deprecated_price_per_part_is_the_mainland_price_unless_spend_prices_has_the_provider() {
+    let text = "[providers.ihuyi]\naccount = \"C1\"\nkey = \"k\"\nprice_per_part = 0.045\n\
+                [providers.juxiang]\nlogin = \"jx\"\npassword = \"p\"\nprice_per_part = 0.05\n\
+                [spend.prices.juxiang]\n86 = 38\n";
+    let config = Config::from_toml_str(text, &no_env()).unwrap();
+    let prices = &config.spend().prices;
+    assert_eq!(
+        prices.price("ihuyi", 86),
+        Some(45),
+        "0.045 yuan is 45 thousandths"
+    );
+    assert_eq!(prices.price("juxiang", 86), Some(38), "[spend.prices] wins");
+    // A money cap is satisfied by the alias for mainland.
+    let capped = format!("{text}[[spend.caps]]\nmoney = 1000\n");
+    let config = Config::from_toml_str(&capped, &no_env()).unwrap();
+    assert_eq!(config.spend().prices.price("ihuyi", 86), Some(45));
+}

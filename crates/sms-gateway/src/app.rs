@@ -43,6 +43,10 @@ pub(crate) struct Inner {
     pub(crate) callback_hint: tokio::sync::Notify,
     /// Pushed receipts, filed in groups.
     pub(crate) receipts: crate::receipts::ReceiptWriter,
+    /// Spend cap warnings, for `/metrics`.
+    pub(crate) spend_warnings: Arc<crate::spend_metrics::SpendWarnings>,
+    /// The given limiter, when there is one: per-key request rates are counted there too.
+    pub(crate) shared_limiter: Option<Arc<dyn sms_failover::state::RecipientLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,9 +118,17 @@ impl AppState {
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());
         }
-        // Spend caps on the store: they hold across restarts (and across instances on PostgreSQL).
+        // Spend caps on the given ledger (Redis, shared by every instance), else on the store: they
+        // hold across restarts (and across instances on PostgreSQL). Warnings go to `/metrics`.
+        let spend_warnings = Arc::new(crate::spend_metrics::SpendWarnings::default());
         if let Some(policy) = config.spend().policy() {
-            builder = builder.spend_policy(policy).spend_ledger(state.clone());
+            let ledger: Arc<dyn sms_failover::state::SpendLedger> = match &shared.spend {
+                Some(ledger) => ledger.clone(),
+                None => state.clone(),
+            };
+            builder = builder
+                .spend_policy(policy.on_warning(crate::spend_metrics::SpendWarnings::hook(&spend_warnings)))
+                .spend_ledger(ledger);
         }
         let chain = builder
             .build()
@@ -136,6 +148,8 @@ impl AppState {
             outbox_hint: tokio::sync::Notify::new(),
             callback_hint: tokio::sync::Notify::new(),
             receipts: crate::receipts::ReceiptWriter::default(),
+            spend_warnings,
+            shared_limiter: shared.limiter.clone(),
         };
         Ok((
             Self {
@@ -181,7 +195,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::ratelimit::KeyLimits::from_config(&state.inner.config)),
+            Arc::new(crate::ratelimit::KeyLimits::from_config(
+                &state.inner.config,
+                state.inner.shared_limiter.clone(),
+            )),
             crate::ratelimit::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(

@@ -21,6 +21,7 @@ mod request_id;
 mod secrets;
 mod service;
 pub mod signing;
+mod spend_metrics;
 mod state;
 mod v1;
 mod view;

@@ -190,6 +190,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
             Err(error) => tracing::warn!(%error, "callback backlog unavailable for /metrics"),
         }
     }
+    match state.chain().spend_usage().await {
+        Ok(usage) => state.inner.spend_warnings.render(&usage, &mut out),
+        Err(error) => tracing::warn!(%error, "spend caps unavailable for /metrics"),
+    }
     match state.store().outbox_depth().await {
         Ok(depth) => {
             let _ = writeln!(out, "# TYPE sms_outbox_depth gauge\nsms_outbox_depth {depth}");

@@ -2,6 +2,9 @@
 //! `rate_limit` (an exact sliding window, the chain's own limiter); over it the gateway answers 429
 //! `rate_limited` with `Retry-After`, before any other work. Requests without a known key pass on to
 //! authentication, which refuses them.
+//!
+//! With a shared limiter (the Redis state given to the gateway) the windows are counted there, so
+//! every instance on it shares them; otherwise each instance counts its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -18,16 +21,17 @@ use sms_failover::state::{Admission, InMemoryRecipientLimiter, RecipientLimiter}
 
 use crate::error::{ApiError, ErrorCode};
 
-/// The keys' limits and their counts (this instance's).
+/// The keys' limits and their counts (this instance's, or the shared limiter's).
 pub(crate) struct KeyLimits {
     /// SHA-256 of a key, then its name and window.
     keys: HashMap<[u8; 32], (String, LimitWindow)>,
-    limiter: InMemoryRecipientLimiter,
+    limiter: Arc<dyn RecipientLimiter>,
 }
 
 impl KeyLimits {
-    /// The limits of the keys of `[gateway]` (keys with `rate_limit = "off"` are not counted).
-    pub(crate) fn from_config(config: &Config) -> Self {
+    /// The limits of the keys of `[gateway]` (keys with `rate_limit = "off"` are not counted),
+    /// counted in `shared` when given (several instances on one Redis), else in this instance.
+    pub(crate) fn from_config(config: &Config, shared: Option<Arc<dyn RecipientLimiter>>) -> Self {
         let keys = config
             .gateway()
             .api_keys
@@ -40,7 +44,9 @@ impl KeyLimits {
             .collect();
         Self {
             keys,
-            limiter: InMemoryRecipientLimiter::new(Arc::new(sms_failover::SystemClock)),
+            limiter: shared.unwrap_or_else(|| {
+                Arc::new(InMemoryRecipientLimiter::new(Arc::new(sms_failover::SystemClock)))
+            }),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sms_core::{Error, PhoneNumber};
-use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SuppressionList};
+use sms_failover::state::{BreakerSharing, IdempotencyStore, RecipientLimiter, SpendLedger, SuppressionList};
 use sms_store::StoreState;
 
 /// The state backends given to [`crate::GatewayBuilder`]; each one left out keeps the default (the
@@ -21,6 +21,8 @@ pub struct SharedState {
     pub(crate) limiter: Option<Arc<dyn RecipientLimiter>>,
     pub(crate) idempotency: Option<Arc<dyn IdempotencyStore>>,
     pub(crate) breaker: Option<Arc<dyn BreakerSharing>>,
+    /// Where `[spend]` caps are counted (default: the store).
+    pub(crate) spend: Option<Arc<dyn SpendLedger>>,
 }
 
 impl std::fmt::Debug for SharedState {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for SharedState {
             .field("limiter", &self.limiter.is_some())
             .field("idempotency", &self.idempotency.is_some())
             .field("breaker", &self.breaker.is_some())
+            .field("spend", &self.spend.is_some())
             .finish()
     }
 }
@@ -45,7 +48,16 @@ impl SharedState {
             limiter: Some(state.clone()),
             idempotency: Some(state.clone()),
             breaker: Some(state),
+            spend: None,
         }
+    }
+
+    /// Counts `[spend]` caps in `ledger` (a Redis state shared by every instance) instead of the
+    /// store.
+    #[must_use]
+    pub fn with_spend_ledger(mut self, ledger: Arc<dyn SpendLedger>) -> Self {
+        self.spend = Some(ledger);
+        self
     }
 
     /// True when nothing is given.
@@ -54,6 +66,7 @@ impl SharedState {
             && self.limiter.is_none()
             && self.idempotency.is_none()
             && self.breaker.is_none()
+            && self.spend.is_none()
     }
 }
 

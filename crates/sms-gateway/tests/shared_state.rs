@@ -50,6 +50,11 @@ async fn redis(prefix: &str) -> Arc<RedisState> {
 }
 
 async fn instance(sandbox: &Sandbox, db: &str, prefix: &str) -> Gateway {
+    instance_with(sandbox, db, prefix, "").await
+}
+
+/// An instance with `extra` appended to its config.
+async fn instance_with(sandbox: &Sandbox, db: &str, prefix: &str, extra: &str) -> Gateway {
     let mut text = Config::sandbox_toml(&sandbox.base_url());
     text.push_str(&format!(
         "\n[state]\nbackend = \"redis\"\nurl = {REDIS_URL:?}\nkey_prefix = {prefix:?}\n\n\
@@ -65,6 +70,7 @@ async fn instance(sandbox: &Sandbox, db: &str, prefix: &str) -> Gateway {
             sms_gateway::hash_key(key)
         ));
     }
+    text.push_str(extra);
     let config = Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
     let store = sms_store::open(db, sms_store::StoreOptions::default())
         .await
@@ -159,4 +165,41 @@ async fn an_opt_out_received_by_one_instance_is_honoured_by_the_other() {
         .execute(&mut admin)
         .await
         .unwrap();
+}
+
+const LIMITED_KEY: &str = "limited-key-shared-by-instances";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_request_rate_is_counted_across_instances_on_one_redis() {
+    let sandbox = Sandbox::builder().spawn().await.unwrap();
+    let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
+    let extra = format!(
+        "\n[[gateway.api_keys]]\nname = \"limited\"\nhash = {:?}\nscopes = [\"read\"]\n\
+         rate_limit = {{ count = 3, period = \"1h\" }}\n",
+        sms_gateway::hash_key(LIMITED_KEY)
+    );
+    // Each instance on its own SQLite file: only Redis is shared.
+    let dir = harness::temp_dir();
+    let db_a = dir.join("a.db");
+    let db_b = dir.join("b.db");
+    let a = instance_with(&sandbox, db_a.to_str().unwrap(), &prefix, &extra).await;
+    let b = instance_with(&sandbox, db_b.to_str().unwrap(), &prefix, &extra).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = |gateway: &Gateway, key: &str| {
+        http.get(format!("{}/v1/usage", gateway.base_url()))
+            .bearer_auth(key)
+            .send()
+    };
+    // 3 per hour in all: two through a, one through b.
+    for (gateway, n) in [(&a, 1), (&a, 2), (&b, 3)] {
+        let response = get(gateway, LIMITED_KEY).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "request {n}");
+    }
+    for gateway in [&b, &a] {
+        let response = get(gateway, LIMITED_KEY).await.unwrap();
+        assert_eq!(response.status().as_u16(), 429, "the fourth, on either instance");
+        assert!(response.headers().contains_key("retry-after"));
+    }
+    let response = get(&b, READ_KEY).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "another key is not limited");
 }

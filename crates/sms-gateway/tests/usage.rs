@@ -52,3 +52,47 @@ async fn usage_shows_spend_against_every_cap_and_a_send_over_it_is_refused() {
     let (status, _) = h.get("no-such-key", "/v1/usage").await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_each_caps_use_and_count_its_warnings() {
+    // A daily cap of 5 parts warns at 80 %: with the fourth part.
+    let h = Harness::start_with("\n[[spend.caps]]\nscope = \"overall\"\nperiod = \"day\"\nparts = 5\n").await;
+    let metrics = |h: &Harness| {
+        let request = h.http.get(h.url("/metrics"));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    for i in 0..3 {
+        let (status, body) = h
+            .send(
+                SEND_KEY,
+                serde_json::json!({"to": [format!("1380013{:04}", 7100 + i)], "text": "【示例】您好"}),
+            )
+            .await;
+        assert!(status < 300, "{status}: {body}");
+    }
+    let before = metrics(&h).await;
+    assert!(
+        before.contains("sms_spend_used_ratio{cap=\"overall\",period=\"day\",unit=\"parts\"} 0.6"),
+        "{before}"
+    );
+    assert!(
+        !before.contains("sms_spend_warning_total"),
+        "no warning below 80 %: {before}"
+    );
+    let (status, body) = h
+        .send(
+            SEND_KEY,
+            serde_json::json!({"to": ["13800137104"], "text": "【示例】您好"}),
+        )
+        .await;
+    assert!(status < 300, "{status}: {body}");
+    let after = metrics(&h).await;
+    assert!(
+        after.contains("sms_spend_warning_total{cap=\"overall\",period=\"day\",unit=\"parts\"} 1"),
+        "{after}"
+    );
+    assert!(
+        after.contains("sms_spend_used_ratio{cap=\"overall\",period=\"day\",unit=\"parts\"} 0.8"),
+        "{after}"
+    );
+}

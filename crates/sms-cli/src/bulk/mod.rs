@@ -39,6 +39,8 @@ struct Plan {
     kind: MessageKind,
     bad: Vec<rows::BadRow>,
     bad_count: u64,
+    /// Billed parts per destination country code.
+    parts_by_country: std::collections::BTreeMap<u16, u64>,
 }
 
 /// Runs `sms bulk`.
@@ -69,6 +71,7 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         kind,
         bad: Vec::new(),
         bad_count: 0,
+        parts_by_country: std::collections::BTreeMap::new(),
     };
     for row in RowReader::open(&args.file, backend, &args.body)? {
         plan.rows += 1;
@@ -76,6 +79,12 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
             Ok(row) if !previous.settled.contains(row.index) => {
                 plan.to_send += 1;
                 plan.parts += row.parts as u64;
+                let country = row
+                    .message
+                    .recipients()
+                    .first()
+                    .map_or(sms::failover::MAINLAND, sms::PhoneNumber::country_code);
+                *plan.parts_by_country.entry(country).or_default() += row.parts as u64;
             }
             Ok(_) => plan.skipped += 1,
             Err(bad) => {
@@ -102,16 +111,14 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
         ));
         return Err(Failure::usage(lines.join("\n")));
     }
-    print_plan(backend, &plan, json);
+    let route = backend.route(plan.kind);
+    let estimate = budget::Estimate {
+        account: route.providers().first().map(|p| p.name.as_str()),
+        parts_by_country: &plan.parts_by_country,
+    };
+    print_plan(backend, &plan, &estimate, json);
     // The caps' remainder, before any request (a dry run shows it too).
-    let price = backend.route(plan.kind).providers().first().and_then(|p| {
-        backend
-            .config
-            .spend()
-            .prices
-            .price(&p.name, sms::failover::MAINLAND)
-    });
-    budget::check(backend, plan.parts, price.map(|p| p.saturating_mul(plan.parts))).await?;
+    budget::check(backend, &estimate).await?;
 
     if args.body.dry_run {
         let capture = crate::wire::Capture::start()
@@ -260,25 +267,35 @@ pub async fn run(backend: &Backend, args: &BulkArgs, json: bool) -> Outcome {
     Ok(exit)
 }
 
+/// Thousandths of the currency unit as a decimal amount, for display.
+#[allow(clippy::cast_precision_loss)] // display only; integer thousandths are the truth
+fn to_unit(thousandths: u64) -> f64 {
+    thousandths as f64 / 1000.0
+}
+
 fn default_results_path(file: &std::path::Path, given: Option<&PathBuf>) -> PathBuf {
     given
         .cloned()
         .unwrap_or_else(|| file.with_extension("results.csv"))
 }
 
-fn print_plan(backend: &Backend, plan: &Plan, json: bool) {
+fn print_plan(backend: &Backend, plan: &Plan, estimate: &budget::Estimate<'_>, json: bool) {
     let skipped = plan.skipped;
-    let price = backend
-        .route(plan.kind)
-        .providers()
-        .first()
-        .and_then(|p| p.price_per_part);
-    let cost = price.map(|p| p * plan.parts as f64);
+    let prices = &backend.config.spend().prices;
+    // `[spend.prices]` in thousandths of the currency unit (a provider's deprecated
+    // `price_per_part` is its mainland price there).
+    let thousandths = estimate.cost(prices);
+    let price = estimate
+        .account
+        .and_then(|a| prices.price(a, sms::failover::MAINLAND))
+        .map(to_unit);
+    let cost = thousandths.map(to_unit);
     if json {
         println!(
             "{}",
             json!({"plan": true, "rows": plan.rows, "recipients": plan.to_send, "skipped": skipped,
-                   "billed_parts": plan.parts, "price_per_part": price, "estimated_cost": cost})
+                   "billed_parts": plan.parts, "price_per_part": price, "estimated_cost": cost,
+                   "estimated_cost_thousandths": thousandths})
         );
     } else {
         // The plan goes to stderr so that stdout stays the results.
@@ -286,9 +303,9 @@ fn print_plan(backend: &Backend, plan: &Plan, json: bool) {
             "{} recipient(s), {} billed part(s), estimated cost: {}{}",
             plan.to_send,
             plan.parts,
-            cost.map_or_else(
-                || "unknown (no price_per_part configured)".to_owned(),
-                |c| format!("{c:.2}")
+            thousandths.map_or_else(
+                || "unknown (no price in [spend.prices] for some destination)".to_owned(),
+                |c| format!("{}.{:03} {}", c / 1000, c % 1000, backend.config.spend().currency)
             ),
             if skipped > 0 {
                 format!("; {skipped} row(s) already settled, skipped")

@@ -1,6 +1,7 @@
 //! `sms usage`: spending against every cap of `[spend]`, as `GET /v1/usage` shows it. The counts are
-//! the store's (`[store]`, where the gateway keeps them across restarts); without a `[store]` they
-//! are this process's own, which start at zero.
+//! where `sms send` and `sms bulk` count them: Redis with `[state] backend = "redis"`, else the store
+//! (`[store]`, where the gateway keeps them across restarts); without either they are this process's
+//! own, which start at zero.
 
 use std::sync::Arc;
 
@@ -17,6 +18,14 @@ use crate::exit::{Exit, Failure, Outcome};
 /// # Errors
 /// The store cannot be opened or read (exit 1).
 pub async fn spend_usage(backend: &Backend) -> Result<(Vec<CapUsage>, bool), Failure> {
+    if backend.spend_durable {
+        let usage = backend
+            .chain
+            .spend_usage()
+            .await
+            .map_err(|e| Failure::error(format!("cannot read the spend caps: {e}")))?;
+        return Ok((usage, true));
+    }
     let Some(location) = store_location(backend.config.store()) else {
         let usage = backend
             .chain

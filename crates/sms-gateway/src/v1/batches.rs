@@ -118,10 +118,22 @@ async fn progress(
     let billed_items: Vec<_> = billed
         .iter()
         .map(|(provider, parts)| {
-            let cost = state
+            // `[spend.prices]` (integer thousandths; a provider's deprecated `price_per_part` is its
+            // mainland price there) is the price; a provider outside the chain has only the old key.
+            // Batches record no destination country: priced at mainland rates.
+            #[allow(clippy::cast_precision_loss)] // a display amount; thousandths are the truth
+            let cost = match state
                 .config()
-                .provider(provider)
-                .and_then(|p| p.estimated_cost(*parts));
+                .spend()
+                .prices
+                .price(provider, sms_failover::MAINLAND)
+            {
+                Some(per_part) => Some(per_part.saturating_mul(*parts) as f64 / 1000.0),
+                None => state
+                    .config()
+                    .provider(provider)
+                    .and_then(|p| p.estimated_cost(*parts)),
+            };
             total_cost = total_cost.zip(cost).map(|(a, b)| a + b);
             json!({"provider": provider, "parts": parts, "estimated_cost": cost})
         })
