@@ -264,7 +264,8 @@ mod tests {
         let token = sessions
             .token(&headers, Opaque::Number("+8613800138000".into()))
             .unwrap();
-        assert!(!token.contains("138"));
+        // The token is random: it does not carry the number (a 3-digit check would fail by chance).
+        assert!(!token.contains("13800138000"), "{token}");
         assert_eq!(
             sessions.resolve(&headers, &token),
             Some(Opaque::Number("+8613800138000".into()))
