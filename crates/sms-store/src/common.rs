@@ -1495,6 +1495,28 @@ macro_rules! impl_message_store {
                     .map_err(db("reading weight changes"))
             }
 
+            async fn set_weight_overrides(&self, body: &str) -> Result<()> {
+                let now = self.options.now();
+                sqlx::query(
+                    "INSERT INTO weight_overrides (name, body, updated_at) VALUES ('chain', $1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(body)
+                .bind(now)
+                .execute(&self.writer)
+                .await
+                .map(drop)
+                .map_err(db("storing routing overrides"))
+            }
+
+            async fn weight_overrides(&self) -> Result<Option<String>> {
+                sqlx::query("SELECT body FROM weight_overrides WHERE name = 'chain'")
+                    .fetch_optional(&self.reader)
+                    .await
+                    .and_then(|row| row.map(|row| row.try_get::<String, _>("body")).transpose())
+                    .map_err(db("reading routing overrides"))
+            }
+
             async fn pending_events(&self) -> Result<u64> {
                 let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE state = 'pending'")
                     .fetch_one(&self.reader)

@@ -1016,6 +1016,11 @@ pub async fn weight_changes_are_kept_newest_first(env: &Env) {
     );
     assert_eq!(latest[0].recorded_at - latest[1].recorded_at, 60_000);
     assert_eq!(env.store.weight_changes(1).await.unwrap(), latest[..1].to_vec());
+    // Overrides: none until stored; one stored value, replaced by the next.
+    assert_eq!(env.store.weight_overrides().await.unwrap(), None);
+    env.store.set_weight_overrides("{\"pin\":\"a\"}").await.unwrap();
+    env.store.set_weight_overrides("{}").await.unwrap();
+    assert_eq!(env.store.weight_overrides().await.unwrap().as_deref(), Some("{}"));
 }
 
 /// Providers whose receipts and replies carry no message id (Juxiang): they find their send by

@@ -213,4 +213,10 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
 
     /// The latest `limit` stored weight changes, newest first.
     async fn weight_changes(&self, limit: u32) -> Result<Vec<crate::StoredWeightChange>>;
+
+    /// Stores the operator's routing overrides (JSON text), replacing the ones stored.
+    async fn set_weight_overrides(&self, body: &str) -> Result<()>;
+
+    /// The stored routing overrides; `None` when none were ever stored.
+    async fn weight_overrides(&self) -> Result<Option<String>>;
 }

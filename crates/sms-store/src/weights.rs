@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sms_core::Error;
-use sms_failover::adaptive::{DECIDER_LEASE, WeightChange, WeightLog};
+use sms_failover::adaptive::{DECIDER_LEASE, NamedOverrides, WeightChange, WeightLog};
 
 use crate::model::Millis;
 use crate::state::StoreState;
@@ -54,5 +54,21 @@ impl WeightLog for StoreState {
             .into_iter()
             .map(|s| WeightChange::from_json(&s.body).map(|change| (s.seq, change)))
             .collect()
+    }
+
+    async fn set_overrides(&self, overrides: &NamedOverrides) -> Result<(), Error> {
+        self.store()
+            .set_weight_overrides(&overrides.to_json())
+            .await
+            .map_err(|e| self.unavailable("routing overrides", e))
+    }
+
+    async fn overrides(&self) -> Result<Option<NamedOverrides>, Error> {
+        self.store()
+            .weight_overrides()
+            .await
+            .map_err(|e| self.unavailable("routing overrides", e))?
+            .map(|text| NamedOverrides::from_json(&text))
+            .transpose()
     }
 }

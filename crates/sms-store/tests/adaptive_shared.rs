@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sms_failover::adaptive::{Period, Reason, WeightChange};
+use sms_failover::adaptive::{Override, Overrides, Period, Reason, WeightChange};
 use sms_failover::{AdaptiveRouter, AdaptiveSettings, ManualClock};
 use sms_store::{ManualWallClock, MessageStore, PostgresStore, StoreOptions, StoreState};
 use support::PgDb;
@@ -120,6 +120,32 @@ async fn two_instances_one_decider_same_weights_changes_stored_with_reason() {
         one.period().await.expect("period"),
         Period::Followed { adopted: true }
     );
+    assert_eq!(one.weights(), after);
+
+    // The operator drains c through instance 2: stored, and instance 1 honours it at its next
+    // period; c's learned weight stays, its routing weight is 0 on both.
+    let drained = two
+        .apply_override(&Override::Drain("c".to_owned()))
+        .await
+        .expect("drained");
+    assert_eq!(drained.drained, vec![2]);
+    assert_eq!(two.weights()[2], 0);
+    assert!(one.weights()[2] > 0, "not yet seen by instance 1");
+    clock_1.advance(Duration::from_secs(60));
+    one.period().await.expect("period");
+    assert_eq!(one.overrides(), drained);
+    assert_eq!(one.weights(), two.weights());
+    assert_eq!(one.weights()[2], 0);
+    assert!(one.learned_weights()[2] > 0);
+    // A bad name changes nothing anywhere.
+    let error = one
+        .apply_override(&Override::Pin("nobody".to_owned()))
+        .await
+        .expect_err("no such provider");
+    assert!(error.to_string().contains("nobody"), "{error}");
+    two.apply_override(&Override::Clear).await.expect("cleared");
+    one.period().await.expect("period");
+    assert_eq!(one.overrides(), Overrides::default());
     assert_eq!(one.weights(), after);
     println!(
         "after the handover: instance 1 {:?}, instance 2 {:?}",

@@ -13,4 +13,4 @@ pub use decide::{
 };
 pub use router::{AdaptiveRouter, DECIDER_LEASE, ProviderWeight, ReceiptEvidence, WeightChange};
 pub use settings::{AdaptiveSettings, TOTAL_POINTS};
-pub use shared::{Period, WeightLog};
+pub use shared::{NamedOverrides, Override, Period, WeightLog};

@@ -14,7 +14,7 @@ use super::decide::{
     judge_receipts, lift_to_floor, resting_points,
 };
 use super::settings::AdaptiveSettings;
-use super::shared::{Period, WeightLog};
+use super::shared::{NamedOverrides, Override, Period, WeightLog};
 use crate::clock::Clock;
 
 /// Where the decider reads receipts: messages each provider accepted recently and what their receipts
@@ -240,57 +240,110 @@ impl AdaptiveRouter {
         })
     }
 
-    fn set_overrides(&self, change: impl FnOnce(&mut Overrides) -> Result<(), Error>) -> Result<(), Error> {
+    fn set_overrides(&self, overrides: Overrides) {
         let mut state = self.state();
-        let mut overrides = state.overrides.clone();
-        change(&mut overrides)?;
         state.effective = effective_weights(&state.learned, &overrides);
         state.overrides = overrides;
-        Ok(())
     }
 
-    /// Sends every first attempt to `provider` until [`Self::clear_overrides`], whatever the evidence.
+    /// The overrides after `action`, checked against the chain.
+    fn overridden(&self, action: &Override) -> Result<Overrides, Error> {
+        let mut overrides = self.state().overrides.clone();
+        match action {
+            Override::Pin(provider) => overrides.pin = Some(self.index(provider)?),
+            Override::Drain(provider) => {
+                let index = self.index(provider)?;
+                if !overrides.drained.contains(&index) {
+                    if overrides.drained.len() + 1 >= self.names.len() {
+                        return Err(Error::new(ErrorKind::InvalidRequest, Operation::Configure)
+                            .with_provider(crate::CHAIN_NAME)
+                            .with_message(format!(
+                                "draining {provider:?} would leave no provider to route to"
+                            )));
+                    }
+                    overrides.drained.push(index);
+                }
+            }
+            Override::Clear => overrides = Overrides::default(),
+        }
+        Ok(overrides)
+    }
+
+    /// Sends every first attempt to `provider` until [`Self::clear_overrides`], whatever the evidence
+    /// (this instance only; [`Self::apply_override`] for every instance).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`] when the chain has no such provider.
     pub fn pin(&self, provider: &str) -> Result<(), Error> {
-        let index = self.index(provider)?;
-        self.set_overrides(|o| {
-            o.pin = Some(index);
-            Ok(())
-        })
+        let overrides = self.overridden(&Override::Pin(provider.to_owned()))?;
+        self.set_overrides(overrides);
+        Ok(())
     }
 
     /// Gives `provider` no first attempts until [`Self::clear_overrides`]; its weight goes to the
-    /// others.
+    /// others (this instance only; [`Self::apply_override`] for every instance).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`] when the chain has no such provider, or it is the last one not
     /// drained.
     pub fn drain(&self, provider: &str) -> Result<(), Error> {
-        let index = self.index(provider)?;
-        let total = self.names.len();
-        self.set_overrides(|o| {
-            if !o.drained.contains(&index) {
-                if o.drained.len() + 1 >= total {
-                    return Err(Error::new(ErrorKind::InvalidRequest, Operation::Configure)
-                        .with_provider(crate::CHAIN_NAME)
-                        .with_message(format!(
-                            "draining {provider:?} would leave no provider to route to"
-                        )));
-                }
-                o.drained.push(index);
-            }
-            Ok(())
-        })
+        let overrides = self.overridden(&Override::Drain(provider.to_owned()))?;
+        self.set_overrides(overrides);
+        Ok(())
     }
 
-    /// Removes every override: the learned weights route again.
+    /// Removes every override: the learned weights route again (this instance only).
     pub fn clear_overrides(&self) {
-        let _ = self.set_overrides(|o| {
-            *o = Overrides::default();
-            Ok(())
-        });
+        self.set_overrides(Overrides::default());
+    }
+
+    /// Applies an operator's `action` for every instance: with a shared log ([`Self::share`]) the
+    /// new overrides are stored first (the other instances take them at their next
+    /// [`Self::period`]), then applied here. Returns the overrides in force.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] as [`Self::pin`] and [`Self::drain`]; the log's error (nothing
+    /// changes then).
+    pub async fn apply_override(&self, action: &Override) -> Result<Overrides, Error> {
+        let overrides = self.overridden(action)?;
+        if let Some(shared) = self.shared.get() {
+            shared.log.set_overrides(&self.named(&overrides)).await?;
+        }
+        self.set_overrides(overrides.clone());
+        Ok(overrides)
+    }
+
+    /// The overrides by provider name.
+    pub fn named(&self, overrides: &Overrides) -> NamedOverrides {
+        NamedOverrides {
+            pin: overrides.pin.and_then(|i| self.names.get(i).cloned()),
+            drained: overrides
+                .drained
+                .iter()
+                .filter_map(|&i| self.names.get(i).cloned())
+                .collect(),
+        }
+    }
+
+    /// Takes the stored overrides, ignoring names not in this chain.
+    fn adopt_overrides(&self, named: &NamedOverrides) {
+        let position = |name: &String| {
+            let found = self.names.iter().position(|n| n == name);
+            if found.is_none() {
+                tracing::warn!(provider = %name, "stored routing override names no provider of this chain; ignored");
+            }
+            found
+        };
+        let mut overrides = Overrides {
+            pin: named.pin.as_ref().and_then(position),
+            drained: named.drained.iter().filter_map(position).collect(),
+        };
+        if overrides.drained.len() >= self.names.len() {
+            overrides.drained.clear();
+        }
+        if overrides != self.state().overrides {
+            self.set_overrides(overrides);
+        }
     }
 
     /// Reports one request's answer: `provider_fault` when it failed on the provider's side (caller
@@ -369,7 +422,7 @@ impl AdaptiveRouter {
     }
 
     /// One period: without a shared log, [`Self::evaluate`]. With one ([`Self::share`]): first
-    /// adopts the latest stored change if it is new, then decides (and stores the change) if this
+    /// adopts the latest stored change if it is new and the stored overrides, then decides (and stores the change) if this
     /// instance holds the decider's lease, else only follows.
     ///
     /// An adopted change starts the cooldown anew from the moment it is adopted, and a `demoted`
@@ -383,6 +436,9 @@ impl AdaptiveRouter {
             return self.evaluate().await.map(Period::Decided);
         };
         let adopted = self.follow(shared.log.as_ref()).await?;
+        if let Some(named) = shared.log.overrides().await? {
+            self.adopt_overrides(&named);
+        }
         let ttl = self.settings.interval.saturating_mul(2);
         if shared.log.lead(&shared.holder, ttl).await? {
             self.evaluate().await.map(Period::Decided)

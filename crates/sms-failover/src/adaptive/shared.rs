@@ -34,6 +34,60 @@ pub trait WeightLog: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the log cannot answer, or a stored change is unreadable.
     async fn latest(&self, limit: u32) -> Result<Vec<(i64, WeightChange)>, Error>;
+
+    /// Stores the operator's overrides for every instance (replacing the ones stored).
+    ///
+    /// # Errors
+    /// When the log cannot store them.
+    async fn set_overrides(&self, overrides: &NamedOverrides) -> Result<(), Error>;
+
+    /// The stored overrides; `None` when none were ever stored.
+    ///
+    /// # Errors
+    /// When the log cannot answer, or the stored overrides are unreadable.
+    async fn overrides(&self) -> Result<Option<NamedOverrides>, Error>;
+}
+
+/// The operator's overrides by provider name, as a [`WeightLog`] stores them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NamedOverrides {
+    /// Every first attempt goes to this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// These providers get no first attempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drained: Vec<String>,
+}
+
+impl NamedOverrides {
+    /// As JSON text ([`Self::from_json`] reads it).
+    pub fn to_json(&self) -> String {
+        // Strings only: serialization cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads [`Self::to_json`]'s text.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Protocol`] when the text is not stored overrides.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(|e| {
+            Error::new(ErrorKind::Protocol, Operation::Configure)
+                .with_provider(crate::CHAIN_NAME)
+                .with_message(format!("unreadable stored routing overrides: {e}"))
+        })
+    }
+}
+
+/// An operator's action on the overrides ([`super::AdaptiveRouter::apply_override`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Override {
+    /// Every first attempt to this provider.
+    Pin(String),
+    /// No first attempts to this provider.
+    Drain(String),
+    /// Remove every override.
+    Clear,
 }
 
 #[derive(Serialize, Deserialize)]

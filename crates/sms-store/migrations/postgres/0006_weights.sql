@@ -6,3 +6,11 @@ CREATE TABLE weight_changes (
     reason TEXT NOT NULL,
     body TEXT NOT NULL
 );
+
+-- The operator's overrides (pin, drain) by provider name, as JSON: one row, honoured by every
+-- instance.
+CREATE TABLE weight_overrides (
+    name TEXT PRIMARY KEY NOT NULL,
+    body TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
