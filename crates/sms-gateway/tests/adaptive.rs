@@ -3,7 +3,7 @@
 
 mod harness;
 
-use harness::{Harness, READ_KEY, SEND_KEY};
+use harness::{ADMIN_KEY, Harness, READ_KEY, SEND_KEY};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,4 +51,66 @@ async fn other_strategies_show_no_adaptive_weights() {
     assert_eq!(status, 200);
     assert!(body["providers"][0]["adaptive"].is_null(), "{body}");
     assert!(body.get("weight_changes").is_none(), "{body}");
+}
+
+async fn call(h: &Harness, method: reqwest::Method, key: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = h
+        .http
+        .request(method, h.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+fn routing_weight(body: &serde_json::Value, name: &str) -> serde_json::Value {
+    let providers = body["providers"].as_array().unwrap();
+    providers.iter().find(|p| p["name"] == name).unwrap()["adaptive"]["weight"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_pin_drain_and_release_providers_through_the_api() {
+    let h = Harness::start_with("\n[chain]\nstrategy = \"adaptive\"\n").await;
+    use reqwest::Method;
+    // Admin scope only.
+    let (status, body) = call(&h, Method::POST, READ_KEY, "/v1/providers/ihuyi/drain").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(&h, Method::POST, ADMIN_KEY, "/v1/providers/nobody/drain").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+
+    let (status, body) = call(&h, Method::POST, ADMIN_KEY, "/v1/providers/ihuyi/drain").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["overrides"], json!({"pin": null, "drained": ["ihuyi"]}));
+    let (_, body) = h.get(READ_KEY, "/v1/providers").await;
+    assert_eq!(body["overrides"]["drained"], json!(["ihuyi"]), "{body}");
+    assert_eq!(routing_weight(&body, "ihuyi"), 0, "{body}");
+    // Stored, so that every instance on the database honours it.
+    let (status, body) = call(&h, Method::POST, ADMIN_KEY, "/v1/providers/juxiang/pin").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["overrides"]["pin"], "juxiang");
+    let (_, body) = h.get(READ_KEY, "/v1/providers").await;
+    assert_eq!(routing_weight(&body, "juxiang"), 100, "{body}");
+
+    let (status, body) = call(&h, Method::DELETE, ADMIN_KEY, "/v1/providers/juxiang/override").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["overrides"], json!({"pin": null, "drained": ["ihuyi"]}));
+    let (status, body) = call(&h, Method::DELETE, ADMIN_KEY, "/v1/providers/ihuyi/override").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["overrides"], json!({"pin": null, "drained": []}));
+    let (_, body) = h.get(READ_KEY, "/v1/providers").await;
+    assert_eq!(routing_weight(&body, "ihuyi"), 25, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overrides_need_an_adaptive_chain() {
+    let h = Harness::start().await;
+    let (status, body) = call(&h, reqwest::Method::POST, ADMIN_KEY, "/v1/providers/ihuyi/pin").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("adaptive"),
+        "{body}"
+    );
 }

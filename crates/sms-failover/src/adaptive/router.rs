@@ -264,6 +264,13 @@ impl AdaptiveRouter {
                     overrides.drained.push(index);
                 }
             }
+            Override::Release(provider) => {
+                let index = self.index(provider)?;
+                if overrides.pin == Some(index) {
+                    overrides.pin = None;
+                }
+                overrides.drained.retain(|&d| d != index);
+            }
             Override::Clear => overrides = Overrides::default(),
         }
         Ok(overrides)

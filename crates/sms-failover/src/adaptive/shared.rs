@@ -86,6 +86,8 @@ pub enum Override {
     Pin(String),
     /// No first attempts to this provider.
     Drain(String),
+    /// Remove this provider's overrides (its pin, its drain).
+    Release(String),
     /// Remove every override.
     Clear,
 }
