@@ -442,16 +442,30 @@ impl AdaptiveRouter {
         let Some(shared) = self.shared.get() else {
             return self.evaluate().await.map(Period::Decided);
         };
-        let adopted = self.follow(shared.log.as_ref()).await?;
-        if let Some(named) = shared.log.overrides().await? {
-            self.adopt_overrides(&named);
-        }
+        let adopted = self.sync().await?;
         let ttl = self.settings.interval.saturating_mul(2);
         if shared.log.lead(&shared.holder, ttl).await? {
             self.evaluate().await.map(Period::Decided)
         } else {
             Ok(Period::Followed { adopted })
         }
+    }
+
+    /// Adopts the latest stored change (when new) and the stored overrides, without deciding:
+    /// what [`Self::period`] does first, and all that a reader (`sms providers`) needs. True when a
+    /// change was adopted; false, and nothing read, without a shared log.
+    ///
+    /// # Errors
+    /// The log's error; nothing changes then.
+    pub async fn sync(&self) -> Result<bool, Error> {
+        let Some(shared) = self.shared.get() else {
+            return Ok(false);
+        };
+        let adopted = self.follow(shared.log.as_ref()).await?;
+        if let Some(named) = shared.log.overrides().await? {
+            self.adopt_overrides(&named);
+        }
+        Ok(adopted)
     }
 
     /// Adopts the latest change in `log` when it is newer than the last one seen and is about this

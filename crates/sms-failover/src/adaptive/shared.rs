@@ -182,6 +182,19 @@ impl WeightChange {
     }
 }
 
+impl ProviderWeight {
+    /// A provider at rest: `resting` before and after, no evidence (build changes by hand with it).
+    pub fn resting(name: impl Into<String>, resting: u32) -> Self {
+        Self {
+            name: name.into(),
+            resting,
+            before: resting,
+            after: resting,
+            evidence: Evidence::default(),
+        }
+    }
+}
+
 /// What one period of [`super::AdaptiveRouter::period`] did.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
