@@ -114,3 +114,68 @@ async fn overrides_need_an_adaptive_chain() {
         "{body}"
     );
 }
+
+/// Through the gateway against the sandbox: ihuyi keeps accepting but its receipts come a minute
+/// late; the gateway's decider (every second, messages judged after 1 s) moves weight off it. The
+/// measured weights are printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_whose_receipts_are_late_loses_weight_through_the_gateway() {
+    use reqwest::Method;
+    let h = Harness::start_with(
+        "\n[chain]\nstrategy = \"adaptive\"\n\n[chain.adaptive]\ninterval = \"1s\"\nlate_after = \"1s\"\n\
+         min_sample = 5\ncooldown = \"1s\"\n",
+    )
+    .await;
+    h.sandbox
+        .set_delivery(
+            sms_sandbox::Product::IhuyiSms,
+            sms_sandbox::DeliveryProfile::new().delay(
+                1,
+                std::time::Duration::from_secs(60),
+                std::time::Duration::from_secs(60),
+            ),
+        )
+        .expect("valid profile");
+    // Ten messages through ihuyi (pinned for them), then routing is the decider's again.
+    let (status, body) = call(&h, Method::POST, ADMIN_KEY, "/v1/providers/ihuyi/pin").await;
+    assert_eq!(status, 200, "{body}");
+    for i in 0..10 {
+        let (status, body) = h
+            .send(SEND_KEY, json!({"to": format!("1380013{i:04}"), "text": "hello"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["recipients"][0]["provider"], "ihuyi", "{body}");
+    }
+    let (status, _) = call(&h, Method::DELETE, ADMIN_KEY, "/v1/providers/ihuyi/override").await;
+    assert_eq!(status, 200);
+    let (_, before) = h.get(READ_KEY, "/v1/providers").await;
+    assert_eq!(routing_weight(&before, "ihuyi"), 25, "{before}");
+
+    h.eventually(|| async {
+        let (_, body) = h.get(READ_KEY, "/v1/providers").await;
+        routing_weight(&body, "ihuyi").as_u64().unwrap_or(25) < 25
+    })
+    .await;
+    let (_, seen) = h.get(READ_KEY, "/v1/providers").await;
+    let change = &seen["weight_changes"][0];
+    assert_eq!(change["reason"], "demoted", "{seen}");
+    let ihuyi = change["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ihuyi")
+        .unwrap();
+    assert_eq!(ihuyi["judged"], 10, "{seen}");
+    assert_eq!(ihuyi["late"], 10, "{seen}");
+    println!("provider      resting  weight  (after ihuyi's receipts came 60 s late)");
+    for p in seen["providers"].as_array().unwrap() {
+        if !p["adaptive"].is_null() {
+            println!(
+                "{:<12} {:>8} {:>7}",
+                p["name"].as_str().unwrap(),
+                p["adaptive"]["resting_weight"].as_u64().unwrap(),
+                p["adaptive"]["weight"].as_u64().unwrap()
+            );
+        }
+    }
+}
