@@ -116,14 +116,14 @@ async fn overrides_need_an_adaptive_chain() {
 }
 
 /// Through the gateway against the sandbox: ihuyi keeps accepting but its receipts come a minute
-/// late; the gateway's decider (every second, messages judged after 1 s) moves weight off it. The
-/// measured weights are printed.
+/// late; the gateway's decider (every second, messages judged after 1 s, a verdict only once all
+/// ten are judged) moves weight off it. The measured weights are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_whose_receipts_are_late_loses_weight_through_the_gateway() {
     use reqwest::Method;
     let h = Harness::start_with(
         "\n[chain]\nstrategy = \"adaptive\"\n\n[chain.adaptive]\ninterval = \"1s\"\nlate_after = \"1s\"\n\
-         min_sample = 5\ncooldown = \"1s\"\n",
+         min_sample = 10\ncooldown = \"1s\"\n",
     )
     .await;
     h.sandbox
@@ -157,6 +157,7 @@ async fn a_provider_whose_receipts_are_late_loses_weight_through_the_gateway() {
     })
     .await;
     let (_, seen) = h.get(READ_KEY, "/v1/providers").await;
+    // The oldest change: the first demotion.
     let change = &seen["weight_changes"][0];
     assert_eq!(change["reason"], "demoted", "{seen}");
     let ihuyi = change["providers"]
