@@ -43,6 +43,9 @@ pub enum Command {
     Balance,
     /// Spending against every cap of `[spend]` (parts and money, per day and month).
     Usage,
+    /// Each provider's breaker, health and adaptive weights, and the latest weight changes with
+    /// their reasons (from `[store]` when configured).
+    Providers,
     /// Pull handset replies from every provider that can be pulled.
     Inbound(InboundArgs),
     /// Templates registered with the provider.

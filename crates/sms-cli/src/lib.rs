@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> exit::Outcome {
     let with_store = match &cli.command {
         Command::Send(args) => !args.body.dry_run,
         Command::Bulk(args) => !args.body.dry_run,
-        Command::Status(_) | Command::History(_) | Command::Usage => true,
+        Command::Status(_) | Command::History(_) | Command::Usage | Command::Providers => true,
         _ => false,
     };
     let backend = setup::backend(&cli, with_store).await?;
@@ -82,6 +82,7 @@ pub async fn run(cli: Cli) -> exit::Outcome {
         Command::Bulk(args) => bulk::run(&backend, args, json).await,
         Command::Balance => commands::balance::run(&backend, json).await,
         Command::Usage => commands::usage::run(&backend, json).await,
+        Command::Providers => commands::providers::run(&backend, json).await,
         Command::Inbound(args) => commands::inbound::run(&backend, args.follow, json).await,
         Command::Template(TemplateCommand::Add { text }) => {
             commands::template::add(&backend, text, json).await

@@ -16,7 +16,7 @@ mod spend;
 pub mod state;
 mod strategy;
 
-pub use adaptive::{AdaptiveRouter, AdaptiveSettings, ReceiptEvidence};
+pub use adaptive::{AdaptiveRouter, AdaptiveSettings, ReceiptEvidence, WeightLog};
 pub use breaker::{BreakerConfig, BreakerState, DEFAULT_FAILURE_THRESHOLD};
 pub use builder::{DEFAULT_IDEMPOTENCY_RETENTION, DEFAULT_PART_CONCURRENCY, FailoverSenderBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};

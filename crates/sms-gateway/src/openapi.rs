@@ -273,6 +273,34 @@ pub(crate) fn document() -> Value {
                         "properties": {"providers": {"type": "array", "items": any_object()}}}))),
                 },
             },
+            "/v1/providers/{name}/pin": {
+                "post": {
+                    "summary": "Adaptive routing: every first attempt to this provider, on every instance (scope admin)",
+                    "security": bearer,
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with(errors(&[("404", "no such provider"), ("422", "the chain is not adaptive")]),
+                        "200", ok("the overrides in force", any_object())),
+                },
+            },
+            "/v1/providers/{name}/drain": {
+                "post": {
+                    "summary": "Adaptive routing: no first attempts to this provider, on every instance (scope admin)",
+                    "security": bearer,
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with(errors(&[("404", "no such provider"),
+                        ("422", "the chain is not adaptive, or no provider would be left")]),
+                        "200", ok("the overrides in force", any_object())),
+                },
+            },
+            "/v1/providers/{name}/override": {
+                "delete": {
+                    "summary": "Adaptive routing: remove this provider's pin or drain (scope admin)",
+                    "security": bearer,
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with(errors(&[("404", "no such provider"), ("422", "the chain is not adaptive")]),
+                        "200", ok("the overrides in force", any_object())),
+                },
+            },
             "/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": ok("the OpenAPI document", any_object())}},
             },

@@ -33,6 +33,11 @@ pub(crate) fn spawn(state: &AppState, count: usize, stop: &watch::Receiver<bool>
         .collect();
     tasks.push(tokio::spawn(sweep(state.clone(), stop.clone())));
     if let Some(router) = state.chain().adaptive_router() {
+        // Instances on one database take turns deciding and follow the stored weights.
+        let log = std::sync::Arc::new(sms_store::StoreState::new(state.store().clone()));
+        if let Err(error) = router.share(log, format!("gw-{}", &instance[..12])) {
+            tracing::debug!(%error, "adaptive router already shared");
+        }
         tasks.push(tokio::spawn(adapt(router.clone(), stop.clone())));
     }
     tasks

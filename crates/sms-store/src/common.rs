@@ -1460,6 +1460,63 @@ macro_rules! impl_message_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn record_weight_change(&self, reason: &str, body: &str) -> Result<i64> {
+                let now = self.options.now();
+                sqlx::query(
+                    "INSERT INTO weight_changes (recorded_at, reason, body) VALUES ($1, $2, $3) RETURNING seq",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(body)
+                .fetch_one(&self.writer)
+                .await
+                .and_then(|row| row.try_get::<i64, _>("seq"))
+                .map_err(db("storing a weight change"))
+            }
+
+            async fn weight_changes(&self, limit: u32) -> Result<Vec<crate::StoredWeightChange>> {
+                let rows = sqlx::query(
+                    "SELECT seq, recorded_at, reason, body FROM weight_changes ORDER BY seq DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("reading weight changes"))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::StoredWeightChange {
+                            seq: row.try_get("seq")?,
+                            recorded_at: row.try_get("recorded_at")?,
+                            reason: row.try_get("reason")?,
+                            body: row.try_get("body")?,
+                        })
+                    })
+                    .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+                    .map_err(db("reading weight changes"))
+            }
+
+            async fn set_weight_overrides(&self, body: &str) -> Result<()> {
+                let now = self.options.now();
+                sqlx::query(
+                    "INSERT INTO weight_overrides (name, body, updated_at) VALUES ('chain', $1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(body)
+                .bind(now)
+                .execute(&self.writer)
+                .await
+                .map(drop)
+                .map_err(db("storing routing overrides"))
+            }
+
+            async fn weight_overrides(&self) -> Result<Option<String>> {
+                sqlx::query("SELECT body FROM weight_overrides WHERE name = 'chain'")
+                    .fetch_optional(&self.reader)
+                    .await
+                    .and_then(|row| row.map(|row| row.try_get::<String, _>("body")).transpose())
+                    .map_err(db("reading routing overrides"))
+            }
+
             async fn pending_events(&self) -> Result<u64> {
                 let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE state = 'pending'")
                     .fetch_one(&self.reader)

@@ -82,6 +82,7 @@ where
     };
     digest_only_keeps_no_content(&digest_env).await;
     leases_have_one_holder_until_they_expire(&env).await;
+    weight_changes_are_kept_newest_first(&env).await;
     // Last: from here on every change on this database is also an event.
     events_follow_changes_in_order(&env).await;
 }
@@ -984,6 +985,42 @@ pub async fn leases_have_one_holder_until_they_expire(env: &Env) {
             .await
             .unwrap()
     );
+}
+
+/// Weight changes come back newest first, with increasing sequence numbers, their reason, body and
+/// the store's time.
+pub async fn weight_changes_are_kept_newest_first(env: &Env) {
+    let before = env.store.weight_changes(1).await.unwrap();
+    let first = env
+        .store
+        .record_weight_change("demoted", "{\"n\":1}")
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(60));
+    let second = env
+        .store
+        .record_weight_change("drifted", "{\"n\":2}")
+        .await
+        .unwrap();
+    assert!(second > first, "{first} then {second}");
+    assert!(before.iter().all(|b| b.seq < first), "{before:?}");
+    let latest = env.store.weight_changes(2).await.unwrap();
+    assert_eq!(latest.len(), 2, "{latest:?}");
+    assert_eq!(
+        (latest[0].seq, latest[0].reason.as_str(), latest[0].body.as_str()),
+        (second, "drifted", "{\"n\":2}")
+    );
+    assert_eq!(
+        (latest[1].seq, latest[1].reason.as_str(), latest[1].body.as_str()),
+        (first, "demoted", "{\"n\":1}")
+    );
+    assert_eq!(latest[0].recorded_at - latest[1].recorded_at, 60_000);
+    assert_eq!(env.store.weight_changes(1).await.unwrap(), latest[..1].to_vec());
+    // Overrides: none until stored; one stored value, replaced by the next.
+    assert_eq!(env.store.weight_overrides().await.unwrap(), None);
+    env.store.set_weight_overrides("{\"pin\":\"a\"}").await.unwrap();
+    env.store.set_weight_overrides("{}").await.unwrap();
+    assert_eq!(env.store.weight_overrides().await.unwrap().as_deref(), Some("{}"));
 }
 
 /// Providers whose receipts and replies carry no message id (Juxiang): they find their send by

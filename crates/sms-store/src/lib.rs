@@ -27,6 +27,7 @@ mod sqlite;
 mod state;
 mod status;
 mod store;
+mod weights;
 
 pub use error::{Result, StoreError, StoreErrorKind};
 pub use events::{Event, EventBody, EventOutcome};
@@ -49,6 +50,7 @@ pub use sqlite::SqliteStore;
 pub use state::StoreState;
 pub use status::Status;
 pub use store::{Backend, MessageStore};
+pub use weights::StoredWeightChange;
 
 /// The name the store gives itself on errors it puts into the chain (`sms_core::Error::provider`).
 pub const STORE_NAME: &str = "store";

@@ -206,4 +206,17 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
 
     /// Gives the lease up if `holder` holds it; true when it did.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool>;
+
+    /// Stores one change of the adaptive weights (its reason, and the change with its evidence as
+    /// JSON text), stamped with the store's clock; returns its sequence number, increasing.
+    async fn record_weight_change(&self, reason: &str, body: &str) -> Result<i64>;
+
+    /// The latest `limit` stored weight changes, newest first.
+    async fn weight_changes(&self, limit: u32) -> Result<Vec<crate::StoredWeightChange>>;
+
+    /// Stores the operator's routing overrides (JSON text), replacing the ones stored.
+    async fn set_weight_overrides(&self, body: &str) -> Result<()>;
+
+    /// The stored routing overrides; `None` when none were ever stored.
+    async fn weight_overrides(&self) -> Result<Option<String>>;
 }

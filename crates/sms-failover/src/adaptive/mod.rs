@@ -5,10 +5,12 @@
 mod decide;
 mod router;
 mod settings;
+mod shared;
 
 pub use decide::{
     Decision, DecisionInput, Evidence, Overrides, Reason, ReceiptCounts, ReceiptState, SentMessage, Verdict,
     decide, effective_weights, judge_receipts, resting_points, verdict,
 };
-pub use router::{AdaptiveRouter, ProviderWeight, ReceiptEvidence, WeightChange};
+pub use router::{AdaptiveRouter, DECIDER_LEASE, ProviderWeight, ReceiptEvidence, WeightChange};
 pub use settings::{AdaptiveSettings, TOTAL_POINTS};
+pub use shared::{NamedOverrides, Override, Period, WeightLog};

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -14,6 +14,7 @@ use super::decide::{
     judge_receipts, lift_to_floor, resting_points,
 };
 use super::settings::AdaptiveSettings;
+use super::shared::{NamedOverrides, Override, Period, WeightLog};
 use crate::clock::Clock;
 
 /// Where the decider reads receipts: messages each provider accepted recently and what their receipts
@@ -68,7 +69,19 @@ struct State {
     last_sick: Option<Instant>,
     last_evidence: Vec<Evidence>,
     history: VecDeque<WeightChange>,
+    /// The sequence number of the latest logged change seen (decided or adopted).
+    seen: Option<i64>,
 }
+
+/// The shared log and this instance's name in its lease.
+#[derive(Debug)]
+struct Shared {
+    log: Arc<dyn WeightLog>,
+    holder: String,
+}
+
+/// The name of the decider's lease in a [`WeightLog`].
+pub const DECIDER_LEASE: &str = "adaptive-decider";
 
 /// The weights of a [`crate::Strategy::Adaptive`] chain and the decider that moves them.
 ///
@@ -86,6 +99,7 @@ pub struct AdaptiveRouter {
     has_receipts: Vec<bool>,
     errors: Vec<Mutex<VecDeque<Instant>>>,
     state: Mutex<State>,
+    shared: OnceLock<Shared>,
 }
 
 impl fmt::Debug for AdaptiveRouter {
@@ -95,6 +109,7 @@ impl fmt::Debug for AdaptiveRouter {
             .field("resting", &self.resting)
             .field("settings", &self.settings)
             .field("receipts", &self.receipts.is_some())
+            .field("shared", &self.shared.get().map(|s| &s.holder))
             .finish_non_exhaustive()
     }
 }
@@ -139,7 +154,9 @@ impl AdaptiveRouter {
                 last_sick: None,
                 last_evidence: vec![Evidence::default(); names.len()],
                 history: VecDeque::new(),
+                seen: None,
             }),
+            shared: OnceLock::new(),
             names,
             resting,
             settings,
@@ -223,57 +240,117 @@ impl AdaptiveRouter {
         })
     }
 
-    fn set_overrides(&self, change: impl FnOnce(&mut Overrides) -> Result<(), Error>) -> Result<(), Error> {
+    fn set_overrides(&self, overrides: Overrides) {
         let mut state = self.state();
-        let mut overrides = state.overrides.clone();
-        change(&mut overrides)?;
         state.effective = effective_weights(&state.learned, &overrides);
         state.overrides = overrides;
-        Ok(())
     }
 
-    /// Sends every first attempt to `provider` until [`Self::clear_overrides`], whatever the evidence.
+    /// The overrides after `action`, checked against the chain.
+    fn overridden(&self, action: &Override) -> Result<Overrides, Error> {
+        let mut overrides = self.state().overrides.clone();
+        match action {
+            Override::Pin(provider) => overrides.pin = Some(self.index(provider)?),
+            Override::Drain(provider) => {
+                let index = self.index(provider)?;
+                if !overrides.drained.contains(&index) {
+                    if overrides.drained.len() + 1 >= self.names.len() {
+                        return Err(Error::new(ErrorKind::InvalidRequest, Operation::Configure)
+                            .with_provider(crate::CHAIN_NAME)
+                            .with_message(format!(
+                                "draining {provider:?} would leave no provider to route to"
+                            )));
+                    }
+                    overrides.drained.push(index);
+                }
+            }
+            Override::Release(provider) => {
+                let index = self.index(provider)?;
+                if overrides.pin == Some(index) {
+                    overrides.pin = None;
+                }
+                overrides.drained.retain(|&d| d != index);
+            }
+            Override::Clear => overrides = Overrides::default(),
+        }
+        Ok(overrides)
+    }
+
+    /// Sends every first attempt to `provider` until [`Self::clear_overrides`], whatever the evidence
+    /// (this instance only; [`Self::apply_override`] for every instance).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`] when the chain has no such provider.
     pub fn pin(&self, provider: &str) -> Result<(), Error> {
-        let index = self.index(provider)?;
-        self.set_overrides(|o| {
-            o.pin = Some(index);
-            Ok(())
-        })
+        let overrides = self.overridden(&Override::Pin(provider.to_owned()))?;
+        self.set_overrides(overrides);
+        Ok(())
     }
 
     /// Gives `provider` no first attempts until [`Self::clear_overrides`]; its weight goes to the
-    /// others.
+    /// others (this instance only; [`Self::apply_override`] for every instance).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`] when the chain has no such provider, or it is the last one not
     /// drained.
     pub fn drain(&self, provider: &str) -> Result<(), Error> {
-        let index = self.index(provider)?;
-        let total = self.names.len();
-        self.set_overrides(|o| {
-            if !o.drained.contains(&index) {
-                if o.drained.len() + 1 >= total {
-                    return Err(Error::new(ErrorKind::InvalidRequest, Operation::Configure)
-                        .with_provider(crate::CHAIN_NAME)
-                        .with_message(format!(
-                            "draining {provider:?} would leave no provider to route to"
-                        )));
-                }
-                o.drained.push(index);
-            }
-            Ok(())
-        })
+        let overrides = self.overridden(&Override::Drain(provider.to_owned()))?;
+        self.set_overrides(overrides);
+        Ok(())
     }
 
-    /// Removes every override: the learned weights route again.
+    /// Removes every override: the learned weights route again (this instance only).
     pub fn clear_overrides(&self) {
-        let _ = self.set_overrides(|o| {
-            *o = Overrides::default();
-            Ok(())
-        });
+        self.set_overrides(Overrides::default());
+    }
+
+    /// Applies an operator's `action` for every instance: with a shared log ([`Self::share`]) the
+    /// new overrides are stored first (the other instances take them at their next
+    /// [`Self::period`]), then applied here. Returns the overrides in force.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] as [`Self::pin`] and [`Self::drain`]; the log's error (nothing
+    /// changes then).
+    pub async fn apply_override(&self, action: &Override) -> Result<Overrides, Error> {
+        let overrides = self.overridden(action)?;
+        if let Some(shared) = self.shared.get() {
+            shared.log.set_overrides(&self.named(&overrides)).await?;
+        }
+        self.set_overrides(overrides.clone());
+        Ok(overrides)
+    }
+
+    /// The overrides by provider name.
+    pub fn named(&self, overrides: &Overrides) -> NamedOverrides {
+        NamedOverrides {
+            pin: overrides.pin.and_then(|i| self.names.get(i).cloned()),
+            drained: overrides
+                .drained
+                .iter()
+                .filter_map(|&i| self.names.get(i).cloned())
+                .collect(),
+        }
+    }
+
+    /// Takes the stored overrides, ignoring names not in this chain.
+    fn adopt_overrides(&self, named: &NamedOverrides) {
+        let position = |name: &String| {
+            let found = self.names.iter().position(|n| n == name);
+            if found.is_none() {
+                tracing::warn!(provider = %name, "stored routing override names no provider of this chain; ignored");
+            }
+            found
+        };
+        let mut overrides = Overrides {
+            pin: named.pin.as_ref().and_then(position),
+            drained: named.drained.iter().filter_map(position).collect(),
+        };
+        if overrides.drained.len() >= self.names.len() {
+            overrides.drained.clear();
+        }
+        if overrides != self.state().overrides {
+            self.set_overrides(overrides);
+        }
     }
 
     /// Reports one request's answer: `provider_fault` when it failed on the provider's side (caller
@@ -326,11 +403,111 @@ impl AdaptiveRouter {
                 receipts: receipts.as_ref().filter(|_| self.has_receipts[i]).map(|r| r[i]),
             })
             .collect();
-        Ok(self.apply(&evidence, now))
+        let (decision, change) = self.apply(&evidence, now);
+        if let (Some(change), Some(shared)) = (change, self.shared.get()) {
+            let seq = shared.log.append(&change).await?;
+            let mut state = self.state();
+            state.seen = Some(state.seen.map_or(seq, |seen| seen.max(seq)));
+        }
+        Ok(decision)
     }
 
-    /// Decides on `evidence` at `now` and keeps the result.
-    fn apply(&self, evidence: &[Evidence], now: Instant) -> Decision {
+    /// Shares this router's weights with the other instances of the chain through `log`: from now
+    /// on [`Self::period`] (and so [`Self::run`]) decides only while `holder` (this instance's
+    /// unique name) holds the decider's lease ([`DECIDER_LEASE`], for twice the interval, renewed
+    /// every period), stores every change in `log`, and otherwise adopts the latest stored change.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Configuration`] when the router already shares through a log.
+    pub fn share(&self, log: Arc<dyn WeightLog>, holder: impl Into<String>) -> Result<(), Error> {
+        self.shared
+            .set(Shared {
+                log,
+                holder: holder.into(),
+            })
+            .map_err(|_| configuration("the adaptive router already shares its weights".to_owned()))
+    }
+
+    /// One period: without a shared log, [`Self::evaluate`]. With one ([`Self::share`]): first
+    /// adopts the latest stored change if it is new and the stored overrides, then decides (and stores the change) if this
+    /// instance holds the decider's lease, else only follows.
+    ///
+    /// An adopted change starts the cooldown anew from the moment it is adopted, and a `demoted`
+    /// one counts as a sick verdict for the drift back: a follower that becomes the decider never
+    /// moves weight sooner than the one before it would have.
+    ///
+    /// # Errors
+    /// The log's or the receipt source's error; the weights stay as they were then.
+    pub async fn period(&self) -> Result<Period, Error> {
+        let Some(shared) = self.shared.get() else {
+            return self.evaluate().await.map(Period::Decided);
+        };
+        let adopted = self.sync().await?;
+        let ttl = self.settings.interval.saturating_mul(2);
+        if shared.log.lead(&shared.holder, ttl).await? {
+            self.evaluate().await.map(Period::Decided)
+        } else {
+            Ok(Period::Followed { adopted })
+        }
+    }
+
+    /// Adopts the latest stored change (when new) and the stored overrides, without deciding:
+    /// what [`Self::period`] does first, and all that a reader (`sms providers`) needs. True when a
+    /// change was adopted; false, and nothing read, without a shared log.
+    ///
+    /// # Errors
+    /// The log's error; nothing changes then.
+    pub async fn sync(&self) -> Result<bool, Error> {
+        let Some(shared) = self.shared.get() else {
+            return Ok(false);
+        };
+        let adopted = self.follow(shared.log.as_ref()).await?;
+        if let Some(named) = shared.log.overrides().await? {
+            self.adopt_overrides(&named);
+        }
+        Ok(adopted)
+    }
+
+    /// Adopts the latest change in `log` when it is newer than the last one seen and is about this
+    /// chain's providers (same names, same order); true when adopted.
+    async fn follow(&self, log: &dyn WeightLog) -> Result<bool, Error> {
+        let Some((seq, change)) = log.latest(1).await?.into_iter().next() else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let mut state = self.state();
+        if state.seen.is_some_and(|seen| seen >= seq) {
+            return Ok(false);
+        }
+        state.seen = Some(seq);
+        let names: Vec<&str> = change.providers.iter().map(|p| p.name.as_str()).collect();
+        let weights: Vec<u32> = change.providers.iter().map(|p| p.after).collect();
+        if names != self.names.iter().map(String::as_str).collect::<Vec<_>>()
+            || weights.iter().sum::<u32>() != super::TOTAL_POINTS
+        {
+            tracing::warn!(
+                seq,
+                stored = ?names,
+                "stored weight change is about other providers; not adopted"
+            );
+            return Ok(false);
+        }
+        if change.reason == "demoted" {
+            state.last_sick = Some(now);
+        }
+        state.last_change = Some(now);
+        state.last_evidence = change.providers.iter().map(|p| p.evidence).collect();
+        state.learned = weights;
+        state.effective = effective_weights(&state.learned, &state.overrides);
+        if state.history.len() == HISTORY {
+            state.history.pop_front();
+        }
+        state.history.push_back(change);
+        Ok(true)
+    }
+
+    /// Decides on `evidence` at `now` and keeps the result; the change, when there is one.
+    fn apply(&self, evidence: &[Evidence], now: Instant) -> (Decision, Option<WeightChange>) {
         let mut state = self.state();
         let decision = decide(
             &DecisionInput {
@@ -372,19 +549,20 @@ impl AdaptiveRouter {
             if state.history.len() == HISTORY {
                 state.history.pop_front();
             }
-            state.history.push_back(change);
+            state.history.push_back(change.clone());
+            return (decision, Some(change));
         }
-        decision
+        (decision, None)
     }
 
-    /// Evaluates every [`AdaptiveSettings::interval`] (on tokio time) until dropped; a failed
-    /// evaluation is logged and changes nothing. Spawn it next to the chain.
+    /// Runs a [`Self::period`] every [`AdaptiveSettings::interval`] (on tokio time) until dropped; a
+    /// failed one is logged and changes nothing. Spawn it next to the chain.
     pub async fn run(self: Arc<Self>) {
         let mut ticks = tokio::time::interval(self.settings.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = self.evaluate().await {
+            if let Err(error) = self.period().await {
                 tracing::warn!(error = %error, "adaptive routing could not read its evidence; weights unchanged");
             }
         }

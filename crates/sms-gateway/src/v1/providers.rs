@@ -1,17 +1,91 @@
-//! `GET /v1/providers`: each provider's place in the chain, breaker and recent health.
+//! `GET /v1/providers`: each provider's place in the chain, breaker and recent health; the
+//! operator's overrides of adaptive routing (`POST /v1/providers/{name}/pin`, `.../drain`,
+//! `DELETE .../override`), stored so that every instance honours them.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
+use sms_failover::adaptive::Override;
 
 use crate::app::AppState;
 use crate::auth::Need;
-use crate::error::{ApiError, json_body};
+use crate::error::{ApiError, ErrorCode, json_body};
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/providers", get(providers))
+    Router::new()
+        .route("/providers", get(providers))
+        .route("/providers/{name}/pin", post(pin))
+        .route("/providers/{name}/drain", post(drain))
+        .route("/providers/{name}/override", delete(release))
+}
+
+async fn pin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    set_override(&state, &headers, path, Override::Pin).await
+}
+
+async fn drain(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    set_override(&state, &headers, path, Override::Drain).await
+}
+
+async fn release(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    set_override(&state, &headers, path, Override::Release).await
+}
+
+/// Applies an override through the adaptive router (stored first, for every instance); answers
+/// with the overrides in force.
+async fn set_override(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    action: fn(String) -> Override,
+) -> Result<Response, ApiError> {
+    state.inner.keys.check(headers, Need::Admin)?;
+    let Path(name) = path.map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "invalid provider name"))?;
+    let Some(router) = state.chain().adaptive_router() else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "overrides need `strategy = \"adaptive\"` in [chain]",
+        ));
+    };
+    if !router.provider_names().contains(&name) {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no provider named {name:?} in the chain"),
+        ));
+    }
+    let overrides = router.apply_override(&action(name)).await.map_err(|error| {
+        if error.kind() == sms_core::ErrorKind::InvalidRequest {
+            ApiError::new(ErrorCode::InvalidRequest, error.message().to_owned())
+        } else {
+            tracing::warn!(%error, "routing overrides could not be stored");
+            ApiError::new(
+                ErrorCode::StoreUnavailable,
+                "the routing overrides could not be stored; nothing changed",
+            )
+        }
+    })?;
+    Ok(json_body(
+        &serde_json::json!({"overrides": overrides_json(&router.named(&overrides))}),
+    ))
+}
+
+fn overrides_json(named: &sms_failover::adaptive::NamedOverrides) -> serde_json::Value {
+    serde_json::json!({"pin": named.pin, "drained": named.drained})
 }
 
 async fn providers(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -43,6 +117,7 @@ async fn providers(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let mut body = serde_json::json!({"providers": items});
     if let Some(router) = adaptive {
         body["weight_changes"] = router.history().iter().map(weight_change).collect();
+        body["overrides"] = overrides_json(&router.named(&router.overrides()));
     }
     Ok(json_body(&body))
 }
