@@ -49,8 +49,11 @@ impl SqliteStore {
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
         let what = format!("opening SQLite database {label}");
+        // The one writer connection is a local file that cannot go stale: no ping before each
+        // transaction (it cost a round trip to the connection's thread per group commit).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(options.busy_timeout)
             .connect_with(connect.clone())
             .await
