@@ -79,13 +79,16 @@ fn send(addr: &str, to: &str) -> (u16, serde_json::Value) {
             json.len()
         ),
     );
-    (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status} {body}")))
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status} {body}")),
+    )
 }
 
 /// A running `sms serve`: its address, the lines it printed, and its stdout kept open (it prints
 /// the push URLs after the lines read here).
 struct Serve {
-    child: Child,
+    child: Option<Child>,
     addr: String,
     lines: Vec<String>,
     _stdout: BufReader<ChildStdout>,
@@ -95,6 +98,7 @@ impl Serve {
     async fn start(env: &Env) -> Self {
         let mut child = env
             .command(&["--config", "sms.toml", "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("SMS_SANDBOX_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -105,7 +109,10 @@ impl Serve {
             let mut lines = Vec::new();
             loop {
                 let mut line = String::new();
-                assert!(reader.read_line(&mut line).unwrap() > 0, "sms serve stopped: {lines:?}");
+                assert!(
+                    reader.read_line(&mut line).unwrap() > 0,
+                    "sms serve stopped: {lines:?}"
+                );
                 let last = line.starts_with("state:");
                 lines.push(line.trim_end().to_owned());
                 if last {
@@ -122,7 +129,7 @@ impl Serve {
             .trim()
             .to_owned();
         Self {
-            child,
+            child: Some(child),
             addr,
             lines,
             _stdout: stdout,
@@ -130,15 +137,26 @@ impl Serve {
     }
 
     async fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
         let kill = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
         assert!(kill.success());
-        let code = tokio::task::spawn_blocking(move || self.child.wait().unwrap().code())
+        let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
             .await
             .unwrap();
         assert_eq!(code, Some(0), "SIGTERM is a clean stop");
+    }
+}
+
+/// A failed test leaves no process behind.
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -183,7 +201,8 @@ async fn two_serve_processes_share_redis_state_from_the_config() {
     assert_eq!((status, body.as_str()), (200, "0"));
 
     // B refuses the next send to it without a provider request.
-    let requests = || env.sandbox.request_count(Product::IhuyiSms) + env.sandbox.request_count(Product::Juxiang);
+    let requests =
+        || env.sandbox.request_count(Product::IhuyiSms) + env.sandbox.request_count(Product::Juxiang);
     let before = requests();
     let (_, refused) = send(&b.addr, "13900000078");
     assert_eq!(refused["recipients"][0]["status"], "failed", "{refused}");
@@ -202,8 +221,8 @@ async fn two_serve_processes_share_redis_state_from_the_config() {
         .unwrap();
 }
 
-/// The readiness check fails (503, `state: unavailable`) when the configured Redis does not answer,
-/// and a start against an unreachable Redis fails with exit 1 naming `[state]`.
+/// A start against an unreachable Redis fails with exit 1 saying so (never a silent fallback to
+/// per-instance state).
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_refuses_to_start_without_its_redis() {
     let env = Env::new().await;
@@ -220,11 +239,16 @@ async fn serve_refuses_to_start_without_its_redis() {
     env.write("sms.toml", &config);
     let run = support::Run(
         env.command(&["--config", "sms.toml", "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("SMS_SANDBOX_URL")
             .output()
             .unwrap(),
     )
     .expect_code(1);
-    assert!(run.stderr().contains("[state]"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("cannot reach the state backend") && run.stderr().contains("Redis"),
+        "{}",
+        run.stderr()
+    );
 }
 
 fn hex_digest(key: &str) -> String {

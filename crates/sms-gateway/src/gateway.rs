@@ -203,9 +203,8 @@ impl GatewayBuilder {
             }
             None => None,
         };
-        let (state, mut sends_done) =
-            AppState::with_shared_state(self.config, store, keys, token, shared)
-                .map_err(GatewayError::Setup)?;
+        let (state, mut sends_done) = AppState::with_shared_state(self.config, store, keys, token, shared)
+            .map_err(GatewayError::Setup)?;
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);

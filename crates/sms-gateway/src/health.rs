@@ -28,9 +28,8 @@ async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     // must answer too.
     if let Err(message) = crate::state::probe(&state).await {
         tracing::warn!(error = %message, "not ready: the shared state does not answer");
-        let mut response = json_body(
-            &serde_json::json!({"status": "not_ready", "store": "ok", "state": "unavailable"}),
-        );
+        let mut response =
+            json_body(&serde_json::json!({"status": "not_ready", "store": "ok", "state": "unavailable"}));
         *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
         return Ok(response);
     }

@@ -41,7 +41,9 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
     }
     let gateway = builder.spawn().await.map_err(|e| match e {
         sms::gateway::GatewayError::Setup(message) => Failure::config(message),
-        sms::gateway::GatewayError::State(e) => Failure::error(format!("cannot reach the state backend: {e}")),
+        sms::gateway::GatewayError::State(e) => {
+            Failure::error(format!("cannot reach the state backend: {e}"))
+        }
         other => Failure::error(format!("cannot start the gateway: {other}")),
     })?;
     let state = gateway.state_description().to_owned();
