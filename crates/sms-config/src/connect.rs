@@ -363,6 +363,17 @@ impl Config {
         self.connect_shared_state().await
     }
 
+    /// The chain's state of `[state]` alone, without a store: every trait on Redis for `[state]
+    /// backend = "redis"` (wrapped to fail open with `fail_open = true`), and all `None` (the
+    /// chain's defaults) for memory. For a service that keeps its own store beside it (the gateway).
+    ///
+    /// # Errors
+    /// [`ConnectError::State`] when Redis cannot be reached or evicts keys,
+    /// [`ConnectError::Unsupported`] when the feature `redis` is not compiled in.
+    pub async fn open_state(&self) -> Result<ChainState, ConnectError> {
+        self.connect_shared_state().await
+    }
+
     /// Memory (every default) or Redis (every trait).
     async fn connect_shared_state(&self) -> Result<ChainState, ConnectError> {
         match &self.state().backend {

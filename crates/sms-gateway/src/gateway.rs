@@ -31,6 +31,9 @@ pub enum GatewayError {
     /// The configuration cannot be served (keys, secrets file, chain, state backend).
     #[error("{0}")]
     Setup(String),
+    /// The state backend of `[state]` (Redis) cannot be reached or refused.
+    #[error("[state]: {0}")]
+    State(#[source] sms_core::Error),
 }
 
 /// Configures a gateway.
@@ -56,8 +59,8 @@ impl GatewayBuilder {
     }
 
     /// Uses these state backends for the chain (see [`SharedState`]): several instances given one
-    /// Redis state share opt-outs, limits, idempotency and breaker trips. Required when `[state]`
-    /// names a backend other than memory.
+    /// Redis state share opt-outs, limits, idempotency and breaker trips. Without it the gateway
+    /// opens the state `[state]` names (`sms_config::Config::open_state`).
     pub fn shared_state(mut self, shared: SharedState) -> Self {
         self.shared = shared;
         self
@@ -106,16 +109,21 @@ impl GatewayBuilder {
     ///
     /// # Errors
     /// [`GatewayError::Store`] when the store cannot be opened, [`GatewayError::Bind`] when the
-    /// address cannot be bound, [`GatewayError::Setup`] for a Redis state backend (not yet served),
-    /// an unreadable secrets file or a chain that does not build.
+    /// address cannot be bound, [`GatewayError::State`] when the Redis of `[state]` cannot be
+    /// reached, [`GatewayError::Setup`] for a state backend this build lacks, an unreadable secrets
+    /// file or a chain that does not build.
     pub async fn spawn(self) -> Result<Gateway, GatewayError> {
-        if !matches!(self.config.state().backend, sms_config::StateBackend::Memory) && self.shared.is_empty()
-        {
-            return Err(GatewayError::Setup(
-                "`[state] backend = \"redis\"` needs the state given to the gateway (`GatewayBuilder::shared_state`)"
-                    .into(),
-            ));
-        }
+        let shared = if self.shared.is_empty() {
+            // Nothing given: the state `[state]` names (Redis shared by every instance, or memory).
+            let opened = self.config.open_state().await.map_err(|e| match e {
+                sms_config::ConnectError::State(e) => GatewayError::State(e),
+                other => GatewayError::Setup(other.to_string()),
+            })?;
+            SharedState::from_config(opened)
+        } else {
+            self.shared
+        };
+        let state_description = shared.describe();
         let (store, store_description, sqlite_path) = match self.store {
             Some(store) => {
                 let kind = store_kind(&store);
@@ -195,9 +203,8 @@ impl GatewayBuilder {
             }
             None => None,
         };
-        let (state, mut sends_done) =
-            AppState::with_shared_state(self.config, store, keys, token, self.shared)
-                .map_err(GatewayError::Setup)?;
+        let (state, mut sends_done) = AppState::with_shared_state(self.config, store, keys, token, shared)
+            .map_err(GatewayError::Setup)?;
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
@@ -241,10 +248,11 @@ impl GatewayBuilder {
                 );
             }
         });
-        tracing::info!(%addr, store = %store_description, "sms gateway listening");
+        tracing::info!(%addr, store = %store_description, state = %state_description, "sms gateway listening");
         Ok(Gateway {
             addr,
             store_description,
+            state_description,
             new_admin_key: boot.new_admin_key.map(Secret::new),
             push_urls,
             stop: stop_tx,
@@ -293,6 +301,7 @@ pub struct PushUrl {
 pub struct Gateway {
     addr: SocketAddr,
     store_description: String,
+    state_description: String,
     new_admin_key: Option<Secret>,
     push_urls: Vec<PushUrl>,
     stop: watch::Sender<bool>,
@@ -328,6 +337,11 @@ impl Gateway {
     /// The store, for people (`SQLite sms.db`, `PostgreSQL`).
     pub fn store_description(&self) -> &str {
         &self.store_description
+    }
+
+    /// Where the chain's state lives, for people (`redis`, or the store and memory).
+    pub fn state_description(&self) -> &str {
+        &self.state_description
     }
 
     /// The admin key created by this start (no key configured and none created before): print it

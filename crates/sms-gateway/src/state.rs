@@ -23,6 +23,8 @@ pub struct SharedState {
     pub(crate) breaker: Option<Arc<dyn BreakerSharing>>,
     /// Where `[spend]` caps are counted (default: the store).
     pub(crate) spend: Option<Arc<dyn SpendLedger>>,
+    /// How `[state]` named the backend, when it came from the config.
+    pub(crate) description: Option<String>,
 }
 
 impl std::fmt::Debug for SharedState {
@@ -33,6 +35,7 @@ impl std::fmt::Debug for SharedState {
             .field("idempotency", &self.idempotency.is_some())
             .field("breaker", &self.breaker.is_some())
             .field("spend", &self.spend.is_some())
+            .field("description", &self.description)
             .finish()
     }
 }
@@ -49,6 +52,36 @@ impl SharedState {
             idempotency: Some(state.clone()),
             breaker: Some(state),
             spend: None,
+            description: None,
+        }
+    }
+
+    /// The state `[state]` names, as opened by `sms_config::Config::open_state` (Redis for every
+    /// trait, or nothing for memory).
+    pub fn from_config(state: sms_config::ChainState) -> Self {
+        // Nothing opened (memory): the gateway's own defaults, described as such.
+        let opened = state.suppression.is_some()
+            || state.limiter.is_some()
+            || state.idempotency.is_some()
+            || state.breaker_sharing.is_some();
+        let description = opened.then(|| state.description.clone());
+        Self {
+            suppression: state.suppression,
+            limiter: state.limiter,
+            idempotency: state.idempotency,
+            breaker: state.breaker_sharing,
+            // With Redis, spend caps count there too, as the CLI's sends on the same config do.
+            spend: state.spend_ledger,
+            description,
+        }
+    }
+
+    /// Where the state lives, for people: `given` when built in code, else as `[state]` names it.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.description, self.is_empty()) {
+            (Some(d), _) => d.clone(),
+            (None, true) => "in memory and in the store (this instance)".into(),
+            (None, false) => "given".into(),
         }
     }
 
@@ -112,4 +145,19 @@ pub(crate) async fn share_opt_out(state: &crate::app::AppState, sender: &str) {
         }
         Err(_) => tracing::warn!("an opt-out reply's sender is not a number; kept in the store only"),
     }
+}
+
+/// A round trip to the shared opt-out list (`/readyz`): a check of a fixed number. `Ok` when nothing
+/// is shared (the state is the store's, or this process's).
+pub(crate) async fn probe(state: &crate::app::AppState) -> Result<(), String> {
+    let Some(list) = &state.inner.shared_suppression else {
+        return Ok(());
+    };
+    let probe: PhoneNumber = "+8613800000000"
+        .parse()
+        .map_err(|_| "the readiness probe number does not parse".to_owned())?;
+    list.suppressed(&[probe])
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use sms::config::{ConfigOrigin, StateBackend};
+use sms::config::ConfigOrigin;
 use sms::gateway::Gateway;
 
 use crate::backend::Backend;
@@ -35,18 +35,18 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
         ConfigOrigin::File { path, .. } => path.parent().map(PathBuf::from).unwrap_or_default(),
         _ => PathBuf::new(),
     };
-    let state = match &config.state().backend {
-        StateBackend::Memory => "in memory and in the store (this instance)".to_owned(),
-        _ => "redis".to_owned(),
-    };
     let mut builder = Gateway::builder(config).default_sqlite(dir.join("sms.db"));
     if let Some(addr) = args.listen {
         builder = builder.listen(addr);
     }
     let gateway = builder.spawn().await.map_err(|e| match e {
         sms::gateway::GatewayError::Setup(message) => Failure::config(message),
+        sms::gateway::GatewayError::State(e) => {
+            Failure::error(format!("cannot reach the state backend: {e}"))
+        }
         other => Failure::error(format!("cannot start the gateway: {other}")),
     })?;
+    let state = gateway.state_description().to_owned();
     if json {
         let pushes: Vec<_> = gateway
             .push_urls()
