@@ -154,13 +154,15 @@ async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, ApiError
         }
         Err(e) => return Err(ApiError::store(&e)),
     }
-    state.inner.outbox_hint.notify_waiters();
+    // Read the record before waking the workers: the answer shows it as queued, not as whatever a
+    // worker that claimed it at once has made of it since.
     let stored = state
         .store()
         .message(&id)
         .await
         .map_err(|e| ApiError::store(&e))?
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the queued message's record is gone"))?;
+    state.inner.outbox_hint.notify_waiters();
     Ok(Answer {
         status: StatusCode::ACCEPTED.as_u16(),
         body: view::message(&stored, &[]),
