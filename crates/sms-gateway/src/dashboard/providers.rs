@@ -158,7 +158,12 @@ fn change_label(change: &WeightChangeView) -> String {
         .filter(|(_, before, after, _)| before != after)
         .map(|(name, before, after, e)| format!("{name} {before} → {after} ({})", evidence(e)))
         .collect();
-    format!("{} at {}: {}", change.reason, layout::time(change.at), moves.join("; "))
+    format!(
+        "{} at {}: {}",
+        change.reason,
+        layout::time(change.at),
+        moves.join("; ")
+    )
 }
 
 /// How many of the latest changes the table shows.
