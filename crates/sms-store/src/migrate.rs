@@ -7,7 +7,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
@@ -26,6 +26,11 @@ pub(crate) const SQLITE: Steps = &[
         5,
         "reply links",
         include_str!("../migrations/sqlite/0005_reply_links.sql"),
+    ),
+    (
+        7,
+        "report indexes",
+        include_str!("../migrations/sqlite/0007_report_indexes.sql"),
     ),
 ];
 
@@ -51,6 +56,11 @@ pub(crate) const POSTGRES: Steps = &[
         5,
         "reply links",
         include_str!("../migrations/postgres/0005_reply_links.sql"),
+    ),
+    (
+        7,
+        "report indexes",
+        include_str!("../migrations/postgres/0007_report_indexes.sql"),
     ),
 ];
 
