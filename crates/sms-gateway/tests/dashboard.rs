@@ -40,6 +40,11 @@ struct Browser {
 
 impl Dash {
     async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// A gateway whose config ends with `extra` (e.g. a `[chain]` section).
+    async fn start_with(extra: &str) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let sandbox = Sandbox::builder()
@@ -53,7 +58,8 @@ impl Dash {
             .unwrap();
         let dir = harness::temp_dir();
         let db = dir.join("sms.db");
-        let text = harness::config_text(&sandbox.base_url(), &db, true, "");
+        let mut text = harness::config_text(&sandbox.base_url(), &db, true, "");
+        text.push_str(extra);
         let config =
             Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
         let store: Arc<dyn MessageStore> = Arc::new(
@@ -229,7 +235,9 @@ async fn every_page_shows_what_real_sends_recorded() {
         "a delivery line: {page}"
     );
     assert!(page.contains("ihuyi delivery"), "{page}");
-    assert!(page.contains(r#"id="adaptive-slot""#));
+    // Not adaptive: the weights are the configured ones, and the page says so.
+    assert!(page.contains("fixed weights (strategy priority)"), "{page}");
+    assert!(!page.contains("weight-changes"), "{page}");
     let ihuyi_row = &page[page.find(r#"data-provider="ihuyi""#).unwrap()..];
     let ihuyi_row = &ihuyi_row[..ihuyi_row.find("</tr>").unwrap()];
     // Five sends accepted in the last hour, none failed, all delivered.
@@ -586,4 +594,65 @@ async fn changes_need_admin_scope_the_csrf_token_and_this_origin() {
     assert_eq!(r.status(), 400);
     let r = d.post(&admin, "/dashboard/messages", &[("status", "lost")]).await;
     assert_eq!(r.status(), 400);
+}
+
+/// Under adaptive routing the providers page shows the router's weights, its change with the reason
+/// and evidence, and the weight history as step lines in the chart with the change marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_weight_changes_show_with_their_reason_and_in_the_chart() {
+    let d = Dash::start_with(
+        "\n[chain]\nstrategy = \"adaptive\"\n[chain.adaptive]\ninterval = \"1s\"\nerror_threshold = 1\n",
+    )
+    .await;
+    let admin = d.login(ADMIN_KEY).await;
+    let (status, page) = d.get(&admin, "/dashboard/providers").await;
+    assert_eq!(status, 200);
+    // Four providers of weight 1 rest at 25 points each; nothing has moved yet.
+    let row = row_of(&page, "ihuyi");
+    assert!(row.contains(r#"<td class="num resting-weight">25</td>"#), "{row}");
+    assert!(
+        page.contains("No weight change since this instance started."),
+        "{page}"
+    );
+    assert!(
+        page.contains("ihuyi weight"),
+        "the weight series in the legend: {page}"
+    );
+
+    // The first provider tried answers 503 once: one send error, the threshold, so the decider
+    // demotes it at its next evaluation.
+    d.sandbox
+        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::HttpStatus(503)).next(1));
+    d.send(json!({"to": "13800138000", "text": "【测试】hello"}))
+        .await;
+    // The decider runs every second; the page shows its change once it has made one.
+    let page = std::sync::Mutex::new(String::new());
+    d.eventually(|| async {
+        let (_, p) = d.get(&admin, "/dashboard/providers").await;
+        let changed = p.contains(r#"id="weight-changes""#);
+        *page.lock().unwrap() = p;
+        changed
+    })
+    .await;
+    let page = page.into_inner().unwrap();
+    let changes = &page[page.find(r#"id="weight-changes""#).unwrap()..];
+    let changes = &changes[..changes.find("</table>").unwrap()];
+    assert!(
+        changes.contains(r#"<td class="reason">demoted</td>"#),
+        "{changes}"
+    );
+    assert!(changes.contains("1 send errors"), "the evidence: {changes}");
+    // The demoted provider is down from 25 and its current weight says so.
+    assert!(changes.contains("25 → "), "{changes}");
+    // The chart: step lines for the weights and the change marked, its reason in the tooltip.
+    let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap()];
+    assert!(svg.contains(r#"<polyline class="step""#), "{svg}");
+    assert!(svg.contains(r#"<line class="mark""#), "{svg}");
+    assert!(svg.contains("<title>demoted at "), "{svg}");
+}
+
+/// The row of `provider` in the providers table.
+fn row_of<'a>(page: &'a str, provider: &str) -> &'a str {
+    let row = &page[page.find(&format!(r#"data-provider="{provider}""#)).unwrap()..];
+    &row[..row.find("</tr>").unwrap()]
 }

@@ -7,7 +7,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
@@ -31,6 +31,11 @@ pub(crate) const SQLITE: Steps = &[
         6,
         "weights",
         include_str!("../migrations/sqlite/0006_weights.sql"),
+    ),
+    (
+        7,
+        "report indexes",
+        include_str!("../migrations/sqlite/0007_report_indexes.sql"),
     ),
 ];
 
@@ -61,6 +66,11 @@ pub(crate) const POSTGRES: Steps = &[
         6,
         "weights",
         include_str!("../migrations/postgres/0006_weights.sql"),
+    ),
+    (
+        7,
+        "report indexes",
+        include_str!("../migrations/postgres/0007_report_indexes.sql"),
     ),
 ];
 

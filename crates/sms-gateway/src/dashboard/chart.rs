@@ -12,6 +12,18 @@ pub(crate) struct Series {
     pub dashed: bool,
     /// Which colour of the palette (series of one provider share one).
     pub colour: usize,
+    /// Drawn as steps: each value held flat across its whole slot (for weights, which change at
+    /// an instant and stay), rather than a line through the slots' middles.
+    pub step: bool,
+}
+
+/// A moment marked on the chart by a thin vertical line whose title says what happened (e.g. a
+/// weight change and its reason).
+#[derive(Debug, Clone)]
+pub(crate) struct Mark {
+    /// Where, in slots from the chart's start (fractions allowed).
+    pub at: f64,
+    pub label: String,
 }
 
 const WIDTH: f64 = 900.0;
@@ -23,13 +35,22 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 const COLOURS: [&str; 6] = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#0e7490"];
 
-/// A chart of `series` over `slots` slots; `labels` are x-axis ticks as (slot, text).
-pub(crate) fn lines(title: &str, slots: usize, labels: &[(usize, String)], series: &[Series]) -> Markup {
+/// A chart of `series` over `slots` slots; `labels` are x-axis ticks as (slot, text); `marks` are
+/// moments drawn as vertical lines with their label as a tooltip (an SVG `title`).
+pub(crate) fn lines(
+    title: &str,
+    slots: usize,
+    labels: &[(usize, String)],
+    series: &[Series],
+    marks: &[Mark],
+) -> Markup {
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     #[allow(clippy::cast_precision_loss)]
     let x = |slot: usize| LEFT + plot_w * (slot as f64 + 0.5) / slots.max(1) as f64;
     let y = |v: f64| TOP + plot_h * (1.0 - v.clamp(0.0, 1.0));
+    #[allow(clippy::cast_precision_loss)]
+    let edge = |at: f64| LEFT + plot_w * at.clamp(0.0, slots.max(1) as f64) / slots.max(1) as f64;
     html! {
         svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width=(WIDTH) height=(HEIGHT)
             viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } {
@@ -46,7 +67,13 @@ pub(crate) fn lines(title: &str, slots: usize, labels: &[(usize, String)], serie
             @for (i, s) in series.iter().enumerate() {
                 @let colour = COLOURS[s.colour % COLOURS.len()];
                 @for run in runs(&s.values) {
-                    @if run.len() == 1 {
+                    @if s.step {
+                        polyline class="step" fill="none" stroke=(colour) stroke-width="2"
+                            stroke-dasharray=[s.dashed.then_some("5 3")]
+                            points=(step_points(&run, &edge, &y)) {
+                            title { (s.label) }
+                        }
+                    } @else if run.len() == 1 {
                         circle cx=(x(run[0].0)) cy=(y(run[0].1)) r="2.5" fill=(colour) {
                             title { (s.label) }
                         }
@@ -63,6 +90,13 @@ pub(crate) fn lines(title: &str, slots: usize, labels: &[(usize, String)], serie
                 line x1=(lx) x2=(lx + 16.0) y1=(ly - 4.0) y2=(ly - 4.0) stroke=(colour) stroke-width="2"
                     stroke-dasharray=[s.dashed.then_some("5 3")] {}
                 text x=(lx + 20.0) y=(ly) font-size="11" { (s.label) }
+            }
+            @for mark in marks {
+                @let mx = edge(mark.at);
+                line class="mark" x1=(mx) x2=(mx) y1=(TOP) y2=(TOP + plot_h) stroke="#57606a"
+                    stroke-width="3" stroke-opacity="0.5" {
+                    title { (mark.label) }
+                }
             }
         }
     }
@@ -95,6 +129,19 @@ fn points(run: &[(usize, f64)], x: &impl Fn(usize) -> f64, y: &impl Fn(f64) -> f
         .join(" ")
 }
 
+/// A step line: each value flat from its slot's left edge to its right edge, joined by vertical
+/// segments at the edges.
+fn step_points(run: &[(usize, f64)], edge: &impl Fn(f64) -> f64, y: &impl Fn(f64) -> f64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    run.iter()
+        .map(|(slot, v)| {
+            let (a, b) = (edge(*slot as f64), edge(*slot as f64 + 1.0));
+            format!("{a:.1},{:.1} {b:.1},{:.1}", y(*v), y(*v))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,14 +153,38 @@ mod tests {
             values: vec![Some(1.0), Some(0.5), None, Some(0.0), None],
             dashed: false,
             colour: 0,
+            step: false,
         };
         assert_eq!(runs(&s.values).len(), 2);
-        let svg = lines("Delivery", 5, &[(0, "00:00".into())], &[s]).into_string();
+        let svg = lines("Delivery", 5, &[(0, "00:00".into())], &[s], &[]).into_string();
         assert!(svg.starts_with("<svg"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("<circle").count(), 1);
         // 100 % at the top of the plot, 50 % halfway down.
         assert!(svg.contains("points=\"106.6,12.0 231.8,102.0\""), "{svg}");
         assert!(svg.contains(">sandbox</text>"));
+    }
+
+    #[test]
+    fn steps_hold_each_value_across_its_slot_and_marks_carry_their_label() {
+        let s = Series {
+            label: "sandbox weight".into(),
+            values: vec![Some(0.5), Some(1.0)],
+            dashed: true,
+            colour: 0,
+            step: true,
+        };
+        let mark = Mark {
+            at: 1.0,
+            label: "demoted: 9 send errors".into(),
+        };
+        let svg = lines("Weights", 2, &[], &[s], &[mark]).into_string();
+        // Flat at 50 % over the first half, a vertical jump at the edge, flat at 100 %.
+        assert!(
+            svg.contains("points=\"44.0,102.0 357.0,102.0 357.0,12.0 670.0,12.0\""),
+            "{svg}"
+        );
+        assert!(svg.contains("x1=\"357\""), "{svg}");
+        assert!(svg.contains("<title>demoted: 9 send errors</title>"), "{svg}");
     }
 }

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use sms_core::PhoneNumber;
-use sms_failover::ProviderHealth;
+use sms_failover::adaptive::Evidence;
+use sms_failover::{AdaptiveRouter, ProviderHealth, Strategy};
 use sms_store::{
     BatchSummary, InboundRecord, Millis, ProviderActivity, ReceiptRecord, RecipientQuery, RecipientRecord,
     StoreReports, StoredMessage, Suppression,
@@ -70,6 +71,104 @@ pub(crate) struct ProvidersView {
     pub chart: ProviderActivity,
     pub chart_since: Millis,
     pub outbox_depth: Option<u64>,
+    /// The routing weights: the adaptive router's, or the strategy's name when they are fixed.
+    pub weights: Weights,
+}
+
+/// The chain's weights as the providers page shows them.
+#[derive(Debug, Clone)]
+pub(crate) enum Weights {
+    /// The chain's weights are the configured ones (`strategy` is not `adaptive`).
+    Fixed {
+        /// The strategy's name as written in the config.
+        strategy: &'static str,
+    },
+    /// Adaptive routing: its weights now and its latest changes.
+    Adaptive(AdaptiveView),
+}
+
+/// Adaptive routing's weights now and its changes, in points of 100.
+#[derive(Debug, Clone)]
+pub(crate) struct AdaptiveView {
+    /// Per provider, in priority order.
+    pub now: Vec<WeightNow>,
+    /// The latest changes, oldest first.
+    pub changes: Vec<WeightChangeView>,
+}
+
+/// One provider's weights now.
+#[derive(Debug, Clone)]
+pub(crate) struct WeightNow {
+    pub name: String,
+    /// The weight routing uses now (overrides applied).
+    pub current: u32,
+    /// The learned weight (without overrides).
+    pub learned: u32,
+    pub resting: u32,
+    /// The evidence of the last evaluation.
+    pub evidence: Evidence,
+}
+
+/// One change of the learned weights.
+#[derive(Debug, Clone)]
+pub(crate) struct WeightChangeView {
+    pub at: Millis,
+    pub reason: String,
+    /// Per provider: name, before, after, evidence.
+    pub providers: Vec<(String, u32, u32, Evidence)>,
+}
+
+/// The chain's weights and their latest changes. The one place that knows where they come from (the
+/// router's in-memory history today; a stored log can take its place here).
+pub(crate) fn weights(state: &AppState) -> Weights {
+    match state.chain().adaptive_router() {
+        Some(router) => Weights::Adaptive(adaptive_view(router)),
+        None => Weights::Fixed {
+            strategy: strategy_name(state.config().chain().strategy),
+        },
+    }
+}
+
+/// What `router` knows now.
+pub(crate) fn adaptive_view(router: &AdaptiveRouter) -> AdaptiveView {
+    let now = router
+        .snapshot()
+        .into_iter()
+        .map(|p| WeightNow {
+            name: p.name,
+            current: p.after,
+            learned: p.before,
+            resting: p.resting,
+            evidence: p.evidence,
+        })
+        .collect();
+    let changes = router
+        .history()
+        .into_iter()
+        .map(|c| WeightChangeView {
+            at: c
+                .at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            reason: c.reason,
+            providers: c
+                .providers
+                .into_iter()
+                .map(|p| (p.name, p.before, p.after, p.evidence))
+                .collect(),
+        })
+        .collect();
+    AdaptiveView { now, changes }
+}
+
+fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Priority => "priority",
+        Strategy::WeightedRandom => "weighted-random",
+        Strategy::RoundRobin => "round-robin",
+        Strategy::Adaptive => "adaptive",
+        _ => "other",
+    }
 }
 
 /// Reads the providers page: config, chain health, balances (queried concurrently, each with a
@@ -119,6 +218,7 @@ pub(crate) async fn providers(state: &AppState, now: Millis) -> ReadResult<Provi
         chart,
         chart_since,
         outbox_depth,
+        weights: weights(state),
     })
 }
 

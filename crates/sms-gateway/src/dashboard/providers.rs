@@ -1,5 +1,6 @@
 //! `GET /dashboard/providers`: health, breaker, weights, balance, the last hour's error and delivery
-//! rates, and a 24 h chart of delivery rate per provider.
+//! rates, adaptive routing's latest weight changes with their reasons, and a 24 h chart of delivery
+//! rate and routing weight per provider.
 
 use std::collections::BTreeMap;
 
@@ -8,10 +9,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
 use sms_failover::BreakerState;
+use sms_failover::adaptive::Evidence;
 use sms_store::ProviderActivity;
 
-use super::chart::{self, Series};
-use super::data::{self, CHART_SLOT, CHART_SPAN, ProvidersView};
+use super::chart::{self, Mark, Series};
+use super::data::{self, AdaptiveView, CHART_SLOT, CHART_SPAN, ProvidersView, WeightChangeView, Weights};
 use super::layout::{self, percent};
 use super::session::{Session, SharedSessions};
 use super::{html_page, signed_in, unavailable};
@@ -68,13 +70,16 @@ pub(super) fn render(session: &Session, view: &ProvidersView) -> Markup {
         .iter()
         .map(|(p, n)| (p.as_str(), *n))
         .collect();
-    let weight_total: u32 = view.rows.iter().filter(|r| r.in_chain).map(|r| r.weight).sum();
+    let adaptive = match &view.weights {
+        Weights::Adaptive(a) => Some(a),
+        Weights::Fixed { .. } => None,
+    };
     let body = html! {
         table id="providers" {
             thead {
                 tr {
                     th { "Provider" } th { "Vendor" } th { "In chain" } th { "Priority" }
-                    th { "Weight (configured)" } th { "Resting weight" } th { "Breaker" }
+                    th { "Weight (configured)" } th { "Current weight" } th { "Resting weight" } th { "Breaker" }
                     th { "Recent success" } th { "Avg latency" } th { "Requests" }
                     th { "Balance" } th { "Low-balance threshold" } th { "Price per part" }
                     th { "Sends, last hour" } th { "Request error rate, last hour" } th { "Delivery rate, last hour" }
@@ -90,7 +95,16 @@ pub(super) fn render(session: &Session, view: &ProvidersView) -> Markup {
                         td { @if row.in_chain { "yes" } @else { "no" } }
                         td class="num" { (row.priority) }
                         td class="num" { (row.weight) }
-                        td class="slot" title="adaptive routing has no resting weight to report in this build" { "n/a" }
+                        @match adaptive.and_then(|a| a.now.iter().find(|w| w.name == row.name)) {
+                            Some(w) => {
+                                td class="num current-weight" title={ "learned " (w.learned) " of 100; evidence: " (evidence(&w.evidence)) } { (w.current) }
+                                td class="num resting-weight" { (w.resting) }
+                            }
+                            None => {
+                                td class="num current-weight" { @if row.in_chain { (row.weight) } @else { "0" } }
+                                td class="note resting-weight" { "fixed" }
+                            }
+                        }
                         td { @match &row.health { Some(h) => (breaker(h.breaker)), None => span class="note" { "not in chain" } } }
                         td class="num" { @if let Some(h) = &row.health { (format!("{:.0}%", h.success_rate * 100.0)) } }
                         td class="num" { @if let Some(ms) = row.health.as_ref().and_then(|h| h.average_latency) { (ms.as_millis()) " ms" } }
@@ -120,16 +134,120 @@ pub(super) fn render(session: &Session, view: &ProvidersView) -> Markup {
             "delivery rate = delivered ÷ accepted, by the time of acceptance (receipts still due count as not delivered)."
             @if let Some(depth) = view.outbox_depth { " Outbox: " (depth) " queued." }
         }
-        p id="adaptive-slot" class="slot" {
-            "Adaptive routing: no weight changes or reasons are recorded in this build, so the current weights are the configured ones."
-        }
-        h2 { "Delivery rate, last 24 h" }
-        (delivery_chart(view, weight_total))
+        (routing(view))
+        h2 { "Delivery rate and routing weight, last 24 h" }
+        (delivery_chart(view))
     };
     layout::page("Providers", session, "/providers", Some(REFRESH_SECONDS), body)
 }
 
-fn delivery_chart(view: &ProvidersView, weight_total: u32) -> Markup {
+/// The evidence a decision saw, in words.
+fn evidence(e: &Evidence) -> String {
+    let receipts = match e.receipts {
+        Some(r) => format!("{} late of {} judged receipts", r.late, r.judged),
+        None => "no receipts".to_owned(),
+    };
+    format!("{} send errors, {receipts}", e.send_errors)
+}
+
+/// One change in words: its reason and each provider's move with its evidence.
+fn change_label(change: &WeightChangeView) -> String {
+    let moves: Vec<String> = change
+        .providers
+        .iter()
+        .filter(|(_, before, after, _)| before != after)
+        .map(|(name, before, after, e)| format!("{name} {before} → {after} ({})", evidence(e)))
+        .collect();
+    format!(
+        "{} at {}: {}",
+        change.reason,
+        layout::time(change.at),
+        moves.join("; ")
+    )
+}
+
+/// How many of the latest changes the table shows.
+const CHANGES_SHOWN: usize = 10;
+
+/// The routing section: the strategy, and under adaptive routing the latest weight changes.
+fn routing(view: &ProvidersView) -> Markup {
+    html! {
+        section id="routing" {
+            @match &view.weights {
+                Weights::Fixed { strategy } => p class="note" {
+                    "Routing: fixed weights (strategy " (strategy) "); the current weights are the configured ones."
+                },
+                Weights::Adaptive(a) => {
+                    p class="note" {
+                        "Routing: adaptive. Weights are points of 100; the resting weights are the configured ones scaled to 100, "
+                        "where routing returns when all is well."
+                    }
+                    (changes_table(a))
+                }
+            }
+        }
+    }
+}
+
+fn changes_table(a: &AdaptiveView) -> Markup {
+    html! {
+        h2 { "Latest weight changes" }
+        @if a.changes.is_empty() {
+            p class="note" { "No weight change since this instance started." }
+        } @else {
+            table id="weight-changes" {
+                thead { tr { th { "When (UTC)" } th { "Reason" } th { "Provider" } th { "Weight" } th { "Evidence" } } }
+                tbody {
+                    @for change in a.changes.iter().rev().take(CHANGES_SHOWN) {
+                        @for (i, (name, before, after, e)) in change.providers.iter().enumerate() {
+                            tr class=[(i == 0).then_some("change")] {
+                                td { @if i == 0 { (layout::time(change.at)) } }
+                                td class="reason" { @if i == 0 { (change.reason) } }
+                                td { (name) }
+                                td class="num" { (before) " → " (after) }
+                                td { (evidence(e)) }
+                            }
+                        }
+                    }
+                }
+            }
+            p class="note" { "Changes are kept in memory (the latest 100) and start afresh when the gateway restarts." }
+        }
+    }
+}
+
+/// Each provider's weight per chart slot, from the changes: the weight after the last change
+/// before the slot's end, or before the first change after it (the learned weight now when there
+/// is none).
+fn weight_series(a: &AdaptiveView, since: i64, slots: usize) -> Vec<(String, Vec<Option<f64>>)> {
+    a.now
+        .iter()
+        .map(|w| {
+            let values = (0..slots)
+                .map(|slot| {
+                    let end = since + CHART_SLOT * (i64::try_from(slot).unwrap_or(0) + 1);
+                    let last_before = a.changes.iter().rev().find(|c| c.at < end);
+                    let first_after = a.changes.iter().find(|c| c.at >= end);
+                    let of = |c: &WeightChangeView, after: bool| {
+                        c.providers
+                            .iter()
+                            .find(|p| p.0 == w.name)
+                            .map(|p| if after { p.2 } else { p.1 })
+                    };
+                    let points = match (last_before, first_after) {
+                        (Some(c), _) => of(c, true),
+                        (None, Some(c)) => of(c, false),
+                        (None, None) => Some(w.learned),
+                    };
+                    points.map(|p| f64::from(p) / f64::from(sms_failover::adaptive::TOTAL_POINTS))
+                })
+                .collect();
+            (w.name.clone(), values)
+        })
+        .collect()
+}
+
+fn delivery_chart(view: &ProvidersView) -> Markup {
     let slots = usize::try_from(CHART_SPAN / CHART_SLOT).unwrap_or(48);
     let mut series = Vec::new();
     for (colour, row) in view.rows.iter().enumerate() {
@@ -149,18 +267,28 @@ fn delivery_chart(view: &ProvidersView, weight_total: u32) -> Markup {
             values,
             dashed: false,
             colour,
+            step: false,
         });
     }
-    // The weights as they are now (shares of the chain's total), dashed; a history of weights
-    // takes their place once routing records one.
-    if weight_total > 0 {
-        for (colour, row) in view.rows.iter().enumerate().filter(|(_, r)| r.in_chain) {
-            let share = f64::from(row.weight) / f64::from(weight_total);
+    // Adaptive routing's weights as steps (dashed), with each change marked and its reason in the
+    // mark's tooltip. Fixed weights do not move, so they are not drawn.
+    let mut marks = Vec::new();
+    if let Weights::Adaptive(a) = &view.weights {
+        for (name, values) in weight_series(a, view.chart_since, slots) {
+            let colour = view.rows.iter().position(|r| r.name == name).unwrap_or(0);
             series.push(Series {
-                label: format!("{} weight share (now)", row.name),
-                values: vec![Some(share); slots],
+                label: format!("{name} weight"),
+                values,
                 dashed: true,
                 colour,
+                step: true,
+            });
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for change in a.changes.iter().filter(|c| c.at >= view.chart_since) {
+            marks.push(Mark {
+                at: (change.at - view.chart_since) as f64 / CHART_SLOT as f64,
+                label: change_label(change),
             });
         }
     }
@@ -173,7 +301,7 @@ fn delivery_chart(view: &ProvidersView, weight_total: u32) -> Markup {
         .collect();
     let any = view.chart.buckets.iter().any(|b| b.accepted > 0);
     html! {
-        (chart::lines("Delivery rate per provider, last 24 h (UTC)", slots, &labels, &series))
+        (chart::lines("Delivery rate and routing weight per provider, last 24 h (UTC)", slots, &labels, &series, &marks))
         @if !any { p class="note" { "No message was accepted in the last 24 hours." } }
     }
 }
