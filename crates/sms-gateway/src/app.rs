@@ -185,8 +185,18 @@ impl AppState {
 /// the caller's address.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.inner.config.gateway().body_limit;
+    // Per-key request rates guard the API only: provider pushes (token in the path) and the health
+    // probes must never be refused because an application key is busy.
+    let api = v1::router().layer(axum::middleware::from_fn_with_state(
+        Arc::new(crate::ratelimit::KeyLimits::from_config(
+            &state.inner.config,
+            state.inner.shared_limiter.clone(),
+        )),
+        crate::ratelimit::limit,
+    ));
     Router::new()
-        .nest("/v1", v1::router())
+        // The OpenAPI document is public and outside the key limits.
+        .nest("/v1", api.merge(crate::openapi::router()))
         .nest("/webhooks", webhooks::router())
         .nest("/dashboard", dashboard::router())
         .merge(health::router())
@@ -194,13 +204,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::ratelimit::KeyLimits::from_config(
-                &state.inner.config,
-                state.inner.shared_limiter.clone(),
-            )),
-            crate::ratelimit::limit,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_id::trace,

@@ -36,6 +36,10 @@ fn errors(extra: &[(&str, &str)]) -> serde_json::Map<String, Value> {
     for (status, description) in [
         ("401", "no or unknown API key (`unauthorized`)"),
         ("403", "the key lacks the scope (`forbidden`)"),
+        (
+            "429",
+            "the key is over its request rate (`rate_limited`) or its daily parts (`budget_exceeded`); see `Retry-After`",
+        ),
         ("503", "the message store is unavailable (`store_unavailable`)"),
     ]
     .iter()

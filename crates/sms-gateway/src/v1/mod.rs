@@ -26,7 +26,6 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(providers::router())
         .merge(inbound::router())
         .merge(usage::router())
-        .merge(crate::openapi::router())
 }
 
 /// The header naming a request that may be retried safely.
