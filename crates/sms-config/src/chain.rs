@@ -268,25 +268,8 @@ fn read_limits(r: &mut Reader<'_>) -> Result<(RecipientLimits, LimitScope), Conf
         Some(items) => {
             let mut limits = RecipientLimits::disabled();
             for (i, item) in items.iter().enumerate() {
-                let path = format!("{}[{i}]", t.key_path("windows"));
-                let mut w = Reader::new(t.source(), path, item)?;
-                w.allow_only(&["count", "period"])?;
-                let count = w.opt_u32("count", 1)?.ok_or_else(|| {
-                    w.error(
-                        ConfigErrorKind::MissingKey,
-                        "count",
-                        "missing key `count`: messages allowed per period",
-                    )
-                })?;
-                if w.entries().iter().all(|e| e.key != "period") {
-                    return Err(w.error(
-                        ConfigErrorKind::MissingKey,
-                        "period",
-                        "missing key `period`: the window's length, e.g. \"1s\", \"1h\", \"1d\"",
-                    ));
-                }
-                let period = w.duration_or("period", Duration::ZERO, true)?;
-                limits = limits.with_limit(count, period);
+                let window = read_window(&t, "windows", i, item, "\"1s\", \"1h\", \"1d\"")?;
+                limits = limits.with_limit(window.count, window.period);
             }
             limits
         }
@@ -315,6 +298,36 @@ pub(crate) fn build_error(src: &crate::source::Source, message: String) -> Confi
         &crate::tree::Origin::File(None),
         message,
     )
+}
+
+/// One `{ count, period }` window of the list at `key` (item `i`), with errors naming its place;
+/// `example` shows periods typical of that list in the error for a missing `period`.
+pub(crate) fn read_window(
+    parent: &Reader<'_>,
+    key: &str,
+    i: usize,
+    item: &crate::tree::Node,
+    example: &str,
+) -> Result<sms_failover::LimitWindow, ConfigError> {
+    let path = format!("{}[{i}]", parent.key_path(key));
+    let mut w = Reader::new(parent.source(), path, item)?;
+    w.allow_only(&["count", "period"])?;
+    let count = w.opt_u32("count", 1)?.ok_or_else(|| {
+        w.error(
+            ConfigErrorKind::MissingKey,
+            "count",
+            "missing key `count`: messages allowed per period",
+        )
+    })?;
+    if w.entries().iter().all(|e| e.key != "period") {
+        return Err(w.error(
+            ConfigErrorKind::MissingKey,
+            "period",
+            format!("missing key `period`: the window's length, e.g. {example}"),
+        ));
+    }
+    let period = w.duration_or("period", Duration::ZERO, true)?;
+    Ok(sms_failover::LimitWindow { count, period })
 }
 
 #[cfg(test)]

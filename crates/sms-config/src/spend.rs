@@ -4,7 +4,6 @@
 //! Money is in thousandths of the currency unit (厘 for CNY), always an integer.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use sms_failover::{
     CapPeriod, CapScope, CapUnit, DEFAULT_PREFIX_DIGITS, DEFAULT_WARN_PERCENT, LimitWindow, MAINLAND,
@@ -415,25 +414,7 @@ fn read_windows(
         Some(items) => {
             let mut windows = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                let path = format!("{}[{i}]", v.key_path(key));
-                let mut w = Reader::new(v.source(), path, item)?;
-                w.allow_only(&["count", "period"])?;
-                let count = w.opt_u32("count", 1)?.ok_or_else(|| {
-                    w.error(
-                        ConfigErrorKind::MissingKey,
-                        "count",
-                        "missing key `count`: messages allowed per period",
-                    )
-                })?;
-                if w.entries().iter().all(|e| e.key != "period") {
-                    return Err(w.error(
-                        ConfigErrorKind::MissingKey,
-                        "period",
-                        "missing key `period`: the window's length, e.g. \"10m\", \"1h\"",
-                    ));
-                }
-                let period = w.duration_or("period", Duration::ZERO, true)?;
-                windows.push(LimitWindow { count, period });
+                windows.push(crate::chain::read_window(v, key, i, item, "\"10m\", \"1h\"")?);
             }
             windows
         }
