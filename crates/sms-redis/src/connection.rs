@@ -13,7 +13,9 @@ use sms_core::{Error, ErrorKind, Operation};
 use sms_failover::state::backend_unavailable;
 
 use crate::BACKEND_NAME;
-use crate::completions::Completions;
+use crate::completions::Completion;
+use crate::group::Group;
+use crate::start::StartJob;
 use crate::config::{RedisConfig, TimeOffset};
 use crate::scripts::Scripts;
 
@@ -41,7 +43,8 @@ struct Inner {
     time_offset: Option<TimeOffset>,
     test_clock: Option<TimeOffset>,
     pub(crate) scripts: Scripts,
-    completions: Completions,
+    completions: Group<Completion, ()>,
+    starts: Group<StartJob, redis::Value>,
     round_trips: AtomicU64,
 }
 
@@ -123,7 +126,8 @@ impl RedisState {
                 time_offset: config.time_offset,
                 test_clock: config.test_clock,
                 scripts: Scripts::new(),
-                completions: Completions::default(),
+                completions: Group::default(),
+                starts: Group::default(),
                 round_trips: AtomicU64::new(0),
             }),
         };
@@ -181,8 +185,12 @@ impl RedisState {
         &self.inner.scripts
     }
 
-    pub(crate) fn completions(&self) -> &Completions {
+    pub(crate) fn completions(&self) -> &Group<Completion, ()> {
         &self.inner.completions
+    }
+
+    pub(crate) fn starts(&self) -> &Group<StartJob, redis::Value> {
+        &self.inner.starts
     }
 
     pub(crate) fn opt_out_retention(&self) -> Duration {

@@ -6,6 +6,7 @@ mod breaker;
 mod completions;
 mod config;
 mod connection;
+mod group;
 mod idempotency;
 mod limiter;
 mod scripts;

@@ -27,6 +27,7 @@ impl Scripts {
                 include_str!("lua/fn_reserve.lua"),
                 include_str!("lua/fn_breaker.lua"),
                 include_str!("lua/fn_limit.lua"),
+                include_str!("lua/fn_start.lua"),
                 include_str!("lua/start.lua")
             )),
             limit: Script::new(concat!(

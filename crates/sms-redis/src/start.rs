@@ -1,6 +1,8 @@
-//! A message's start in one round trip: `lua/start.lua` reserves the reference, looks the recipients up
-//! in the opt-outs, asks the first provider's shared breaker and counts the recipients against the
-//! limits, all or nothing, with the same keys and rules as each check alone.
+//! A message's start in one round trip: `lua/fn_start.lua` reserves the reference, looks the
+//! recipients up in the opt-outs, asks the first provider's shared breaker and counts the recipients
+//! against the limits, all or nothing, with the same keys and rules as each check alone. Concurrent
+//! starts on one [`RedisState`] share the round trip (`lua/start.lua` takes several; see `group.rs`),
+//! each still all or nothing.
 
 use async_trait::async_trait;
 use redis::Value;
@@ -17,43 +19,81 @@ use crate::limiter::admissions;
 
 const CHECK: &str = "the message's start (idempotency, opt-outs, breaker sharing, recipient limits)";
 
-#[async_trait]
-impl ChainState for RedisState {
-    /// One script call (`lua/start.lua`). A call that failed took nothing, or, when Redis did not
-    /// answer in time, may have taken all of it (see [`ChainState::start`]).
-    async fn start(&self, request: &StartRequest<'_>) -> Result<StartAnswer, Error> {
+/// The most starts one script call takes.
+const MAX_BATCH: usize = 64;
+
+/// One message's start, as `lua/fn_start.lua` takes it.
+pub(crate) struct StartJob {
+    keys: Vec<String>,
+    /// From the number of recipients to the limit windows.
+    args: Vec<String>,
+}
+
+impl StartJob {
+    fn new(state: &RedisState, request: &StartRequest<'_>) -> Self {
         let numbers = request.numbers;
         let windows = request.limits.map_or(&[][..], |(_, windows)| windows);
-        let mut call = self.scripts().start.prepare_invoke();
+        let mut keys = Vec::with_capacity(2 + 2 * numbers.len());
         if let Some((reference, _)) = request.reservation {
-            call.key(self.reference_key(reference));
+            keys.push(state.reference_key(reference));
         }
         if let Some((provider, _)) = request.breaker {
-            call.key(self.breaker_key(provider));
+            keys.push(state.breaker_key(provider));
         }
         for number in numbers {
-            call.key(self.opt_out_key(number));
+            keys.push(state.opt_out_key(number));
         }
         if let Some((scope, _)) = request.limits.filter(|(_, windows)| !windows.is_empty()) {
             for number in numbers {
-                call.key(self.limit_key(scope, number));
+                keys.push(state.limit_key(scope, number));
             }
         }
-        call.arg(self.time_arg()).arg(numbers.len());
-        match request.reservation {
-            Some((_, retention)) => call.arg(micros(retention)),
-            None => call.arg(""),
-        };
-        match request.breaker {
-            Some((_, lease)) => call.arg(micros(lease)),
-            None => call.arg(""),
-        };
-        call.arg(KEEP_MS).arg(fastrand::u64(..)).arg(windows.len());
+        let mut args = Vec::with_capacity(6 + 2 * windows.len());
+        args.push(numbers.len().to_string());
+        args.push(request.reservation.map_or_else(String::new, |(_, retention)| micros(retention).to_string()));
+        args.push(request.breaker.map_or_else(String::new, |(_, lease)| micros(lease).to_string()));
+        args.push(KEEP_MS.to_string());
+        args.push(fastrand::u64(..).to_string());
+        args.push(windows.len().to_string());
         for window in windows {
-            call.arg(window.count).arg(micros(window.period));
+            args.push(window.count.to_string());
+            args.push(micros(window.period).to_string());
         }
-        let answer: Vec<Value> = self.invoke(CHECK, &call).await?;
-        read_answer(&answer, request)
+        Self { keys, args }
+    }
+}
+
+/// One script call for the starts of `jobs`.
+async fn start_batch(state: RedisState, jobs: Vec<StartJob>) -> Result<Vec<Value>, Error> {
+    let mut call = state.scripts().start.prepare_invoke();
+    call.arg(state.time_arg()).arg(jobs.len());
+    for job in &jobs {
+        call.arg(job.keys.len());
+        for arg in &job.args {
+            call.arg(arg);
+        }
+        for key in &job.keys {
+            call.key(key);
+        }
+    }
+    state.invoke(CHECK, &call).await
+}
+
+#[async_trait]
+impl ChainState for RedisState {
+    /// One script call (`lua/start.lua`), shared with the starts running at the same time. A call
+    /// that failed took nothing, or, when Redis did not answer in time, may have taken all of it (see
+    /// [`ChainState::start`]).
+    async fn start(&self, request: &StartRequest<'_>) -> Result<StartAnswer, Error> {
+        let job = StartJob::new(self, request);
+        let answer = self
+            .starts()
+            .call(self, job, MAX_BATCH, CHECK, |state, jobs| Box::pin(start_batch(state, jobs)))
+            .await?;
+        match answer {
+            Value::Array(values) => read_answer(&values, request),
+            other => Err(unexpected(format!("{other:?}"))),
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 
 -- The windows from ARGV[first] (their number n), then n pairs (count, period in microseconds).
 local function limit_windows(first)
-  local w = {n = tonumber(ARGV[first]), counts = {}, periods = {}, longest = 0}
+  local w = {n = tonumber(ARGV[first]), counts = {}, periods = {}, longest = 0, largest = 0}
   for i = 1, w.n do
     w.counts[i] = tonumber(ARGV[first + 2 * i - 1])
     w.periods[i] = tonumber(ARGV[first + 2 * i])
     if w.periods[i] > w.longest then w.longest = w.periods[i] end
+    if w.counts[i] > w.largest then w.largest = w.counts[i] end
   end
+  if w.largest < 1 then w.largest = 1 end
   w.ttl = string.format('%.0f', math.ceil(w.longest / 1000) + 1000)
   return w
 end
@@ -19,9 +21,9 @@ end
 -- in microseconds.
 local function limit_admit(key, w, now, member)
   local function fmt(x) return string.format('%.0f', x) end
-  -- The times within the longest window, newest first (at most the largest count: only admitted
-  -- sends are recorded, and a full window admits none).
-  local log = redis.call('ZREVRANGEBYSCORE', key, '+inf', '(' .. fmt(now - w.longest), 'WITHSCORES')
+  -- The newest times, newest first: only the count-th newest can fill a window, so the largest count
+  -- of them is all a check needs, and all the log keeps.
+  local log = redis.call('ZREVRANGE', key, 0, w.largest - 1, 'WITHSCORES')
   local refused, wait = 0, 0
   for i = 1, w.n do
     -- The count-th most recent time: the window is full when it is within the period.
@@ -32,11 +34,12 @@ local function limit_admit(key, w, now, member)
     end
   end
   if refused == 0 then
-    -- Times older than the longest window count in none: dropped when the number is written.
-    if #log / 2 < redis.call('ZCARD', key) then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - w.longest))
-    end
     redis.call('ZADD', key, fmt(now), member)
+    -- A full log now holds one time more than it needs: drop the oldest (by rank, so the log of a
+    -- number sent to for ever stays this size).
+    if #log / 2 >= w.largest then
+      redis.call('ZREMRANGEBYRANK', key, 0, -(w.largest + 1))
+    end
     redis.call('PEXPIRE', key, w.ttl)
   end
   return refused, wait

@@ -1,50 +1,17 @@
--- A message's start in one step, all or nothing (fn_reserve.lua, fn_breaker.lua, fn_limit.lua):
--- reserve the reference; unless reserved now, stop. Look every recipient up in the opt-outs. Ask the
--- provider's shared breaker; when open, stop. Count the recipients not opted out against the limits.
--- ARGV[1]: time offset (microseconds; see clock.lua). ARGV[2]: the number of recipients n.
--- ARGV[3]: the reference's retention (microseconds), or '' for no reservation.
--- ARGV[4]: the probe lease (microseconds), or '' for no breaker. ARGV[5]: how long a breaker's key
--- outlives its cool-down (milliseconds). ARGV[6]: a nonce for the limits' members.
--- ARGV[7]: the number of limit windows (0 for no limits), then pairs (count, period in microseconds).
--- KEYS: the reference (when asked), the breaker (when asked), n opt-out keys, then n limit keys
--- (when limits are asked).
--- Returns {reservation ('R', 'P', 'C' or '-' when not asked), outcome (or ''), breaker (-1 not
--- asked, 0 closed, 1 open, 2 probe), wait (microseconds), then n opt-out flags (0/1), then two
--- integers per recipient not opted out (limit.lua's)}. It ends after the outcome when the reference
--- was not free, after the opt-out flags when the breaker is open.
+-- The starts of several messages in one call (fn_start.lua), each all or nothing, in order (so two
+-- starts of one call see each other's writes as two calls would), at one server time.
+-- ARGV[1]: time offset (microseconds; see clock.lua). ARGV[2]: the number of messages m. Then per
+-- message: the number of its keys, and its arguments (fn_start.lua's, from the number of recipients
+-- to the limit windows). KEYS: each message's keys in turn.
+-- Returns one answer (fn_start.lua's) per message.
 local now = now_us()
-local n = tonumber(ARGV[2])
-local k = 1
-local out = {'-', '', -1, 0}
-if ARGV[3] ~= '' then
-  local state, outcome = reserve(KEYS[k], now, tonumber(ARGV[3]))
-  k = k + 1
-  if state ~= 'R' then return {state, outcome or ''} end
-  out[1] = 'R'
+local m = tonumber(ARGV[2])
+local kb, ab = 0, 2
+local answers = {}
+for i = 1, m do
+  local keys = tonumber(ARGV[ab + 1])
+  answers[i] = start_one(kb, ab + 1, now)
+  kb = kb + keys
+  ab = ab + 1 + 6 + 2 * tonumber(ARGV[ab + 1 + 6])
 end
-local breaker_key = nil
-if ARGV[4] ~= '' then
-  breaker_key = KEYS[k]
-  k = k + 1
-end
-local listed = {}
-for i = 1, n do
-  listed[i] = redis.call('EXISTS', KEYS[k + i - 1])
-  out[4 + i] = listed[i]
-end
-if breaker_key then
-  out[3], out[4] = breaker_admit(breaker_key, now, tonumber(ARGV[4]), tonumber(ARGV[5]))
-  if out[3] == 1 then return out end
-end
-if tonumber(ARGV[7]) > 0 then
-  local w = limit_windows(7)
-  local prefix = string.format('%.0f', now) .. ':' .. ARGV[6] .. ':'
-  for i = 1, n do
-    if listed[i] == 0 then
-      local refused, wait = limit_admit(KEYS[k + n + i - 1], w, now, prefix .. i)
-      out[#out + 1] = refused
-      out[#out + 1] = wait
-    end
-  end
-end
-return out
+return answers
