@@ -125,6 +125,10 @@ pub struct ChainState {
     pub spend_ledger: Option<Arc<dyn SpendLedger>>,
     /// Where they live, for logs and `sms config check` (`memory`, `store`, `redis`).
     pub description: String,
+    /// The one backend every part above is on, when they all are (Redis): a chain built with
+    /// [`ChainState::apply`] then asks it the checks of a message's start in one step
+    /// ([`sms_failover::state::ChainState::start`]) instead of one round trip per check.
+    pub shared: Option<Arc<dyn sms_failover::state::SharedBackend>>,
 }
 
 impl fmt::Debug for ChainState {
@@ -136,6 +140,7 @@ impl fmt::Debug for ChainState {
             .field("breaker_sharing", &self.breaker_sharing.is_some())
             .field("spend_ledger", &self.spend_ledger.is_some())
             .field("description", &self.description)
+            .field("shared", &self.shared.is_some())
             .finish()
     }
 }
@@ -143,6 +148,9 @@ impl fmt::Debug for ChainState {
 impl ChainState {
     /// Puts these backends on `builder` (those that are `None` keep the builder's own).
     pub fn apply(&self, mut builder: FailoverSenderBuilder) -> FailoverSenderBuilder {
+        if let Some(shared) = &self.shared {
+            return builder.shared_backend(shared.clone());
+        }
         if let Some(s) = &self.suppression {
             builder = builder.suppression_list(s.clone());
         }
@@ -415,7 +423,7 @@ impl Config {
 #[cfg(feature = "redis")]
 fn all_on<S>(backend: S, fail_open: bool, name: &str) -> ChainState
 where
-    S: SuppressionList + RecipientLimiter + IdempotencyStore + BreakerSharing + SpendLedger + 'static,
+    S: sms_failover::state::ChainState + SpendLedger + 'static,
 {
     if fail_open {
         let wrapped = Arc::new(sms_failover::state::FailOpen::new(backend));
@@ -424,7 +432,8 @@ where
             limiter: Some(wrapped.clone()),
             idempotency: Some(wrapped.clone()),
             spend_ledger: Some(wrapped.clone()),
-            breaker_sharing: Some(wrapped),
+            breaker_sharing: Some(wrapped.clone()),
+            shared: Some(wrapped),
             description: format!("{name} (failing open)"),
         };
     }
@@ -434,7 +443,8 @@ where
         limiter: Some(shared.clone()),
         idempotency: Some(shared.clone()),
         spend_ledger: Some(shared.clone()),
-        breaker_sharing: Some(shared),
+        breaker_sharing: Some(shared.clone()),
+        shared: Some(shared),
         description: name.to_owned(),
     }
 }

@@ -20,7 +20,7 @@ use crate::state::{
     BreakerSharing, ChainState, IdempotencyStore, InMemoryIdempotencyStore, InMemoryRecipientLimiter,
     InMemorySuppressionList, RecipientLimiter, SuppressionList,
 };
-use crate::state::{InMemorySpendLedger, SpendLedger};
+use crate::state::{InMemorySpendLedger, SharedBackend, SpendLedger};
 use crate::strategy::{Router, Strategy};
 
 /// Requests remembered per provider for [`crate::ProviderHealth`], unless
@@ -243,6 +243,13 @@ impl FailoverSenderBuilder {
     where
         S: ChainState + SpendLedger + 'static,
     {
+        self.shared_backend(state)
+    }
+
+    /// [`Self::shared_state`] for a backend known only as a trait object (one opened from a
+    /// configuration file, say).
+    #[must_use]
+    pub fn shared_backend(self, state: Arc<dyn SharedBackend>) -> Self {
         let mut builder = self
             .suppression_list(state.clone())
             .spend_ledger(state.clone())

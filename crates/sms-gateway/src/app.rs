@@ -106,14 +106,27 @@ impl AppState {
             // Under `strategy = "adaptive"` the receipts recorded here move the weights.
             .receipt_evidence(state.clone())
             .idempotency_retention(config.state().idempotency_retention);
-        if let Some(limiter) = &shared.limiter {
-            builder = builder.recipient_limiter(limiter.clone());
-        }
-        if let Some(idempotency) = &shared.idempotency {
-            builder = builder.idempotency_store(idempotency.clone());
-        }
-        if let Some(breaker) = &shared.breaker {
-            builder = builder.breaker_sharing(breaker.clone());
+        if let Some(start) = &shared.start {
+            // One backend for all but the durable opt-outs: a message's start is one step on it.
+            let ledger: Arc<dyn sms_failover::state::SpendLedger> = match &shared.spend {
+                Some(ledger) => ledger.clone(),
+                None => state.clone(),
+            };
+            builder = builder.shared_state(Arc::new(crate::state::StartWithStore {
+                store: StoreState::new(store.clone()),
+                shared: start.clone(),
+                ledger,
+            }));
+        } else {
+            if let Some(limiter) = &shared.limiter {
+                builder = builder.recipient_limiter(limiter.clone());
+            }
+            if let Some(idempotency) = &shared.idempotency {
+                builder = builder.idempotency_store(idempotency.clone());
+            }
+            if let Some(breaker) = &shared.breaker {
+                builder = builder.breaker_sharing(breaker.clone());
+            }
         }
         for provider in config.providers().iter().filter(|p| p.in_chain) {
             builder = builder.provider(provider.entry());

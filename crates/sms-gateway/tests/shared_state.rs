@@ -29,7 +29,13 @@ async fn database() -> String {
              with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
             )
         });
-    let name = format!("sms_gateway_test_shared_{}", std::process::id());
+    // One database per test: tests of this binary run at once.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "sms_gateway_test_shared_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     for sql in [
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
         format!("CREATE DATABASE {name}"),
@@ -55,6 +61,11 @@ async fn instance(sandbox: &Sandbox, db: &str, prefix: &str) -> Gateway {
 
 /// An instance with `extra` appended to its config.
 async fn instance_with(sandbox: &Sandbox, db: &str, prefix: &str, extra: &str) -> Gateway {
+    instance_on(sandbox, db, prefix, extra, redis(prefix).await).await
+}
+
+/// An instance on the given Redis connection.
+async fn instance_on(sandbox: &Sandbox, db: &str, prefix: &str, extra: &str, state: Arc<RedisState>) -> Gateway {
     let mut text = Config::sandbox_toml(&sandbox.base_url());
     text.push_str(&format!(
         "\n[state]\nbackend = \"redis\"\nurl = {REDIS_URL:?}\nkey_prefix = {prefix:?}\n\n\
@@ -78,7 +89,7 @@ async fn instance_with(sandbox: &Sandbox, db: &str, prefix: &str, extra: &str) -
     Gateway::builder(config)
         .listen("127.0.0.1:0".parse().unwrap())
         .store(store)
-        .shared_state(SharedState::all(redis(prefix).await))
+        .shared_state(SharedState::all(state))
         .spawn()
         .await
         .unwrap()
@@ -202,4 +213,49 @@ async fn a_keys_request_rate_is_counted_across_instances_on_one_redis() {
     }
     let response = get(&b, READ_KEY).await.unwrap();
     assert_eq!(response.status().as_u16(), 200, "another key is not limited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_starts_in_one_redis_round_trip_and_the_stores_opt_outs_still_hold() {
+    let db = database().await;
+    let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
+    let sandbox = Sandbox::builder().push_retries(0).spawn().await.unwrap();
+    let state = redis(&prefix).await;
+    let gateway = instance_on(&sandbox, &db, &prefix, "", state.clone()).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let send = |to: &'static str| {
+        let (http, base) = (http.clone(), gateway.base_url());
+        async move {
+            let r = http
+                .post(format!("{base}/v1/messages"))
+                .bearer_auth(SEND_KEY)
+                .json(&json!({"to": to, "text": "【测试】hi"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let before = state.round_trips();
+    let sent = send("13900000081").await;
+    assert_eq!(sent["recipients"][0]["status"], "accepted", "{sent}");
+    assert_eq!(
+        state.round_trips() - before,
+        3,
+        "the key's request rate, the start (reference, opt-outs, breaker, limits) and the outcome: \
+         one round trip each"
+    );
+
+    // An opt-out only the store holds (recorded before Redis was shared, say) is honoured.
+    let store = sms_store::open(&db, sms_store::StoreOptions::default()).await.unwrap();
+    let number: PhoneNumber = "13900000082".parse().unwrap();
+    store.suppress(&number, "test", "store only").await.unwrap();
+    assert_eq!(state.suppressed(std::slice::from_ref(&number)).await.unwrap(), [false]);
+    let requests = || sandbox.request_count(Product::IhuyiSms) + sandbox.request_count(Product::Juxiang);
+    let before = requests();
+    let refused = send("13900000082").await;
+    assert_eq!(refused["recipients"][0]["status"], "failed", "{refused}");
+    assert_eq!(requests(), before, "refused without a request");
+    gateway.shutdown().await;
 }

@@ -40,7 +40,7 @@ pub use idempotency::{
 };
 pub use limiter::{Admission, InMemoryRecipientLimiter, RecipientLimiter};
 pub use spend::{Adjustment, Charge, InMemorySpendLedger, SpendAdmission, SpendLedger};
-pub use start::{ChainState, StartAnswer, StartRequest, start_in_parts};
+pub use start::{ChainState, SharedBackend, StartAnswer, StartRequest, start_in_parts};
 pub use suppression::{InMemorySuppressionList, SuppressionList};
 
 use sms_core::{Error, ErrorKind, Operation};

@@ -15,6 +15,7 @@ use super::{
     SuppressionList,
 };
 use crate::limits::LimitWindow;
+use crate::state::SpendLedger;
 
 /// What a message's start asks of the state (see [`ChainState::start`]).
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +85,19 @@ pub trait ChainState: SuppressionList + RecipientLimiter + IdempotencyStore + Br
     /// may be used, and a probe may be held until its lease ends. The chain sends nothing.
     async fn start(&self, request: &StartRequest<'_>) -> Result<StartAnswer, Error> {
         start_in_parts(self, self, Some(self), Some(self), request).await
+    }
+}
+
+/// Every part of a chain's state on one backend, as one trait object: what
+/// [`crate::FailoverSenderBuilder::shared_backend`] takes. Anything that implements [`ChainState`]
+/// and [`SpendLedger`] is one.
+pub trait SharedBackend: ChainState + SpendLedger {}
+
+impl<T: ChainState + SpendLedger + ?Sized> SharedBackend for T {}
+
+impl fmt::Debug for dyn SharedBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedBackend")
     }
 }
 
