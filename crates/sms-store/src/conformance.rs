@@ -85,6 +85,7 @@ where
     weight_changes_are_kept_newest_first(&env).await;
     // Last: from here on every change on this database is also an event.
     events_follow_changes_in_order(&env).await;
+    purge_forgets_old_weight_changes_and_events(&env).await;
 }
 
 /// A random mainland number, so checks sharing a database never meet.
@@ -1120,5 +1121,99 @@ pub async fn receipts_and_replies_without_ids_match_by_number_and_time(env: &Env
     assert_eq!(
         env.store.record_receipts(&[r]).await.unwrap(),
         [ReceiptDisposition::Unmatched]
+    );
+}
+
+/// Purge forgets weight changes older than the age but the newest (the routing in effect, however
+/// old), and the callback events of the messages and replies it deletes. Runs with events on.
+pub async fn purge_forgets_old_weight_changes_and_events(env: &Env) {
+    let age = Duration::from_secs(1800);
+    let to = number();
+    let old = sent(env, Message::text(to.clone(), "old")).await;
+    env.store
+        .record_outcomes(&[accepted(&old, &to, "ihuyi", &pid())])
+        .await
+        .unwrap();
+    env.store
+        .record_inbound(&InboundMessage {
+            provider: "juxiang".into(),
+            sender: to.national_number().into(),
+            service_number: None,
+            text: "old reply".into(),
+            received_at: None,
+            opt_out: false,
+            raw: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert!(env.store.pending_events().await.unwrap() >= 2);
+    let first = env
+        .store
+        .record_weight_change("demoted", "{\"old\":1}")
+        .await
+        .unwrap();
+    let newest_old = env
+        .store
+        .record_weight_change("drifted", "{\"old\":2}")
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(3600));
+    let to = number();
+    let fresh = sent(env, Message::text(to.clone(), "fresh")).await;
+    env.store
+        .record_outcomes(&[accepted(&fresh, &to, "ihuyi", &pid())])
+        .await
+        .unwrap();
+
+    env.store.purge(age).await.unwrap();
+    let seqs = |changes: Vec<crate::StoredWeightChange>| changes.iter().map(|c| c.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(env.store.weight_changes(1000).await.unwrap()),
+        [newest_old],
+        "older changes go ({first} among them); the newest stays though old"
+    );
+    let events = env
+        .store
+        .claim_events("purge", 1000, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let shown: Vec<String> = events
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::Status {
+                status, message_id, ..
+            } => format!("{message_id}:{status}"),
+            EventBody::Reply { text, .. } => format!("reply:{text:?}"),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [format!("{}:accepted", fresh.id)],
+        "the old message's and the old reply's events went with them"
+    );
+    for event in &events {
+        env.store
+            .settle_event(event, &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap();
+    }
+
+    // A newer change: the old newest is no longer in effect and goes too; fresh ones stay.
+    let fresh_change = env
+        .store
+        .record_weight_change("recovered", "{\"new\":1}")
+        .await
+        .unwrap();
+    env.store.purge(age).await.unwrap();
+    assert_eq!(
+        seqs(env.store.weight_changes(1000).await.unwrap()),
+        [fresh_change]
+    );
+    env.clock.advance(Duration::from_secs(3600));
+    env.store.purge(age).await.unwrap();
+    assert_eq!(
+        seqs(env.store.weight_changes(1000).await.unwrap()),
+        [fresh_change],
+        "the only change is the one in effect"
     );
 }
