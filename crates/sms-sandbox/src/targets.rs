@@ -62,22 +62,21 @@ mod tests {
         let targets = PushTargets::default();
         targets.set_receipt_url(Product::IhuyiVoice, "http://127.0.0.1:1/voice".into());
         targets.set_upstream_url(Product::IhuyiSms, "http://127.0.0.1:1/reply".into());
-        assert_eq!(
-            targets.receipt_url(&config, Product::IhuyiVoice).as_deref(),
-            Some("http://127.0.0.1:1/voice")
-        );
-        assert_eq!(
-            targets.receipt_url(&config, Product::IhuyiSms).as_deref(),
-            Some("http://127.0.0.1:1/configured")
-        );
-        assert_eq!(
-            targets.upstream_url(&config, Product::IhuyiSms).as_deref(),
-            Some("http://127.0.0.1:1/reply")
-        );
-        assert_eq!(
-            targets.upstream_url(&config, Product::Juxiang).as_deref(),
-            Some("http://127.0.0.1:1/mo")
-        );
+        let url = |product, receipt: bool| {
+            if receipt {
+                targets.receipt_url(&config, product)
+            } else {
+                targets.upstream_url(&config, product)
+            }
+        };
+        for (product, receipt, expected) in [
+            (Product::IhuyiVoice, true, "http://127.0.0.1:1/voice"),
+            (Product::IhuyiSms, true, "http://127.0.0.1:1/configured"),
+            (Product::IhuyiSms, false, "http://127.0.0.1:1/reply"),
+            (Product::Juxiang, false, "http://127.0.0.1:1/mo"),
+        ] {
+            assert_eq!(url(product, receipt).as_deref(), Some(expected), "{product:?}");
+        }
         assert_eq!(targets.upstream_url(&config, Product::Mms), None);
     }
 }
