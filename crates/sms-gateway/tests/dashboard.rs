@@ -45,6 +45,12 @@ impl Dash {
 
     /// A gateway whose config ends with `extra` (e.g. a `[chain]` section).
     async fn start_with(extra: &str) -> Self {
+        Self::start_seeded(extra, async |_| {}).await
+    }
+
+    /// As [`Dash::start_with`], with `seed` run on the store before the gateway starts (what other
+    /// instances, or this one before a restart, left there).
+    async fn start_seeded(extra: &str, seed: impl AsyncFnOnce(&dyn MessageStore)) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let sandbox = Sandbox::builder()
@@ -67,6 +73,7 @@ impl Dash {
                 .await
                 .unwrap(),
         );
+        seed(store.as_ref()).await;
         let gateway = Gateway::builder(config)
             .store(store.clone())
             .listener(listener)
@@ -610,10 +617,7 @@ async fn adaptive_weight_changes_show_with_their_reason_and_in_the_chart() {
     // Four providers of weight 1 rest at 25 points each; nothing has moved yet.
     let row = row_of(&page, "ihuyi");
     assert!(row.contains(r#"<td class="num resting-weight">25</td>"#), "{row}");
-    assert!(
-        page.contains("No weight change since this instance started."),
-        "{page}"
-    );
+    assert!(page.contains("No weight change stored."), "{page}");
     assert!(
         page.contains("ihuyi weight"),
         "the weight series in the legend: {page}"
@@ -649,6 +653,64 @@ async fn adaptive_weight_changes_show_with_their_reason_and_in_the_chart() {
     assert!(svg.contains(r#"<polyline class="step""#), "{svg}");
     assert!(svg.contains(r#"<line class="mark""#), "{svg}");
     assert!(svg.contains("<title>demoted at "), "{svg}");
+}
+
+/// The weight changes come from the store's log, not the router's memory: a fresh gateway on a store
+/// where changes were recorded (by another instance, or before a restart) shows every one of them
+/// with its reason, though its own router has decided nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_gateway_shows_the_weight_changes_stored_before_it_started() {
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    // Weights of the four providers (25 points each at rest), before and after.
+    let change = |minutes_ago: u64, reason: &str, before: [u32; 4], after: [u32; 4], errors: u32| {
+        let providers: Vec<serde_json::Value> = ["ihuyi", "juxiang", "ihuyi-voice", "mms-10658"]
+            .iter()
+            .zip(before.iter().zip(after))
+            .map(|(name, (before, after))| {
+                json!({"name": name, "resting": 25, "before": before, "after": after,
+                       "send_errors": if *name == "ihuyi" { errors } else { 0 }})
+            })
+            .collect();
+        json!({"at_ms": now_ms - minutes_ago * 60_000, "reason": reason, "providers": providers}).to_string()
+    };
+    let demoted = change(90, "demoted", [25; 4], [7, 31, 31, 31], 4);
+    let drifted = change(30, "drifted", [7, 31, 31, 31], [16, 28, 28, 28], 0);
+    // An hour between decisions: this gateway's router decides nothing during the test.
+    let d = Dash::start_seeded(
+        "\n[chain]\nstrategy = \"adaptive\"\n[chain.adaptive]\ninterval = \"1h\"\n",
+        async |store| {
+            store.record_weight_change("demoted", &demoted).await.unwrap();
+            store.record_weight_change("drifted", &drifted).await.unwrap();
+        },
+    )
+    .await;
+    let admin = d.login(ADMIN_KEY).await;
+    let (status, page) = d.get(&admin, "/dashboard/providers").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("No weight change stored."), "{page}");
+    let changes = &page[page.find(r#"id="weight-changes""#).expect("the changes table")..];
+    let changes = &changes[..changes.find("</table>").unwrap()];
+    // Newest first, both of them: the router would have adopted only the latest.
+    let demoted_at = changes
+        .find(r#"<td class="reason">demoted</td>"#)
+        .unwrap_or_else(|| panic!("{changes}"));
+    let drifted_at = changes
+        .find(r#"<td class="reason">drifted</td>"#)
+        .unwrap_or_else(|| panic!("{changes}"));
+    assert!(drifted_at < demoted_at, "newest first: {changes}");
+    assert!(changes.contains("25 → 7"), "{changes}");
+    assert!(changes.contains("7 → 16"), "{changes}");
+    assert!(changes.contains("4 send errors"), "the evidence: {changes}");
+    // Both changes are marked on the chart, their reasons in the tooltips.
+    let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap()];
+    assert!(svg.contains("<title>demoted at "), "{svg}");
+    assert!(svg.contains("<title>drifted at "), "{svg}");
 }
 
 /// The row of `provider` in the providers table.

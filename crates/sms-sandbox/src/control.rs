@@ -160,14 +160,14 @@ pub(crate) fn inject_inbound(shared: &Arc<Shared>, reply: InboundReply) {
         }
         state.generation
     };
-    let Some(url) = shared.config.upstream.get(&reply.product) else {
+    let Some(url) = shared.upstream_url(reply.product) else {
         return;
     };
     let job = match reply.product {
         Product::Juxiang => PushJob {
             kind: PushKind::Upstream,
             product: reply.product,
-            url: url.clone(),
+            url,
             fields: vec![
                 ("src".to_owned(), reply.from),
                 (
@@ -187,7 +187,7 @@ pub(crate) fn inject_inbound(shared: &Arc<Shared>, reply: InboundReply) {
         product => PushJob {
             kind: PushKind::Upstream,
             product,
-            url: url.clone(),
+            url,
             fields: vec![
                 ("mobile".to_owned(), reply.from),
                 ("content".to_owned(), reply.text),

@@ -18,6 +18,7 @@ mod rules;
 mod sandbox;
 mod server;
 mod state;
+mod targets;
 mod wall_timer;
 
 pub use config::{

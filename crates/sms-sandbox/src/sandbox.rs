@@ -188,6 +188,19 @@ impl Sandbox {
         self.shared.set_delivery(product, profile)
     }
 
+    /// From now on, `product`'s delivery receipts are POSTed to `url` (over the configured
+    /// `receipt_url`, for this product only). For a receiver that starts after the sandbox, such as
+    /// a gateway whose webhook URLs hold a token it makes at start. A reset keeps it.
+    pub fn set_receipt_url(&self, product: Product, url: impl Into<String>) {
+        self.shared.targets.set_receipt_url(product, url.into());
+    }
+
+    /// From now on, `product`'s handset replies are pushed to `url` (over the configured upstream
+    /// URL). A reset keeps it.
+    pub fn set_upstream_url(&self, product: Product, url: impl Into<String>) {
+        self.shared.targets.set_upstream_url(product, url.into());
+    }
+
     /// Every product back to the configured receipt delay and undelivered ratio.
     pub fn clear_delivery(&self) {
         self.shared.clear_delivery();

@@ -16,6 +16,7 @@ use crate::config::{Account, Product, SandboxConfig};
 use crate::delivery::{DeliveryProfile, ReceiptFate};
 use crate::faults::{Fault, FaultDecision, FaultSet};
 use crate::records::{InboundReply, RecordedMessage, RecordedPush};
+use crate::targets::PushTargets;
 
 /// State shared by every task of one sandbox.
 pub(crate) struct Shared {
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     push_count: watch::Sender<usize>,
     pub(crate) http: reqwest::Client,
     pub(crate) shutdown: watch::Receiver<()>,
+    /// Push URLs set at run time (over the configured ones).
+    pub(crate) targets: PushTargets,
 }
 
 impl Shared {
@@ -48,6 +51,7 @@ impl Shared {
             push_count: watch::Sender::new(0),
             http,
             shutdown,
+            targets: PushTargets::default(),
         }
     }
 
@@ -110,6 +114,16 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Where `product`'s delivery receipts are pushed, if anywhere.
+    pub(crate) fn receipt_url(&self, product: Product) -> Option<String> {
+        self.targets.receipt_url(&self.config, product)
+    }
+
+    /// Where `product`'s handset replies are pushed, if anywhere.
+    pub(crate) fn upstream_url(&self, product: Product) -> Option<String> {
+        self.targets.upstream_url(&self.config, product)
     }
 
     pub(crate) fn clear_faults(&self) {

@@ -1361,6 +1361,15 @@ macro_rules! impl_message_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db("purging idempotency records"))?;
+                // The newest weight change is the routing every instance follows: kept at any age.
+                sqlx::query(
+                    "DELETE FROM weight_changes WHERE recorded_at < $1 \
+                     AND seq < (SELECT MAX(seq) FROM weight_changes)",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("purging weight changes"))?;
                 tx.commit().await.map_err(db("committing a purge"))?;
                 Ok(messages)
             }

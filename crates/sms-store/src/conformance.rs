@@ -20,7 +20,7 @@ use std::time::Duration;
 use sms_core::{DeliveryReport, DeliveryStatus, InboundMessage, Message, PhoneNumber};
 
 use crate::{
-    ContentMode, EventBody, EventOutcome, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate,
+    ContentMode, Event, EventBody, EventOutcome, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate,
     ReceiptDisposition, Reservation, Status, StoreErrorKind, StoreOptions, WallClock,
 };
 
@@ -85,6 +85,7 @@ where
     weight_changes_are_kept_newest_first(&env).await;
     // Last: from here on every change on this database is also an event.
     events_follow_changes_in_order(&env).await;
+    purge_forgets_old_weight_changes_and_events(&env).await;
 }
 
 /// A random mainland number, so checks sharing a database never meet.
@@ -131,6 +132,44 @@ fn accepted(record: &NewMessage, to: &PhoneNumber, provider: &str, id: &str) -> 
     o.provider_message_id = Some(id.into());
     o.billed_parts = Some(1);
     o
+}
+
+/// A text to a new number, sent and accepted by ihuyi with a fresh provider id: the record and
+/// its number.
+async fn sent_and_accepted(env: &Env, text: &str) -> (NewMessage, PhoneNumber) {
+    let to = number();
+    let record = sent(env, Message::text(to.clone(), text)).await;
+    env.store
+        .record_outcomes(&[accepted(&record, &to, "ihuyi", &pid())])
+        .await
+        .unwrap();
+    (record, to)
+}
+
+/// A Juxiang reply (no service number, no time) from `from`.
+fn juxiang_reply(from: &PhoneNumber, text: &str, opt_out: bool) -> InboundMessage {
+    InboundMessage {
+        provider: "juxiang".into(),
+        sender: from.national_number().into(),
+        service_number: None,
+        text: text.into(),
+        received_at: None,
+        opt_out,
+        raw: BTreeMap::new(),
+    }
+}
+
+/// Events in words: `message_id:status`, or `reply:opt_out:text`.
+fn event_labels(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::Status {
+                status, message_id, ..
+            } => format!("{message_id}:{status}"),
+            EventBody::Reply { opt_out, text, .. } => format!("reply:{opt_out}:{text:?}"),
+        })
+        .collect()
 }
 
 async fn status_of(env: &Env, record: &NewMessage, to: &PhoneNumber) -> Status {
@@ -745,12 +784,7 @@ pub async fn bulk_counts(env: &Env) {
 /// Redaction blanks content and reply text but keeps digests; purge deletes old messages, receipts,
 /// replies and idempotency records, and keeps suppressions and queued messages.
 pub async fn retention_purges_and_redacts(env: &Env) {
-    let to = number();
-    let old = sent(env, Message::text(to.clone(), "secret text")).await;
-    env.store
-        .record_outcomes(&[accepted(&old, &to, "ihuyi", &pid())])
-        .await
-        .unwrap();
+    let (old, to) = sent_and_accepted(env, "secret text").await;
     env.store.suppress(&to, "manual", "test").await.unwrap();
     let queued = NewMessage::new(Message::text(number(), "still queued"));
     env.store
@@ -834,31 +868,14 @@ pub async fn events_follow_changes_in_order(env: &Env) {
     other.error_kind = Some("rejected".into());
     env.store.record_outcomes(&[other]).await.unwrap();
     env.store
-        .record_inbound(&InboundMessage {
-            provider: "juxiang".into(),
-            sender: to.national_number().into(),
-            service_number: None,
-            text: "0000".into(),
-            received_at: None,
-            opt_out: true,
-            raw: BTreeMap::new(),
-        })
+        .record_inbound(&juxiang_reply(&to, "0000", true))
         .await
         .unwrap();
     assert_eq!(env.store.pending_events().await.unwrap(), 4);
     // One per message: accepted (not yet delivered), the other message's failure, the reply.
     let first = env.store.claim_events("w1", 10, lease).await.unwrap();
-    let shown: Vec<String> = first
-        .iter()
-        .map(|e| match &e.body {
-            EventBody::Status {
-                status, message_id, ..
-            } => format!("{message_id}:{status}"),
-            EventBody::Reply { opt_out, text, .. } => format!("reply:{opt_out}:{text:?}"),
-        })
-        .collect();
     assert_eq!(
-        shown,
+        event_labels(&first),
         [
             format!("{}:accepted", record.id),
             format!("{}:failed", before.id),
@@ -1082,15 +1099,7 @@ pub async fn receipts_and_replies_without_ids_match_by_number_and_time(env: &Env
     // A reply links to the latest send through its provider.
     let reply = env
         .store
-        .record_inbound(&InboundMessage {
-            provider: "juxiang".into(),
-            sender: to.national_number().into(),
-            service_number: None,
-            text: "ok".into(),
-            received_at: None,
-            opt_out: false,
-            raw: BTreeMap::new(),
-        })
+        .record_inbound(&juxiang_reply(&to, "ok", false))
         .await
         .unwrap();
     assert_eq!(reply.message_id.as_deref(), Some(second.id.as_str()));
@@ -1120,5 +1129,62 @@ pub async fn receipts_and_replies_without_ids_match_by_number_and_time(env: &Env
     assert_eq!(
         env.store.record_receipts(&[r]).await.unwrap(),
         [ReceiptDisposition::Unmatched]
+    );
+}
+
+/// Purge forgets weight changes older than the age but the newest (the routing in effect, however
+/// old), and the callback events of the messages and replies it deletes. Runs with events on.
+pub async fn purge_forgets_old_weight_changes_and_events(env: &Env) {
+    let age = Duration::from_secs(1800);
+    let (_, to) = sent_and_accepted(env, "old").await;
+    env.store
+        .record_inbound(&juxiang_reply(&to, "old reply", false))
+        .await
+        .unwrap();
+    assert!(env.store.pending_events().await.unwrap() >= 2);
+    let change = async |reason: &str, body: &str| env.store.record_weight_change(reason, body).await.unwrap();
+    // The sequence numbers of the changes kept, newest first.
+    let kept = async || -> Vec<i64> {
+        let changes = env.store.weight_changes(1000).await.unwrap();
+        changes.iter().map(|c| c.seq).collect()
+    };
+    let first = change("demoted", "{\"old\":1}").await;
+    let newest_old = change("drifted", "{\"old\":2}").await;
+    env.clock.advance(Duration::from_secs(3600));
+    let (fresh, _) = sent_and_accepted(env, "fresh").await;
+
+    env.store.purge(age).await.unwrap();
+    assert_eq!(
+        kept().await,
+        [newest_old],
+        "older changes go ({first} among them); the newest stays though old"
+    );
+    let events = env
+        .store
+        .claim_events("purge", 1000, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        event_labels(&events),
+        [format!("{}:accepted", fresh.id)],
+        "the old message's and the old reply's events went with them"
+    );
+    for event in &events {
+        env.store
+            .settle_event(event, &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap();
+    }
+
+    // A newer change: the old newest is no longer in effect and goes too; fresh ones stay.
+    let fresh_change = change("recovered", "{\"new\":1}").await;
+    env.store.purge(age).await.unwrap();
+    assert_eq!(kept().await, [fresh_change]);
+    env.clock.advance(Duration::from_secs(3600));
+    env.store.purge(age).await.unwrap();
+    assert_eq!(
+        kept().await,
+        [fresh_change],
+        "the only change is the one in effect"
     );
 }

@@ -13,6 +13,7 @@ pub mod conformance;
 mod error;
 mod events;
 mod evidence;
+mod json;
 mod migrate;
 mod model;
 pub mod normalise;
@@ -31,6 +32,7 @@ mod weights;
 
 pub use error::{Result, StoreError, StoreErrorKind};
 pub use events::{Event, EventBody, EventOutcome};
+pub use json::{message_json, recipient_json};
 pub use migrate::SCHEMA_VERSION;
 pub use model::{
     AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,

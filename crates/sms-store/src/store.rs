@@ -170,8 +170,11 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Parts billed so far for a bulk, per provider (by name), in name order.
     async fn billed_parts(&self, batch_id: &str) -> Result<Vec<(String, u64)>>;
 
-    /// Deletes messages (with their recipients, attempts and receipts), replies and unmatched
-    /// receipts older than `age`, and idempotency records past their own retention. Suppressions are kept. Returns messages deleted.
+    /// Deletes messages (with their recipients, attempts, receipts and callback events), replies
+    /// (with their events) and unmatched receipts older than `age`, adaptive weight changes older
+    /// than `age` but the newest (the weights in effect), and idempotency records past their own
+    /// retention. Suppressions, messages still queued and routing overrides are kept; spend
+    /// counters and leases are one row per name and go by themselves. Returns messages deleted.
     async fn purge(&self, age: Duration) -> Result<u64>;
 
     /// Blanks the content of messages and the text of replies older than `age`; digests stay.

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use sms::config::ConfigOrigin;
-use sms::gateway::Gateway;
+use sms::config::{ConfigOrigin, Vendor};
+use sms::gateway::{Gateway, PushUrl};
+use sms::sandbox::{Product, Sandbox};
 
 use crate::backend::Backend;
 use crate::exit::{Exit, Failure, Outcome};
@@ -35,6 +36,11 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
         ConfigOrigin::File { path, .. } => path.parent().map(PathBuf::from).unwrap_or_default(),
         _ => PathBuf::new(),
     };
+    let vendors: Vec<(String, Vendor)> = config
+        .providers()
+        .iter()
+        .map(|p| (p.name.clone(), p.vendor))
+        .collect();
     let mut builder = Gateway::builder(config).default_sqlite(dir.join("sms.db"));
     if let Some(addr) = args.listen {
         builder = builder.listen(addr);
@@ -46,6 +52,9 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
         }
         other => Failure::error(format!("cannot start the gateway: {other}")),
     })?;
+    if let Some(sandbox) = &sandbox {
+        point_at_gateway(sandbox, &vendors, gateway.push_urls());
+    }
     let state = gateway.state_description().to_owned();
     if json {
         let pushes: Vec<_> = gateway
@@ -75,7 +84,8 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
         println!("state: {state}");
         if let Some(sandbox) = &sandbox {
             println!(
-                "providers: the built-in sandbox at {} (nothing leaves this machine)",
+                "providers: the built-in sandbox at {} (nothing leaves this machine; it pushes its \
+                 receipts and replies to the URLs below)",
                 sandbox.base_url()
             );
         }
@@ -95,4 +105,29 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
     gateway.shutdown().await;
     drop(sandbox);
     Ok(Exit::Ok)
+}
+
+/// Points the built-in sandbox's pushes at the gateway's own webhooks, so that a config-less
+/// `sms serve` sees its messages delivered and its replies arrive as a real provider would show them.
+/// The URLs hold a token the gateway makes at start, hence after the sandbox started.
+fn point_at_gateway(sandbox: &Sandbox, vendors: &[(String, Vendor)], pushes: &[PushUrl]) {
+    for push in pushes {
+        let Some((_, vendor)) = vendors.iter().find(|(name, _)| *name == push.provider) else {
+            continue;
+        };
+        let receipt = push.kind == "receipt";
+        let products: &[Product] = match vendor {
+            Vendor::Ihuyi => &[Product::IhuyiSms, Product::IhuyiInternational],
+            Vendor::IhuyiVoice => &[Product::IhuyiVoice],
+            Vendor::Juxiang => &[Product::Juxiang],
+            _ => &[],
+        };
+        for product in products {
+            if receipt {
+                sandbox.set_receipt_url(*product, push.url.clone());
+            } else {
+                sandbox.set_upstream_url(*product, push.url.clone());
+            }
+        }
+    }
 }

@@ -33,13 +33,6 @@ fn time_text(ms: Millis) -> String {
     format!("{}.{:03} +08:00", t.format_dashed(), ms.rem_euclid(1000))
 }
 
-fn time_json(ms: Option<Millis>) -> Value {
-    match ms {
-        Some(ms) => json!({"unix_ms": ms, "beijing": time_text(ms)}),
-        None => Value::Null,
-    }
-}
-
 /// Prints one message: status per recipient with its timeline, the failed attempts and the
 /// receipts.
 ///
@@ -118,59 +111,20 @@ async fn find_by_id(
     Ok(messages)
 }
 
-fn recipient_json(r: &RecipientRecord) -> Value {
-    json!({
-        "message_id": r.message_id,
-        "number": r.number,
-        "status": r.status.as_str(),
-        "provider": r.provider,
-        "provider_message_id": r.provider_message_id,
-        "billed_parts": r.billed_parts,
-        "error_kind": r.error_kind,
-        "error_code": r.error_code,
-        "error": r.error_message,
-        "receipt_code": r.receipt_code,
-        "timeline": {
-            "recorded": time_json(Some(r.created_at)),
-            "queued": time_json(r.queued_at),
-            "sending": time_json(r.sending_at),
-            "outcome": time_json(r.outcome_at),
-            "final": time_json(r.final_at),
-        },
-    })
+/// A message as the gateway's API shows it ([`sms::store::message_json`]), with its content (the
+/// API leaves it out; here the operator reads their own store).
+fn message_json(m: &StoredMessage, receipts: &[ReceiptRecord]) -> Value {
+    let mut doc = sms::store::message_json(m, receipts);
+    doc["content"] = json!(m.content);
+    doc
 }
 
-fn message_json(m: &StoredMessage, receipts: &[ReceiptRecord]) -> Value {
-    json!({
-        "id": m.id,
-        "reference": m.reference,
-        "batch_id": m.batch_id,
-        "kind": format!("{:?}", m.kind).to_lowercase(),
-        "content": m.content,
-        "content_digest": m.content_digest,
-        "schedule": time_json(m.schedule),
-        "policy": m.policy,
-        "created": time_json(Some(m.created_at)),
-        "recipients": m.recipients.iter().map(recipient_json).collect::<Vec<_>>(),
-        "attempts": m.attempts.iter().map(|a| json!({
-            "provider": a.provider,
-            "recipients": a.recipients,
-            "error_kind": a.error_kind,
-            "error_code": a.error_code,
-            "error": a.error_message,
-            "elapsed_ms": a.elapsed_ms,
-        })).collect::<Vec<_>>(),
-        "receipts": receipts.iter().map(|r| json!({
-            "provider": r.provider,
-            "provider_message_id": r.provider_message_id,
-            "number": r.number,
-            "status": r.status.as_str(),
-            "code": r.code,
-            "description": r.description,
-            "reported": time_json(r.reported_at),
-            "received": time_json(Some(r.received_at)),
-        })).collect::<Vec<_>>(),
-    })
+/// A recipient as the gateway's API shows it ([`sms::store::recipient_json`]), with its message's
+/// id (a history lists recipients of several messages).
+fn recipient_json(r: &RecipientRecord) -> Value {
+    let mut doc = sms::store::recipient_json(r);
+    doc["message_id"] = json!(r.message_id);
+    doc
 }
 
 /// `created → sending → accepted → delivered`, each with its time.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sms_core::PhoneNumber;
-use sms_failover::adaptive::Evidence;
+use sms_failover::adaptive::{Evidence, WeightChange};
 use sms_failover::{AdaptiveRouter, ProviderHealth, Strategy};
 use sms_store::{
     BatchSummary, InboundRecord, Millis, ProviderActivity, ReceiptRecord, RecipientQuery, RecipientRecord,
@@ -118,20 +118,28 @@ pub(crate) struct WeightChangeView {
     pub providers: Vec<(String, u32, u32, Evidence)>,
 }
 
-/// The chain's weights and their latest changes. The one place that knows where they come from (the
-/// router's in-memory history today; a stored log can take its place here).
-pub(crate) fn weights(state: &AppState) -> Weights {
+/// How many stored weight changes the page reads: the table shows the latest of them, the chart
+/// those of its 24 h.
+const CHANGES_READ: u32 = 100;
+
+/// The chain's weights and their latest changes. The one place that knows where they come from: the
+/// weights now from the router, the changes from the store's weight log (shared by every instance
+/// on the store, kept across restarts).
+pub(crate) async fn weights(state: &AppState) -> ReadResult<Weights> {
     match state.chain().adaptive_router() {
-        Some(router) => Weights::Adaptive(adaptive_view(router)),
-        None => Weights::Fixed {
+        Some(router) => Ok(Weights::Adaptive(AdaptiveView {
+            now: weights_now(router),
+            changes: stored_changes(state).await?,
+        })),
+        None => Ok(Weights::Fixed {
             strategy: strategy_name(state.config().chain().strategy),
-        },
+        }),
     }
 }
 
-/// What `router` knows now.
-pub(crate) fn adaptive_view(router: &AdaptiveRouter) -> AdaptiveView {
-    let now = router
+/// What `router` routes by now.
+fn weights_now(router: &AdaptiveRouter) -> Vec<WeightNow> {
+    router
         .snapshot()
         .into_iter()
         .map(|p| WeightNow {
@@ -141,24 +149,43 @@ pub(crate) fn adaptive_view(router: &AdaptiveRouter) -> AdaptiveView {
             resting: p.resting,
             evidence: p.evidence,
         })
-        .collect();
-    let changes = router
-        .history()
-        .into_iter()
-        .map(|c| WeightChangeView {
-            at: c
-                .at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-            reason: c.reason,
-            providers: c
-                .providers
-                .into_iter()
-                .map(|p| (p.name, p.before, p.after, p.evidence))
-                .collect(),
+        .collect()
+}
+
+/// The latest stored changes, oldest first. A change that cannot be read is left out (and logged)
+/// rather than hiding the others.
+async fn stored_changes(state: &AppState) -> ReadResult<Vec<WeightChangeView>> {
+    let stored = state
+        .store()
+        .weight_changes(CHANGES_READ)
+        .await
+        .map_err(|e| store_error(&e))?;
+    Ok(stored
+        .iter()
+        .rev()
+        .filter_map(|s| match WeightChange::from_json(&s.body) {
+            Ok(change) => Some(change_view(change)),
+            Err(error) => {
+                tracing::warn!(seq = s.seq, %error, "a stored weight change cannot be read; not shown");
+                None
+            }
         })
-        .collect();
-    AdaptiveView { now, changes }
+        .collect())
+}
+
+fn change_view(change: WeightChange) -> WeightChangeView {
+    WeightChangeView {
+        at: change
+            .at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        reason: change.reason,
+        providers: change
+            .providers
+            .into_iter()
+            .map(|p| (p.name, p.before, p.after, p.evidence))
+            .collect(),
+    }
 }
 
 fn strategy_name(strategy: Strategy) -> &'static str {
@@ -212,13 +239,14 @@ pub(crate) async fn providers(state: &AppState, now: Millis) -> ReadResult<Provi
         .await
         .map_err(|e| store_error(&e))?;
     let outbox_depth = state.store().outbox_depth().await.ok();
+    let weights = weights(state).await?;
     Ok(ProvidersView {
         rows,
         last_hour,
         chart,
         chart_since,
         outbox_depth,
-        weights: weights(state),
+        weights,
     })
 }
 

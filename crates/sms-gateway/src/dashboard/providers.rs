@@ -193,7 +193,7 @@ fn changes_table(a: &AdaptiveView) -> Markup {
     html! {
         h2 { "Latest weight changes" }
         @if a.changes.is_empty() {
-            p class="note" { "No weight change since this instance started." }
+            p class="note" { "No weight change stored." }
         } @else {
             table id="weight-changes" {
                 thead { tr { th { "When (UTC)" } th { "Reason" } th { "Provider" } th { "Weight" } th { "Evidence" } } }
@@ -211,7 +211,7 @@ fn changes_table(a: &AdaptiveView) -> Markup {
                     }
                 }
             }
-            p class="note" { "Changes are kept in memory (the latest 100) and start afresh when the gateway restarts." }
+            p class="note" { "Changes are read from the message store, shared by every instance on it and kept across restarts until purged." }
         }
     }
 }

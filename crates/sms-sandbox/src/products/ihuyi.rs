@@ -363,7 +363,6 @@ fn submit(
             t.product == product && t.account == account.account && template_matches(&t.content, content)
         })
         .map(|t| t.id.clone());
-    let config = &ctx.shared.config;
     let fate = ctx.shared.receipt_fate(product);
     let delivered = matches!(fate, ReceiptFate::Delivered(_));
     state.record(RecordedMessage {
@@ -386,11 +385,11 @@ fn submit(
         ReceiptFate::Undelivered(delay) => Some(("0", "UNDELIV", delay)),
         ReceiptFate::Lost => None,
     };
-    if let (Some(url), Some((code, msg, delay))) = (&config.receipt_url, receipt) {
+    if let (Some(url), Some((code, msg, delay))) = (ctx.shared.receipt_url(product), receipt) {
         pushes.push(PushJob {
             kind: PushKind::Receipt,
             product,
-            url: url.clone(),
+            url,
             fields: vec![
                 ("code".to_owned(), code.to_owned()),
                 ("msg".to_owned(), msg.to_owned()),
