@@ -65,7 +65,13 @@ async fn instance_with(sandbox: &Sandbox, db: &str, prefix: &str, extra: &str) -
 }
 
 /// An instance on the given Redis connection.
-async fn instance_on(sandbox: &Sandbox, db: &str, prefix: &str, extra: &str, state: Arc<RedisState>) -> Gateway {
+async fn instance_on(
+    sandbox: &Sandbox,
+    db: &str,
+    prefix: &str,
+    extra: &str,
+    state: Arc<RedisState>,
+) -> Gateway {
     let mut text = Config::sandbox_toml(&sandbox.base_url());
     text.push_str(&format!(
         "\n[state]\nbackend = \"redis\"\nurl = {REDIS_URL:?}\nkey_prefix = {prefix:?}\n\n\
@@ -248,10 +254,15 @@ async fn a_send_starts_in_one_redis_round_trip_and_the_stores_opt_outs_still_hol
     );
 
     // An opt-out only the store holds (recorded before Redis was shared, say) is honoured.
-    let store = sms_store::open(&db, sms_store::StoreOptions::default()).await.unwrap();
+    let store = sms_store::open(&db, sms_store::StoreOptions::default())
+        .await
+        .unwrap();
     let number: PhoneNumber = "13900000082".parse().unwrap();
     store.suppress(&number, "test", "store only").await.unwrap();
-    assert_eq!(state.suppressed(std::slice::from_ref(&number)).await.unwrap(), [false]);
+    assert_eq!(
+        state.suppressed(std::slice::from_ref(&number)).await.unwrap(),
+        [false]
+    );
     let requests = || sandbox.request_count(Product::IhuyiSms) + sandbox.request_count(Product::Juxiang);
     let before = requests();
     let refused = send("13900000082").await;

@@ -14,10 +14,10 @@ use sms_failover::state::backend_unavailable;
 
 use crate::BACKEND_NAME;
 use crate::completions::Completion;
-use crate::group::Group;
-use crate::start::StartJob;
 use crate::config::{RedisConfig, TimeOffset};
+use crate::group::Group;
 use crate::scripts::Scripts;
+use crate::start::StartJob;
 
 /// A chain's state on Redis: implements every state trait of `sms_failover::state` (opt-outs,
 /// recipient limits, idempotency, breaker sharing, spend caps), so that all instances pointed at the same Redis

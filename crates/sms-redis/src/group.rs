@@ -83,7 +83,12 @@ impl<J: Send + 'static, R: Send + 'static> Group<J, R> {
     }
 }
 
-async fn send_batch<J, R>(state: RedisState, taken: Vec<Waiting<J, R>>, check: &'static str, batch: BatchCall<J, R>) {
+async fn send_batch<J, R>(
+    state: RedisState,
+    taken: Vec<Waiting<J, R>>,
+    check: &'static str,
+    batch: BatchCall<J, R>,
+) {
     let (jobs, answers): (Vec<J>, Vec<oneshot::Sender<Result<R, Error>>>) =
         taken.into_iter().map(|w| (w.job, w.answer)).unzip();
     let count = jobs.len();
@@ -98,7 +103,10 @@ async fn send_batch<J, R>(state: RedisState, taken: Vec<Waiting<J, R>>, check: &
             let error = backend_unavailable(
                 BACKEND_NAME,
                 check,
-                format!("{} answers for {count} calls; they may have been applied", results.len()),
+                format!(
+                    "{} answers for {count} calls; they may have been applied",
+                    results.len()
+                ),
             );
             for answer in answers {
                 let _ = answer.send(Err(error.clone()));

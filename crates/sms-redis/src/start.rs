@@ -50,8 +50,16 @@ impl StartJob {
         }
         let mut args = Vec::with_capacity(6 + 2 * windows.len());
         args.push(numbers.len().to_string());
-        args.push(request.reservation.map_or_else(String::new, |(_, retention)| micros(retention).to_string()));
-        args.push(request.breaker.map_or_else(String::new, |(_, lease)| micros(lease).to_string()));
+        args.push(
+            request
+                .reservation
+                .map_or_else(String::new, |(_, retention)| micros(retention).to_string()),
+        );
+        args.push(
+            request
+                .breaker
+                .map_or_else(String::new, |(_, lease)| micros(lease).to_string()),
+        );
         args.push(KEEP_MS.to_string());
         args.push(fastrand::u64(..).to_string());
         args.push(windows.len().to_string());
@@ -88,7 +96,9 @@ impl ChainState for RedisState {
         let job = StartJob::new(self, request);
         let answer = self
             .starts()
-            .call(self, job, MAX_BATCH, CHECK, |state, jobs| Box::pin(start_batch(state, jobs)))
+            .call(self, job, MAX_BATCH, CHECK, |state, jobs| {
+                Box::pin(start_batch(state, jobs))
+            })
             .await?;
         match answer {
             Value::Array(values) => read_answer(&values, request),

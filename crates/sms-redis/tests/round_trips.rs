@@ -190,8 +190,16 @@ async fn concurrent_starts_share_round_trips_and_each_gets_its_own_answer() {
             first.is_ok() != second.is_ok(),
             "exactly one of the two messages to {to} was admitted: {first:?} / {second:?}"
         );
-        let refused = first.as_ref().err().or(second.as_ref().err()).expect("one refused");
-        assert_eq!(refused.kind(), sms_core::ErrorKind::RecipientThrottled, "{refused}");
+        let refused = first
+            .as_ref()
+            .err()
+            .or(second.as_ref().err())
+            .expect("one refused");
+        assert_eq!(
+            refused.kind(),
+            sms_core::ErrorKind::RecipientThrottled,
+            "{refused}"
+        );
     }
     let sent = bed.delivered_to(&number(300)).len() + bed.delivered_to(&number(301)).len();
     assert_eq!(sent, 1, "one reference goes out once");
@@ -237,9 +245,15 @@ async fn a_numbers_log_keeps_only_the_sends_its_windows_can_count() {
     assert_eq!(size, 3, "the log holds the largest count of sends, not all 20");
     // And it still counts: the oldest kept send leaves the minute as the first admission comes,
     // and two at once fill the 2-per-second window.
-    let answer = state.admit("chain", &[to.clone()], &windows).await.expect("admit");
+    let answer = state
+        .admit("chain", std::slice::from_ref(&to), &windows)
+        .await
+        .expect("admit");
     assert_eq!(answer[0], Admission::Admitted);
-    let answer = state.admit("chain", &[to.clone()], &windows).await.expect("admit");
+    let answer = state
+        .admit("chain", std::slice::from_ref(&to), &windows)
+        .await
+        .expect("admit");
     assert_eq!(answer[0], Admission::Admitted, "2 per second admits the second");
     let answer = state.admit("chain", &[to], &windows).await.expect("admit");
     assert!(matches!(answer[0], Admission::Refused { .. }), "{answer:?}");
