@@ -193,15 +193,21 @@ pub(crate) async fn record(
     }
 }
 
-/// Sends through the recording chain and answers from the store's record.
+/// Sends through the recording chain and answers from the store's record: the one the recording
+/// wrote, read back only when it cannot be known otherwise (a replayed reference, a receipt that came
+/// before the send).
 async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
-    let result = state.inner.sender.send(message).await;
+    let sent = state.inner.sender.send_recorded(message).await;
     state.inner.callback_hint.notify_waiters();
-    let stored = state
-        .store()
-        .message_by_reference(message.reference().as_str())
-        .await
-        .map_err(|e| ApiError::store(&e))?;
+    let result = sent.result;
+    let stored = match sent.record {
+        Some(record) => Some(record),
+        None => state
+            .store()
+            .message_by_reference(message.reference().as_str())
+            .await
+            .map_err(|e| ApiError::store(&e))?,
+    };
     match (stored, result) {
         (Some(stored), _) => {
             let kind = stored.kind.to_string();

@@ -6,6 +6,7 @@
 //! cargo bench -p sms-store --bench store_throughput             # full: 3 rounds
 //! cargo bench -p sms-store --bench store_throughput -- --quick  # CI-sized: smaller, 1 round
 //! cargo bench -p sms-store --bench store_throughput -- --chain  # scenario c alone
+//! cargo bench -p sms-store --bench store_throughput -- --chain --rounds 7  # more rounds
 //! ```
 //!
 //! | scenario | measured | goal |
@@ -134,6 +135,14 @@ async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> f64 {
     f64::from(plan.sends) / start.elapsed().as_secs_f64()
 }
 
+/// `--rounds N`, when given.
+fn rounds_arg() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--rounds")?;
+    let rounds = args.get(at + 1)?.parse().expect("--rounds takes a number");
+    Some(std::cmp::max(rounds, 1))
+}
+
 fn min_median(values: &mut [f64]) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
     (values[0], values[values.len() / 2])
@@ -160,6 +169,10 @@ async fn main() {
         }
     };
 
+    let plan = Plan {
+        rounds: rounds_arg().unwrap_or(plan.rounds),
+        ..plan
+    };
     if !std::env::args().any(|a| a == "--chain") {
         record_scenarios(&plan).await;
     }

@@ -1,24 +1,27 @@
-//! Group commit: concurrent sends' records are gathered by one task and written in one transaction
-//! per kind, so a chain with 64 sends in flight costs the store two transactions per batch instead of
-//! two per message. The store stays the truth: every caller waits until its rows are committed.
+//! Group commit: concurrent sends' records are gathered by one task and written in one transaction,
+//! so a chain with 64 sends in flight costs the store one transaction per batch instead of two per
+//! message. The store stays the truth: every caller waits until its rows are committed.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Result, StoreError, StoreErrorKind};
-use crate::model::{AttemptRecord, NewMessage, OutcomeUpdate};
+use crate::model::{AttemptRecord, Millis, NewMessage, OutcomeUpdate};
 use crate::store::MessageStore;
 
 /// Most jobs folded into one transaction.
 const MAX_BATCH: usize = 512;
 
+/// The failed attempts of one message.
+type Attempts = Option<(String, Vec<AttemptRecord>)>;
+
 enum Job {
-    Insert(NewMessage, oneshot::Sender<Result<()>>),
+    Insert(NewMessage, oneshot::Sender<Result<Option<Millis>>>),
     Outcomes(
         Vec<OutcomeUpdate>,
-        Option<(String, Vec<AttemptRecord>)>,
-        oneshot::Sender<Result<()>>,
+        Attempts,
+        oneshot::Sender<Result<Option<Millis>>>,
     ),
 }
 
@@ -36,19 +39,23 @@ impl GroupWriter {
         Self { jobs }
     }
 
-    /// Records `message` as `sending`; returns once committed.
-    pub(crate) async fn insert(&self, message: NewMessage) -> Result<()> {
+    /// Records `message` as `sending`; returns once committed, with the time stamped on its rows
+    /// when known (`None` when it was written apart after its batch failed).
+    pub(crate) async fn insert(&self, message: NewMessage) -> Result<Option<Millis>> {
         let (done, wait) = oneshot::channel();
         self.jobs.send(Job::Insert(message, done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
-    /// Records outcomes (and attempts of one message); returns once committed.
+    /// Records outcomes (and attempts of one message); returns once committed, with the time
+    /// stamped on them when the rows now hold exactly what was given (`None` when the status
+    /// machine refused an outcome of the batch, an early receipt moved a recipient further, or the
+    /// batch was written apart).
     pub(crate) async fn outcomes(
         &self,
         outcomes: Vec<OutcomeUpdate>,
-        attempts: Option<(String, Vec<AttemptRecord>)>,
-    ) -> Result<()> {
+        attempts: Attempts,
+    ) -> Result<Option<Millis>> {
         let (done, wait) = oneshot::channel();
         self.jobs
             .send(Job::Outcomes(outcomes, attempts, done))
@@ -65,79 +72,106 @@ fn copy(error: &StoreError) -> StoreError {
     StoreError::new(error.kind(), error.to_string())
 }
 
-async fn run(store: Arc<dyn MessageStore>, mut rx: mpsc::UnboundedReceiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut inserts = Vec::new();
-        let mut outcomes = Vec::new();
-        for job in jobs.drain(..) {
-            match job {
-                Job::Insert(message, done) => inserts.push((message, done)),
-                Job::Outcomes(o, a, done) => outcomes.push((o, a, done)),
+/// One round's jobs, taken apart into what the store writes and whom to answer.
+#[derive(Default)]
+struct Round {
+    messages: Vec<NewMessage>,
+    inserted: Vec<oneshot::Sender<Result<Option<Millis>>>>,
+    outcomes: Vec<OutcomeUpdate>,
+    attempts: Vec<(String, Vec<AttemptRecord>)>,
+    /// Whom to answer, per outcome job.
+    recorded: Vec<oneshot::Sender<Result<Option<Millis>>>>,
+}
+
+impl Round {
+    fn take(&mut self, job: Job) {
+        match job {
+            Job::Insert(message, done) => {
+                self.messages.push(message);
+                self.inserted.push(done);
             }
-        }
-        let with_attempts = outcomes.iter().any(|(_, a, _)| a.is_some());
-        if !with_attempts {
-            // The usual round: everything in one transaction.
-            let messages: Vec<NewMessage> = inserts.iter().map(|(m, _)| m.clone()).collect();
-            let all: Vec<OutcomeUpdate> = outcomes.iter().flat_map(|(o, _, _)| o.iter().cloned()).collect();
-            if store.record_batch(&messages, &all).await.is_ok() {
-                for (_, done) in inserts {
-                    let _ = done.send(Ok(()));
-                }
-                for (_, _, done) in outcomes {
-                    let _ = done.send(Ok(()));
-                }
-                continue;
+            Job::Outcomes(outcomes, attempts, done) => {
+                self.recorded.push(done);
+                self.outcomes.extend(outcomes);
+                self.attempts.extend(attempts);
             }
-            // Something in it failed: write the parts apart so each caller gets its own answer.
-        }
-        if !inserts.is_empty() {
-            write_inserts(store.as_ref(), inserts).await;
-        }
-        if !outcomes.is_empty() {
-            write_outcomes(store.as_ref(), outcomes).await;
         }
     }
 }
 
-async fn write_inserts(store: &dyn MessageStore, inserts: Vec<(NewMessage, oneshot::Sender<Result<()>>)>) {
-    let messages: Vec<NewMessage> = inserts.iter().map(|(m, _)| m.clone()).collect();
+async fn run(store: Arc<dyn MessageStore>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let mut round = Round::default();
+        for job in jobs.drain(..) {
+            round.take(job);
+        }
+        // The usual round: everything in one transaction.
+        match store
+            .record_batch(&round.messages, &round.outcomes, &round.attempts)
+            .await
+        {
+            Ok(written) => {
+                for done in round.inserted {
+                    let _ = done.send(Ok(Some(written.at)));
+                }
+                let exact = written.moved == round.outcomes.len() as u64 && written.early_receipts == 0;
+                for done in round.recorded {
+                    let _ = done.send(Ok(exact.then_some(written.at)));
+                }
+            }
+            // Something in it failed: write the parts apart so each caller gets its own answer.
+            Err(_) => {
+                if !round.messages.is_empty() {
+                    write_inserts(store.as_ref(), round.messages, round.inserted).await;
+                }
+                if !round.recorded.is_empty() {
+                    write_outcomes(store.as_ref(), round.outcomes, round.attempts, round.recorded).await;
+                }
+            }
+        }
+    }
+}
+
+async fn write_inserts(
+    store: &dyn MessageStore,
+    messages: Vec<NewMessage>,
+    inserted: Vec<oneshot::Sender<Result<Option<Millis>>>>,
+) {
     match store.insert_sending(&messages).await {
         Ok(()) => {
-            for (_, done) in inserts {
-                let _ = done.send(Ok(()));
+            for done in inserted {
+                let _ = done.send(Ok(None));
             }
         }
         // One duplicate reference fails the whole batch: retry one by one so that only it fails.
-        Err(error) if error.kind() == StoreErrorKind::DuplicateReference && inserts.len() > 1 => {
-            for (message, done) in inserts {
-                let _ = done.send(store.insert_sending(std::slice::from_ref(&message)).await);
+        Err(error) if error.kind() == StoreErrorKind::DuplicateReference && messages.len() > 1 => {
+            for (message, done) in messages.iter().zip(inserted) {
+                let result = store.insert_sending(std::slice::from_ref(message)).await;
+                let _ = done.send(result.map(|()| None));
             }
         }
         Err(error) => {
-            for (_, done) in inserts {
+            for done in inserted {
                 let _ = done.send(Err(copy(&error)));
             }
         }
     }
 }
 
-type OutcomeJob = (
-    Vec<OutcomeUpdate>,
-    Option<(String, Vec<AttemptRecord>)>,
-    oneshot::Sender<Result<()>>,
-);
-
-async fn write_outcomes(store: &dyn MessageStore, jobs: Vec<OutcomeJob>) {
-    let all: Vec<OutcomeUpdate> = jobs.iter().flat_map(|(o, _, _)| o.iter().cloned()).collect();
-    let mut result = store.record_outcomes(&all).await.map(drop);
-    for (_, attempts, _) in &jobs {
-        if let (Ok(()), Some((message_id, attempts))) = (&result, attempts) {
+async fn write_outcomes(
+    store: &dyn MessageStore,
+    outcomes: Vec<OutcomeUpdate>,
+    attempts: Vec<(String, Vec<AttemptRecord>)>,
+    recorded: Vec<oneshot::Sender<Result<Option<Millis>>>>,
+) {
+    let mut result = store.record_outcomes(&outcomes).await.map(drop);
+    for (message_id, attempts) in &attempts {
+        if result.is_ok() {
             result = store.record_attempts(message_id, attempts).await;
         }
     }
-    for (_, _, done) in jobs {
-        let _ = done.send(result.as_ref().map(|_| ()).map_err(copy));
+    for done in recorded {
+        let _ = done.send(result.as_ref().map(|()| None).map_err(copy));
     }
 }

@@ -54,6 +54,16 @@ pub(crate) fn padded<T>(chunk: &[T], shape: usize) -> impl Iterator<Item = Optio
         .chain(std::iter::repeat_n(None, shape - chunk.len()))
 }
 
+/// As [`padded`], for owned rows: the `len` rows of `rows`, then `None` up to `shape`.
+pub(crate) fn padded_owned<T>(
+    rows: impl Iterator<Item = T>,
+    len: usize,
+    shape: usize,
+) -> impl Iterator<Item = Option<T>> {
+    rows.map(Some)
+        .chain(std::iter::repeat_with(|| None).take(shape - len))
+}
+
 /// The columns of a message row as they are inserted.
 pub(crate) struct MessageRow {
     pub id: String,
@@ -68,18 +78,29 @@ pub(crate) struct MessageRow {
 
 pub(crate) fn message_row(new: &NewMessage, options: &StoreOptions) -> MessageRow {
     let message: &Message = &new.message;
-    let content = model::content_of(message.body());
-    let digest = hex(&Sha256::digest(content.as_bytes()));
+    let (content, digest) = content_columns(message, options.content);
     MessageRow {
         id: new.id.clone(),
         reference: message.reference().as_str().to_owned(),
         batch_id: new.batch_id.clone(),
         kind: model::kind_name(message.kind()),
-        content: (options.content == ContentMode::Full).then_some(content),
+        content,
         digest,
-        schedule: message.schedule().map(|t| t.unix_seconds() * 1000),
+        schedule: schedule_column(message),
         policy: model::policy_name(message.ambiguity_policy()),
     }
+}
+
+/// The content (unless only the digest is kept) and the content's SHA-256, hex, as stored.
+pub(crate) fn content_columns(message: &Message, mode: ContentMode) -> (Option<String>, String) {
+    let content = model::content_of(message.body());
+    let digest = hex(&Sha256::digest(content.as_bytes()));
+    ((mode == ContentMode::Full).then_some(content), digest)
+}
+
+/// The requested send time as stored: milliseconds.
+pub(crate) fn schedule_column(message: &Message) -> Option<Millis> {
+    message.schedule().map(|t| t.unix_seconds() * 1000)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -135,7 +156,7 @@ macro_rules! impl_message_store {
         use crate::normalise;
         use crate::options::millis;
         use crate::status::Status;
-        use crate::store::{Backend, MessageStore};
+        use crate::store::{Backend, BatchWritten, MessageStore};
 
         type Conn = <$db as sqlx::Database>::Connection;
         type DbRow = <$db as sqlx::Database>::Row;
@@ -242,39 +263,137 @@ macro_rules! impl_message_store {
             }
         }
 
-        /// Inserts message rows and their recipients in `status`, in chunks of multi-row statements.
-        async fn insert_messages(
-            conn: &mut Conn,
+        /// What a statement of a [`Script`] does: names its errors and says how to read its result.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Part {
+            Messages,
+            Recipients,
+            Outcomes,
+            /// Receipts that arrived before their send, waiting under a provider id.
+            WaitingById,
+            /// The same, for providers whose receipts carry no id: waiting under the number.
+            WaitingByNumber,
+        }
+
+        impl Part {
+            fn error(self, e: sqlx::Error) -> StoreError {
+                match (self, &e) {
+                    (Part::Messages, sqlx::Error::Database(d)) if d.is_unique_violation() => StoreError::new(
+                        StoreErrorKind::DuplicateReference,
+                        "a message with one of these client references is already recorded",
+                    ),
+                    (Part::Messages, _) => StoreError::from_sqlx("recording messages", e),
+                    (Part::Recipients, _) => StoreError::from_sqlx("recording recipients", e),
+                    (Part::Outcomes, _) => StoreError::from_sqlx("recording outcomes", e),
+                    (Part::WaitingById | Part::WaitingByNumber, _) => {
+                        StoreError::from_sqlx("looking for early receipts", e)
+                    }
+                }
+            }
+        }
+
+        /// Statements that run in order inside one transaction. On SQLite they are one text, run in
+        /// one round trip to the connection's thread (its driver steps through the statements of a
+        /// text in turn, binding the `?` parameters in order): each round trip is two thread
+        /// wake-ups, and a group commit used to make six. PostgreSQL prepares one statement per
+        /// query, so there each is its own.
+        struct Script {
+            builders: Vec<QueryBuilder<'static, $db>>,
+            parts: Vec<Part>,
+        }
+
+        /// One statement's result: rows affected and rows returned.
+        struct Step {
+            part: Part,
+            affected: u64,
+            rows: Vec<DbRow>,
+        }
+
+        impl Script {
+            const ONE_TEXT: bool = matches!($backend, Backend::Sqlite);
+
+            fn new() -> Self {
+                Self { builders: Vec::new(), parts: Vec::new() }
+            }
+
+            /// Starts a statement with `sql`; bind and push the rest on the builder returned.
+            fn statement(&mut self, part: Part, sql: &str) -> &mut QueryBuilder<'static, $db> {
+                self.parts.push(part);
+                match self.builders.last_mut() {
+                    Some(last) if Self::ONE_TEXT => {
+                        last.push("; ");
+                        last.push(sql);
+                    }
+                    _ => self.builders.push(QueryBuilder::new(sql)),
+                }
+                self.builders.last_mut().expect("a builder was just pushed")
+            }
+
+            /// Runs every statement; an error names the part that failed.
+            async fn run(self, conn: &mut Conn) -> Result<Vec<Step>> {
+                use futures_util::TryStreamExt;
+                use sqlx::Executor;
+                let mut steps: Vec<Step> = Vec::with_capacity(self.parts.len());
+                let mut rows = Vec::new();
+                let parts = self.parts;
+                for mut builder in self.builders {
+                    let mut results = (&mut *conn).fetch_many(builder.build());
+                    loop {
+                        let item = results.try_next().await.map_err(|e| {
+                            let part = parts.get(steps.len()).copied().unwrap_or(Part::Outcomes);
+                            part.error(e)
+                        })?;
+                        match item {
+                            None => break,
+                            Some(sqlx::Either::Right(row)) => rows.push(row),
+                            Some(sqlx::Either::Left(done)) => {
+                                let part = parts.get(steps.len()).copied().unwrap_or(Part::Outcomes);
+                                steps.push(Step {
+                                    part,
+                                    affected: done.rows_affected(),
+                                    rows: std::mem::take(&mut rows),
+                                });
+                            }
+                        }
+                    }
+                }
+                Ok(steps)
+            }
+        }
+
+        /// Adds the inserts of message rows and their recipients in `status` to `script`, in chunks
+        /// of multi-row statements.
+        fn push_inserts(
+            script: &mut Script,
             messages: &[NewMessage],
             options: &crate::options::StoreOptions,
             status: Status,
             now: Millis,
-        ) -> Result<()> {
+        ) {
             for (chunk, shape) in common::shaped(messages) {
-                let rows: Vec<common::MessageRow> = chunk.iter().map(|m| common::message_row(m, options)).collect();
-                let mut insert = QueryBuilder::<$db>::new(
+                let rows = chunk.iter().map(|m| common::message_row(m, options));
+                let insert = script.statement(
+                    Part::Messages,
                     "INSERT INTO messages (id, reference, batch_id, kind, content, content_digest, schedule, policy, created_at) \
                      SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9 FROM (",
                 );
-                insert.push_values(common::padded(&rows, shape), |mut b, r| {
-                    b.push_bind(r.map(|r| r.id.clone()))
-                        .push_bind(r.map(|r| r.reference.clone()))
-                        .push_bind(r.and_then(|r| r.batch_id.clone()))
-                        .push_bind(r.map(|r| r.kind.clone()))
-                        .push_bind(r.and_then(|r| r.content.clone()))
-                        .push_bind(r.map(|r| r.digest.clone()))
-                        .push_bind(r.and_then(|r| r.schedule))
-                        .push_bind(r.and_then(|r| r.policy.clone()))
-                        .push_bind(r.map(|_| now));
+                insert.push_values(common::padded_owned(rows, chunk.len(), shape), |mut b, r| {
+                    let present = r.is_some();
+                    let (id, reference, batch, kind, content, digest, schedule, policy) = match r {
+                        Some(r) => (Some(r.id), Some(r.reference), r.batch_id, Some(r.kind), r.content, Some(r.digest), r.schedule, r.policy),
+                        None => (None, None, None, None, None, None, None, None),
+                    };
+                    b.push_bind(id)
+                        .push_bind(reference)
+                        .push_bind(batch)
+                        .push_bind(kind)
+                        .push_bind(content)
+                        .push_bind(digest)
+                        .push_bind(schedule)
+                        .push_bind(policy)
+                        .push_bind(present.then_some(now));
                 });
                 insert.push(") AS v WHERE column1 IS NOT NULL");
-                insert.build().execute(&mut *conn).await.map_err(|e| match &e {
-                    sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::new(
-                        StoreErrorKind::DuplicateReference,
-                        "a message with one of these client references is already recorded",
-                    ),
-                    _ => StoreError::from_sqlx("recording messages", e),
-                })?;
             }
             let recipients: Vec<(&str, String)> = messages
                 .iter()
@@ -283,7 +402,8 @@ macro_rules! impl_message_store {
             let sending = (status == Status::Sending).then_some(now);
             let queued = (status == Status::Queued).then_some(now);
             for (chunk, shape) in common::shaped(&recipients) {
-                let mut insert = QueryBuilder::<$db>::new(
+                let insert = script.statement(
+                    Part::Recipients,
                     "INSERT INTO recipients (message_id, number, status, created_at, queued_at, sending_at) \
                      SELECT column1, column2, column3, column4, column5, column6 FROM (",
                 );
@@ -296,22 +416,17 @@ macro_rules! impl_message_store {
                         .push_bind(row.and(sending));
                 });
                 insert.push(") AS v WHERE column1 IS NOT NULL");
-                insert.build().execute(&mut *conn).await.map_err(db("recording recipients"))?;
             }
-            Ok(())
         }
 
-        /// Moves recipients per the outcomes (status machine enforced in SQL), then applies receipts
-        /// that were waiting for these provider ids.
-        async fn apply_outcomes(
-            conn: &mut Conn,
-            outcomes: &[OutcomeUpdate],
-            now: Millis,
-            window: Millis,
-        ) -> Result<u64> {
-            let mut moved = 0;
+        /// Adds the moves of recipients per the outcomes (status machine enforced in SQL) to
+        /// `script`, and the look-ups of receipts that arrived before these sends (those under the
+        /// recorded provider ids, and for providers without ids those under the numbers): one
+        /// indexed probe per outcome, and they find nothing unless a receipt was early.
+        fn push_outcomes(script: &mut Script, outcomes: &[OutcomeUpdate], now: Millis) {
             for (chunk, shape) in common::shaped(outcomes) {
-                let mut update = QueryBuilder::<$db>::new(
+                let update = script.statement(
+                    Part::Outcomes,
                     "WITH v (mid, num, st, prov, pid, parts, ekind, ecode, emsg) AS (",
                 );
                 update.push_values(common::padded(chunk, shape), |mut b, o| {
@@ -339,18 +454,6 @@ macro_rules! impl_message_store {
                 update.push(" FROM v WHERE recipients.message_id = v.mid AND recipients.number = v.num AND (");
                 update.push(common::outcome_guard());
                 update.push(")");
-                moved += update
-                    .build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("recording outcomes"))?
-                    .rows_affected();
-            }
-            // Early receipts are rare: one indexed probe (unmatched receipts are exactly those
-            // without a message, `receipts_message` covers it) saves the lookups below when there
-            // are none. It runs in this transaction, on every instance, so it sees what they see.
-            if !any_unmatched(conn).await? {
-                return Ok(moved);
             }
             let keyed: Vec<(String, String)> = outcomes
                 .iter()
@@ -361,7 +464,7 @@ macro_rules! impl_message_store {
                 })
                 .collect();
             for (chunk, shape) in common::shaped(&keyed) {
-                let mut waiting = QueryBuilder::<$db>::new("WITH v (prov, pid) AS (");
+                let waiting = script.statement(Part::WaitingById, "WITH v (prov, pid) AS (");
                 waiting.push_values(common::padded(chunk, shape), |mut b, key| {
                     b.push_bind(key.map(|(p, _)| p.clone())).push_bind(key.map(|(_, id)| id.clone()));
                 });
@@ -370,45 +473,85 @@ macro_rules! impl_message_store {
                      AND receipts.provider_message_id = v.pid WHERE receipts.disposition = 'unmatched' \
                      ORDER BY receipts.id",
                 );
-                let rows = waiting
-                    .build()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db("looking for early receipts"))?;
-                for row in &rows {
-                    let receipt = receipt_from(row)?;
-                    file_receipt(conn, &receipt, now, window, Some(receipt.id)).await?;
-                }
             }
-            // Providers that give no ids (Juxiang): an early receipt waits under the number.
-            for o in outcomes.iter().filter(|o| o.status == Status::Accepted && o.provider_message_id.is_none()) {
-                let Some(provider) = &o.provider else { continue };
-                let rows = sqlx::query(
-                    "SELECT * FROM receipts WHERE provider = $1 AND provider_message_id = '' AND number = $2 \
-                     AND disposition = 'unmatched' ORDER BY id",
-                )
-                .bind(provider)
-                .bind(&o.number)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db("looking for early receipts"))?;
-                for row in &rows {
-                    let receipt = receipt_from(row)?;
-                    file_receipt(conn, &receipt, now, window, Some(receipt.id)).await?;
-                }
+            let by_number: Vec<(String, String)> = outcomes
+                .iter()
+                .filter(|o| o.status == Status::Accepted && o.provider_message_id.is_none())
+                .filter_map(|o| Some((o.provider.clone()?, o.number.clone())))
+                .collect();
+            for (chunk, shape) in common::shaped(&by_number) {
+                let waiting = script.statement(Part::WaitingByNumber, "WITH v (prov, num) AS (");
+                waiting.push_values(common::padded(chunk, shape), |mut b, key| {
+                    b.push_bind(key.map(|(p, _)| p.clone())).push_bind(key.map(|(_, n)| n.clone()));
+                });
+                waiting.push(
+                    ") SELECT receipts.* FROM receipts JOIN v ON receipts.provider = v.prov \
+                     AND receipts.provider_message_id = '' AND receipts.number = v.num \
+                     WHERE receipts.disposition = 'unmatched' ORDER BY receipts.id",
+                );
             }
-            Ok(moved)
         }
 
-        /// Whether any receipt waits unmatched.
-        async fn any_unmatched(conn: &mut Conn) -> Result<bool> {
-            let row = sqlx::query(
-                "SELECT id FROM receipts WHERE message_id IS NULL AND disposition = 'unmatched' LIMIT 1",
-            )
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("looking for early receipts"))?;
-            Ok(row.is_some())
+        /// Inserts `messages` with recipients in `status` and applies `outcomes` in one script, then
+        /// files the receipts that were waiting for these sends. Returns recipients moved by the
+        /// outcomes and early receipts filed.
+        async fn write_records(
+            conn: &mut Conn,
+            messages: &[NewMessage],
+            status: Status,
+            outcomes: &[OutcomeUpdate],
+            options: &crate::options::StoreOptions,
+            now: Millis,
+        ) -> Result<(u64, usize)> {
+            let mut script = Script::new();
+            push_inserts(&mut script, messages, options, status, now);
+            push_outcomes(&mut script, outcomes, now);
+            let mut moved = 0;
+            let mut waiting = Vec::new();
+            for step in script.run(conn).await? {
+                match step.part {
+                    Part::Outcomes => moved += step.affected,
+                    Part::WaitingById | Part::WaitingByNumber => waiting.extend(step.rows),
+                    Part::Messages | Part::Recipients => {}
+                }
+            }
+            let window = common::millis_of(options.receipt_expiry);
+            let mut filed = std::collections::HashSet::new();
+            for row in &waiting {
+                let receipt = receipt_from(row)?;
+                if filed.insert(receipt.id) {
+                    file_receipt(conn, &receipt, now, window, Some(receipt.id)).await?;
+                }
+            }
+            Ok((moved, filed.len()))
+        }
+
+        /// Appends failed attempts to a message's history, numbered after those recorded before.
+        async fn insert_attempts(conn: &mut Conn, message_id: &str, attempts: &[AttemptRecord]) -> Result<()> {
+            let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM attempts WHERE message_id = $1")
+                    .bind(message_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .and_then(|row| row.try_get("n"))
+                    .map_err(db("numbering attempts"))?;
+                for (i, a) in attempts.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO attempts (message_id, seq, provider, recipients, error_kind, error_code, \
+                         error_message, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(message_id)
+                    .bind(next + 1 + i as i64)
+                    .bind(&a.provider)
+                    .bind(a.recipients)
+                    .bind(&a.error_kind)
+                    .bind(&a.error_code)
+                    .bind(&a.error_message)
+                    .bind(a.elapsed_ms)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("recording attempts"))?;
+                }
+            Ok(())
         }
 
         /// For providers whose receipts carry no message id (Juxiang): the send to `number` through
@@ -725,7 +868,7 @@ macro_rules! impl_message_store {
             async fn insert_sending(&self, messages: &[NewMessage]) -> Result<()> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                insert_messages(&mut tx, messages, &self.options, Status::Sending, now).await?;
+                write_records(&mut tx, messages, Status::Sending, &[], &self.options, now).await?;
                 tx.commit().await.map_err(db("committing messages"))
             }
 
@@ -733,19 +876,26 @@ macro_rules! impl_message_store {
                 check_outcomes(outcomes)?;
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                let moved = apply_outcomes(&mut tx, outcomes, now, common::millis_of(self.options.receipt_expiry)).await?;
+                let (moved, _) = write_records(&mut tx, &[], Status::Sending, outcomes, &self.options, now).await?;
                 tx.commit().await.map_err(db("committing outcomes"))?;
                 Ok(moved)
             }
 
-            async fn record_batch(&self, sending: &[NewMessage], outcomes: &[OutcomeUpdate]) -> Result<u64> {
+            async fn record_batch(
+                &self,
+                sending: &[NewMessage],
+                outcomes: &[OutcomeUpdate],
+                attempts: &[(String, Vec<AttemptRecord>)],
+            ) -> Result<BatchWritten> {
                 check_outcomes(outcomes)?;
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                insert_messages(&mut tx, sending, &self.options, Status::Sending, now).await?;
-                let moved = apply_outcomes(&mut tx, outcomes, now, common::millis_of(self.options.receipt_expiry)).await?;
+                let (moved, early) = write_records(&mut tx, sending, Status::Sending, outcomes, &self.options, now).await?;
+                for (message_id, attempts) in attempts {
+                    insert_attempts(&mut tx, message_id, attempts).await?;
+                }
                 tx.commit().await.map_err(db("committing records"))?;
-                Ok(moved)
+                Ok(BatchWritten { at: now, moved, early_receipts: early })
             }
 
             async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()> {
@@ -753,30 +903,12 @@ macro_rules! impl_message_store {
                     return Ok(());
                 }
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM attempts WHERE message_id = $1")
-                    .bind(message_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .and_then(|row| row.try_get("n"))
-                    .map_err(db("numbering attempts"))?;
-                for (i, a) in attempts.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO attempts (message_id, seq, provider, recipients, error_kind, error_code, \
-                         error_message, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(message_id)
-                    .bind(next + 1 + i as i64)
-                    .bind(&a.provider)
-                    .bind(a.recipients)
-                    .bind(&a.error_kind)
-                    .bind(&a.error_code)
-                    .bind(&a.error_message)
-                    .bind(a.elapsed_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("recording attempts"))?;
-                }
+                insert_attempts(&mut tx, message_id, attempts).await?;
                 tx.commit().await.map_err(db("committing attempts"))
+            }
+
+            fn content_mode(&self) -> crate::options::ContentMode {
+                self.options.content
             }
 
             async fn record_receipts(&self, reports: &[DeliveryReport]) -> Result<Vec<ReceiptDisposition>> {
@@ -996,7 +1128,7 @@ macro_rules! impl_message_store {
                     payloads.push((m.id.clone(), json));
                 }
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                insert_messages(&mut tx, messages, &self.options, Status::Queued, now).await?;
+                write_records(&mut tx, messages, Status::Queued, &[], &self.options, now).await?;
                 for (chunk, _) in common::shaped(&payloads) {
                     let mut insert = QueryBuilder::<$db>::new("INSERT INTO outbox (message_id, payload, available_at) ");
                     insert.push_values(chunk, |mut b, (id, json)| {
@@ -1091,7 +1223,7 @@ macro_rules! impl_message_store {
             async fn finish(&self, claims: &[Claim], outcomes: &[OutcomeUpdate]) -> Result<()> {
                 let now = self.options.now();
                 let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                apply_outcomes(&mut tx, outcomes, now, common::millis_of(self.options.receipt_expiry)).await?;
+                write_records(&mut tx, &[], Status::Sending, outcomes, &self.options, now).await?;
                 for (chunk, _) in common::shaped(claims) {
                     let mut delete = QueryBuilder::<$db>::new("DELETE FROM outbox WHERE (message_id, lease_owner) IN (");
                     let mut list = delete.separated(", ");

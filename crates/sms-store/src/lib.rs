@@ -43,7 +43,7 @@ pub use open::open;
 pub use options::{ContentMode, ManualWallClock, StoreOptions, SystemWallClock, WallClock};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use recording::{RecordingSender, deliver_claims, outcomes_of};
+pub use recording::{RecordedSend, RecordingSender, deliver_claims, outcomes_of};
 pub use reports::{
     BatchSummary, ProviderActivity, ProviderBucket, RecipientCursor, RecipientQuery, StoreReports,
 };
@@ -51,7 +51,7 @@ pub use reports::{
 pub use sqlite::SqliteStore;
 pub use state::StoreState;
 pub use status::Status;
-pub use store::{Backend, MessageStore};
+pub use store::{Backend, BatchWritten, MessageStore};
 pub use weights::StoredWeightChange;
 
 /// The name the store gives itself on errors it puts into the chain (`sms_core::Error::provider`).

@@ -11,7 +11,8 @@ use sms_failover::state::RecordedError;
 
 use crate::batch::GroupWriter;
 use crate::error::StoreErrorKind;
-use crate::model::{AttemptRecord, Claim, NewMessage, OutcomeUpdate};
+use crate::model::{AttemptRecord, Claim, Millis, NewMessage, OutcomeUpdate, RecipientRecord, StoredMessage};
+use crate::options::ContentMode;
 use crate::status::Status;
 use crate::store::MessageStore;
 
@@ -65,6 +66,66 @@ impl<S: MessageSender> RecordingSender<S> {
 }
 
 impl<S: MessageSender> RecordingSender<S> {
+    /// Sends as [`MessageSender::send`] does, and hands back the record the send left in the store,
+    /// built from what was written (no read-back) when that is exactly what the store holds.
+    pub async fn send_recorded(&self, message: &Message) -> RecordedSend {
+        self.record_and_send(message, true).await
+    }
+
+    /// Writes the message ahead, sends, writes the outcome; with `keep`, builds the record too.
+    async fn record_and_send(&self, message: &Message, keep: bool) -> RecordedSend {
+        let record = NewMessage::new(message.clone());
+        let message_id = record.id.clone();
+        let sent_at = match self.writer().insert(record).await {
+            Ok(at) => at,
+            Err(error) if error.kind() == StoreErrorKind::DuplicateReference => {
+                return RecordedSend {
+                    result: self.replay(message).await,
+                    record: None,
+                };
+            }
+            Err(error) => {
+                return RecordedSend {
+                    result: Err(error.into()),
+                    record: None,
+                };
+            }
+        };
+        let result = self.inner.send(message).await;
+        let outcomes = outcomes_of(&message_id, message, &result);
+        let attempts: Vec<AttemptRecord> = match &result {
+            Ok(receipt) => &receipt.attempts[..],
+            Err(error) => error.attempts(),
+        }
+        .iter()
+        .map(AttemptRecord::from_attempt)
+        .collect();
+        let kept = keep.then(|| (outcomes.clone(), attempts.clone()));
+        let attempts = (!attempts.is_empty()).then(|| (message_id.clone(), attempts));
+        let outcome_at = match self.writer().outcomes(outcomes, attempts).await {
+            Ok(at) => at,
+            Err(error) => {
+                tracing::warn!(%message_id, %error, "the send's outcome could not be recorded; the sweeper will mark it unknown");
+                None
+            }
+        };
+        let record = match (kept, sent_at, outcome_at) {
+            (Some((outcomes, attempts)), Some(sent_at), Some(outcome_at)) => Some(written_record(
+                Written {
+                    id: message_id,
+                    message,
+                    content: self.store.content_mode(),
+                    sent_at,
+                    outcome_at,
+                },
+                outcomes,
+                attempts,
+            )),
+            _ => None,
+        };
+        RecordedSend { result, record }
+    }
+
     /// The recorded outcome of a message sent before under the same reference.
     async fn replay(&self, message: &Message) -> Result<Receipt, Error> {
         let reference = message.reference();
@@ -128,30 +189,77 @@ impl<S: MessageSender> MessageSender for RecordingSender<S> {
     }
 
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
-        let record = NewMessage::new(message.clone());
-        let message_id = record.id.clone();
-        if let Err(error) = self.writer().insert(record).await {
-            if error.kind() == StoreErrorKind::DuplicateReference {
-                return self.replay(message).await;
-            }
-            return Err(error.into());
-        }
-        let result = self.inner.send(message).await;
-        let outcomes = outcomes_of(&message_id, message, &result);
-        let attempts = match &result {
-            Ok(receipt) => &receipt.attempts[..],
-            Err(error) => error.attempts(),
-        };
-        let attempts = (!attempts.is_empty()).then(|| {
-            (
-                message_id.clone(),
-                attempts.iter().map(AttemptRecord::from_attempt).collect(),
-            )
-        });
-        if let Err(error) = self.writer().outcomes(outcomes, attempts).await {
-            tracing::warn!(%message_id, %error, "the send's outcome could not be recorded; the sweeper will mark it unknown");
-        }
-        result
+        self.record_and_send(message, false).await.result
+    }
+}
+
+/// A send through [`RecordingSender::send_recorded`]: its result and the record it left.
+#[derive(Debug)]
+pub struct RecordedSend {
+    /// What [`MessageSender::send`] returns for it.
+    pub result: Result<Receipt, Error>,
+    /// The message as the store now holds it (as [`MessageStore::message`] would read it), built
+    /// from what was written. `None` when it cannot be known without reading: the send replayed an
+    /// earlier one under the same reference, a write failed or was done apart from its group, or
+    /// the store did more than this send's writes (a receipt that had come before the send moved a
+    /// recipient on, or the status machine refused an outcome).
+    pub record: Option<StoredMessage>,
+}
+
+/// What the group writer stamped on a send's rows.
+struct Written<'a> {
+    id: String,
+    message: &'a Message,
+    content: ContentMode,
+    sent_at: Millis,
+    outcome_at: Millis,
+}
+
+/// The stored form of a message written ahead at `sent_at` and given `outcomes` at `outcome_at`:
+/// the columns as the store's statements set them, recipients in number order.
+fn written_record(
+    w: Written<'_>,
+    outcomes: Vec<OutcomeUpdate>,
+    attempts: Vec<AttemptRecord>,
+) -> StoredMessage {
+    let message = w.message;
+    let (content, content_digest) = crate::common::content_columns(message, w.content);
+    let mut recipients: Vec<RecipientRecord> = outcomes
+        .into_iter()
+        .map(|o| RecipientRecord {
+            provider_message_id: o
+                .provider_message_id
+                .as_deref()
+                .map(|id| crate::normalise::provider_message_id(o.provider.as_deref().unwrap_or(""), id)),
+            message_id: o.message_id,
+            number: o.number,
+            status: o.status,
+            provider: o.provider,
+            billed_parts: o.billed_parts,
+            error_kind: o.error_kind,
+            error_code: o.error_code,
+            error_message: o.error_message,
+            receipt_code: None,
+            created_at: w.sent_at,
+            queued_at: None,
+            sending_at: Some(w.sent_at),
+            outcome_at: Some(w.outcome_at),
+            final_at: None,
+        })
+        .collect();
+    recipients.sort_by(|a, b| a.number.cmp(&b.number));
+    StoredMessage {
+        id: w.id,
+        reference: message.reference().as_str().to_owned(),
+        batch_id: None,
+        kind: message.kind(),
+        content,
+        content_digest,
+        schedule: crate::common::schedule_column(message),
+        policy: crate::model::policy_name(message.ambiguity_policy()),
+        created_at: w.sent_at,
+        recipients,
+        attempts,
     }
 }
 

@@ -55,7 +55,9 @@ impl SqliteStore {
             .max_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect.clone())
+            // Group commits are one statement text per shape of batch (see `common::Script`):
+            // room for them besides everything else the writer runs.
+            .connect_with(connect.clone().statement_cache_capacity(512))
             .await
             .map_err(|e| StoreError::from_sqlx(&what, e))?;
         {
@@ -65,8 +67,11 @@ impl SqliteStore {
                 .map_err(|e| StoreError::from_sqlx(&what, e))?;
             crate::migrate::run(crate::migrate::SQLITE, &mut *conn, label).await?;
         }
+        // Readers are local files too: no ping before each use (a round trip to the connection's
+        // thread per read).
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(options.busy_timeout)
             .connect_with(connect.read_only(true))
             .await

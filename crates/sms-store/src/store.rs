@@ -22,6 +22,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// What one [`MessageStore::record_batch`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchWritten {
+    /// The time stamped on every row it wrote: `created_at` and `sending_at` of the messages,
+    /// `outcome_at` of the outcomes.
+    pub at: Millis,
+    /// Recipients the outcomes moved (fewer than the outcomes when the status machine refused some).
+    pub moved: u64,
+    /// Receipts that had arrived before their send and were applied in the same transaction: their
+    /// recipients are past the outcome just written.
+    pub early_receipts: usize,
+}
+
 /// Every message, attempt, receipt and reply, recorded and correlated.
 ///
 /// Object-safe: hold it as `Arc<dyn MessageStore>`. Every method is one transaction; batch methods
@@ -65,12 +79,24 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// recorded provider id are applied now. Returns how many recipients moved.
     async fn record_outcomes(&self, outcomes: &[OutcomeUpdate]) -> Result<u64>;
 
-    /// [`Self::insert_sending`] and [`Self::record_outcomes`] in one transaction, for writers that
-    /// gather many sends' records (group commit). All or nothing; returns recipients moved.
-    async fn record_batch(&self, sending: &[NewMessage], outcomes: &[OutcomeUpdate]) -> Result<u64>;
+    /// [`Self::insert_sending`], [`Self::record_outcomes`] and [`Self::record_attempts`] (per
+    /// message id) in one transaction, for writers that gather many sends' records (group commit).
+    /// All or nothing; says what it wrote, so that a writer can tell its callers what they now hold
+    /// without reading it back.
+    async fn record_batch(
+        &self,
+        sending: &[NewMessage],
+        outcomes: &[OutcomeUpdate],
+        attempts: &[(String, Vec<AttemptRecord>)],
+    ) -> Result<BatchWritten>;
 
     /// Appends failed attempts to a message's history.
     async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()>;
+
+    /// Whether this store keeps message content or only its digest.
+    fn content_mode(&self) -> crate::options::ContentMode {
+        crate::options::ContentMode::Full
+    }
 
     /// Files delivery reports: each is correlated by (provider, normalised provider id) and, when the
     /// id covers several recipients, by number; applied unless the recipient is already final; kept

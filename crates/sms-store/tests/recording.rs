@@ -152,3 +152,41 @@ async fn failed_attempts_before_the_outcome_are_recorded_for_direct_and_queued_s
     assert_eq!(stored.recipients[0].status, Status::Accepted);
     assert_eq!(stored.attempts.len(), 1, "{:?}", stored.attempts);
 }
+
+#[tokio::test]
+async fn the_record_handed_back_is_what_the_store_reads() {
+    use sms_sandbox::{Fault, FaultKind, FaultTarget, Product};
+    let sandbox = support::sandbox_for(100).await;
+    let db = TempDb::new("recording-handed-back");
+    let (store, sender) = recorded_chain(&db, &sandbox.base_url()).await;
+    let out = support::bulk_number(12);
+    store.suppress(&out, "manual", "test").await.unwrap();
+    sandbox.inject_fault(
+        Fault::new(FaultKind::HttpStatus(503))
+            .target(FaultTarget::Product(Product::IhuyiSms))
+            .next(1),
+    );
+    let sends = [
+        // Two recipients, the second sorting first; one attempt failed before the acceptance.
+        Message::text(support::bulk_number(11), "【Test】a").with_recipient(support::bulk_number(10)),
+        // Refused before any request.
+        Message::text(out, "【Test】b"),
+        Message::text(support::bulk_number(13), "【Test】c"),
+    ];
+    let mut records = Vec::new();
+    for message in &sends {
+        let sent = sender.send_recorded(message).await;
+        let record = sent.record.expect("the record is known without reading it");
+        let stored = store.message(&record.id).await.unwrap().expect("recorded");
+        assert_eq!(record, stored);
+        records.push(record);
+    }
+    assert_eq!(records[0].recipients.len(), 2);
+    assert_eq!(records[0].attempts.len(), 1, "{:?}", records[0].attempts);
+    assert_eq!(records[1].recipients[0].status, Status::Failed);
+    assert_eq!(records[2].recipients[0].status, Status::Accepted);
+    // A repeat is answered from the store: its record is not known without reading.
+    let again = sender.send_recorded(&sends[2]).await;
+    assert!(again.result.is_ok());
+    assert!(again.record.is_none());
+}
