@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Product, Sandbox};
 use support::Env;
-use support::serve::{Serve, audit, get, key_hash, post_json, rows_body, wait_until};
+use support::serve::{Serve, audit, get, key_hash, post_json, rows_body, statuses_by_history, wait_until};
 
 const BULK: usize = 10_000;
 const KEY: &str = "smsgw_test_key_serve_crash";
@@ -28,12 +28,14 @@ async fn a_bulk_killed_mid_drain_ends_accepted_failed_or_unknown_and_nothing_goe
     ))
     .await;
     let mut config = sms::config::Config::sandbox_toml(&env.sandbox.base_url());
+    // The default daily cap (10,000 parts) would refuse part of the bulk: a higher one.
     // A short lease: the restarted instance takes the killed one's claims back two seconds after
     // they were made, and its sweeper runs every second.
     config.push_str(&format!(
         "\n[store]\npath = \"sms.db\"\n\n\
          [gateway]\nwebhook_token = {TOKEN:?}\nbody_limit = 2000000\nworkers = {WORKERS}\noutbox_lease = \"2s\"\n\n\
-         [[gateway.api_keys]]\nname = \"bulk\"\nhash = \"{}\"\nscopes = [\"send\", \"read\"]\nrate_limit = \"off\"\n",
+         [[gateway.api_keys]]\nname = \"bulk\"\nhash = \"{}\"\nscopes = [\"send\", \"read\"]\nrate_limit = \"off\"\n\n\
+         [[spend.caps]]\nscope = \"overall\"\nperiod = \"day\"\nparts = 1000000\n",
         key_hash(KEY)
     ));
     env.write("sms.toml", &config);
@@ -88,7 +90,8 @@ async fn a_bulk_killed_mid_drain_ends_accepted_failed_or_unknown_and_nothing_goe
     )
     .await
     .unwrap();
-    let audit = audit(&store, &[id], &numbers, &env.sandbox).await;
+    let statuses = statuses_by_history(&store, &numbers).await;
+    let audit = audit(&store, &[id], &numbers, &statuses, &env.sandbox).await;
     assert_eq!(audit.failed, 0, "nothing was refused: {audit:?}");
     // Unknown: only what the killed instance had started and not recorded.
     assert!(audit.unknown <= WORKERS * CLAIM, "{audit:?}");

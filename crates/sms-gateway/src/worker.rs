@@ -12,8 +12,9 @@ use crate::app::AppState;
 
 /// Messages claimed at once by one worker.
 const CLAIM_BATCH: u32 = 16;
-/// Sends in flight per worker.
-const CONCURRENCY: usize = 8;
+/// Sends in flight per worker: the whole claim at once, so a claim costs one provider round trip
+/// (and its `start` / `finish` writes), not several.
+const CONCURRENCY: usize = CLAIM_BATCH as usize;
 /// How often an idle worker looks at the outbox without a hint.
 const POLL: Duration = Duration::from_secs(1);
 /// How often the sweeper runs at most; with a short `gateway.outbox_lease` it runs every half
