@@ -3,8 +3,9 @@
 //! sandbox as the provider, answering every ihuyi request after 50 ms).
 //!
 //! ```text
-//! cargo bench -p sms-gateway --bench two_instances             # 5 interleaved rounds of 4,000
-//! cargo bench -p sms-gateway --bench two_instances -- --quick  # 1 round of 1,000
+//! cargo bench -p sms-gateway --bench two_instances                  # 5 interleaved rounds of 4,000
+//! cargo bench -p sms-gateway --bench two_instances -- --quick       # 1 round of 1,000
+//! cargo bench -p sms-gateway --bench two_instances -- --store-state # no Redis: caps counted in PostgreSQL
 //! ```
 //!
 //! Each run queues `N` one-recipient messages straight into the store (one bulk), then starts the
@@ -12,9 +13,15 @@
 //! have; default `gateway.workers`) and times until the store counts every recipient accepted. The
 //! clock starts before the instances do, so both settings pay their start-up.
 //!
+//! The instances share a Redis `[state]` (a key prefix of the bench's own), as several instances
+//! are run: spend caps are counted there. With `--store-state` there is no `[state]` and the caps
+//! are counted in PostgreSQL, where every send of every instance updates the same counter rows:
+//! those row locks, not the outbox, then bound what instances add.
+//!
 //! Goal: two instances >= 1.7 x one. Printed as min / median over the rounds; not gated (shared
-//! machines). PostgreSQL is the one at 127.0.0.1:5432 (user postgres, trust auth), in a database of
-//! the bench's own; the bench fails when it is not there.
+//! machines: the instances and the sandbox share this process's cores, so a busy machine lowers
+//! the ratio). PostgreSQL is the one at 127.0.0.1:5432 (user postgres, trust auth), in a database
+//! of the bench's own, and Redis the one at 127.0.0.1:6379; the bench fails when either is missing.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +33,7 @@ use sms_store::{MessageStore, NewMessage, PostgresStore, Status, StoreOptions};
 use sqlx::Connection;
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const TOKEN: &str = "bench-webhook-token-0123456789";
 const LATENCY: Duration = Duration::from_millis(50);
 /// Not a verification code, so that no per-day code limit of the sandbox applies.
@@ -50,17 +58,28 @@ async fn database() -> (String, String) {
     (format!("postgres://postgres@127.0.0.1:5432/{name}"), name)
 }
 
-fn config(sandbox: &Sandbox, db: &str) -> Config {
-    // No API key is configured: each instance would make one and keep it in a secrets file; the
-    // bench never calls the API, so the webhook token is given and no file is written.
+fn config(sandbox: &Sandbox, db: &str, redis: bool) -> Config {
+    let state = if redis {
+        if std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
+            panic!(
+                "this bench needs Redis at {REDIS_URL}. Start one with `redis-server --daemonize yes`, \
+                 or run with --store-state"
+            );
+        }
+        format!(
+            "[state]\nurl = {REDIS_URL:?}\nkey_prefix = \"sms-gateway-bench-two-{}:\"\n",
+            std::process::id()
+        )
+    } else {
+        String::new()
+    };
+    // A key is configured (never used) so that no instance makes one and writes a secrets file.
     let text = format!(
-        "{}\n[store]\nurl = {db:?}\n\n[gateway]\nwebhook_token = {TOKEN:?}\n\n\
+        "{}\n[store]\nurl = {db:?}\n\n{state}\n[gateway]\nwebhook_token = {TOKEN:?}\n\n\
          [[gateway.api_keys]]\nname = \"bench\"\nhash = \"sha256:{}\"\nscopes = [\"read\"]\n\n\
-         [state]\nurl = \"redis://127.0.0.1:6379\"\nkey_prefix = \"sms-gateway-bench-two-{}:\"\n\n\
          [[spend.caps]]\nscope = \"overall\"\nperiod = \"day\"\nparts = 100000000\n",
         Config::sandbox_toml(&sandbox.base_url()),
         "0".repeat(64),
-        std::process::id(),
     );
     Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).expect("config")
 }
@@ -130,6 +149,7 @@ fn min_median(samples: &[f64]) -> (f64, f64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let redis = !std::env::args().any(|a| a == "--store-state");
     let (rounds, count) = if quick { (1, 1_000) } else { (5, 4_000) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -146,7 +166,7 @@ fn main() {
             .await
             .unwrap();
         reset(&sandbox);
-        let config = config(&sandbox, &db);
+        let config = config(&sandbox, &db, redis);
         let store = PostgresStore::connect(&db, StoreOptions::default())
             .await
             .expect("the bench's database");
@@ -172,8 +192,9 @@ fn main() {
             ratios.push(double / single);
         }
         println!(
-            "queued bulk, {count} messages, sandbox latency {} ms, one PostgreSQL, {rounds} rounds:",
-            LATENCY.as_millis()
+            "queued bulk, {count} messages, sandbox latency {} ms, one PostgreSQL, state {}, {rounds} rounds:",
+            LATENCY.as_millis(),
+            if redis { "on Redis" } else { "in the store" }
         );
         let (min, median) = min_median(&one);
         println!("   one instance: min {min:.0}, median {median:.0} messages/s");
