@@ -212,6 +212,11 @@ pub struct GatewayConfig {
     pub shutdown_grace: Duration,
     /// Outbox workers per instance.
     pub workers: usize,
+    /// How long a worker holds the outbox messages it claimed. A claim left by a stopped instance
+    /// is taken again (not started) or marked `unknown` (started) once it runs out, by the sweeper,
+    /// which runs every half lease (at most every 30 s). Keep it longer than a send takes: a send
+    /// still running when its lease ends is recorded `unknown`, never sent again.
+    pub outbox_lease: Duration,
     /// The secret path segment of provider webhooks (vendors cannot sign their pushes).
     pub webhook_token: Option<Secret>,
     /// Source addresses allowed to call the webhooks (empty: any).
@@ -223,6 +228,9 @@ pub struct GatewayConfig {
     /// Poll pull providers (Juxiang `readsms`) for replies, on one instance at a time.
     pub poll_replies: bool,
 }
+
+/// The default `gateway.outbox_lease`.
+pub const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(300);
 
 /// The default `gateway.listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -386,6 +394,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         "sync_timeout",
         "shutdown_grace",
         "workers",
+        "outbox_lease",
         "webhook_token",
         "allowed_sources",
         "api_keys",
@@ -410,6 +419,10 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
     let sync_timeout = r.duration_or("sync_timeout", Duration::from_secs(10), true)?;
     let shutdown_grace = r.duration_or("shutdown_grace", Duration::from_secs(30), false)?;
     let workers = r.usize_or("workers", 4, 1)?;
+    let outbox_lease = r.duration_or("outbox_lease", DEFAULT_OUTBOX_LEASE, true)?;
+    if outbox_lease < Duration::from_secs(1) {
+        return Err(r.invalid("outbox_lease", "must be at least 1s (longer than a send takes)"));
+    }
     let poll_replies = r.bool_or("poll_replies", false)?;
     let webhook_token = r.secret("webhook_token")?;
     if webhook_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
@@ -522,6 +535,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         sync_timeout,
         shutdown_grace,
         workers,
+        outbox_lease,
         webhook_token,
         allowed_sources,
         api_keys,

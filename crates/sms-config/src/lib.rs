@@ -20,7 +20,7 @@ mod tree;
 
 pub use backends::{
     ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_KEY_RATE, DEFAULT_LISTEN,
-    GatewayConfig, SourceNet, StateBackend, StateConfig, StoreBackend, StoreConfig,
+    DEFAULT_OUTBOX_LEASE, GatewayConfig, SourceNet, StateBackend, StateConfig, StoreBackend, StoreConfig,
 };
 pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
 pub use config::{Config, ConfigOrigin, SANDBOX_NOTICE};

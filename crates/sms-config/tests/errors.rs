@@ -174,6 +174,16 @@ fn invalid_values_are_refused_with_their_place() {
         ("[state]\nurl = \"http://h\"\n", "state.url", "redis or rediss"),
         ("[gateway]\nlisten = \"localhost\"\n", "gateway.listen", "IP:PORT"),
         (
+            "[gateway]\noutbox_lease = \"500ms\"\n",
+            "gateway.outbox_lease",
+            "at least 1s",
+        ),
+        (
+            "[gateway]\noutbox_lease = \"0s\"\n",
+            "gateway.outbox_lease",
+            "greater than zero",
+        ),
+        (
             "[gateway]\nallowed_sources = [\"10.0.0.0/33\"]\n",
             "gateway.allowed_sources",
             "prefix length",

@@ -317,6 +317,7 @@ fn store_state_and_gateway_sections_are_typed() {
         command_timeout = "250ms"
         [gateway]
         listen = "0.0.0.0:9000"
+        outbox_lease = "20s"
         public_url = "https://sms.example.com"
         webhook_token = "0123456789abcdef-token"
         allowed_sources = ["203.0.113.0/24", "::1"]
@@ -353,6 +354,7 @@ fn store_state_and_gateway_sections_are_typed() {
     );
     let gateway = config.gateway();
     assert_eq!(gateway.listen, "0.0.0.0:9000".parse().unwrap());
+    assert_eq!(gateway.outbox_lease, Duration::from_secs(20));
     assert!(gateway.allowed_sources[0].contains("203.0.113.77".parse().unwrap()));
     assert!(!gateway.allowed_sources[0].contains("203.0.114.1".parse().unwrap()));
     assert_eq!(gateway.api_keys[0].scopes.len(), 2);

@@ -12,13 +12,13 @@ use crate::app::AppState;
 
 /// Messages claimed at once by one worker.
 const CLAIM_BATCH: u32 = 16;
-/// How long a claim is held; longer than any send's timeouts.
-const LEASE: Duration = Duration::from_secs(300);
-/// Sends in flight per worker.
-const CONCURRENCY: usize = 8;
+/// Sends in flight per worker: the whole claim at once, so a claim costs one provider round trip
+/// (and its `start` / `finish` writes), not several.
+const CONCURRENCY: usize = CLAIM_BATCH as usize;
 /// How often an idle worker looks at the outbox without a hint.
 const POLL: Duration = Duration::from_secs(1);
-/// How often the sweeper runs.
+/// How often the sweeper runs at most; with a short `gateway.outbox_lease` it runs every half
+/// lease, so a stopped instance's claims come back soon after their lease ends.
 const SWEEP: Duration = Duration::from_secs(30);
 
 /// Starts `count` workers and the sweeper; they stop when `stop` turns true, after the batch in
@@ -60,7 +60,8 @@ async fn work(state: AppState, worker: String, mut stop: watch::Receiver<bool>) 
         let hint = state.inner.outbox_hint.notified();
         let mut hint = std::pin::pin!(hint);
         hint.as_mut().enable();
-        match state.store().claim(&worker, CLAIM_BATCH, LEASE).await {
+        let lease = state.config().gateway().outbox_lease;
+        match state.store().claim(&worker, CLAIM_BATCH, lease).await {
             Ok(claims) if !claims.is_empty() => {
                 match sms_store::deliver_claims(state.store().as_ref(), state.chain(), claims, CONCURRENCY)
                     .await
@@ -98,10 +99,11 @@ async fn work(state: AppState, worker: String, mut stop: watch::Receiver<bool>) 
 }
 
 async fn sweep(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = SWEEP.min(state.config().gateway().outbox_lease / 2);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = tokio::time::sleep(SWEEP) => {}
+            _ = tokio::time::sleep(every) => {}
         }
         match state.store().sweep().await {
             Ok(report) if report != sms_store::SweepReport::default() => {

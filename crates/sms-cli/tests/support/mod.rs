@@ -126,3 +126,5 @@ pub fn numbers_csv(first: u32, count: u32) -> String {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
+
+pub mod serve;
