@@ -272,11 +272,26 @@ async fn every_key_written_has_an_expiry() {
         .expect("sent by the secondary, tripping ihuyi's breaker");
     let client = redis::Client::open(support::redis_url()).expect("url");
     let mut connection = client.get_multiplexed_async_connection().await.expect("connect");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}:*"))
-        .query_async(&mut connection)
-        .await
-        .expect("keys");
+    // SCAN in steps, not KEYS: the server is shared with other tests and benches, and one KEYS over
+    // a large keyspace can outlast the client's response timeout.
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{{{prefix}}}:*"))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut connection)
+            .await
+            .expect("scan");
+        keys.extend(found);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
     let kinds: std::collections::BTreeSet<&str> = keys.iter().filter_map(|k| k.split(':').nth(1)).collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
