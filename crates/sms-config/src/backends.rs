@@ -222,7 +222,16 @@ pub struct GatewayConfig {
     pub callbacks: Option<CallbackConfig>,
     /// Poll pull providers (Juxiang `readsms`) for replies, on one instance at a time.
     pub poll_replies: bool,
+    /// How often providers' balances are read (one instance at a time) for the balance gauge and the
+    /// low-balance event; `None`: never (`"off"`).
+    pub balance_interval: Option<Duration>,
 }
+
+/// The default `gateway.balance_interval`.
+pub const DEFAULT_BALANCE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The shortest `gateway.balance_interval`: every check is a request to every provider.
+pub const MIN_BALANCE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The default `gateway.listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -391,6 +400,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         "api_keys",
         "callbacks",
         "poll_replies",
+        "balance_interval",
     ])?;
     let listen_text = r.string_or("listen", DEFAULT_LISTEN)?;
     let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
@@ -411,6 +421,13 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
     let shutdown_grace = r.duration_or("shutdown_grace", Duration::from_secs(30), false)?;
     let workers = r.usize_or("workers", 4, 1)?;
     let poll_replies = r.bool_or("poll_replies", false)?;
+    let balance_interval = r.optional_duration("balance_interval", Some(DEFAULT_BALANCE_INTERVAL), true)?;
+    if balance_interval.is_some_and(|d| d < MIN_BALANCE_INTERVAL) {
+        return Err(r.invalid(
+            "balance_interval",
+            "must be at least 10s (each check queries every provider), or \"off\"",
+        ));
+    }
     let webhook_token = r.secret("webhook_token")?;
     if webhook_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
         return Err(r.invalid(
@@ -527,6 +544,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         api_keys,
         callbacks,
         poll_replies,
+        balance_interval,
     };
     let mut shown = r.finish();
     if let Some(t) = shown.get_mut("webhook_token") {

@@ -19,7 +19,8 @@ mod suggest;
 mod tree;
 
 pub use backends::{
-    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_KEY_RATE, DEFAULT_LISTEN,
+    ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_BALANCE_INTERVAL, DEFAULT_KEY_RATE,
+    DEFAULT_LISTEN, MIN_BALANCE_INTERVAL,
     GatewayConfig, SourceNet, StateBackend, StateConfig, StoreBackend, StoreConfig,
 };
 pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
