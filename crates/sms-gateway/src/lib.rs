@@ -4,6 +4,7 @@
 
 mod app;
 mod auth;
+mod balance_watch;
 mod bulk;
 mod callbacks;
 mod compose;
