@@ -24,6 +24,8 @@ mod service;
 pub mod signing;
 mod spend_metrics;
 mod state;
+#[cfg(feature = "otel")]
+pub mod telemetry;
 mod v1;
 mod view;
 mod webhooks;
