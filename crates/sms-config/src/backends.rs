@@ -225,6 +225,9 @@ pub struct GatewayConfig {
     /// How often providers' balances are read (one instance at a time) for the balance gauge and the
     /// low-balance event; `None`: never (`"off"`).
     pub balance_interval: Option<Duration>,
+    /// The OTLP collector spans are exported to (a base URL; `/v1/traces` is added), for a gateway
+    /// built with the `otel` feature; else the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The default `gateway.balance_interval`.
@@ -401,6 +404,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         "callbacks",
         "poll_replies",
         "balance_interval",
+        "otlp_endpoint",
     ])?;
     let listen_text = r.string_or("listen", DEFAULT_LISTEN)?;
     let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
@@ -428,6 +432,13 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
             "must be at least 10s (each check queries every provider), or \"off\"",
         ));
     }
+    let otlp_endpoint = match r.string("otlp_endpoint")? {
+        Some(url) => {
+            crate::provider::check_http_url(&url).map_err(|m| r.invalid("otlp_endpoint", m))?;
+            Some(url)
+        }
+        None => None,
+    };
     let webhook_token = r.secret("webhook_token")?;
     if webhook_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
         return Err(r.invalid(
@@ -545,6 +556,7 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         callbacks,
         poll_replies,
         balance_interval,
+        otlp_endpoint,
     };
     let mut shown = r.finish();
     if let Some(t) = shown.get_mut("webhook_token") {

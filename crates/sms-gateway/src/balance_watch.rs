@@ -104,7 +104,11 @@ async fn record(state: &AppState, reading: &BalanceReading) -> &'static str {
             "ok"
         }
         Ok(BalanceChange::Recovered) => {
-            tracing::info!(provider, amount = reading.amount, "provider balance is no longer low");
+            tracing::info!(
+                provider,
+                amount = reading.amount,
+                "provider balance is no longer low"
+            );
             "ok"
         }
         Ok(_) => "ok",

@@ -28,7 +28,8 @@ pub fn traces_endpoint(endpoint: Option<&str>) -> Option<String> {
     }
     let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
-        set("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| format!("{}/v1/traces", base.trim().trim_end_matches('/')))
+        set("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .map(|base| format!("{}/v1/traces", base.trim().trim_end_matches('/')))
     })
 }
 
@@ -47,7 +48,9 @@ impl Telemetry {
     /// # Errors
     /// A message when there is no Tokio runtime, the URL is not a URL, or no HTTP client can be
     /// built.
-    pub fn layer<S>(endpoint: &str) -> Result<(tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>, Self), String>
+    pub fn layer<S>(
+        endpoint: &str,
+    ) -> Result<(tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>, Self), String>
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {

@@ -160,7 +160,10 @@ where
 /// Waits until `gateways` have made `more` further checks between them.
 async fn more_checks(gateways: &[&Gateway], more: f64) {
     let start = checks(gateways).await;
-    eventually("more balance checks", || async { checks(gateways).await >= start + more }).await;
+    eventually("more balance checks", || async {
+        checks(gateways).await >= start + more
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,13 +176,27 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
     let gateway = start(config(&sandbox, &db, &url), None).await;
     more_checks(&[&gateway], 2.0).await;
     let text = metrics(&gateway).await;
-    assert_eq!(sample(&text, "sms_provider_balance{provider=\"ihuyi\",unit=\"messages\"}"), 500.0, "{text}");
-    assert_eq!(sample(&text, "sms_provider_balance_low{provider=\"ihuyi\"}"), 0.0, "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "sms_provider_balance{provider=\"ihuyi\",unit=\"messages\"}"
+        ),
+        500.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "sms_provider_balance_low{provider=\"ihuyi\"}"),
+        0.0,
+        "{text}"
+    );
     assert!(receiver.lows().is_empty());
 
     // Below 100: one event, however many polls see it low.
     set_balance(&sandbox, 50);
-    eventually("the balance.low callback", || async { receiver.lows().len() == 1 }).await;
+    eventually("the balance.low callback", || async {
+        receiver.lows().len() == 1
+    })
+    .await;
     more_checks(&[&gateway], 5.0).await;
     let lows = receiver.lows();
     assert_eq!(lows.len(), 1, "{lows:?}");
@@ -191,12 +208,36 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
     assert_eq!(body["data"]["threshold"], 100);
     assert_eq!(body["data"]["unit"], "messages");
     // Only ihuyi has a threshold: the other providers are read and never low.
-    assert!(receiver.got.lock().unwrap().iter().all(|(_, b, _)| b["data"]["provider"] == "ihuyi"));
+    assert!(
+        receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, b, _)| b["data"]["provider"] == "ihuyi")
+    );
     let text = metrics(&gateway).await;
-    assert_eq!(sample(&text, "sms_balance_low_total{provider=\"ihuyi\"}"), 1.0, "{text}");
-    assert_eq!(sample(&text, "sms_provider_balance_low{provider=\"ihuyi\"}"), 1.0, "{text}");
-    assert_eq!(sample(&text, "sms_provider_balance{provider=\"ihuyi\",unit=\"messages\"}"), 50.0);
-    assert!(text.contains("sms_provider_balance{provider=\"juxiang\""), "{text}");
+    assert_eq!(
+        sample(&text, "sms_balance_low_total{provider=\"ihuyi\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "sms_provider_balance_low{provider=\"ihuyi\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "sms_provider_balance{provider=\"ihuyi\",unit=\"messages\"}"
+        ),
+        50.0
+    );
+    assert!(
+        text.contains("sms_provider_balance{provider=\"juxiang\""),
+        "{text}"
+    );
 
     // A restart on the same database: still low, nothing new.
     gateway.shutdown().await;
@@ -204,14 +245,20 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
     more_checks(&[&gateway], 5.0).await;
     assert_eq!(receiver.lows().len(), 1);
     assert_eq!(
-        sample(&metrics(&gateway).await, "sms_balance_low_total{provider=\"ihuyi\"}"),
+        sample(
+            &metrics(&gateway).await,
+            "sms_balance_low_total{provider=\"ihuyi\"}"
+        ),
         0.0
     );
 
     // Back up, then down again: a second event with an id of its own.
     set_balance(&sandbox, 150);
     eventually("the recovery", || async {
-        sample(&metrics(&gateway).await, "sms_provider_balance_low{provider=\"ihuyi\"}") == 0.0
+        sample(
+            &metrics(&gateway).await,
+            "sms_provider_balance_low{provider=\"ihuyi\"}",
+        ) == 0.0
     })
     .await;
     assert_eq!(receiver.lows().len(), 1);
@@ -259,13 +306,20 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
         gateways.push(start(config(&sandbox, &dir.join("unused.db"), &url), Some(store)).await);
     }
     set_balance(&sandbox, 10);
-    eventually("the balance.low callback", || async { receiver.lows().len() == 1 }).await;
+    eventually("the balance.low callback", || async {
+        receiver.lows().len() == 1
+    })
+    .await;
     let all: Vec<&Gateway> = gateways.iter().collect();
     // One instance holds the lease and polls; the others only try to take it.
     more_checks(&all, 5.0).await;
     let mut polling = 0;
     for g in &gateways {
-        if sample(&metrics(g).await, "sms_balance_checks_total{provider=\"ihuyi\",outcome=\"ok\"}") > 0.0 {
+        if sample(
+            &metrics(g).await,
+            "sms_balance_checks_total{provider=\"ihuyi\",outcome=\"ok\"}",
+        ) > 0.0
+        {
             polling += 1;
         }
     }
@@ -274,7 +328,11 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
     let holder = {
         let mut found = None;
         for (i, g) in gateways.iter().enumerate() {
-            if sample(&metrics(g).await, "sms_balance_checks_total{provider=\"ihuyi\",outcome=\"ok\"}") > 0.0 {
+            if sample(
+                &metrics(g).await,
+                "sms_balance_checks_total{provider=\"ihuyi\",outcome=\"ok\"}",
+            ) > 0.0
+            {
                 found = Some(i);
             }
         }
@@ -287,7 +345,10 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
     // Up and down again: one more, from whichever instance polls now.
     set_balance(&sandbox, 1000);
     eventually("the recovery", || async {
-        sample(&metrics(rest[0]).await, "sms_provider_balance_low{provider=\"ihuyi\"}") == 0.0
+        sample(
+            &metrics(rest[0]).await,
+            "sms_provider_balance_low{provider=\"ihuyi\"}",
+        ) == 0.0
     })
     .await;
     set_balance(&sandbox, 99);
@@ -312,12 +373,18 @@ async fn the_send_that_crosses_a_spend_warning_is_one_callback() {
     let h = harness::Harness::start_with(&extra).await;
     for i in 0..3 {
         let (status, body) = h
-            .send(harness::SEND_KEY, serde_json::json!({"to": format!("1380013800{i}"), "text": "hi"}))
+            .send(
+                harness::SEND_KEY,
+                serde_json::json!({"to": format!("1380013800{i}"), "text": "hi"}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
     }
     let (status, body) = h
-        .send(harness::SEND_KEY, serde_json::json!({"to": "13800138003", "text": "hi"}))
+        .send(
+            harness::SEND_KEY,
+            serde_json::json!({"to": "13800138003", "text": "hi"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     eventually("the spend.warning callback", || async {
@@ -325,7 +392,10 @@ async fn the_send_that_crosses_a_spend_warning_is_one_callback() {
     })
     .await;
     let (status, body) = h
-        .send(harness::SEND_KEY, serde_json::json!({"to": "13800138004", "text": "hi"}))
+        .send(
+            harness::SEND_KEY,
+            serde_json::json!({"to": "13800138004", "text": "hi"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     // Every status callback of the fifth send has arrived: nothing more about the cap came with it.
@@ -343,8 +413,20 @@ async fn the_send_that_crosses_a_spend_warning_is_one_callback() {
     assert_eq!(body["id"], id.as_str());
     let data = &body["data"];
     assert_eq!(
-        (&data["cap"], &data["period_kind"], &data["unit"], &data["used"], &data["limit"]),
-        (&"overall".into(), &"day".into(), &"parts".into(), &4.into(), &5.into()),
+        (
+            &data["cap"],
+            &data["period_kind"],
+            &data["unit"],
+            &data["used"],
+            &data["limit"]
+        ),
+        (
+            &"overall".into(),
+            &"day".into(),
+            &"parts".into(),
+            &4.into(),
+            &5.into()
+        ),
         "{body}"
     );
     // The Beijing day, e.g. 2026-11-28.

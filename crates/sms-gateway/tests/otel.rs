@@ -32,7 +32,11 @@ async fn collector() -> (Got, String) {
                     .to_owned();
                 g.lock().unwrap().push((kind, body));
                 // An empty ExportTraceServiceResponse: everything accepted.
-                (StatusCode::OK, [("content-type", "application/x-protobuf")], Vec::new())
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/x-protobuf")],
+                    Vec::new(),
+                )
             }
         }),
     );
@@ -69,9 +73,18 @@ async fn request_spans_reach_the_collector() {
     telemetry.shutdown().await;
     let got = got.lock().unwrap().clone();
     assert!(!got.is_empty(), "the collector got no export");
-    assert!(got.iter().all(|(kind, _)| kind == "application/x-protobuf"), "{got:?}");
+    assert!(
+        got.iter().all(|(kind, _)| kind == "application/x-protobuf"),
+        "{got:?}"
+    );
     let all: Vec<u8> = got.iter().flat_map(|(_, body)| body.to_vec()).collect();
-    for needle in ["request", "otel-span-check-1", "/v1/balances", "GET", "sms-gateway"] {
+    for needle in [
+        "request",
+        "otel-span-check-1",
+        "/v1/balances",
+        "GET",
+        "sms-gateway",
+    ] {
         assert!(contains(&all, needle), "{needle} is not in the exported spans");
     }
 }

@@ -20,8 +20,9 @@ use std::time::Duration;
 use sms_core::{DeliveryReport, DeliveryStatus, InboundMessage, Message, PhoneNumber};
 
 use crate::{
-    BalanceChange, BalanceReading, ContentMode, EventBody, EventOutcome, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate,
-    ReceiptDisposition, Reservation, SpendNotice, Status, StoreErrorKind, StoreOptions, WallClock,
+    BalanceChange, BalanceReading, ContentMode, EventBody, EventOutcome, ManualWallClock, MessageStore,
+    NewMessage, OutcomeUpdate, ReceiptDisposition, Reservation, SpendNotice, Status, StoreErrorKind,
+    StoreOptions, WallClock,
 };
 
 /// A store under test and the clock it reads.
@@ -1133,12 +1134,21 @@ pub async fn receipts_and_replies_without_ids_match_by_number_and_time(env: &Env
 pub async fn balance_low_before_events_records_nothing(env: &Env) {
     let provider = reference("quiet");
     let low = BalanceReading::new(&provider, 5, "parts", Some(10));
-    assert_eq!(env.store.record_balance(&low).await.unwrap(), BalanceChange::WentLow);
-    assert_eq!(env.store.record_balance(&low).await.unwrap(), BalanceChange::Unchanged);
+    assert_eq!(
+        env.store.record_balance(&low).await.unwrap(),
+        BalanceChange::WentLow
+    );
+    assert_eq!(
+        env.store.record_balance(&low).await.unwrap(),
+        BalanceChange::Unchanged
+    );
     let stored = env.store.balances().await.unwrap();
     let row = stored.iter().find(|b| b.provider == provider).unwrap();
     assert!(row.low);
-    assert_eq!((row.amount, row.threshold, row.unit.as_str()), (5, Some(10), "parts"));
+    assert_eq!(
+        (row.amount, row.threshold, row.unit.as_str()),
+        (5, Some(10), "parts")
+    );
 }
 
 /// A balance going below its threshold is one event; staying low is none, whoever reads it; back up
@@ -1147,11 +1157,20 @@ pub async fn balance_low_is_one_event_per_crossing(env: &Env) {
     let lease = Duration::from_secs(60);
     let provider = reference("ihuyi");
     let read = |amount| BalanceReading::new(&provider, amount, "parts", Some(100));
-    assert_eq!(env.store.record_balance(&read(500)).await.unwrap(), BalanceChange::Unchanged);
+    assert_eq!(
+        env.store.record_balance(&read(500)).await.unwrap(),
+        BalanceChange::Unchanged
+    );
     assert_eq!(env.store.pending_events().await.unwrap(), 0);
-    assert_eq!(env.store.record_balance(&read(99)).await.unwrap(), BalanceChange::WentLow);
+    assert_eq!(
+        env.store.record_balance(&read(99)).await.unwrap(),
+        BalanceChange::WentLow
+    );
     for amount in [98, 50, 0, -3] {
-        assert_eq!(env.store.record_balance(&read(amount)).await.unwrap(), BalanceChange::Unchanged);
+        assert_eq!(
+            env.store.record_balance(&read(amount)).await.unwrap(),
+            BalanceChange::Unchanged
+        );
     }
     let events = env.store.claim_events("w", 10, lease).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
@@ -1168,9 +1187,18 @@ pub async fn balance_low_is_one_event_per_crossing(env: &Env) {
         .settle_event(&events[0], &EventOutcome::Delivered { status: 200 })
         .await
         .unwrap();
-    assert_eq!(env.store.record_balance(&read(100)).await.unwrap(), BalanceChange::Recovered);
-    assert_eq!(env.store.record_balance(&read(150)).await.unwrap(), BalanceChange::Unchanged);
-    assert_eq!(env.store.record_balance(&read(20)).await.unwrap(), BalanceChange::WentLow);
+    assert_eq!(
+        env.store.record_balance(&read(100)).await.unwrap(),
+        BalanceChange::Recovered
+    );
+    assert_eq!(
+        env.store.record_balance(&read(150)).await.unwrap(),
+        BalanceChange::Unchanged
+    );
+    assert_eq!(
+        env.store.record_balance(&read(20)).await.unwrap(),
+        BalanceChange::WentLow
+    );
     let again = env.store.claim_events("w", 10, lease).await.unwrap();
     assert_eq!(again.len(), 1);
     assert!(again[0].seq > events[0].seq);
@@ -1181,7 +1209,10 @@ pub async fn balance_low_is_one_event_per_crossing(env: &Env) {
         .unwrap();
     // The threshold removed: not low any more, and no event.
     let none = BalanceReading::new(&provider, 20, "parts", None);
-    assert_eq!(env.store.record_balance(&none).await.unwrap(), BalanceChange::Recovered);
+    assert_eq!(
+        env.store.record_balance(&none).await.unwrap(),
+        BalanceChange::Recovered
+    );
     assert_eq!(env.store.pending_events().await.unwrap(), 0);
 }
 

@@ -101,7 +101,10 @@ impl SpendNotice {
 
     /// What records it at most once: the cap, its period kind and the period.
     pub(crate) fn dedupe_key(&self) -> String {
-        format!("spend:{}:{}:{}:{}", self.cap, self.period_kind, self.unit, self.period)
+        format!(
+            "spend:{}:{}:{}:{}",
+            self.cap, self.period_kind, self.unit, self.period
+        )
     }
 }
 
@@ -121,7 +124,12 @@ pub struct BalanceReading {
 
 impl BalanceReading {
     /// A reading of `provider`'s balance.
-    pub fn new(provider: impl Into<String>, amount: i64, unit: impl Into<String>, threshold: Option<i64>) -> Self {
+    pub fn new(
+        provider: impl Into<String>,
+        amount: i64,
+        unit: impl Into<String>,
+        threshold: Option<i64>,
+    ) -> Self {
         Self {
             provider: provider.into(),
             amount,
