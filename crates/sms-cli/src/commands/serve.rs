@@ -13,6 +13,12 @@ use crate::backend::Backend;
 use crate::exit::{Exit, Failure, Outcome};
 use crate::stop::StopSignals;
 
+#[cfg(feature = "otel")]
+use sms::gateway::telemetry::Telemetry;
+/// Without the `otel` feature there is never an exporter to stop.
+#[cfg(not(feature = "otel"))]
+type Telemetry = std::convert::Infallible;
+
 /// `sms serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -95,12 +101,13 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
     eprintln!("sms serve: stopping: no new requests; waiting for sends in flight");
     gateway.shutdown().await;
     drop(sandbox);
-    #[cfg(feature = "otel")]
     if let Some(telemetry) = telemetry {
+        // Spans still buffered go out now.
+        #[cfg(feature = "otel")]
         telemetry.shutdown().await;
+        #[cfg(not(feature = "otel"))]
+        match telemetry {}
     }
-    #[cfg(not(feature = "otel"))]
-    let () = telemetry;
     Ok(Exit::Ok)
 }
 
@@ -111,10 +118,8 @@ const DEFAULT_LOG: &str = "warn,sms_gateway=info";
 /// Logs to stderr, filtered by `RUST_LOG` (default [`DEFAULT_LOG`]); with the `otel` feature and a
 /// collector (`gateway.otlp_endpoint`, `OTEL_EXPORTER_OTLP_ENDPOINT`), the same spans go there too.
 #[cfg(feature = "otel")]
-fn install_tracing(
-    config: &sms::config::Config,
-) -> Result<Option<sms::gateway::telemetry::Telemetry>, Failure> {
-    use sms::gateway::telemetry::{Telemetry, traces_endpoint};
+fn install_tracing(config: &sms::config::Config) -> Result<Option<Telemetry>, Failure> {
+    use sms::gateway::telemetry::traces_endpoint;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -141,7 +146,7 @@ fn install_tracing(
 /// Logs to stderr, filtered by `RUST_LOG` (default [`DEFAULT_LOG`]). A collector in the config is
 /// refused: this build cannot export to it.
 #[cfg(not(feature = "otel"))]
-fn install_tracing(config: &sms::config::Config) -> Result<(), Failure> {
+fn install_tracing(config: &sms::config::Config) -> Result<Option<Telemetry>, Failure> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -159,7 +164,7 @@ fn install_tracing(config: &sms::config::Config) -> Result<(), Failure> {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
         .try_init();
-    Ok(())
+    Ok(None)
 }
 
 fn log_filter() -> tracing_subscriber::EnvFilter {
