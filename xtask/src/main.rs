@@ -56,6 +56,7 @@ const FACADE_FEATURES: &[&str] = &[
     "store-sqlite",
     "store-postgres",
     "gateway",
+    "otel",
     "full",
 ];
 

@@ -227,10 +227,22 @@ pub struct GatewayConfig {
     pub callbacks: Option<CallbackConfig>,
     /// Poll pull providers (Juxiang `readsms`) for replies, on one instance at a time.
     pub poll_replies: bool,
+    /// How often providers' balances are read (one instance at a time) for the balance gauge and the
+    /// low-balance event; `None`: never (`"off"`).
+    pub balance_interval: Option<Duration>,
+    /// The OTLP collector spans are exported to (a base URL; `/v1/traces` is added), for a gateway
+    /// built with the `otel` feature; else the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The default `gateway.outbox_lease`.
 pub const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(300);
+
+/// The default `gateway.balance_interval`.
+pub const DEFAULT_BALANCE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The shortest `gateway.balance_interval`: every check is a request to every provider.
+pub const MIN_BALANCE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The default `gateway.listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -400,6 +412,8 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         "api_keys",
         "callbacks",
         "poll_replies",
+        "balance_interval",
+        "otlp_endpoint",
     ])?;
     let listen_text = r.string_or("listen", DEFAULT_LISTEN)?;
     let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
@@ -424,6 +438,20 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         return Err(r.invalid("outbox_lease", "must be at least 1s (longer than a send takes)"));
     }
     let poll_replies = r.bool_or("poll_replies", false)?;
+    let balance_interval = r.optional_duration("balance_interval", Some(DEFAULT_BALANCE_INTERVAL), true)?;
+    if balance_interval.is_some_and(|d| d < MIN_BALANCE_INTERVAL) {
+        return Err(r.invalid(
+            "balance_interval",
+            "must be at least 10s (each check queries every provider), or \"off\"",
+        ));
+    }
+    let otlp_endpoint = match r.string("otlp_endpoint")? {
+        Some(url) => {
+            crate::provider::check_http_url(&url).map_err(|m| r.invalid("otlp_endpoint", m))?;
+            Some(url)
+        }
+        None => None,
+    };
     let webhook_token = r.secret("webhook_token")?;
     if webhook_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
         return Err(r.invalid(
@@ -541,6 +569,8 @@ pub(crate) fn read_gateway(mut r: Reader<'_>) -> Result<(GatewayConfig, toml::Ta
         api_keys,
         callbacks,
         poll_replies,
+        balance_interval,
+        otlp_endpoint,
     };
     let mut shown = r.finish();
     if let Some(t) = shown.get_mut("webhook_token") {

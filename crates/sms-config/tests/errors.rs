@@ -193,6 +193,26 @@ fn invalid_values_are_refused_with_their_place() {
             "gateway.api_keys[0].hash",
             "sha256",
         ),
+        (
+            "[gateway]\nbalance_interval = \"2s\"\n",
+            "gateway.balance_interval",
+            "at least 10s",
+        ),
+        (
+            "[gateway]\nbalance_interval = \"0s\"\n",
+            "gateway.balance_interval",
+            "greater than zero",
+        ),
+        (
+            "[gateway]\nbalance_interval = \"soon\"\n",
+            "gateway.balance_interval",
+            "soon",
+        ),
+        (
+            "[gateway]\notlp_endpoint = \"collector:4318\"\n",
+            "gateway.otlp_endpoint",
+            "http",
+        ),
     ];
     for (extra, path, needle) in cases {
         let text = format!("{IHUYI}{extra}");

@@ -359,6 +359,23 @@ fn store_state_and_gateway_sections_are_typed() {
     assert!(!gateway.allowed_sources[0].contains("203.0.114.1".parse().unwrap()));
     assert_eq!(gateway.api_keys[0].scopes.len(), 2);
     assert_eq!(gateway.callbacks.as_ref().unwrap().retry_schedule.len(), 6);
+    assert_eq!(gateway.otlp_endpoint, None);
+    // Not given: the balances are read every 5 minutes.
+    assert_eq!(gateway.balance_interval, Some(Duration::from_secs(300)));
+    for (text, expected) in [("\"90s\"", Some(90)), ("\"off\"", None), ("false", None)] {
+        let config = Config::from_toml_str(
+            &format!(
+                "[providers.ihuyi]\naccount = \"C1\"\nkey = \"k\"\n[gateway]\nbalance_interval = {text}\n"
+            ),
+            &no_env(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.gateway().balance_interval,
+            expected.map(Duration::from_secs),
+            "{text}"
+        );
+    }
     let effective = config.effective_toml();
     assert!(
         !effective.contains("callback-secret") && !effective.contains("-token"),

@@ -133,7 +133,11 @@ impl AppState {
         }
         // Spend caps on the given ledger (Redis, shared by every instance), else on the store: they
         // hold across restarts (and across instances on PostgreSQL). Warnings go to `/metrics`.
-        let spend_warnings = Arc::new(crate::spend_metrics::SpendWarnings::default());
+        // With callbacks, each warning is an event too.
+        let spend_warnings = Arc::new(match config.gateway().callbacks {
+            Some(_) => crate::spend_metrics::SpendWarnings::recording(store.clone()),
+            None => crate::spend_metrics::SpendWarnings::default(),
+        });
         if let Some(policy) = config.spend().policy() {
             let ledger: Arc<dyn sms_failover::state::SpendLedger> = match &shared.spend {
                 Some(ledger) => ledger.clone(),

@@ -216,6 +216,34 @@ pub(crate) fn payload(event: &Event) -> Value {
                 "occurred_ms": event.occurred_at,
             },
         }),
+        EventBody::BalanceLow {
+            amount,
+            threshold,
+            unit,
+        } => json!({
+            "type": "balance.low",
+            "id": id,
+            "data": {
+                "provider": event.provider,
+                "amount": amount,
+                "threshold": threshold,
+                "unit": unit,
+                "occurred_ms": event.occurred_at,
+            },
+        }),
+        EventBody::SpendWarning(notice) => json!({
+            "type": "spend.warning",
+            "id": id,
+            "data": {
+                "cap": notice.cap,
+                "period_kind": notice.period_kind,
+                "period": notice.period,
+                "unit": notice.unit,
+                "used": notice.used,
+                "limit": notice.limit,
+                "occurred_ms": event.occurred_at,
+            },
+        }),
         _ => json!({"type": "unknown", "id": id}),
     }
 }

@@ -48,6 +48,7 @@ pub struct GatewayBuilder {
     clock: Arc<dyn WallClock>,
     shared: SharedState,
     reply_poll_interval: std::time::Duration,
+    balance_interval: Option<Option<std::time::Duration>>,
 }
 
 impl GatewayBuilder {
@@ -55,6 +56,13 @@ impl GatewayBuilder {
     /// Juxiang's [`sms_juxiang::POLL_INTERVAL`]).
     pub fn reply_poll_interval(mut self, interval: std::time::Duration) -> Self {
         self.reply_poll_interval = interval;
+        self
+    }
+
+    /// How often providers' balances are read, instead of `gateway.balance_interval` (`None`:
+    /// never). Any interval is taken here (tests read every few milliseconds).
+    pub fn balance_interval(mut self, interval: Option<std::time::Duration>) -> Self {
+        self.balance_interval = Some(interval);
         self
     }
 
@@ -166,6 +174,7 @@ impl GatewayBuilder {
         let grace = gateway.shutdown_grace;
         let gateway_workers = gateway.workers;
         let poll_replies = gateway.poll_replies;
+        let balance_interval = self.balance_interval.unwrap_or(gateway.balance_interval);
         let public_url = gateway
             .public_url
             .clone()
@@ -219,6 +228,13 @@ impl GatewayBuilder {
                 &holder,
                 &stop_rx,
             ));
+        }
+        if let Some(interval) = balance_interval {
+            let holder = format!(
+                "balances-{}",
+                crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+            );
+            workers.push(crate::balance_watch::spawn(&state, interval, &holder, &stop_rx));
         }
         if let Some(dispatcher) = dispatcher {
             workers.push(tokio::spawn(crate::callbacks::run(
@@ -321,6 +337,7 @@ impl Gateway {
             clock: Arc::new(SystemWallClock),
             shared: SharedState::default(),
             reply_poll_interval: sms_juxiang::POLL_INTERVAL,
+            balance_interval: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod app;
 mod auth;
+mod balance_watch;
 mod bulk;
 mod callbacks;
 mod compose;
@@ -23,6 +24,8 @@ mod service;
 pub mod signing;
 mod spend_metrics;
 mod state;
+#[cfg(feature = "otel")]
+pub mod telemetry;
 mod v1;
 mod view;
 mod webhooks;

@@ -111,7 +111,7 @@ fn render_labels(labels: &[(&'static str, String)], le: Option<&str>) -> String 
 }
 
 /// Label values escape backslash, double quote and newline.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -194,6 +194,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Ok(usage) => state.inner.spend_warnings.render(&usage, &mut out),
         Err(error) => tracing::warn!(%error, "spend caps unavailable for /metrics"),
     }
+    crate::balance_watch::render(state.store().as_ref(), &mut out).await;
     match state.store().outbox_depth().await {
         Ok(depth) => {
             let _ = writeln!(out, "# TYPE sms_outbox_depth gauge\nsms_outbox_depth {depth}");

@@ -3,30 +3,70 @@
 //! current Beijing day or month (0 to 1). Labels name the cap (`overall`, `account:NAME`,
 //! `country:CODE`), its period and unit, never an amount or a phone number.
 //!
-//! A warning is also a `WARN` log line (written by the chain); it is not a callback event: events are
-//! written by the store's triggers for status changes and replies, and a spend event would need a
-//! schema change.
+//! A warning is also a `WARN` log line (written by the chain) and, with `[gateway.callbacks]`, a
+//! `spend.warning` callback event ([`MessageStore::record_spend_warning`]): at most one per cap and
+//! period, whichever instance's send crossed the threshold. The chain calls its hook synchronously
+//! in the send, so the event is stored by a task of its own just after; a crash in between loses
+//! the event (the log line was written).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use sms_failover::{CapScope, SpendCap, SpendWarning, WarningHook};
+use sms_store::{MessageStore, SpendNotice};
 
 /// The labels of a cap: scope, period, unit.
 type CapLabels = (String, &'static str, &'static str);
 
-/// Warnings counted by cap.
+/// Warnings counted by cap, and stored as events when a store is given.
 #[derive(Debug, Default)]
 pub(crate) struct SpendWarnings {
     counts: Mutex<BTreeMap<CapLabels, u64>>,
+    events: Option<Arc<dyn MessageStore>>,
 }
 
 impl SpendWarnings {
+    /// Counts warnings and records each as a callback event in `store`.
+    pub(crate) fn recording(store: Arc<dyn MessageStore>) -> Self {
+        Self {
+            counts: Mutex::default(),
+            events: Some(store),
+        }
+    }
+
     /// A hook for [`sms_failover::SpendPolicy::on_warning`] that counts into `this`.
     pub(crate) fn hook(this: &Arc<Self>) -> WarningHook {
         let this = this.clone();
-        Arc::new(move |warning: &SpendWarning| this.count(&warning.cap))
+        Arc::new(move |warning: &SpendWarning| {
+            this.count(&warning.cap);
+            this.record(warning);
+        })
+    }
+
+    /// Stores the warning as an event, on a task of its own (the hook may not wait).
+    fn record(&self, warning: &SpendWarning) {
+        let Some(store) = self.events.clone() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("a spend warning outside a Tokio runtime is not a callback event");
+            return;
+        };
+        let (cap, period_kind, unit) = labels(&warning.cap);
+        let notice = SpendNotice::new(
+            cap,
+            period_kind,
+            warning.period.clone(),
+            unit,
+            warning.used,
+            warning.cap.limit,
+        );
+        runtime.spawn(async move {
+            if let Err(error) = store.record_spend_warning(&notice).await {
+                tracing::warn!(%error, cap = %notice.cap, "the spend warning is not stored as a callback event");
+            }
+        });
     }
 
     fn count(&self, cap: &SpendCap) {

@@ -1560,7 +1560,7 @@ macro_rules! impl_message_store {
                 let rows = sqlx::query(
                     "SELECT e.seq, e.kind, e.message_id, e.number, e.status, e.provider, e.provider_message_id, \
                      e.billed_parts, e.error_kind, e.error_code, e.error_message, e.receipt_code, e.inbound_id, \
-                     e.occurred_at, e.attempts, m.reference, i.service_number, i.text, i.opt_out \
+                     e.occurred_at, e.attempts, e.data, m.reference, i.service_number, i.text, i.opt_out \
                      FROM events e LEFT JOIN messages m ON m.id = e.message_id \
                      LEFT JOIN inbound i ON i.id = e.inbound_id \
                      WHERE e.lease_owner = $1 AND e.lease_until = $2 AND e.state = 'pending' ORDER BY e.seq",
@@ -1689,6 +1689,127 @@ macro_rules! impl_message_store {
                     .map_err(db("counting events"))?;
                 Ok(n as u64)
             }
+
+            async fn record_balance(&self, reading: &crate::BalanceReading) -> Result<crate::BalanceChange> {
+                let now = self.options.now();
+                let low = i64::from(reading.is_low());
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                // The row is written (and locked) first: a second reader of the same provider waits
+                // here and then sees the flag this one leaves.
+                sqlx::query(
+                    "INSERT INTO provider_balances (provider, amount, unit, threshold, low, checked_at) \
+                     VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (provider) DO UPDATE SET amount = excluded.amount, \
+                     unit = excluded.unit, threshold = excluded.threshold, checked_at = excluded.checked_at",
+                )
+                .bind(&reading.provider)
+                .bind(reading.amount)
+                .bind(&reading.unit)
+                .bind(reading.threshold)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("storing a balance"))?;
+                let flipped = sqlx::query(
+                    "UPDATE provider_balances SET low = $2, changed_at = $3 WHERE provider = $1 AND low <> $2",
+                )
+                .bind(&reading.provider)
+                .bind(low)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("storing a balance"))?
+                .rows_affected()
+                    == 1;
+                let change = match (flipped, reading.threshold) {
+                    (false, _) => crate::BalanceChange::Unchanged,
+                    (true, Some(threshold)) if low == 1 => {
+                        let data = serde_json::json!({
+                            "amount": reading.amount,
+                            "threshold": threshold,
+                            "unit": reading.unit,
+                        });
+                        insert_notice(&mut tx, "balance.low", Some(&reading.provider), &data, None, now).await?;
+                        crate::BalanceChange::WentLow
+                    }
+                    (true, _) => crate::BalanceChange::Recovered,
+                };
+                tx.commit().await.map_err(db("committing a balance"))?;
+                Ok(change)
+            }
+
+            async fn balances(&self) -> Result<Vec<crate::StoredBalance>> {
+                let rows = sqlx::query(
+                    "SELECT provider, amount, unit, threshold, low, checked_at FROM provider_balances ORDER BY provider",
+                )
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("reading balances"))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::StoredBalance {
+                            provider: row.try_get("provider")?,
+                            amount: row.try_get("amount")?,
+                            unit: row.try_get("unit")?,
+                            threshold: row.try_get("threshold")?,
+                            low: row.try_get::<i64, _>("low")? != 0,
+                            checked_at: row.try_get("checked_at")?,
+                        })
+                    })
+                    .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+                    .map_err(db("reading balances"))
+            }
+
+            async fn record_spend_warning(&self, notice: &crate::SpendNotice) -> Result<bool> {
+                let now = self.options.now();
+                let data = serde_json::json!({
+                    "cap": notice.cap,
+                    "period_kind": notice.period_kind,
+                    "period": notice.period,
+                    "unit": notice.unit,
+                    "used": notice.used,
+                    "limit": notice.limit,
+                });
+                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
+                let recorded =
+                    insert_notice(&mut tx, "spend.warning", None, &data, Some(&notice.dedupe_key()), now).await?;
+                tx.commit().await.map_err(db("committing a spend warning"))?;
+                Ok(recorded)
+            }
+        }
+
+        /// Records an event about no message when events are enabled; with `dedupe_key`, at most once
+        /// for that key. True when a row was written.
+        async fn insert_notice(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            kind: &str,
+            provider: Option<&str>,
+            data: &serde_json::Value,
+            dedupe_key: Option<&str>,
+            now: Millis,
+        ) -> Result<bool> {
+            let done = sqlx::query(
+                "INSERT INTO events (kind, provider, data, dedupe_key, occurred_at, next_attempt_at) \
+                 SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM event_settings WHERE enabled = 1) \
+                 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+            )
+            .bind(kind)
+            .bind(provider)
+            .bind(data.to_string())
+            .bind(dedupe_key)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(db("recording an event"))?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// The `data` column of an event about no message.
+        fn notice_data(row: &DbRow) -> Result<serde_json::Value> {
+            let text: Option<String> = row
+                .try_get("data")
+                .map_err(|e| StoreError::from_sqlx("reading an event", e))?;
+            serde_json::from_str(text.as_deref().unwrap_or("{}"))
+                .map_err(|e| StoreError::new(StoreErrorKind::InvalidData, format!("an event's data: {e}")))
         }
 
         fn lease_sql() -> &'static str {
@@ -1723,6 +1844,26 @@ macro_rules! impl_message_store {
                     text: row.try_get("text").map_err(get)?,
                     opt_out: row.try_get::<Option<i64>, _>("opt_out").map_err(get)?.unwrap_or(0) != 0,
                 },
+                "balance.low" => {
+                    let data = notice_data(row)?;
+                    EventBody::BalanceLow {
+                        amount: data["amount"].as_i64().unwrap_or_default(),
+                        threshold: data["threshold"].as_i64().unwrap_or_default(),
+                        unit: data["unit"].as_str().unwrap_or_default().to_owned(),
+                    }
+                }
+                "spend.warning" => {
+                    let data = notice_data(row)?;
+                    let text = |key: &str| data[key].as_str().unwrap_or_default().to_owned();
+                    EventBody::SpendWarning(crate::SpendNotice::new(
+                        text("cap"),
+                        text("period_kind"),
+                        text("period"),
+                        text("unit"),
+                        data["used"].as_u64().unwrap_or_default(),
+                        data["limit"].as_u64().unwrap_or_default(),
+                    ))
+                }
                 other => {
                     return Err(StoreError::new(
                         StoreErrorKind::InvalidData,

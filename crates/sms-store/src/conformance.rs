@@ -20,8 +20,9 @@ use std::time::Duration;
 use sms_core::{DeliveryReport, DeliveryStatus, InboundMessage, Message, PhoneNumber};
 
 use crate::{
-    ContentMode, Event, EventBody, EventOutcome, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate,
-    ReceiptDisposition, Reservation, Status, StoreErrorKind, StoreOptions, WallClock,
+    BalanceChange, BalanceReading, ContentMode, Event, EventBody, EventOutcome, ManualWallClock,
+    MessageStore, NewMessage, OutcomeUpdate, ReceiptDisposition, Reservation, SpendNotice, Status,
+    StoreErrorKind, StoreOptions, WallClock,
 };
 
 /// A store under test and the clock it reads.
@@ -83,8 +84,12 @@ where
     digest_only_keeps_no_content(&digest_env).await;
     leases_have_one_holder_until_they_expire(&env).await;
     weight_changes_are_kept_newest_first(&env).await;
+    // A balance read before events are on moves the flag but records no event.
+    balance_low_before_events_records_nothing(&env).await;
     // Last: from here on every change on this database is also an event.
     events_follow_changes_in_order(&env).await;
+    balance_low_is_one_event_per_crossing(&env).await;
+    spend_warnings_are_one_event_per_cap_and_period(&env).await;
     purge_forgets_old_weight_changes_and_events(&env).await;
 }
 
@@ -168,6 +173,7 @@ fn event_labels(events: &[Event]) -> Vec<String> {
                 status, message_id, ..
             } => format!("{message_id}:{status}"),
             EventBody::Reply { opt_out, text, .. } => format!("reply:{opt_out}:{text:?}"),
+            other => format!("{other:?}"),
         })
         .collect()
 }
@@ -1187,4 +1193,118 @@ pub async fn purge_forgets_old_weight_changes_and_events(env: &Env) {
         [fresh_change],
         "the only change is the one in effect"
     );
+}
+
+/// With events off, a low balance is stored as low (so turning callbacks on later does not announce
+/// an old drop) and nothing else.
+pub async fn balance_low_before_events_records_nothing(env: &Env) {
+    let provider = reference("quiet");
+    let low = BalanceReading::new(&provider, 5, "parts", Some(10));
+    assert_eq!(
+        env.store.record_balance(&low).await.unwrap(),
+        BalanceChange::WentLow
+    );
+    assert_eq!(
+        env.store.record_balance(&low).await.unwrap(),
+        BalanceChange::Unchanged
+    );
+    let stored = env.store.balances().await.unwrap();
+    let row = stored.iter().find(|b| b.provider == provider).unwrap();
+    assert!(row.low);
+    assert_eq!(
+        (row.amount, row.threshold, row.unit.as_str()),
+        (5, Some(10), "parts")
+    );
+}
+
+/// A balance going below its threshold is one event; staying low is none, whoever reads it; back up
+/// and down again is a second one. No threshold: never low.
+pub async fn balance_low_is_one_event_per_crossing(env: &Env) {
+    let lease = Duration::from_secs(60);
+    let provider = reference("ihuyi");
+    let read = |amount| BalanceReading::new(&provider, amount, "parts", Some(100));
+    assert_eq!(
+        env.store.record_balance(&read(500)).await.unwrap(),
+        BalanceChange::Unchanged
+    );
+    assert_eq!(env.store.pending_events().await.unwrap(), 0);
+    assert_eq!(
+        env.store.record_balance(&read(99)).await.unwrap(),
+        BalanceChange::WentLow
+    );
+    for amount in [98, 50, 0, -3] {
+        assert_eq!(
+            env.store.record_balance(&read(amount)).await.unwrap(),
+            BalanceChange::Unchanged
+        );
+    }
+    let events = env.store.claim_events("w", 10, lease).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].provider.as_deref(), Some(provider.as_str()));
+    assert_eq!(
+        events[0].body,
+        EventBody::BalanceLow {
+            amount: 99,
+            threshold: 100,
+            unit: "parts".into()
+        }
+    );
+    env.store
+        .settle_event(&events[0], &EventOutcome::Delivered { status: 200 })
+        .await
+        .unwrap();
+    assert_eq!(
+        env.store.record_balance(&read(100)).await.unwrap(),
+        BalanceChange::Recovered
+    );
+    assert_eq!(
+        env.store.record_balance(&read(150)).await.unwrap(),
+        BalanceChange::Unchanged
+    );
+    assert_eq!(
+        env.store.record_balance(&read(20)).await.unwrap(),
+        BalanceChange::WentLow
+    );
+    let again = env.store.claim_events("w", 10, lease).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(again[0].seq > events[0].seq);
+    assert!(matches!(again[0].body, EventBody::BalanceLow { amount: 20, .. }));
+    env.store
+        .settle_event(&again[0], &EventOutcome::Delivered { status: 200 })
+        .await
+        .unwrap();
+    // The threshold removed: not low any more, and no event.
+    let none = BalanceReading::new(&provider, 20, "parts", None);
+    assert_eq!(
+        env.store.record_balance(&none).await.unwrap(),
+        BalanceChange::Recovered
+    );
+    assert_eq!(env.store.pending_events().await.unwrap(), 0);
+}
+
+/// A spend warning is an event once per cap, unit and period.
+pub async fn spend_warnings_are_one_event_per_cap_and_period(env: &Env) {
+    let lease = Duration::from_secs(60);
+    let cap = reference("account:ihuyi");
+    let day = SpendNotice::new(&cap, "day", "2025-06-15", "parts", 80, 100);
+    assert!(env.store.record_spend_warning(&day).await.unwrap());
+    assert!(!env.store.record_spend_warning(&day).await.unwrap());
+    let mut later = day.clone();
+    later.used = 95;
+    assert!(!env.store.record_spend_warning(&later).await.unwrap());
+    let next_day = SpendNotice::new(&cap, "day", "2025-06-16", "parts", 81, 100);
+    assert!(env.store.record_spend_warning(&next_day).await.unwrap());
+    let events = env.store.claim_events("w", 10, lease).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.body.clone()).collect::<Vec<_>>(),
+        [EventBody::SpendWarning(day), EventBody::SpendWarning(next_day)]
+    );
+    assert!(events.iter().all(|e| e.provider.is_none()));
+    for event in &events {
+        env.store
+            .settle_event(event, &EventOutcome::Delivered { status: 200 })
+            .await
+            .unwrap();
+    }
+    assert_eq!(env.store.pending_events().await.unwrap(), 0);
 }

@@ -31,7 +31,7 @@ mod store;
 mod weights;
 
 pub use error::{Result, StoreError, StoreErrorKind};
-pub use events::{Event, EventBody, EventOutcome};
+pub use events::{BalanceChange, BalanceReading, Event, EventBody, EventOutcome, SpendNotice, StoredBalance};
 pub use json::{message_json, recipient_json};
 pub use migrate::SCHEMA_VERSION;
 pub use model::{

@@ -7,7 +7,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// One backend's migrations, oldest first, as `(version, description, sql)`.
 pub(crate) type Steps = &'static [(i64, &'static str, &'static str)];
@@ -36,6 +36,11 @@ pub(crate) const SQLITE: Steps = &[
         7,
         "report indexes",
         include_str!("../migrations/sqlite/0007_report_indexes.sql"),
+    ),
+    (
+        8,
+        "notices",
+        include_str!("../migrations/sqlite/0008_notices.sql"),
     ),
 ];
 
@@ -71,6 +76,11 @@ pub(crate) const POSTGRES: Steps = &[
         7,
         "report indexes",
         include_str!("../migrations/postgres/0007_report_indexes.sql"),
+    ),
+    (
+        8,
+        "notices",
+        include_str!("../migrations/postgres/0008_notices.sql"),
     ),
 ];
 

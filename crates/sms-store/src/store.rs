@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sms_core::{DeliveryReport, InboundMessage, PhoneNumber};
 
 use crate::error::Result;
-use crate::events::{Event, EventOutcome};
+use crate::events::{BalanceChange, BalanceReading, Event, EventOutcome, SpendNotice, StoredBalance};
 use crate::model::{
     AttemptRecord, Claim, InboundRecord, Millis, NewMessage, OutcomeUpdate, ReceiptDisposition,
     ReceiptRecord, RecipientRecord, Reservation, StatusCounts, StoredMessage, Suppression, SweepReport,
@@ -248,4 +248,18 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
 
     /// The stored routing overrides; `None` when none were ever stored.
     async fn weight_overrides(&self) -> Result<Option<String>>;
+
+    /// Stores a provider's balance and whether it is below its threshold. Going from not low (or
+    /// never read) to low records one [`crate::EventBody::BalanceLow`] event (when events are
+    /// enabled) in the same transaction; staying low records nothing, however often it is read, by
+    /// any instance; recovering clears the flag so that the next drop is an event again.
+    async fn record_balance(&self, reading: &BalanceReading) -> Result<BalanceChange>;
+
+    /// Every provider's balance as last stored, by provider name.
+    async fn balances(&self) -> Result<Vec<StoredBalance>>;
+
+    /// Records a spend cap's warning as a [`crate::EventBody::SpendWarning`] event when events are
+    /// enabled, at most once per cap and period (another instance's warning of the same crossing is
+    /// dropped). True when it was recorded now.
+    async fn record_spend_warning(&self, notice: &SpendNotice) -> Result<bool>;
 }

@@ -14,6 +14,12 @@ use crate::backend::Backend;
 use crate::exit::{Exit, Failure, Outcome};
 use crate::stop::StopSignals;
 
+#[cfg(feature = "otel")]
+use sms::gateway::telemetry::Telemetry;
+/// Without the `otel` feature there is never an exporter to stop.
+#[cfg(not(feature = "otel"))]
+type Telemetry = std::convert::Infallible;
+
 /// `sms serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -31,6 +37,7 @@ pub struct ServeArgs {
 pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
     let stop = StopSignals::install();
     let Backend { config, sandbox, .. } = backend;
+    let telemetry = install_tracing(&config)?;
     // Without a `[store]`, the database lives beside the config file (or in the working directory).
     let dir = match config.origin() {
         ConfigOrigin::File { path, .. } => path.parent().map(PathBuf::from).unwrap_or_default(),
@@ -104,6 +111,13 @@ pub async fn run(backend: Backend, args: &ServeArgs, json: bool) -> Outcome {
     eprintln!("sms serve: stopping: no new requests; waiting for sends in flight");
     gateway.shutdown().await;
     drop(sandbox);
+    if let Some(telemetry) = telemetry {
+        // Spans still buffered go out now.
+        #[cfg(feature = "otel")]
+        telemetry.shutdown().await;
+        #[cfg(not(feature = "otel"))]
+        match telemetry {}
+    }
     Ok(Exit::Ok)
 }
 
@@ -130,4 +144,65 @@ fn point_at_gateway(sandbox: &Sandbox, vendors: &[(String, Vendor)], pushes: &[P
             }
         }
     }
+}
+
+/// The filter when `RUST_LOG` is not set: the gateway's own notices (where it listens, which
+/// instance polls, low balances) and everyone's warnings.
+const DEFAULT_LOG: &str = "warn,sms_gateway=info";
+
+/// Logs to stderr, filtered by `RUST_LOG` (default [`DEFAULT_LOG`]); with the `otel` feature and a
+/// collector (`gateway.otlp_endpoint`, `OTEL_EXPORTER_OTLP_ENDPOINT`), the same spans go there too.
+#[cfg(feature = "otel")]
+fn install_tracing(config: &sms::config::Config) -> Result<Option<Telemetry>, Failure> {
+    use sms::gateway::telemetry::traces_endpoint;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    // One filter for both: the collector gets the spans the log shows.
+    let registry = tracing_subscriber::registry().with(log_filter()).with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+    );
+    match traces_endpoint(config.gateway().otlp_endpoint.as_deref()) {
+        Some(endpoint) => {
+            let (layer, telemetry) = Telemetry::layer(&endpoint).map_err(Failure::config)?;
+            let _ = registry.with(layer).try_init();
+            eprintln!("sms serve: exporting spans to {}", telemetry.endpoint());
+            Ok(Some(telemetry))
+        }
+        None => {
+            let _ = registry.try_init();
+            Ok(None)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default [`DEFAULT_LOG`]). A collector in the config is
+/// refused: this build cannot export to it.
+#[cfg(not(feature = "otel"))]
+fn install_tracing(config: &sms::config::Config) -> Result<Option<Telemetry>, Failure> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    if config.gateway().otlp_endpoint.is_some() {
+        return Err(Failure::config(
+            "gateway.otlp_endpoint is set, but this `sms` is built without OpenTelemetry: build it with \
+             `--features otel` (cargo build -p sms-cli --features otel), or remove the key",
+        ));
+    }
+    let _ = tracing_subscriber::registry()
+        .with(log_filter())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .try_init();
+    Ok(None)
+}
+
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
 }
