@@ -113,7 +113,10 @@ impl AppState {
                 None => state.clone(),
             };
             builder = builder.shared_state(Arc::new(crate::state::StartWithStore {
-                store: StoreState::new(store.clone()),
+                lists: crate::state::BothLists {
+                    store: StoreState::new(store.clone()),
+                    shared: start.clone(),
+                },
                 shared: start.clone(),
                 ledger,
             }));

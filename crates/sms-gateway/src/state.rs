@@ -147,7 +147,8 @@ impl SuppressionList for BothLists {
 /// the breaker and the limits in one step; a number the store lists is then refused as opted out
 /// too (its limit slot, counted by the backend, stays used: the safe side).
 pub(crate) struct StartWithStore {
-    pub(crate) store: StoreState,
+    /// The store's opt-outs and the backend's, as one list.
+    pub(crate) lists: BothLists,
     pub(crate) shared: Arc<dyn ChainState>,
     /// Where spending is counted (the backend given for it, or the store).
     pub(crate) ledger: Arc<dyn SpendLedger>,
@@ -165,7 +166,7 @@ impl ChainState for StartWithStore {
         let listed = if request.numbers.is_empty() {
             Vec::new()
         } else {
-            self.store.suppressed(request.numbers).await?
+            self.lists.store.suppressed(request.numbers).await?
         };
         let mut answer = self.shared.start(request).await?;
         with_store_opt_outs(&mut answer, &listed);
@@ -204,20 +205,15 @@ fn with_store_opt_outs(answer: &mut StartAnswer, listed: &[bool]) {
 #[async_trait]
 impl SuppressionList for StartWithStore {
     async fn suppressed(&self, numbers: &[PhoneNumber]) -> Result<Vec<bool>, Error> {
-        let (store, shared) =
-            futures_util::future::join(self.store.suppressed(numbers), self.shared.suppressed(numbers)).await;
-        Ok(store?.into_iter().zip(shared?).map(|(a, b)| a || b).collect())
+        self.lists.suppressed(numbers).await
     }
 
     async fn suppress(&self, number: &PhoneNumber) -> Result<(), Error> {
-        self.store.suppress(number).await?;
-        self.shared.suppress(number).await
+        self.lists.suppress(number).await
     }
 
     async fn unsuppress(&self, number: &PhoneNumber) -> Result<bool, Error> {
-        let store = self.store.unsuppress(number).await?;
-        let shared = self.shared.unsuppress(number).await?;
-        Ok(store || shared)
+        self.lists.unsuppress(number).await
     }
 }
 
