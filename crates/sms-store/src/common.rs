@@ -748,6 +748,91 @@ macro_rules! impl_message_store {
             }))
         }
 
+        impl $store {
+            /// One call on the spend ledger, written together with the calls in flight beside it.
+            async fn spend_call(&self, job: crate::spend::SpendJob) -> Result<crate::spend::SpendAnswer> {
+                let writer = self.writer.clone();
+                self.spend
+                    .call(
+                        job,
+                        crate::spend::MAX_JOBS,
+                        move |jobs| Box::pin(spend_batch(writer.clone(), jobs)),
+                        |fault| StoreError::new(StoreErrorKind::Unavailable, format!("spend caps: {fault}")),
+                    )
+                    .await
+            }
+        }
+
+        /// Spend jobs in one transaction: every counter they name read (and locked, in name order)
+        /// once, the jobs applied in order, each changed counter written once.
+        async fn spend_batch(
+            writer: sqlx::Pool<$db>,
+            jobs: Vec<crate::spend::SpendJob>,
+        ) -> Result<Vec<crate::spend::SpendAnswer>> {
+            use crate::spend::{Counter, apply, batch_now, counters_named, statement_chunks};
+            let now = common::signed(batch_now(&jobs));
+            let named = counters_named(&jobs);
+            let mut tx = writer.begin().await.map_err(db("starting a transaction"))?;
+            let mut counters = std::collections::BTreeMap::new();
+            for chunk in statement_chunks(&named) {
+                // Upsert: locks the rows until the transaction ends, and reads an expired counter as
+                // zero.
+                let mut query = QueryBuilder::<$db>::new("INSERT INTO spend_counters (counter, used, expires_at) ");
+                query.push_values(chunk, |mut row, (counter, expires_at)| {
+                    row.push_bind(counter.as_str())
+                        .push_bind(0_i64)
+                        .push_bind(common::signed(*expires_at));
+                });
+                query.push(" ON CONFLICT (counter) DO UPDATE SET used = CASE WHEN spend_counters.expires_at <= ");
+                query.push_bind(now);
+                query.push(" THEN 0 ELSE spend_counters.used END, expires_at = CASE WHEN spend_counters.expires_at <= ");
+                query.push_bind(now);
+                query.push(" THEN excluded.expires_at ELSE spend_counters.expires_at END RETURNING counter, used, expires_at");
+                let rows = query
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("reading spend counters"))?;
+                for row in rows {
+                    let get = db("reading spend counters");
+                    let counter: String = row.try_get("counter").map_err(get)?;
+                    let used: i64 = row.try_get("used").map_err(db("reading spend counters"))?;
+                    let expires_at: i64 = row.try_get("expires_at").map_err(db("reading spend counters"))?;
+                    counters.insert(
+                        counter,
+                        Counter {
+                            used: u64::try_from(used).unwrap_or(0),
+                            expires_at: u64::try_from(expires_at).unwrap_or(0),
+                            changed: false,
+                        },
+                    );
+                }
+            }
+            let answers = apply(&jobs, &mut counters);
+            let changed: Vec<(&String, &Counter)> = counters.iter().filter(|(_, c)| c.changed).collect();
+            for chunk in statement_chunks(&changed) {
+                let mut query = QueryBuilder::<$db>::new("INSERT INTO spend_counters (counter, used, expires_at) ");
+                query.push_values(chunk, |mut row, (counter, value)| {
+                    row.push_bind(counter.as_str())
+                        .push_bind(common::signed(value.used))
+                        .push_bind(common::signed(value.expires_at));
+                });
+                query.push(" ON CONFLICT (counter) DO UPDATE SET used = excluded.used, expires_at = excluded.expires_at");
+                query
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("writing spend counters"))?;
+            }
+            sqlx::query("DELETE FROM spend_counters WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("forgetting expired spend counters"))?;
+            tx.commit().await.map_err(db("committing spend"))?;
+            Ok(answers)
+        }
+
         #[async_trait]
         impl MessageStore for $store {
             fn backend(&self) -> Backend {
@@ -759,93 +844,19 @@ macro_rules! impl_message_store {
                 charges: &[sms_failover::state::Charge],
                 now: u64,
             ) -> Result<sms_failover::state::SpendAdmission> {
-                use sms_failover::state::SpendAdmission;
-                let now = common::signed(now);
-                // Counter order: two transactions lock shared counters in the same order.
-                let mut order: Vec<usize> = (0..charges.len()).collect();
-                order.sort_by(|a, b| charges[*a].counter.cmp(&charges[*b].counter));
-                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                let mut used = vec![0_u64; charges.len()];
-                for &i in &order {
-                    let charge = &charges[i];
-                    // Upsert: locks the row until the transaction ends, and reads an expired counter
-                    // as zero.
-                    let row = sqlx::query(
-                        "INSERT INTO spend_counters (counter, used, expires_at) VALUES ($1, 0, $2) \
-                         ON CONFLICT (counter) DO UPDATE SET \
-                         used = CASE WHEN spend_counters.expires_at <= $3 THEN 0 ELSE spend_counters.used END, \
-                         expires_at = CASE WHEN spend_counters.expires_at <= $3 THEN excluded.expires_at \
-                         ELSE spend_counters.expires_at END \
-                         RETURNING used",
-                    )
-                    .bind(&charge.counter)
-                    .bind(common::signed(charge.expires_at))
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db("reading a spend counter"))?;
-                    let value: i64 = row.try_get("used").map_err(db("reading a spend counter"))?;
-                    used[i] = u64::try_from(value).unwrap_or(0);
+                match self.spend_call(crate::spend::SpendJob::Charge(charges.to_vec(), now)).await? {
+                    crate::spend::SpendAnswer::Charged(admission) => Ok(admission),
+                    crate::spend::SpendAnswer::Settled => Err(StoreError::new(
+                        StoreErrorKind::InvalidData,
+                        "a spend charge was answered as a settlement",
+                    )),
                 }
-                if let Some(index) =
-                    (0..charges.len()).find(|&i| used[i].saturating_add(charges[i].amount) > charges[i].limit)
-                {
-                    tx.rollback().await.map_err(db("ending a transaction"))?;
-                    return Ok(SpendAdmission::Refused { index, used: used[index] });
-                }
-                for &i in &order {
-                    let charge = &charges[i];
-                    used[i] = used[i].saturating_add(charge.amount);
-                    sqlx::query(
-                        "UPDATE spend_counters SET used = $1, \
-                         expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END WHERE counter = $3",
-                    )
-                    .bind(common::signed(used[i]))
-                    .bind(common::signed(charge.expires_at))
-                    .bind(&charge.counter)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("charging a spend counter"))?;
-                }
-                sqlx::query("DELETE FROM spend_counters WHERE expires_at <= $1")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("forgetting expired spend counters"))?;
-                tx.commit().await.map_err(db("committing spend"))?;
-                Ok(SpendAdmission::Reserved { used })
             }
 
             async fn spend_settle(&self, adjustments: &[sms_failover::state::Adjustment], now: u64) -> Result<()> {
-                let now = common::signed(now);
-                let mut order: Vec<&sms_failover::state::Adjustment> = adjustments.iter().collect();
-                order.sort_by(|a, b| a.counter.cmp(&b.counter));
-                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                for adjustment in order {
-                    sqlx::query(
-                        "INSERT INTO spend_counters (counter, used, expires_at) VALUES ($1, 0, $2) \
-                         ON CONFLICT (counter) DO UPDATE SET \
-                         used = CASE WHEN spend_counters.expires_at <= $3 THEN 0 ELSE spend_counters.used END, \
-                         expires_at = CASE WHEN spend_counters.expires_at < excluded.expires_at \
-                         THEN excluded.expires_at ELSE spend_counters.expires_at END",
-                    )
-                    .bind(&adjustment.counter)
-                    .bind(common::signed(adjustment.expires_at))
-                    .bind(now)
-                    .execute(&mut *tx)
+                self.spend_call(crate::spend::SpendJob::Settle(adjustments.to_vec(), now))
                     .await
-                    .map_err(db("reading a spend counter"))?;
-                    sqlx::query(
-                        "UPDATE spend_counters SET used = CASE WHEN used + $1 < 0 THEN 0 ELSE used + $1 END \
-                         WHERE counter = $2",
-                    )
-                    .bind(adjustment.delta)
-                    .bind(&adjustment.counter)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("settling a spend counter"))?;
-                }
-                tx.commit().await.map_err(db("committing spend"))
+                    .map(drop)
             }
 
             async fn spend_usage(&self, counters: &[String]) -> Result<Vec<u64>> {

@@ -50,6 +50,14 @@ pub struct StoreError {
     source: Option<sqlx::Error>,
 }
 
+/// A copy keeps the kind and the message, not the database error underneath (which cannot be
+/// copied): calls written together in one transaction each get the batch's error.
+impl Clone for StoreError {
+    fn clone(&self) -> Self {
+        Self::new(self.kind, self.message.clone())
+    }
+}
+
 impl StoreError {
     /// An error of `kind` saying `message`.
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {

@@ -23,6 +23,7 @@ mod options;
 mod postgres;
 mod recording;
 mod reports;
+mod spend;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod state;

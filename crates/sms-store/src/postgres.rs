@@ -14,6 +14,8 @@ pub struct PostgresStore {
     writer: Pool<Postgres>,
     reader: Pool<Postgres>,
     options: StoreOptions,
+    /// Concurrent spend charges and settlements, written together.
+    spend: std::sync::Arc<crate::spend::SpendGroup>,
 }
 
 impl PostgresStore {
@@ -48,6 +50,7 @@ impl PostgresStore {
             writer: pool.clone(),
             reader: pool,
             options,
+            spend: std::sync::Arc::default(),
         })
     }
 

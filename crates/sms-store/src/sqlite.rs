@@ -14,6 +14,8 @@ pub struct SqliteStore {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
     options: StoreOptions,
+    /// Concurrent spend charges and settlements, written together.
+    spend: std::sync::Arc<crate::spend::SpendGroup>,
 }
 
 impl SqliteStore {
@@ -80,6 +82,7 @@ impl SqliteStore {
             writer,
             reader,
             options,
+            spend: std::sync::Arc::default(),
         })
     }
 

@@ -26,6 +26,7 @@ mod breaker;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod fail_open;
+mod group;
 mod idempotency;
 mod limiter;
 mod spend;
@@ -34,6 +35,7 @@ mod suppression;
 
 pub use breaker::{BreakerSharing, InMemoryBreakerSharing, SharedBreaker};
 pub use fail_open::FailOpen;
+pub use group::{BatchFault, BatchFuture, CallGroup};
 pub use idempotency::{
     DEFAULT_MAX_REFERENCES, IdempotencyStore, InMemoryIdempotencyStore, RecordedError, RecordedOutcome,
     RecordedRecipient, RecordedStatus, Reservation,
