@@ -751,12 +751,15 @@ macro_rules! impl_message_store {
         impl $store {
             /// One call on the spend ledger, written together with the calls in flight beside it.
             async fn spend_call(&self, job: crate::spend::SpendJob) -> Result<crate::spend::SpendAnswer> {
-                let writer = self.writer.clone();
+                let this = self.clone();
                 self.spend
                     .call(
                         job,
                         crate::spend::MAX_JOBS,
-                        move |jobs| Box::pin(spend_batch(writer.clone(), jobs)),
+                        move |jobs| {
+                            let this = this.clone();
+                            Box::pin(async move { this.on_writer(spend_batch(this.writer.clone(), jobs)).await })
+                        },
                         |fault| StoreError::new(StoreErrorKind::Unavailable, format!("spend caps: {fault}")),
                     )
                     .await
@@ -899,14 +902,20 @@ macro_rules! impl_message_store {
                 attempts: &[(String, Vec<AttemptRecord>)],
             ) -> Result<BatchWritten> {
                 check_outcomes(outcomes)?;
-                let now = self.options.now();
-                let mut tx = self.writer.begin().await.map_err(db("starting a transaction"))?;
-                let (moved, early) = write_records(&mut tx, sending, Status::Sending, outcomes, &self.options, now).await?;
-                for (message_id, attempts) in attempts {
-                    insert_attempts(&mut tx, message_id, attempts).await?;
-                }
-                tx.commit().await.map_err(db("committing records"))?;
-                Ok(BatchWritten { at: now, moved, early_receipts: early })
+                let writer = self.writer.clone();
+                let options = self.options.clone();
+                let (sending, outcomes, attempts) = (sending.to_vec(), outcomes.to_vec(), attempts.to_vec());
+                self.on_writer(async move {
+                    let now = options.now();
+                    let mut tx = writer.begin().await.map_err(db("starting a transaction"))?;
+                    let (moved, early) = write_records(&mut tx, &sending, Status::Sending, &outcomes, &options, now).await?;
+                    for (message_id, attempts) in &attempts {
+                        insert_attempts(&mut tx, message_id, attempts).await?;
+                    }
+                    tx.commit().await.map_err(db("committing records"))?;
+                    Ok(BatchWritten { at: now, moved, early_receipts: early })
+                })
+                .await
             }
 
             async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()> {

@@ -30,6 +30,8 @@ mod state;
 mod status;
 mod store;
 mod weights;
+#[cfg(feature = "sqlite")]
+mod writer_thread;
 
 pub use error::{Result, StoreError, StoreErrorKind};
 pub use events::{BalanceChange, BalanceReading, Event, EventBody, EventOutcome, SpendNotice, StoredBalance};

@@ -19,6 +19,12 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Runs `work` (a write transaction) here: PostgreSQL's connections are sockets the runtime
+    /// polls, with no thread of their own to hand over to.
+    async fn on_writer<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        work.await
+    }
+
     /// Connects to `url` (`postgres://user@host:port/db`) and migrates the database. No TLS is
     /// compiled in: use it on loopback or a private network.
     ///

@@ -172,3 +172,41 @@ async fn a_location_string_picks_the_backend() {
         .expect_err("empty");
     assert_eq!(error.kind(), StoreErrorKind::InvalidLocation);
 }
+
+/// The writer never checkpoints inside a commit (`wal_autocheckpoint = 0`): a checkpointer beside it
+/// copies the write-ahead log into the database file, so the file grows without any commit waiting.
+#[tokio::test]
+async fn the_checkpointer_copies_the_log_into_the_database_file() {
+    use sms_core::Message;
+    use sms_store::NewMessage;
+    let db = TempDb::new("checkpoint");
+    let store = SqliteStore::open(db.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    let file_size = || std::fs::metadata(db.path()).map_or(0, |m| m.len());
+    let before = file_size();
+    let records: Vec<NewMessage> = (0..400)
+        .map(|i| {
+            let to: sms_core::PhoneNumber = format!("1380013{i:04}").parse().unwrap();
+            NewMessage::new(Message::text(to, "x".repeat(2_000)))
+        })
+        .collect();
+    store.insert_sending(&records).await.unwrap();
+    // About 800 KB of rows went to the log; the checkpointer runs twice a second on its own thread.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while file_size() < before + 500_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint copied the log into {} within 20 s ({} -> {} bytes)",
+            db.path(),
+            before,
+            file_size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let last = records.last().unwrap();
+    assert!(
+        store.message(&last.id).await.unwrap().is_some(),
+        "readers see the rows"
+    );
+}
