@@ -19,6 +19,10 @@
 //! [`backend_unavailable`]). Failing open instead is an explicit choice per trait: wrap the backend in
 //! [`FailOpen`].
 //!
+//! For backend implementors, [`CallGroup`] writes concurrent calls together: one script call or one
+//! transaction for every call in flight, each job still answered on its own (`sms-redis` groups its
+//! starts and completions with it, the message store its spend charges).
+//!
 //! With the `conformance` feature, the `conformance` module holds one suite per trait that every implementation
 //! runs in its tests.
 
