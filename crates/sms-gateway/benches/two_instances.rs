@@ -15,8 +15,9 @@
 //!
 //! The instances share a Redis `[state]` (a key prefix of the bench's own), as several instances
 //! are run: spend caps are counted there. With `--store-state` there is no `[state]` and the caps
-//! are counted in PostgreSQL, where every send of every instance updates the same counter rows:
-//! those row locks, not the outbox, then bound what instances add.
+//! are counted in PostgreSQL, where every send of every instance updates the same counter rows
+//! (each instance charges the sends in flight together, one transaction per batch, so the row locks
+//! are taken once per batch rather than once per send).
 //!
 //! Goal: two instances >= 1.7 x one. Printed as min / median over the rounds; not gated (shared
 //! machines: the instances and the sandbox share this process's cores, so a busy machine lowers
