@@ -13,7 +13,10 @@
 //! | a. `POST /v1/messages` through the gateway, 64 in flight | sends per second / the chain called directly | >= 0.8 |
 //! | b. ihuyi receipt webhook, 64 in flight | receipts stored and acknowledged per second | >= 5,000/s |
 //!
-//! Each scenario prints min / median over the rounds; nothing is gated (shared machines).
+//! Scenario a also prints, for reference, the chain called directly while recording into a SQLite
+//! store of its own (`sms_store::RecordingSender`), and the gateway's ratio to that: what the gateway
+//! costs apart from the store. Each scenario prints min / median over the rounds; nothing is gated
+//! (shared machines).
 
 use std::time::{Duration, Instant};
 
@@ -57,6 +60,32 @@ async fn direct(sandbox: &Sandbox, sends: usize) -> f64 {
             async move {
                 let to: PhoneNumber = number(i).parse().unwrap();
                 chain.send(&Message::text(to, "bench")).await.expect("sent");
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    rate(sends, started.elapsed())
+}
+
+/// The chain called directly, recording every send into a SQLite store of its own (what an
+/// application using the library with a store does): the gateway's cost apart from the store's.
+async fn direct_recorded(sandbox: &Sandbox, db: &std::path::Path, sends: usize) -> f64 {
+    let chain = Config::sandbox(&sandbox.base_url())
+        .unwrap()
+        .build_chain()
+        .unwrap();
+    let store = sms_store::SqliteStore::open(&db.display().to_string(), sms_store::StoreOptions::default())
+        .await
+        .expect("store");
+    let recording = sms_store::RecordingSender::new(chain, std::sync::Arc::new(store));
+    let started = Instant::now();
+    futures_util::stream::iter(0..sends)
+        .map(|i| {
+            let recording = &recording;
+            async move {
+                let to: PhoneNumber = number(i).parse().unwrap();
+                recording.send(&Message::text(to, "bench")).await.expect("sent");
             }
         })
         .buffer_unordered(IN_FLIGHT)
@@ -156,11 +185,16 @@ fn main() {
         direct(&sandbox, 200).await;
         let (mut ratios, mut direct_rates, mut gateway_rates, mut receipt_rates) =
             (vec![], vec![], vec![], vec![]);
+        let (mut recorded_rates, mut recorded_ratios) = (vec![], vec![]);
         for round in 0..rounds {
             sandbox.reset();
             let d = direct(&sandbox, sends).await;
             sandbox.reset();
             let g = through_gateway(&base, &http, sends).await;
+            sandbox.reset();
+            let r = direct_recorded(&sandbox, &dir.join(format!("direct-{round}.db")), sends).await;
+            recorded_rates.push(r);
+            recorded_ratios.push(g / r);
             direct_rates.push(d);
             gateway_rates.push(g);
             ratios.push(g / d);
@@ -174,6 +208,16 @@ fn main() {
         summary("   chain directly", &mut direct_rates, " sends/s");
         summary("   through the gateway", &mut gateway_rates, " sends/s");
         summary("   ratio (goal >= 0.8)", &mut ratios, "");
+        summary(
+            "   chain directly, recording into a SQLite store",
+            &mut recorded_rates,
+            " sends/s",
+        );
+        summary(
+            "   ratio gateway / that (for reference)",
+            &mut recorded_ratios,
+            "",
+        );
         if !sends_only {
             println!("b. receipt webhook, {IN_FLIGHT} in flight, {pushes} receipts:");
             summary(
