@@ -748,34 +748,47 @@ macro_rules! impl_message_store {
             }))
         }
 
-        impl $store {
-            /// One call on the spend ledger, written together with the calls in flight beside it.
-            async fn spend_call(&self, job: crate::spend::SpendJob) -> Result<crate::spend::SpendAnswer> {
-                let this = self.clone();
-                self.spend
-                    .call(
-                        job,
-                        crate::spend::MAX_JOBS,
-                        move |jobs| {
-                            let this = this.clone();
-                            Box::pin(async move { this.on_writer(spend_batch(this.writer.clone(), jobs)).await })
-                        },
-                        |fault| StoreError::new(StoreErrorKind::Unavailable, format!("spend caps: {fault}")),
-                    )
-                    .await
+        /// Runs `part` in a transaction of its own.
+        async fn write_alone(
+            writer: &sqlx::Pool<$db>,
+            options: &crate::options::StoreOptions,
+            part: &crate::parts::WritePart,
+        ) -> Result<crate::parts::WriteDone> {
+            let mut tx = writer.begin().await.map_err(db("starting a transaction"))?;
+            let done = write_in(&mut *tx, options, part).await?;
+            tx.commit().await.map_err(db("committing"))?;
+            Ok(done)
+        }
+
+        /// Runs `part` inside the transaction `tx`.
+        async fn write_in(
+            tx: &mut Conn,
+            options: &crate::options::StoreOptions,
+            part: &crate::parts::WritePart,
+        ) -> Result<crate::parts::WriteDone> {
+            use crate::parts::{WriteDone, WritePart};
+            match part {
+                WritePart::Records { sending, outcomes, attempts } => {
+                    let now = options.now();
+                    let (moved, early) = write_records(tx, sending, Status::Sending, outcomes, options, now).await?;
+                    for (message_id, attempts) in attempts {
+                        insert_attempts(tx, message_id, attempts).await?;
+                    }
+                    Ok(WriteDone::Records(BatchWritten { at: now, moved, early_receipts: early }))
+                }
+                WritePart::Spend(jobs) => spend_in(tx, jobs).await.map(WriteDone::Spend),
             }
         }
 
-        /// Spend jobs in one transaction: every counter they name read (and locked, in name order)
-        /// once, the jobs applied in order, each changed counter written once.
-        async fn spend_batch(
-            writer: sqlx::Pool<$db>,
-            jobs: Vec<crate::spend::SpendJob>,
+        /// Spend jobs inside a transaction: every counter they name read (and locked, in name
+        /// order) once, the jobs applied in order, each changed counter written once.
+        async fn spend_in(
+            tx: &mut Conn,
+            jobs: &[crate::spend::SpendJob],
         ) -> Result<Vec<crate::spend::SpendAnswer>> {
             use crate::spend::{Counter, apply, batch_now, counters_named, statement_chunks};
-            let now = common::signed(batch_now(&jobs));
-            let named = counters_named(&jobs);
-            let mut tx = writer.begin().await.map_err(db("starting a transaction"))?;
+            let now = common::signed(batch_now(jobs));
+            let named = counters_named(jobs);
             let mut counters = std::collections::BTreeMap::new();
             for chunk in statement_chunks(&named) {
                 // Upsert: locks the rows until the transaction ends, and reads an expired counter as
@@ -811,7 +824,7 @@ macro_rules! impl_message_store {
                     );
                 }
             }
-            let answers = apply(&jobs, &mut counters);
+            let answers = apply(jobs, &mut counters);
             let changed: Vec<(&String, &Counter)> = counters.iter().filter(|(_, c)| c.changed).collect();
             for chunk in statement_chunks(&changed) {
                 let mut query = QueryBuilder::<$db>::new("INSERT INTO spend_counters (counter, used, expires_at) ");
@@ -832,7 +845,6 @@ macro_rules! impl_message_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db("forgetting expired spend counters"))?;
-            tx.commit().await.map_err(db("committing spend"))?;
             Ok(answers)
         }
 
@@ -902,20 +914,13 @@ macro_rules! impl_message_store {
                 attempts: &[(String, Vec<AttemptRecord>)],
             ) -> Result<BatchWritten> {
                 check_outcomes(outcomes)?;
-                let writer = self.writer.clone();
-                let options = self.options.clone();
-                let (sending, outcomes, attempts) = (sending.to_vec(), outcomes.to_vec(), attempts.to_vec());
-                self.on_writer(async move {
-                    let now = options.now();
-                    let mut tx = writer.begin().await.map_err(db("starting a transaction"))?;
-                    let (moved, early) = write_records(&mut tx, &sending, Status::Sending, &outcomes, &options, now).await?;
-                    for (message_id, attempts) in &attempts {
-                        insert_attempts(&mut tx, message_id, attempts).await?;
-                    }
-                    tx.commit().await.map_err(db("committing records"))?;
-                    Ok(BatchWritten { at: now, moved, early_receipts: early })
+                self.write_part(crate::parts::WritePart::Records {
+                    sending: sending.to_vec(),
+                    outcomes: outcomes.to_vec(),
+                    attempts: attempts.to_vec(),
                 })
-                .await
+                .await?
+                .records()
             }
 
             async fn record_attempts(&self, message_id: &str, attempts: &[AttemptRecord]) -> Result<()> {

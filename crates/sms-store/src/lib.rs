@@ -19,6 +19,7 @@ mod model;
 pub mod normalise;
 mod open;
 mod options;
+mod parts;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod recording;

@@ -19,10 +19,31 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Runs `work` (a write transaction) here: PostgreSQL's connections are sockets the runtime
-    /// polls, with no thread of their own to hand over to.
-    async fn on_writer<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        work.await
+    /// One call on the spend ledger, written together with the calls in flight beside it (one
+    /// transaction per batch: the counters' row locks are taken once per batch, not per send).
+    async fn spend_call(&self, job: crate::spend::SpendJob) -> Result<crate::spend::SpendAnswer> {
+        let this = self.clone();
+        self.spend
+            .call(
+                job,
+                crate::spend::MAX_JOBS,
+                move |jobs| {
+                    let this = this.clone();
+                    Box::pin(async move {
+                        this.write_part(crate::parts::WritePart::Spend(jobs))
+                            .await?
+                            .spend()
+                    })
+                },
+                |fault| StoreError::new(crate::StoreErrorKind::Unavailable, format!("spend caps: {fault}")),
+            )
+            .await
+    }
+
+    /// Writes `part` in a transaction of its own: on PostgreSQL, concurrent transactions run on
+    /// the pool's connections side by side.
+    async fn write_part(&self, part: crate::parts::WritePart) -> Result<crate::parts::WriteDone> {
+        write_alone(&self.writer, &self.options, &part).await
     }
 
     /// Connects to `url` (`postgres://user@host:port/db`) and migrates the database. No TLS is

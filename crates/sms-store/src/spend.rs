@@ -1,18 +1,21 @@
 //! Spend caps' counters, written together: concurrent charges and settlements on one store share one
-//! transaction (see `sms_failover::state::CallGroup`). Every send under `[spend]` charges its caps
-//! before its first request; one transaction per charge (a read and a write per counter, then a
-//! commit) made the store's one SQLite writer the gateway's bottleneck. A batch reads every counter it
-//! names once, applies its jobs in order in memory (each charge all or nothing, as alone), and writes
-//! each changed counter once.
+//! transaction (on PostgreSQL through `sms_failover::state::CallGroup`, on SQLite in the writer
+//! loop's turn). Every send under `[spend]` charges its caps before its first request; one
+//! transaction per charge (a read and a write per counter, then a commit) made the store's one SQLite
+//! writer the gateway's bottleneck, and on PostgreSQL made instances queue on the counters' row locks.
+//! A batch reads every counter it names once, applies its jobs in order in memory (each charge all or
+//! nothing, as alone), and writes each changed counter once.
 
 use std::collections::BTreeMap;
 
 use sms_failover::state::{Adjustment, Charge, SpendAdmission};
 
 /// The calls on one store's ledger waiting to be written together.
+#[cfg(feature = "postgres")]
 pub(crate) type SpendGroup = sms_failover::state::CallGroup<SpendJob, SpendAnswer, crate::StoreError>;
 
 /// Most jobs in one transaction.
+#[cfg(feature = "postgres")]
 pub(crate) const MAX_JOBS: usize = 256;
 
 /// One call on the ledger.

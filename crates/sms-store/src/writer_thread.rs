@@ -55,23 +55,6 @@ impl WriterThread {
     pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
         drop(self.runtime.spawn(work));
     }
-
-    /// Runs `work` on the writer thread and returns its result. The work runs to its end even when
-    /// the caller goes away.
-    ///
-    /// # Errors
-    /// `work`'s, or `Unavailable` when the thread has stopped or the work panicked.
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = Result<T>> + Send + 'static,
-    ) -> Result<T> {
-        self.runtime.spawn(work).await.map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Unavailable,
-                format!("the store's writer thread did not finish a write: {e}"),
-            )
-        })?
-    }
 }
 
 #[cfg(test)]
@@ -79,29 +62,36 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn work_runs_on_the_writer_thread_and_its_result_comes_back() {
+    async fn work_runs_on_the_writer_thread() {
         let thread = WriterThread::start("test").unwrap();
-        let name = thread
-            .run(async { Ok(std::thread::current().name().map(str::to_owned)) })
-            .await
-            .unwrap();
-        assert_eq!(name.as_deref(), Some("sms-store-writer"));
-        let error = thread
-            .run(async { Err::<(), _>(StoreError::new(StoreErrorKind::ReadOnly, "refused")) })
-            .await
-            .unwrap_err();
-        assert_eq!(error.kind(), StoreErrorKind::ReadOnly);
+        let (tx, rx) = oneshot::channel();
+        thread.spawn(async move {
+            let _ = tx.send(std::thread::current().name().map(str::to_owned));
+        });
+        assert_eq!(rx.await.unwrap().as_deref(), Some("sms-store-writer"));
     }
 
     #[tokio::test]
-    async fn a_panic_in_the_work_is_an_error_not_a_panic_of_the_caller() {
+    async fn a_panic_in_one_piece_of_work_leaves_the_thread_serving() {
         let thread = WriterThread::start("test").unwrap();
-        let error = thread
-            .run(async { panic!("inside the writer") as Result<()> })
-            .await
-            .unwrap_err();
-        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
-        // The thread goes on serving.
-        assert_eq!(thread.run(async { Ok(7) }).await.unwrap(), 7);
+        thread.spawn(async { panic!("inside the writer") });
+        let (tx, rx) = oneshot::channel();
+        thread.spawn(async move {
+            let _ = tx.send(7);
+        });
+        assert_eq!(rx.await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_handle_stops_the_work() {
+        let thread = WriterThread::start("test").unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        // Never ends by itself: it holds `tx` until the runtime drops it.
+        thread.spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        drop(thread);
+        assert!(rx.await.is_err(), "the work was dropped with the thread");
     }
 }
