@@ -48,24 +48,26 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-async fn direct(sandbox: &Sandbox, sends: usize) -> f64 {
-    let chain = Config::sandbox(&sandbox.base_url())
-        .unwrap()
-        .build_chain()
-        .unwrap();
+/// Sends `sends` one-recipient texts through `sender`, `IN_FLIGHT` at a time: sends per second.
+async fn drive(sender: &dyn MessageSender, sends: usize) -> f64 {
     let started = Instant::now();
     futures_util::stream::iter(0..sends)
-        .map(|i| {
-            let chain = &chain;
-            async move {
-                let to: PhoneNumber = number(i).parse().unwrap();
-                chain.send(&Message::text(to, "bench")).await.expect("sent");
-            }
+        .map(|i| async move {
+            let to: PhoneNumber = number(i).parse().unwrap();
+            sender.send(&Message::text(to, "bench")).await.expect("sent");
         })
         .buffer_unordered(IN_FLIGHT)
         .collect::<Vec<_>>()
         .await;
     rate(sends, started.elapsed())
+}
+
+async fn direct(sandbox: &Sandbox, sends: usize) -> f64 {
+    let chain = Config::sandbox(&sandbox.base_url())
+        .unwrap()
+        .build_chain()
+        .unwrap();
+    drive(&chain, sends).await
 }
 
 /// The chain called directly, recording every send into a SQLite store of its own (what an
@@ -79,19 +81,7 @@ async fn direct_recorded(sandbox: &Sandbox, db: &std::path::Path, sends: usize) 
         .await
         .expect("store");
     let recording = sms_store::RecordingSender::new(chain, std::sync::Arc::new(store));
-    let started = Instant::now();
-    futures_util::stream::iter(0..sends)
-        .map(|i| {
-            let recording = &recording;
-            async move {
-                let to: PhoneNumber = number(i).parse().unwrap();
-                recording.send(&Message::text(to, "bench")).await.expect("sent");
-            }
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect::<Vec<_>>()
-        .await;
-    rate(sends, started.elapsed())
+    drive(&recording, sends).await
 }
 
 async fn through_gateway(base: &str, http: &reqwest::Client, sends: usize) -> f64 {
