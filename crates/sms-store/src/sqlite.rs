@@ -133,11 +133,13 @@ impl SqliteStore {
         answer.await.map_err(|_| writer_stopped())?
     }
 
-    /// Closes the pools, waiting for connections in use.
+    /// Closes the pools, waiting for connections in use. The writer closes last: the last
+    /// connection to close copies the write-ahead log into the file and removes it, which a
+    /// read-only connection cannot do.
     pub async fn close(&self) {
+        self.reader.close().await;
         self.checkpointer.close().await;
         self.writer.close().await;
-        self.reader.close().await;
     }
 }
 

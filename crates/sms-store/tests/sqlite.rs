@@ -210,3 +210,28 @@ async fn the_checkpointer_copies_the_log_into_the_database_file() {
         "readers see the rows"
     );
 }
+
+/// Closing a store leaves one file: the last connection to close (the writer) copies the log into
+/// the database and removes it, so the file alone holds everything that was committed.
+#[tokio::test]
+async fn a_closed_store_leaves_everything_in_the_database_file() {
+    use sms_core::Message;
+    use sms_store::NewMessage;
+    let db = TempDb::new("closed");
+    let store = SqliteStore::open(db.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    let to: sms_core::PhoneNumber = "13800138000".parse().unwrap();
+    let record = NewMessage::new(Message::text(to, "kept"));
+    store.insert_sending(std::slice::from_ref(&record)).await.unwrap();
+    store.close().await;
+    let wal = format!("{}-wal", db.path());
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the log was copied into the file and removed"
+    );
+    let reopened = SqliteStore::open(db.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    assert!(reopened.message(&record.id).await.unwrap().is_some());
+}
