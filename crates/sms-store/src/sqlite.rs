@@ -133,12 +133,19 @@ impl SqliteStore {
         answer.await.map_err(|_| writer_stopped())?
     }
 
-    /// Closes the pools, waiting for connections in use. The writer closes last: the last
-    /// connection to close copies the write-ahead log into the file and removes it, which a
-    /// read-only connection cannot do.
+    /// Closes the pools, waiting for connections in use. Before the writer closes, it copies the
+    /// write-ahead log into the file and empties it (a `TRUNCATE` checkpoint): the last connection to
+    /// close would do that too, but each pool's connections close on threads of their own, and when
+    /// a read-only one happens to close last, it cannot.
     pub async fn close(&self) {
         self.reader.close().await;
         self.checkpointer.close().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await
+        {
+            tracing::debug!(%error, "SQLite checkpoint at close failed; the log stays beside the file");
+        }
         self.writer.close().await;
     }
 }
