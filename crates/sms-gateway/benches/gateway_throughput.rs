@@ -84,6 +84,48 @@ async fn direct_recorded(sandbox: &Sandbox, db: &std::path::Path, sends: usize) 
     drive(&recording, sends).await
 }
 
+/// The chain behind a bare axum handler on loopback (JSON in, the chain's receipt out: no store,
+/// no keys, no spend caps): what one extra HTTP hop costs on these cores, the ceiling of any
+/// gateway's ratio to the chain called directly.
+async fn bare_hop(sandbox: &Sandbox) -> (String, tokio::task::JoinHandle<()>) {
+    #[derive(serde::Deserialize)]
+    struct Send {
+        to: String,
+        text: String,
+    }
+    let chain: std::sync::Arc<dyn MessageSender> = std::sync::Arc::new(
+        Config::sandbox(&sandbox.base_url())
+            .unwrap()
+            .build_chain()
+            .unwrap(),
+    );
+    let app = axum::Router::new().route(
+        "/v1/messages",
+        axum::routing::post(move |body: bytes::Bytes| {
+            let chain = chain.clone();
+            async move {
+                let body: Send = serde_json::from_slice(&body).unwrap();
+                let to: PhoneNumber = body.to.parse().unwrap();
+                let receipt = chain.send(&Message::text(to, body.text)).await.expect("sent");
+                let answer = serde_json::json!({
+                    "reference": receipt.reference.to_string(),
+                    "accepted": receipt.all_accepted(),
+                });
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    answer.to_string(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (base, server)
+}
+
 async fn through_gateway(base: &str, http: &reqwest::Client, sends: usize) -> f64 {
     let started = Instant::now();
     futures_util::stream::iter(0..sends)
@@ -176,6 +218,7 @@ fn main() {
         let (mut ratios, mut direct_rates, mut gateway_rates, mut receipt_rates) =
             (vec![], vec![], vec![], vec![]);
         let (mut recorded_rates, mut recorded_ratios) = (vec![], vec![]);
+        let (mut bare_rates, mut bare_ratios) = (vec![], vec![]);
         for round in 0..rounds {
             sandbox.reset();
             let d = direct(&sandbox, sends).await;
@@ -183,6 +226,13 @@ fn main() {
             let g = through_gateway(&base, &http, sends).await;
             sandbox.reset();
             let r = direct_recorded(&sandbox, &dir.join(format!("direct-{round}.db")), sends).await;
+            sandbox.reset();
+            // A fresh chain each round, as `direct` has (its per-number limits start empty).
+            let (bare_base, bare_server) = bare_hop(&sandbox).await;
+            let b = through_gateway(&bare_base, &http, sends).await;
+            bare_server.abort();
+            bare_rates.push(b);
+            bare_ratios.push(b / d);
             recorded_rates.push(r);
             recorded_ratios.push(g / r);
             direct_rates.push(d);
@@ -206,6 +256,16 @@ fn main() {
         summary(
             "   ratio gateway / that (for reference)",
             &mut recorded_ratios,
+            "",
+        );
+        summary(
+            "   the chain behind a bare axum handler (no store, keys or caps)",
+            &mut bare_rates,
+            " sends/s",
+        );
+        summary(
+            "   ratio that / the chain directly (the extra hop's ceiling)",
+            &mut bare_ratios,
             "",
         );
         if !sends_only {
