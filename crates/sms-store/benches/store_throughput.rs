@@ -118,7 +118,20 @@ async fn drop_pg(name: &str) {
         .unwrap();
 }
 
-async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> f64 {
+/// This process's CPU time so far (user + system, every thread), from `/proc/self/stat` in
+/// clock ticks of 10 ms; `None` where there is no such file.
+fn process_cpu() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_millis(ticks * 10))
+}
+
+/// Sends `plan.sends` texts through `sender`: sends per second, and CPU microseconds per send
+/// (this whole process: sender, store threads and sandbox).
+async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, Option<f64>) {
+    let cpu = process_cpu();
     let start = Instant::now();
     let accepted = futures_util::stream::iter(from..from + plan.sends)
         .map(|i| async move {
@@ -132,7 +145,11 @@ async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> f64 {
         .count()
         .await;
     assert_eq!(accepted, plan.sends as usize, "every send accepted");
-    f64::from(plan.sends) / start.elapsed().as_secs_f64()
+    let rate = f64::from(plan.sends) / start.elapsed().as_secs_f64();
+    let cpu_per_send = cpu
+        .zip(process_cpu())
+        .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / f64::from(plan.sends));
+    (rate, cpu_per_send)
 }
 
 /// `--rounds N`, when given.
@@ -253,12 +270,17 @@ async fn chain_scenario(plan: &Plan) {
     run_sends(&bare, 5_000_000, &Plan { sends: 500, ..*plan }).await;
     let mut ratios = Vec::new();
     let mut next = 0;
+    let micros = |cpu: Option<f64>| cpu.map_or_else(|| "?".to_owned(), |c| format!("{c:.0}"));
     for _ in 0..plan.rounds {
-        let without = run_sends(&bare, next, plan).await;
+        let (without, cpu_without) = run_sends(&bare, next, plan).await;
         next += plan.sends;
-        let with = run_sends(&recorded, next, plan).await;
+        let (with, cpu_with) = run_sends(&recorded, next, plan).await;
         next += plan.sends;
-        println!("   round: without a store {without:.0}/s, with a SQLite store {with:.0}/s");
+        println!(
+            "   round: without a store {without:.0}/s ({} µs CPU a send), with a SQLite store {with:.0}/s ({} µs)",
+            micros(cpu_without),
+            micros(cpu_with)
+        );
         ratios.push(with / without);
     }
     let (min, median) = min_median(&mut ratios);
