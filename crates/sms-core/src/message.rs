@@ -196,8 +196,13 @@ impl ClientReference {
         Self(reference.into())
     }
 
-    /// A fresh reference: 32 hex digits from the clock, a process counter and random state, unique
-    /// within a process and, for practical purposes, across processes.
+    /// A fresh reference: 32 hex digits, the clock in nanoseconds then 64 bits hashed from the
+    /// clock, a process counter, the process id and random state; unique within a process and, for
+    /// practical purposes, across processes.
+    ///
+    /// References made one after the other sort in the order they were made (the clock leads), so
+    /// a store's index on them grows at one end instead of touching a page anywhere for every
+    /// message.
     pub fn generate() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -205,7 +210,7 @@ impl ClientReference {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let random = RandomState::new().hash_one((nanos, count, std::process::id()));
-        Self(format!("{:016x}{:016x}", nanos ^ count.rotate_left(40), random))
+        Self(format!("{nanos:016x}{random:016x}"))
     }
 
     /// The reference text.
@@ -473,6 +478,22 @@ mod tests {
         let part = batch.for_recipients(number("13900139000"));
         assert_eq!(part.reference().as_str(), "r1");
         assert_eq!(part.recipients(), &[number("13900139000")]);
+    }
+
+    #[test]
+    fn generated_references_lead_with_the_clock_so_they_sort_as_made() {
+        let made: Vec<String> = (0..1_000)
+            .map(|_| ClientReference::generate().as_str().to_owned())
+            .collect();
+        let clocks: Vec<&str> = made.iter().map(|r| &r[..16]).collect();
+        // Two made within one clock tick share the prefix; the clock part never goes down.
+        assert!(clocks.windows(2).all(|w| w[0] <= w[1]), "{clocks:?}");
+        let unique: std::collections::HashSet<&String> = made.iter().collect();
+        assert_eq!(unique.len(), made.len());
+        assert!(
+            made.iter()
+                .all(|r| r.len() == 32 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! cargo bench -p sms-gateway --bench gateway_throughput -- --quick  # CI-sized, 1 round
 //! cargo bench -p sms-gateway --bench gateway_throughput -- --rounds 7  # more rounds
 //! cargo bench -p sms-gateway --bench gateway_throughput -- --sends     # scenario a alone
+//! cargo bench -p sms-gateway --bench gateway_throughput -- --sends --latency 20  # provider takes 20 ms
 //! ```
 //!
 //! | scenario | measured | goal |
@@ -15,8 +16,13 @@
 //!
 //! Scenario a also prints, for reference, the chain called directly while recording into a SQLite
 //! store of its own (`sms_store::RecordingSender`), and the gateway's ratio to that: what the gateway
-//! costs apart from the store. Each scenario prints min / median over the rounds; nothing is gated
-//! (shared machines).
+//! costs apart from the store. It also prints the chain behind a bare axum handler (JSON in, the
+//! chain's receipt out, nothing else): one extra loopback HTTP hop on the same two cores, which
+//! bounds what any gateway's ratio to the chain can be here. With the sandbox answering at once,
+//! every setting is bound by CPU, shared by the load, the gateway and the sandbox; `--latency MS`
+//! makes every ihuyi request wait, as real providers do, so that the rates show what 64 sends in
+//! flight get when the provider, not the CPU, sets the pace. Each scenario prints min / median over
+//! the rounds; nothing is gated (shared machines).
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +30,7 @@ use futures_util::StreamExt;
 use sms_config::{Config, LoadOptions};
 use sms_core::{Message, MessageSender, PhoneNumber};
 use sms_gateway::{Gateway, hash_key};
-use sms_sandbox::Sandbox;
+use sms_sandbox::{Fault, FaultKind, FaultTarget, Product, Sandbox};
 
 const KEY: &str = "bench-key";
 const TOKEN: &str = "bench-webhook-token-0123456789";
@@ -167,6 +173,29 @@ async fn receipts(base: &str, http: &reqwest::Client, count: usize, offset: usiz
     rate(count, started.elapsed())
 }
 
+/// Forgets what the sandbox recorded (between scenarios) and, with a `latency`, makes every ihuyi
+/// request wait that long (a reset forgets faults too).
+fn reset(sandbox: &Sandbox, latency: Option<Duration>) {
+    sandbox.reset();
+    if let Some(latency) = latency {
+        sandbox.inject_fault(
+            Fault::new(FaultKind::Latency {
+                min: latency,
+                max: latency,
+            })
+            .target(FaultTarget::Product(Product::IhuyiSms)),
+        );
+    }
+}
+
+/// `--latency MS`, when given.
+fn latency_arg() -> Option<Duration> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--latency")?;
+    let ms = args.get(at + 1)?.parse().expect("--latency takes milliseconds");
+    Some(Duration::from_millis(ms))
+}
+
 /// `--rounds N`, when given.
 fn rounds_arg() -> Option<usize> {
     let args: Vec<String> = std::env::args().collect();
@@ -193,6 +222,7 @@ fn main() {
     };
     let rounds = rounds_arg().unwrap_or(rounds);
     let sends_only = std::env::args().any(|a| a == "--sends");
+    let latency = latency_arg();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -220,13 +250,13 @@ fn main() {
         let (mut recorded_rates, mut recorded_ratios) = (vec![], vec![]);
         let (mut bare_rates, mut bare_ratios) = (vec![], vec![]);
         for round in 0..rounds {
-            sandbox.reset();
+            reset(&sandbox, latency);
             let d = direct(&sandbox, sends).await;
-            sandbox.reset();
+            reset(&sandbox, latency);
             let g = through_gateway(&base, &http, sends).await;
-            sandbox.reset();
+            reset(&sandbox, latency);
             let r = direct_recorded(&sandbox, &dir.join(format!("direct-{round}.db")), sends).await;
-            sandbox.reset();
+            reset(&sandbox, latency);
             // A fresh chain each round, as `direct` has (its per-number limits start empty).
             let (bare_base, bare_server) = bare_hop(&sandbox).await;
             let b = through_gateway(&bare_base, &http, sends).await;
@@ -243,7 +273,9 @@ fn main() {
             }
         }
         println!(
-            "a. POST /v1/messages (SQLite store) vs the chain directly, {IN_FLIGHT} in flight, {sends} sends:"
+            "a. POST /v1/messages (SQLite store) vs the chain directly, {IN_FLIGHT} in flight, {sends} sends, \
+             provider latency {} ms:",
+            latency.unwrap_or_default().as_millis()
         );
         summary("   chain directly", &mut direct_rates, " sends/s");
         summary("   through the gateway", &mut gateway_rates, " sends/s");
