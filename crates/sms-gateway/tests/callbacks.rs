@@ -4,90 +4,13 @@
 
 mod harness;
 
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use harness::receiver::{Received, Receiver, SECRET};
 use harness::{Harness, READ_KEY, SEND_KEY, TOKEN};
 use sms_store::{ManualWallClock, MessageStore, WallClock};
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// One POST the receiver got: the event id, the JSON body, whether its signature held, and what
-/// the receiver answered.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    body: serde_json::Value,
-    signed: bool,
-    answered: u16,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    answer: Arc<AtomicU16>,
-    /// Answers given first, one per request, before `answer`.
-    script: Arc<Mutex<std::collections::VecDeque<u16>>>,
-    got: Arc<Mutex<Vec<Received>>>,
-    clock: Arc<ManualWallClock>,
-}
-
-impl Receiver {
-    async fn spawn(clock: Arc<ManualWallClock>, answer: u16) -> (Self, String) {
-        let receiver = Receiver {
-            answer: Arc::new(AtomicU16::new(answer)),
-            script: Arc::default(),
-            got: Arc::default(),
-            clock,
-        };
-        let r = receiver.clone();
-        let app = axum::Router::new().route(
-            "/events",
-            post(move |headers: HeaderMap, body: bytes::Bytes| {
-                let r = r.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    let id = header("webhook-id");
-                    let timestamp: i64 = header("webhook-timestamp").parse().unwrap_or(0);
-                    let signed = sms_gateway::signing::verify(
-                        SECRET,
-                        &id,
-                        timestamp,
-                        &body,
-                        &header("webhook-signature"),
-                        r.clock.now_ms() / 1000,
-                    )
-                    .is_ok();
-                    let scripted = r.script.lock().unwrap().pop_front();
-                    let answered = scripted.unwrap_or_else(|| r.answer.load(Ordering::SeqCst));
-                    r.got.lock().unwrap().push(Received {
-                        id,
-                        body: serde_json::from_slice(&body).unwrap_or_default(),
-                        signed,
-                        answered,
-                    });
-                    StatusCode::from_u16(answered).unwrap()
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/events", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (receiver, url)
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -98,7 +21,7 @@ fn now_ms() -> i64 {
 
 async fn start(answer: u16) -> (Harness, Arc<dyn MessageStore>, Receiver, Arc<ManualWallClock>) {
     let clock = Arc::new(ManualWallClock::new(now_ms()));
-    let (receiver, url) = Receiver::spawn(clock.clone(), answer).await;
+    let (receiver, url) = Receiver::spawn(Some(clock.clone() as Arc<dyn WallClock>), answer).await;
     let extra = format!("[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n");
     let (h, store) = Harness::start_full(&extra, Some(clock.clone())).await;
     (h, store.unwrap(), receiver, clock)

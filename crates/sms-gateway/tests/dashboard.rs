@@ -167,16 +167,12 @@ impl Dash {
     }
 
     /// Waits (real time: the sandbox pushes over real HTTP) until `check` holds, 10 s at most.
-    async fn eventually<F, Fut>(&self, mut check: F)
+    async fn eventually<F, Fut>(&self, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !check().await {
-            assert!(tokio::time::Instant::now() < deadline, "not reached within 10 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        harness::eventually("condition", check).await;
     }
 }
 

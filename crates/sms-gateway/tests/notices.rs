@@ -7,81 +7,22 @@
 
 mod harness;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use harness::receiver::{Received, Receiver, SECRET};
+use harness::{eventually, postgres};
 use sms_config::{Config, LoadOptions};
 use sms_gateway::Gateway;
 use sms_sandbox::{Product, Sandbox};
-use sqlx::Connection;
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// The sandbox's default account (`sms_config::Config::sandbox_toml`).
 const SANDBOX_ACCOUNT: &str = "sandbox";
 const INTERVAL: Duration = Duration::from_millis(15);
 
-/// Callbacks received: `(webhook-id, body, signature valid)`.
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(String, serde_json::Value, bool)>>>,
-}
-
-impl Receiver {
-    async fn spawn() -> (Self, String) {
-        let receiver = Self::default();
-        let r = receiver.clone();
-        let app = axum::Router::new().route(
-            "/events",
-            post(move |headers: HeaderMap, body: bytes::Bytes| {
-                let r = r.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    let id = header("webhook-id");
-                    let timestamp: i64 = header("webhook-timestamp").parse().unwrap_or(0);
-                    let signed = sms_gateway::signing::verify(
-                        SECRET,
-                        &id,
-                        timestamp,
-                        &body,
-                        &header("webhook-signature"),
-                        timestamp,
-                    )
-                    .is_ok();
-                    let body = serde_json::from_slice(&body).unwrap_or_default();
-                    r.got.lock().unwrap().push((id, body, signed));
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/events", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (receiver, url)
-    }
-
-    /// The `balance.low` events received.
-    fn lows(&self) -> Vec<(String, serde_json::Value, bool)> {
-        self.of_type("balance.low")
-    }
-
-    fn of_type(&self, kind: &str) -> Vec<(String, serde_json::Value, bool)> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, body, _)| body["type"] == kind)
-            .cloned()
-            .collect()
-    }
+/// The `balance.low` events `receiver` got.
+fn low_events(receiver: &Receiver) -> Vec<Received> {
+    receiver.of_type("balance.low")
 }
 
 /// The sandbox config with callbacks to `url` and ihuyi's `low_balance = 100`.
@@ -144,19 +85,6 @@ async fn checks(gateways: &[&Gateway]) -> f64 {
     n
 }
 
-/// Polls `check` until it holds, for at most 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within 10 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Waits until `gateways` have made `more` further checks between them.
 async fn more_checks(gateways: &[&Gateway], more: f64) {
     let start = checks(gateways).await;
@@ -169,7 +97,7 @@ async fn more_checks(gateways: &[&Gateway], more: f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart() {
     let sandbox = Sandbox::builder().spawn().await.unwrap();
-    let (receiver, url) = Receiver::spawn().await;
+    let (receiver, url) = Receiver::spawn(None, 204).await;
     let dir = harness::temp_dir();
     let db = dir.join("sms.db");
     set_balance(&sandbox, 500);
@@ -189,18 +117,18 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
         0.0,
         "{text}"
     );
-    assert!(receiver.lows().is_empty());
+    assert!(low_events(&receiver).is_empty());
 
     // Below 100: one event, however many polls see it low.
     set_balance(&sandbox, 50);
     eventually("the balance.low callback", || async {
-        receiver.lows().len() == 1
+        low_events(&receiver).len() == 1
     })
     .await;
     more_checks(&[&gateway], 5.0).await;
-    let lows = receiver.lows();
+    let lows = low_events(&receiver);
     assert_eq!(lows.len(), 1, "{lows:?}");
-    let (id, body, signed) = &lows[0];
+    let Received { id, body, signed, .. } = &lows[0];
     assert!(signed, "the signature verifies");
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["data"]["provider"], "ihuyi");
@@ -210,11 +138,9 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
     // Only ihuyi has a threshold: the other providers are read and never low.
     assert!(
         receiver
-            .got
-            .lock()
-            .unwrap()
+            .got()
             .iter()
-            .all(|(_, b, _)| b["data"]["provider"] == "ihuyi")
+            .all(|r| r.body["data"]["provider"] == "ihuyi")
     );
     let text = metrics(&gateway).await;
     assert_eq!(
@@ -243,7 +169,7 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
     gateway.shutdown().await;
     let gateway = start(config(&sandbox, &db, &url), None).await;
     more_checks(&[&gateway], 5.0).await;
-    assert_eq!(receiver.lows().len(), 1);
+    assert_eq!(low_events(&receiver).len(), 1);
     assert_eq!(
         sample(
             &metrics(&gateway).await,
@@ -261,41 +187,24 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
         ) == 0.0
     })
     .await;
-    assert_eq!(receiver.lows().len(), 1);
+    assert_eq!(low_events(&receiver).len(), 1);
     set_balance(&sandbox, 40);
-    eventually("the second balance.low", || async { receiver.lows().len() == 2 }).await;
-    let lows = receiver.lows();
-    assert_ne!(lows[0].0, lows[1].0);
-    assert_eq!(lows[1].1["data"]["amount"], 40);
+    eventually("the second balance.low", || async {
+        low_events(&receiver).len() == 2
+    })
+    .await;
+    let lows = low_events(&receiver);
+    assert_ne!(lows[0].id, lows[1].id);
+    assert_eq!(lows[1].body["data"]["amount"], 40);
     gateway.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A database of this test binary's own; fails (never skips) without a server.
-async fn database() -> String {
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not answering on 127.0.0.1:5432 (user postgres, trust auth): {e}. Start it \
-                 with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
-            )
-        });
-    let name = format!("sms_gateway_test_balances_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(&sql).execute(&mut admin).await.unwrap();
-    }
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
-    let url_db = database().await;
+    let url_db = postgres::database("balances").await;
     let sandbox = Sandbox::builder().spawn().await.unwrap();
-    let (receiver, url) = Receiver::spawn().await;
+    let (receiver, url) = Receiver::spawn(None, 204).await;
     let dir = harness::temp_dir();
     let mut gateways = Vec::new();
     for _ in 0..3 {
@@ -307,7 +216,7 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
     }
     set_balance(&sandbox, 10);
     eventually("the balance.low callback", || async {
-        receiver.lows().len() == 1
+        low_events(&receiver).len() == 1
     })
     .await;
     let all: Vec<&Gateway> = gateways.iter().collect();
@@ -341,7 +250,7 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
     gateways.remove(holder).shutdown().await;
     let rest: Vec<&Gateway> = gateways.iter().collect();
     more_checks(&rest, 5.0).await;
-    assert_eq!(receiver.lows().len(), 1, "{:?}", receiver.lows());
+    assert_eq!(low_events(&receiver).len(), 1, "{:?}", low_events(&receiver));
     // Up and down again: one more, from whichever instance polls now.
     set_balance(&sandbox, 1000);
     eventually("the recovery", || async {
@@ -352,19 +261,23 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
     })
     .await;
     set_balance(&sandbox, 99);
-    eventually("the second balance.low", || async { receiver.lows().len() == 2 }).await;
+    eventually("the second balance.low", || async {
+        low_events(&receiver).len() == 2
+    })
+    .await;
     more_checks(&rest, 5.0).await;
-    assert_eq!(receiver.lows().len(), 2);
-    assert!(receiver.lows().iter().all(|(_, _, signed)| *signed));
+    assert_eq!(low_events(&receiver).len(), 2);
+    assert!(low_events(&receiver).iter().all(|r| r.signed));
     for g in gateways {
         g.shutdown().await;
     }
+    postgres::drop_database(&url_db).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_send_that_crosses_a_spend_warning_is_one_callback() {
-    let (receiver, url) = Receiver::spawn().await;
+    let (receiver, url) = Receiver::spawn(None, 204).await;
     // A daily cap of 5 parts, warned at 80 %: the fourth part crosses.
     let extra = format!(
         "[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n\n[spend]\nwarn_at_percent = 80\n\n\
@@ -403,12 +316,12 @@ async fn the_send_that_crosses_a_spend_warning_is_one_callback() {
         receiver
             .of_type("message.status")
             .iter()
-            .any(|(_, b, _)| b["data"]["number"] == "+8613800138004")
+            .any(|r| r.body["data"]["number"] == "+8613800138004")
     })
     .await;
     let warnings = receiver.of_type("spend.warning");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    let (id, body, signed) = &warnings[0];
+    let Received { id, body, signed, .. } = &warnings[0];
     assert!(signed);
     assert_eq!(body["id"], id.as_str());
     let data = &body["data"];

@@ -5,33 +5,11 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{READ_KEY, TOKEN};
+use harness::{READ_KEY, TOKEN, eventually, postgres};
 use sms_config::{Config, LoadOptions};
 use sms_gateway::Gateway;
 use sms_sandbox::{InboundReply, Product, Sandbox};
 use sms_store::MessageStore;
-use sqlx::Connection;
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-async fn database() -> String {
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not answering on 127.0.0.1:5432 (user postgres, trust auth): {e}. Start it \
-             with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
-            )
-        });
-    let name = format!("sms_gateway_test_poller_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(&sql).execute(&mut admin).await.unwrap();
-    }
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
 
 async fn instance(sandbox: &Sandbox, db: &str) -> Gateway {
     let mut text = Config::sandbox_toml(&sandbox.base_url());
@@ -63,17 +41,9 @@ async fn stored(store: &dyn MessageStore) -> Vec<String> {
         .collect()
 }
 
-async fn eventually<F: AsyncFn() -> bool>(check: F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "not reached within 10 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_instance_polls_and_the_other_takes_over_when_it_stops() {
-    let db = database().await;
+    let db = postgres::database("poller").await;
     // No upstream URL: the replies can only be pulled.
     let sandbox = Sandbox::builder().spawn().await.unwrap();
     let a = instance(&sandbox, &db).await;
@@ -88,7 +58,10 @@ async fn one_instance_polls_and_the_other_takes_over_when_it_stops() {
     ] {
         sandbox.inject_inbound(InboundReply::new(Product::Juxiang, from, text));
     }
-    eventually(async || stored(store.as_ref()).await.len() >= 3).await;
+    eventually("three replies stored", || async {
+        stored(store.as_ref()).await.len() >= 3
+    })
+    .await;
     let mut got = stored(store.as_ref()).await;
     got.sort();
     assert_eq!(
@@ -112,7 +85,10 @@ async fn one_instance_polls_and_the_other_takes_over_when_it_stops() {
     // Whichever polled, stopping one leaves the other polling.
     a.shutdown().await;
     sandbox.inject_inbound(InboundReply::new(Product::Juxiang, "13900000014", "after a"));
-    eventually(async || stored(store.as_ref()).await.len() == 4).await;
+    eventually("the fourth reply stored", || async {
+        stored(store.as_ref()).await.len() == 4
+    })
+    .await;
     b.shutdown().await;
     // Nobody polls now: the lease is free.
     assert!(
@@ -121,10 +97,5 @@ async fn one_instance_polls_and_the_other_takes_over_when_it_stops() {
             .await
             .unwrap()
     );
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await.unwrap();
-    let name = db.rsplit('/').next().unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    postgres::drop_database(&db).await;
 }

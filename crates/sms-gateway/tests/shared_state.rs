@@ -6,7 +6,7 @@ mod harness;
 
 use std::sync::Arc;
 
-use harness::{ADMIN_KEY, READ_KEY, SEND_KEY, TOKEN};
+use harness::{ADMIN_KEY, READ_KEY, SEND_KEY, TOKEN, postgres};
 use serde_json::json;
 use sms_config::{Config, LoadOptions};
 use sms_core::PhoneNumber;
@@ -14,36 +14,8 @@ use sms_failover::state::SuppressionList;
 use sms_gateway::{Gateway, SharedState};
 use sms_redis::{RedisConfig, RedisState};
 use sms_sandbox::{Product, Sandbox};
-use sqlx::Connection;
 
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-/// A database of this test binary's own; fails (never skips) without a server.
-async fn database() -> String {
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not answering on 127.0.0.1:5432 (user postgres, trust auth): {e}. Start it \
-             with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
-            )
-        });
-    // One database per test: tests of this binary run at once.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "sms_gateway_test_shared_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(&sql).execute(&mut admin).await.unwrap();
-    }
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
 
 async fn redis(prefix: &str) -> Arc<RedisState> {
     match RedisState::connect(RedisConfig::new(REDIS_URL).key_prefix(prefix)).await {
@@ -103,7 +75,7 @@ async fn instance_on(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opt_out_received_by_one_instance_is_honoured_by_the_other() {
-    let db = database().await;
+    let db = postgres::database("shared").await;
     let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
     let sandbox = Sandbox::builder().push_retries(0).spawn().await.unwrap();
     let a = instance(&sandbox, &db, &prefix).await;
@@ -176,12 +148,7 @@ async fn an_opt_out_received_by_one_instance_is_honoured_by_the_other() {
 
     a.shutdown().await;
     b.shutdown().await;
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await.unwrap();
-    let name = db.rsplit('/').next().unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    postgres::drop_database(&db).await;
 }
 
 const LIMITED_KEY: &str = "limited-key-shared-by-instances";
@@ -223,7 +190,7 @@ async fn a_keys_request_rate_is_counted_across_instances_on_one_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_starts_in_one_redis_round_trip_and_the_stores_opt_outs_still_hold() {
-    let db = database().await;
+    let db = postgres::database("shared").await;
     let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
     let sandbox = Sandbox::builder().push_retries(0).spawn().await.unwrap();
     let state = redis(&prefix).await;

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+pub mod receiver;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -145,19 +148,29 @@ impl Harness {
     }
 
     /// Polls (real time: the sandbox pushes over real HTTP) until `check` holds, for at most 10 s.
-    pub async fn eventually<F, Fut>(&self, mut check: F)
+    pub async fn eventually<F, Fut>(&self, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !check().await {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "condition not reached within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("condition", check).await;
+    }
+}
+
+/// Polls (real time: pushes, pollers and balance checks run over real HTTP) until `check` holds,
+/// for at most 10 s; `what` names the condition when it fails.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not reached within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
