@@ -10,8 +10,8 @@ use std::time::Duration;
 use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Product, Sandbox};
 use support::Env;
 use support::serve::{
-    REDIS_URL, Serve, audit, database, drop_database, get, key_hash, post_json, require_redis, rows_body,
-    statuses_in_postgres, wait_until,
+    REDIS_URL, Serve, audit, get, key_hash, post_json, require_redis, rows_body, statuses_in_postgres,
+    wait_until,
 };
 
 /// Two batches of the most rows one batch may hold.
@@ -30,7 +30,8 @@ const ACCEPTED: &str = "outcome=\"accepted\"";
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_drain_one_queue_once_and_the_survivor_of_a_kill_finishes() {
     require_redis();
-    let (db, db_name) = database("serve_instances").await;
+    let database = sms_test_support::TestDatabase::create("sms_cli_test_serve_instances").await;
+    let db = database.url();
     let env = Env::with(Sandbox::builder().account(
         Product::IhuyiSms,
         Account::new(DEFAULT_ACCOUNT, DEFAULT_KEY).balance(4 * BATCH as i64),
@@ -111,7 +112,7 @@ async fn two_instances_drain_one_queue_once_and_the_survivor_of_a_kill_finishes(
     let audit = audit(&store, &batches, &numbers, &statuses, &env.sandbox).await;
     let audited_at = clock.elapsed();
     store.close().await;
-    drop_database(&db_name).await;
+    database.drop_now().await;
     assert_eq!(audit.failed, 0, "nothing was refused: {audit:?}");
     // Unknown: only what the killed instance had started and not recorded.
     assert!(audit.unknown <= WORKERS * CLAIM, "{audit:?}");

@@ -6,7 +6,7 @@ mod support;
 
 use sms_sandbox::Product;
 use support::Env;
-use support::serve::{REDIS_URL, Serve, database, drop_database, get, key_hash, post_json, require_redis};
+use support::serve::{REDIS_URL, Serve, get, key_hash, post_json, require_redis};
 
 const SEND_KEY: &str = "smsgw_test_send_key_serve_shared";
 const TOKEN: &str = "serve-shared-webhook-token";
@@ -23,7 +23,8 @@ fn send(addr: &str, to: &str) -> (u16, serde_json::Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_serve_processes_share_redis_state_from_the_config() {
     require_redis();
-    let (db, db_name) = database("serve_shared").await;
+    let database = sms_test_support::TestDatabase::create("sms_cli_test_serve_shared").await;
+    let db = database.url();
     let env = Env::new().await;
     let prefix = format!("sms-cli-test-serve-{}:", std::process::id());
     let mut config = sms::config::Config::sandbox_toml(&env.sandbox.base_url());
@@ -73,7 +74,7 @@ async fn two_serve_processes_share_redis_state_from_the_config() {
 
     a.stop().await;
     b.stop().await;
-    drop_database(&db_name).await;
+    database.drop_now().await;
 }
 
 /// A start against an unreachable Redis fails with exit 1 saying so (never a silent fallback to

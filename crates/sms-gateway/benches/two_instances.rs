@@ -31,33 +31,13 @@ use sms_core::{Message, PhoneNumber};
 use sms_gateway::Gateway;
 use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Fault, FaultKind, FaultTarget, Product, Sandbox};
 use sms_store::{MessageStore, NewMessage, PostgresStore, Status, StoreOptions};
-use sqlx::Connection;
+use sms_test_support::TestDatabase;
 
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const TOKEN: &str = "bench-webhook-token-0123456789";
 const LATENCY: Duration = Duration::from_millis(50);
 /// Not a verification code, so that no per-day code limit of the sandbox applies.
 const TEXT: &str = "【示例】您的订单已发货，请注意查收。";
-
-async fn database() -> (String, String) {
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not answering on 127.0.0.1:5432 (user postgres, trust auth): {e}. Start it \
-                 with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
-            )
-        });
-    let name = format!("sms_gateway_bench_two_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(&sql).execute(&mut admin).await.unwrap();
-    }
-    (format!("postgres://postgres@127.0.0.1:5432/{name}"), name)
-}
 
 fn config(sandbox: &Sandbox, db: &str, redis: bool) -> Config {
     let state = if redis {
@@ -157,7 +137,8 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (db, db_name) = database().await;
+        let database = TestDatabase::create("sms_gateway_bench_two").await;
+        let db = database.url();
         let sandbox = Sandbox::builder()
             .account(
                 Product::IhuyiSms,
@@ -204,10 +185,6 @@ fn main() {
         let (min, median) = min_median(&ratios);
         println!("   ratio two / one (goal >= 1.7): min {min:.2}, median {median:.2}");
         store.close().await;
-        let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        database.drop_now().await;
     });
 }

@@ -10,11 +10,12 @@ mod harness;
 use std::sync::Arc;
 use std::time::Duration;
 
+use harness::eventually;
 use harness::receiver::{Received, Receiver, SECRET};
-use harness::{eventually, postgres};
 use sms_config::{Config, LoadOptions};
 use sms_gateway::Gateway;
 use sms_sandbox::{Product, Sandbox};
+use sms_test_support::TestDatabase;
 
 /// The sandbox's default account (`sms_config::Config::sandbox_toml`).
 const SANDBOX_ACCOUNT: &str = "sandbox";
@@ -202,7 +203,8 @@ async fn a_low_balance_is_one_callback_until_it_recovers_also_across_a_restart()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
-    let url_db = postgres::database("balances").await;
+    let pg = TestDatabase::create("sms_gateway_test_balances").await;
+    let url_db = pg.url();
     let sandbox = Sandbox::builder().spawn().await.unwrap();
     let (receiver, url) = Receiver::spawn(None, 204).await;
     let dir = harness::temp_dir();
@@ -271,7 +273,7 @@ async fn three_instances_on_one_postgres_send_one_low_balance_callback() {
     for g in gateways {
         g.shutdown().await;
     }
-    postgres::drop_database(&url_db).await;
+    pg.drop_now().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

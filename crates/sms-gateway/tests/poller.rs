@@ -5,11 +5,12 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{READ_KEY, TOKEN, eventually, postgres};
+use harness::{READ_KEY, TOKEN, eventually};
 use sms_config::{Config, LoadOptions};
 use sms_gateway::Gateway;
 use sms_sandbox::{InboundReply, Product, Sandbox};
 use sms_store::MessageStore;
+use sms_test_support::TestDatabase;
 
 async fn instance(sandbox: &Sandbox, db: &str) -> Gateway {
     let mut text = Config::sandbox_toml(&sandbox.base_url());
@@ -43,7 +44,8 @@ async fn stored(store: &dyn MessageStore) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_instance_polls_and_the_other_takes_over_when_it_stops() {
-    let db = postgres::database("poller").await;
+    let pg = TestDatabase::create("sms_gateway_test_poller").await;
+    let db = pg.url();
     // No upstream URL: the replies can only be pulled.
     let sandbox = Sandbox::builder().spawn().await.unwrap();
     let a = instance(&sandbox, &db).await;
@@ -97,5 +99,5 @@ async fn one_instance_polls_and_the_other_takes_over_when_it_stops() {
             .await
             .unwrap()
     );
-    postgres::drop_database(&db).await;
+    pg.drop_now().await;
 }

@@ -6,7 +6,7 @@ mod harness;
 
 use std::sync::Arc;
 
-use harness::{ADMIN_KEY, READ_KEY, SEND_KEY, TOKEN, postgres};
+use harness::{ADMIN_KEY, READ_KEY, SEND_KEY, TOKEN};
 use serde_json::json;
 use sms_config::{Config, LoadOptions};
 use sms_core::PhoneNumber;
@@ -14,6 +14,7 @@ use sms_failover::state::SuppressionList;
 use sms_gateway::{Gateway, SharedState};
 use sms_redis::{RedisConfig, RedisState};
 use sms_sandbox::{Product, Sandbox};
+use sms_test_support::TestDatabase;
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -75,7 +76,8 @@ async fn instance_on(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opt_out_received_by_one_instance_is_honoured_by_the_other() {
-    let db = postgres::database("shared").await;
+    let pg = TestDatabase::create("sms_gateway_test_shared").await;
+    let db = pg.url();
     let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
     let sandbox = Sandbox::builder().push_retries(0).spawn().await.unwrap();
     let a = instance(&sandbox, &db, &prefix).await;
@@ -148,7 +150,7 @@ async fn an_opt_out_received_by_one_instance_is_honoured_by_the_other() {
 
     a.shutdown().await;
     b.shutdown().await;
-    postgres::drop_database(&db).await;
+    pg.drop_now().await;
 }
 
 const LIMITED_KEY: &str = "limited-key-shared-by-instances";
@@ -190,7 +192,8 @@ async fn a_keys_request_rate_is_counted_across_instances_on_one_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_starts_in_one_redis_round_trip_and_the_stores_opt_outs_still_hold() {
-    let db = postgres::database("shared").await;
+    let pg = TestDatabase::create("sms_gateway_test_shared").await;
+    let db = pg.url();
     let prefix = format!("sms-gateway-test-{}:", sms_store::new_id());
     let sandbox = Sandbox::builder().push_retries(0).spawn().await.unwrap();
     let state = redis(&prefix).await;
@@ -236,4 +239,5 @@ async fn a_send_starts_in_one_redis_round_trip_and_the_stores_opt_outs_still_hol
     assert_eq!(refused["recipients"][0]["status"], "failed", "{refused}");
     assert_eq!(requests(), before, "refused without a request");
     gateway.shutdown().await;
+    pg.drop_now().await;
 }

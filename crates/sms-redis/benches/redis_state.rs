@@ -17,6 +17,11 @@
 //! client ([`RedisState::round_trips`]) and by the server (`INFO commandstats`, every command but the
 //! `INFO` itself; a script that had to be loaded again counts its `SCRIPT LOAD` too).
 //!
+//! CPU per send is this process's (chain, sandbox, client; `/proc/self/stat`, 10 ms ticks) and the
+//! server's (`INFO cpu`). With the sandbox answering at once everything competes for the same two
+//! cores, so the ratio is about in-memory CPU / (Redis client CPU + server CPU): the server's share
+//! alone bounds it.
+//!
 //! Three settings: 64 sends in flight with the sandbox answering at once (loopback; the chain, the
 //! sandbox and Redis then compete for the same cores, and the figure is the CPU cost of the round
 //! trips), one send at a time (the figure is the latency the round trips add to a send), and 64 in
@@ -129,6 +134,33 @@ async fn server_commands(admin: &mut redis::aio::MultiplexedConnection) -> (u64,
     (sent, counts.iter().map(|(_, calls)| calls).sum())
 }
 
+/// CPU seconds the server has used so far (`INFO cpu`: user and system, its main thread and the
+/// rest).
+async fn server_cpu(admin: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(admin)
+        .await
+        .expect("INFO cpu");
+    info.lines()
+        .filter_map(|l| {
+            l.strip_prefix("used_cpu_user:")
+                .or_else(|| l.strip_prefix("used_cpu_sys:"))
+        })
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .sum()
+}
+
+/// Microseconds of this process's CPU per send while `run` ran (`None` off Linux).
+async fn process_cpu_per_send(sends: usize, run: impl Future<Output = f64>) -> (f64, Option<f64>) {
+    let before = sms_test_support::process_cpu();
+    let rate = run.await;
+    let used = before
+        .zip(sms_test_support::process_cpu())
+        .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / sends as f64);
+    (rate, used)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let sends = if quick { 1_000 } else { 5_000 };
@@ -215,19 +247,27 @@ fn main() {
             }
             let (mut memory, mut redis, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
             let (mut plain, mut default_ratios) = (Vec::new(), Vec::new());
+            let (mut cpu_memory, mut cpu_redis, mut cpu_server) = (Vec::new(), Vec::new(), Vec::new());
             let (mut trips_per_send, mut sent_per_send, mut run_per_send) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
                 let p = throughput(&before_traits, &numbers, sends, in_flight).await;
-                let m = throughput(&in_memory, &numbers, sends, in_flight).await;
+                let (m, m_cpu) =
+                    process_cpu_per_send(sends, throughput(&in_memory, &numbers, sends, in_flight)).await;
                 plain.push(p);
                 default_ratios.push(m / p);
                 let before = state.round_trips();
                 let (sent_before, run_before) = server_commands(&mut admin).await;
-                let r = throughput(&on_redis, &numbers, sends, in_flight).await;
+                let server_before = server_cpu(&mut admin).await;
+                let (r, r_cpu) =
+                    process_cpu_per_send(sends, throughput(&on_redis, &numbers, sends, in_flight)).await;
+                let server_used = server_cpu(&mut admin).await - server_before;
                 trips_per_send.push((state.round_trips() - before) as f64 / sends as f64);
                 let (sent, run) = server_commands(&mut admin).await;
                 sent_per_send.push((sent - sent_before) as f64 / sends as f64);
                 run_per_send.push((run - run_before) as f64 / sends as f64);
+                cpu_memory.extend(m_cpu);
+                cpu_redis.extend(r_cpu);
+                cpu_server.push(server_used * 1e6 / sends as f64);
                 memory.push(m);
                 redis.push(r);
                 ratios.push(r / m);
@@ -241,6 +281,11 @@ fn main() {
             row("Redis round trips per send (client)", &trips_per_send, "");
             row("Redis commands sent per send (server)", &sent_per_send, "");
             row("Redis commands run per send (server)", &run_per_send, "");
+            if !cpu_memory.is_empty() {
+                row("CPU per send, in-memory (this process)", &cpu_memory, "µs");
+                row("CPU per send, Redis (this process)", &cpu_redis, "µs");
+            }
+            row("CPU per send, Redis (redis-server)", &cpu_server, "µs");
         }
         sandbox.clear_faults();
 

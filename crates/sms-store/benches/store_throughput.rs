@@ -33,8 +33,6 @@ use sms_store::{
     StoreOptions,
 };
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 #[derive(Clone, Copy)]
 struct Plan {
     rounds: usize,
@@ -98,46 +96,10 @@ async fn record_outcomes(store: &dyn MessageStore, plan: &Plan) -> f64 {
     rate
 }
 
-async fn pg_database() -> (String, String) {
-    use sqlx::Connection;
-    let name = format!("sms_store_bench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is not answering on 127.0.0.1:5432 ({e}); start it with `bash .ci/run`")
-    });
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    (name.clone(), format!("postgres://postgres@127.0.0.1:5432/{name}"))
-}
-
-async fn drop_pg(name: &str) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-}
-
-/// This process's CPU time so far (user + system, every thread), from `/proc/self/stat` in
-/// clock ticks of 10 ms; `None` where there is no such file.
-fn process_cpu() -> Option<std::time::Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(std::time::Duration::from_millis(ticks * 10))
-}
-
 /// Sends `plan.sends` texts through `sender`: sends per second, and CPU microseconds per send
 /// (this whole process: sender, store threads and sandbox).
 async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, Option<f64>) {
-    let cpu = process_cpu();
+    let cpu = sms_test_support::process_cpu();
     let start = Instant::now();
     let accepted = futures_util::stream::iter(from..from + plan.sends)
         .map(|i| async move {
@@ -153,7 +115,7 @@ async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, 
     assert_eq!(accepted, plan.sends as usize, "every send accepted");
     let rate = f64::from(plan.sends) / start.elapsed().as_secs_f64();
     let cpu_per_send = cpu
-        .zip(process_cpu())
+        .zip(sms_test_support::process_cpu())
         .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / f64::from(plan.sends));
     (rate, cpu_per_send)
 }
@@ -223,13 +185,13 @@ async fn record_scenarios(plan: &Plan) {
         store.close().await;
         remove_sqlite(&path);
 
-        let (name, url) = pg_database().await;
-        let store = PostgresStore::connect(&url, StoreOptions::default())
+        let database = sms_test_support::TestDatabase::create("sms_store_bench").await;
+        let store = PostgresStore::connect(&database.url(), StoreOptions::default())
             .await
             .expect("postgres");
         pg_rates.push(record_outcomes(&store, plan).await);
         store.close().await;
-        drop_pg(&name).await;
+        database.drop_now().await;
     }
     let (min, median) = min_median(&mut sqlite_rates);
     println!(

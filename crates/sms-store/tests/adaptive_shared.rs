@@ -10,7 +10,7 @@ use std::time::Duration;
 use sms_failover::adaptive::{Override, Overrides, Period, Reason, WeightChange};
 use sms_failover::{AdaptiveRouter, AdaptiveSettings, ManualClock};
 use sms_store::{ManualWallClock, MessageStore, PostgresStore, StoreOptions, StoreState};
-use support::PgDb;
+use sms_test_support::TestDatabase;
 
 fn router(clock: Arc<ManualClock>) -> AdaptiveRouter {
     let providers: Vec<(String, u32)> = ["a", "b", "c"].iter().map(|n| ((*n).to_owned(), 1)).collect();
@@ -25,7 +25,7 @@ fn fail(router: &AdaptiveRouter, provider: &str, times: u32) {
 
 #[tokio::test]
 async fn two_instances_one_decider_same_weights_changes_stored_with_reason() {
-    let db = PgDb::create("adaptive_shared").await;
+    let db = TestDatabase::create("sms_store_test_adaptive_shared").await;
     let wall = Arc::new(ManualWallClock::new(sms_store::conformance::START_MS));
     let options = StoreOptions {
         clock: wall.clone(),

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use sms_core::Message;
 use sms_store::{MessageStore, NewMessage, PostgresStore, Status, StoreOptions};
-use support::PgDb;
+use sms_test_support::TestDatabase;
 
 const MESSAGES: u32 = 20_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_send_each_of_20000_queued_messages_exactly_once() {
-    let db = PgDb::create("workers").await;
+    let db = TestDatabase::create("sms_store_test_workers").await;
     let sandbox = support::sandbox_for(i64::from(MESSAGES)).await;
     let base = sandbox.base_url();
 

@@ -6,11 +6,11 @@ mod support;
 use std::sync::Arc;
 
 use sms_store::{MessageStore, PostgresStore, StoreErrorKind, StoreOptions};
-use support::PgDb;
+use sms_test_support::TestDatabase;
 
 #[tokio::test]
 async fn conformance_suite_and_schema_check_pass_on_postgres() {
-    let db = PgDb::create("conformance").await;
+    let db = TestDatabase::create("sms_store_test_conformance").await;
     let url = db.url();
     sms_store::conformance::run(|options| {
         let url = url.clone();

@@ -11,7 +11,8 @@ use sms_store::{
     AttemptRecord, ManualWallClock, MessageStore, NewMessage, OutcomeUpdate, PostgresStore, ProviderBucket,
     RecipientCursor, RecipientQuery, SqliteStore, Status, StoreOptions,
 };
-use support::{PgDb, TempDb};
+use sms_test_support::TestDatabase;
+use support::TempDb;
 
 const T0: i64 = 1_700_000_000_000;
 const MINUTE: i64 = 60_000;
@@ -216,7 +217,7 @@ async fn reports_on_sqlite() {
 
 #[tokio::test]
 async fn reports_on_postgres() {
-    let db = PgDb::create("reports").await;
+    let db = TestDatabase::create("sms_store_test_reports").await;
     let clock = Arc::new(ManualWallClock::new(T0));
     let store = PostgresStore::connect(&db.url(), options(&clock)).await.unwrap();
     check(&store, &clock).await;

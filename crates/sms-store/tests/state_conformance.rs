@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use sms_failover::state::{IdempotencyStore, SpendLedger, SuppressionList, conformance};
 use sms_store::{ManualWallClock, PostgresStore, SqliteStore, StoreOptions, StoreState};
-use support::{PgDb, TempDb};
+use sms_test_support::TestDatabase;
+use support::TempDb;
 
 fn options(clock: &Arc<ManualWallClock>) -> StoreOptions {
     StoreOptions {
@@ -98,7 +99,7 @@ async fn pg_open(url: &str, ns: &str, clock: &Arc<ManualWallClock>) -> StoreStat
 
 #[tokio::test]
 async fn postgres_suppression_list_and_idempotency_store() {
-    let db = PgDb::create("state").await;
+    let db = TestDatabase::create("sms_store_test_state").await;
     let url = db.url();
     let clock = Arc::new(ManualWallClock::new(sms_store::conformance::START_MS));
     conformance::run_suppression(|ns| {

@@ -12,38 +12,7 @@ use sqlx::Connection;
 
 use super::Env;
 
-pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-/// A PostgreSQL database of this test binary's own (`sms_cli_test_{tag}_{pid}`), made empty;
-/// fails (never skips) without a server. Returns its URL and name.
-pub async fn database(tag: &str) -> (String, String) {
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not answering on 127.0.0.1:5432 (user postgres, trust auth): {e}. Start it \
-                 with `bash .ci/run` (which installs and starts it), or `pg_ctlcluster 15 main start`"
-            )
-        });
-    let name = format!("sms_cli_test_{tag}_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(&sql).execute(&mut admin).await.unwrap();
-    }
-    (format!("postgres://postgres@127.0.0.1:5432/{name}"), name)
-}
-
-/// Drops a database made by [`database`].
-pub async fn drop_database(name: &str) {
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-}
 
 /// Fails with how to start Redis when none answers.
 pub fn require_redis() {

@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod postgres;
 pub mod receiver;
 
 use std::path::PathBuf;

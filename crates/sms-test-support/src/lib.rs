@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cpu;
+mod postgres;
+
+pub use cpu::process_cpu;
+pub use postgres::{HOW_TO_START_POSTGRES, PG_ADMIN_URL, TestDatabase};
