@@ -435,13 +435,8 @@ async fn slow_primary_batch(bed: &Bed, plan: &Plan) {
         plan.batch_numbers
     );
     let latency = Duration::from_millis(120);
-    bed.sandbox.inject_fault(
-        Fault::new(FaultKind::Latency {
-            min: latency,
-            max: latency,
-        })
-        .target(FaultTarget::Product(Product::IhuyiSms)),
-    );
+    bed.sandbox
+        .inject_fault(Fault::latency(latency).target(FaultTarget::Product(Product::IhuyiSms)));
     let (mut chain_s, mut alone_s, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut chain_failed, mut alone_failed) = (Vec::new(), Vec::new());
     for _ in 0..plan.slow_rounds {

@@ -252,12 +252,9 @@ async fn every_fault_maps_to_its_error_kind() {
         .unwrap();
     // A slow answer: the message may have gone out.
     sandbox.inject_fault(
-        Fault::new(FaultKind::Latency {
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        })
-        .target(FaultTarget::Product(Product::Mms))
-        .next(1),
+        Fault::latency(Duration::from_secs(1))
+            .target(FaultTarget::Product(Product::Mms))
+            .next(1),
     );
     let e = client
         .send(&Message::mms(vec![number(13_600_400_101)], stored()))

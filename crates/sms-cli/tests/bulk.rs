@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use sms_sandbox::{Fault, FaultKind};
+use sms_sandbox::Fault;
 use support::{Env, Run, numbers_csv, read};
 
 /// The rows of a results file: (row, status).
@@ -152,10 +152,7 @@ async fn ctrl_c_stops_cleanly_and_resume_sends_exactly_the_missing_rows() {
     let env = Env::new().await;
     // Slow answers, so that the run is still going when it is interrupted.
     let delay = Duration::from_millis(30);
-    env.sandbox.inject_fault(Fault::new(FaultKind::Latency {
-        min: delay,
-        max: delay,
-    }));
+    env.sandbox.inject_fault(Fault::latency(delay));
     let csv = env.write("in.csv", &numbers_csv(0, 200));
     let results_path = env.path("in.results.csv");
     let mut child = env
@@ -209,10 +206,7 @@ async fn ctrl_c_stops_cleanly_and_resume_sends_exactly_the_missing_rows() {
 async fn after_a_kill_rows_in_flight_are_unknown_and_never_resent() {
     let env = Env::new().await;
     let delay = Duration::from_millis(200);
-    env.sandbox.inject_fault(Fault::new(FaultKind::Latency {
-        min: delay,
-        max: delay,
-    }));
+    env.sandbox.inject_fault(Fault::latency(delay));
     let csv = env.write("in.csv", &numbers_csv(0, 100));
     let results_path = env.path("in.results.csv");
     let mut child = env

@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 use sms_config::{Config, LoadOptions};
 use sms_core::{Message, MessageSender, PhoneNumber};
 use sms_gateway::{Gateway, hash_key};
-use sms_sandbox::{Fault, FaultKind, FaultTarget, Product, Sandbox};
+use sms_sandbox::{Fault, FaultTarget, Product, Sandbox};
 
 const KEY: &str = "bench-key";
 const TOKEN: &str = "bench-webhook-token-0123456789";
@@ -178,13 +178,7 @@ async fn receipts(base: &str, http: &reqwest::Client, count: usize, offset: usiz
 fn reset(sandbox: &Sandbox, latency: Option<Duration>) {
     sandbox.reset();
     if let Some(latency) = latency {
-        sandbox.inject_fault(
-            Fault::new(FaultKind::Latency {
-                min: latency,
-                max: latency,
-            })
-            .target(FaultTarget::Product(Product::IhuyiSms)),
-        );
+        sandbox.inject_fault(Fault::latency(latency).target(FaultTarget::Product(Product::IhuyiSms)));
     }
 }
 

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use sms_config::{Config, LoadOptions};
 use sms_core::{Message, PhoneNumber};
 use sms_gateway::Gateway;
-use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Fault, FaultKind, FaultTarget, Product, Sandbox};
+use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Fault, FaultTarget, Product, Sandbox};
 use sms_store::{MessageStore, NewMessage, PostgresStore, Status, StoreOptions};
 use sms_test_support::TestDatabase;
 
@@ -113,13 +113,7 @@ async fn drain(config: &Config, store: &PostgresStore, batch: &str, count: usize
 /// forgets faults too).
 fn reset(sandbox: &Sandbox) {
     sandbox.reset();
-    sandbox.inject_fault(
-        Fault::new(FaultKind::Latency {
-            min: LATENCY,
-            max: LATENCY,
-        })
-        .target(FaultTarget::Product(Product::IhuyiSms)),
-    );
+    sandbox.inject_fault(Fault::latency(LATENCY).target(FaultTarget::Product(Product::IhuyiSms)));
 }
 
 fn min_median(samples: &[f64]) -> (f64, f64) {

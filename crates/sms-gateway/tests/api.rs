@@ -378,11 +378,7 @@ async fn shutdown_stops_taking_requests() {
 async fn shutdown_lets_a_send_in_flight_finish() {
     let mut h = Harness::start().await;
     let delay = Duration::from_millis(300);
-    h.sandbox
-        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency {
-            min: delay,
-            max: delay,
-        }));
+    h.sandbox.inject_fault(sms_sandbox::Fault::latency(delay));
     let request = h
         .http
         .post(h.url("/v1/messages"))
@@ -436,11 +432,7 @@ async fn pushes_from_outside_the_allowlist_are_refused_and_not_stored() {
 async fn a_send_slower_than_the_sync_timeout_answers_202_and_completes_its_key() {
     let h = Harness::start_with("sync_timeout = \"100ms\"").await;
     let delay = Duration::from_millis(600);
-    h.sandbox
-        .inject_fault(sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency {
-            min: delay,
-            max: delay,
-        }));
+    h.sandbox.inject_fault(sms_sandbox::Fault::latency(delay));
     let post = |text: &'static str| {
         h.http
             .post(h.url("/v1/messages"))

@@ -448,12 +448,9 @@ async fn every_fault_maps_to_its_error_kind() {
         .unwrap();
     // An answer slower than the request timeout: the message may have gone out.
     sandbox.inject_fault(
-        Fault::new(FaultKind::Latency {
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        })
-        .target(FaultTarget::Product(Product::Juxiang))
-        .next(1),
+        Fault::latency(Duration::from_secs(1))
+            .target(FaultTarget::Product(Product::Juxiang))
+            .next(1),
     );
     let e = client
         .send(&Message::text(number(13_700_800_101), "通知"))

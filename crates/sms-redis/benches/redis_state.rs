@@ -40,7 +40,7 @@ use sms_core::{Message, MessageSender, PhoneNumber};
 use sms_failover::{FailoverSender, ProviderEntry};
 use sms_ihuyi::{IhuyiClient, IhuyiConfig};
 use sms_redis::{RedisConfig, RedisState};
-use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Fault, FaultKind, FaultTarget, Product, Sandbox};
+use sms_sandbox::{Account, DEFAULT_ACCOUNT, DEFAULT_KEY, Fault, FaultTarget, Product, Sandbox};
 
 /// Not a verification code, so that no per-day code limit of the sandbox applies.
 const TEXT: &str = "【示例】您的订单已发货，请注意查收。";
@@ -238,10 +238,7 @@ fn main() {
             sandbox.clear_faults();
             if let Some(latency) = latency {
                 sandbox.inject_fault(
-                    Fault::new(FaultKind::Latency {
-                        min: latency,
-                        max: latency,
-                    })
+                    Fault::latency(latency)
                     .target(FaultTarget::Product(Product::IhuyiSms)),
                 );
             }

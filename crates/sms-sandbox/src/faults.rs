@@ -83,6 +83,15 @@ impl Fault {
         }
     }
 
+    /// Every request waits exactly `delay` before it is handled, as a provider with a steady
+    /// latency: `Fault::new(FaultKind::Latency { min: delay, max: delay })`.
+    pub fn latency(delay: Duration) -> Self {
+        Fault::new(FaultKind::Latency {
+            min: delay,
+            max: delay,
+        })
+    }
+
     /// Restricts the fault to `target`.
     pub fn target(mut self, target: FaultTarget) -> Self {
         self.target = target;

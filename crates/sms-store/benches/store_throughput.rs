@@ -245,11 +245,8 @@ async fn chain_scenario(plan: &Plan) {
     let latency = latency_arg();
     if let Some(latency) = latency {
         sandbox.inject_fault(
-            sms_sandbox::Fault::new(sms_sandbox::FaultKind::Latency {
-                min: latency,
-                max: latency,
-            })
-            .target(sms_sandbox::FaultTarget::Product(sms_sandbox::Product::IhuyiSms)),
+            sms_sandbox::Fault::latency(latency)
+                .target(sms_sandbox::FaultTarget::Product(sms_sandbox::Product::IhuyiSms)),
         );
     }
     // Warm both up (connections, pages) before measuring.
