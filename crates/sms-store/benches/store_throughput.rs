@@ -96,10 +96,21 @@ async fn record_outcomes(store: &dyn MessageStore, plan: &Plan) -> f64 {
     rate
 }
 
-/// Sends `plan.sends` texts through `sender`: sends per second, and CPU microseconds per send
-/// (this whole process: sender, store threads and sandbox).
-async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, Option<f64>) {
-    let cpu = sms_test_support::process_cpu();
+/// CPU per send while a run went: of the whole process, and of the store's own threads (its writer
+/// thread and sqlx's SQLite connection threads), in microseconds; `None` off Linux.
+#[derive(Clone, Copy)]
+struct CpuPerSend {
+    process: Option<f64>,
+    store: Option<f64>,
+}
+
+fn store_threads_cpu() -> Option<std::time::Duration> {
+    Some(sms_test_support::threads_cpu("sms-store")? + sms_test_support::threads_cpu("sqlx-sqlite")?)
+}
+
+/// Sends `plan.sends` texts through `sender`: sends per second, and CPU per send.
+async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, CpuPerSend) {
+    let (process, store) = (sms_test_support::process_cpu(), store_threads_cpu());
     let start = Instant::now();
     let accepted = futures_util::stream::iter(from..from + plan.sends)
         .map(|i| async move {
@@ -114,10 +125,16 @@ async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, 
         .await;
     assert_eq!(accepted, plan.sends as usize, "every send accepted");
     let rate = f64::from(plan.sends) / start.elapsed().as_secs_f64();
-    let cpu_per_send = cpu
-        .zip(sms_test_support::process_cpu())
-        .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / f64::from(plan.sends));
-    (rate, cpu_per_send)
+    let per_send = |before: Option<std::time::Duration>, after: Option<std::time::Duration>| {
+        before
+            .zip(after)
+            .map(|(before, after)| after.saturating_sub(before).as_secs_f64() * 1e6 / f64::from(plan.sends))
+    };
+    let cpu = CpuPerSend {
+        process: per_send(process, sms_test_support::process_cpu()),
+        store: per_send(store, store_threads_cpu()),
+    };
+    (rate, cpu)
 }
 
 /// `--latency MS`, when given: every ihuyi request to the sandbox waits that long.
@@ -260,9 +277,11 @@ async fn chain_scenario(plan: &Plan) {
         let (with, cpu_with) = run_sends(&recorded, next, plan).await;
         next += plan.sends;
         println!(
-            "   round: without a store {without:.0}/s ({} µs CPU a send), with a SQLite store {with:.0}/s ({} µs)",
-            micros(cpu_without),
-            micros(cpu_with)
+            "   round: without a store {without:.0}/s ({} µs CPU a send), with a SQLite store {with:.0}/s \
+             ({} µs, of which the store's threads {} µs)",
+            micros(cpu_without.process),
+            micros(cpu_with.process),
+            micros(cpu_with.store)
         );
         ratios.push(with / without);
     }

@@ -5,5 +5,5 @@
 mod cpu;
 mod postgres;
 
-pub use cpu::process_cpu;
+pub use cpu::{process_cpu, threads_cpu};
 pub use postgres::{HOW_TO_START_POSTGRES, PG_ADMIN_URL, TestDatabase};
