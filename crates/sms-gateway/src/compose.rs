@@ -13,6 +13,9 @@ pub const MAX_RECIPIENTS: usize = 1000;
 /// Client references starting with this are refused: the gateway keeps its `Idempotency-Key`
 /// records under it, beside the chain's reference records.
 pub(crate) const KEY_PREFIX: &str = "gw-key:";
+/// Client references starting with this are refused too: a send that names its reference and no
+/// `Idempotency-Key` is kept under this prefix and its reference (the reference is its key).
+pub(crate) const REFERENCE_KEY_PREFIX: &str = "gw-ref:";
 
 /// One number or a list.
 #[derive(Debug, Deserialize)]
@@ -156,8 +159,10 @@ impl SendRequest {
                     "`reference` must be 1 to 128 characters, no control characters",
                 ));
             }
-            if reference.starts_with(KEY_PREFIX) {
-                return Err(invalid(format!("`reference` must not start with {KEY_PREFIX:?}")));
+            for prefix in [KEY_PREFIX, REFERENCE_KEY_PREFIX] {
+                if reference.starts_with(prefix) {
+                    return Err(invalid(format!("`reference` must not start with {prefix:?}")));
+                }
             }
             message = message.with_reference(reference);
         }
@@ -231,6 +236,7 @@ mod tests {
             json!({"to": "13800138000", "voice_code": "12ab"}),
             json!({"to": "13800138000", "text": "x", "schedule": "tomorrow"}),
             json!({"to": "13800138000", "text": "x", "reference": "gw-key:1"}),
+            json!({"to": "13800138000", "text": "x", "reference": "gw-ref:1"}),
             json!({"to": "13800138000", "text": "x", "reference": ""}),
         ];
         for body in bad {

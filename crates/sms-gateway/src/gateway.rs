@@ -251,8 +251,8 @@ impl GatewayBuilder {
             if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
                 tracing::error!(%error, "the gateway's listener failed");
             }
-            // Workers finish the batch in hand; claims not started are released by the sweeper of
-            // the next instance when their lease ends.
+            // Workers finish the batch in hand. They start every message of a claim at once, so no
+            // claim is left unstarted; one cut short by a crash comes back when its lease ends.
             for worker in workers {
                 let _ = worker.await;
             }

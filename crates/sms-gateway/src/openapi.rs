@@ -87,6 +87,35 @@ fn send_request_schema() -> Value {
     })
 }
 
+/// `GET /v1/usage`'s answer (`v1::usage`).
+fn usage_schema() -> Value {
+    let count = json!({"type": "integer", "minimum": 0});
+    json!({
+        "type": "object",
+        "required": ["enabled", "currency", "money_unit", "caps"],
+        "properties": {
+            "enabled": {"type": "boolean", "description": "false: the spend policy is off"},
+            "currency": {"type": "string", "example": "CNY"},
+            "money_unit": {"type": "string", "description": "money caps count thousandths of the currency unit"},
+            "caps": {"type": "array", "items": {
+                "type": "object",
+                "required": ["scope", "period", "unit", "limit", "used", "remaining", "current_period", "resets_at", "resets_at_unix"],
+                "properties": {
+                    "scope": {"type": "string", "description": "`overall`, `account:{name}` or `country:{code}`"},
+                    "period": {"type": "string", "enum": ["day", "month"]},
+                    "unit": {"type": "string", "enum": ["parts", "money"]},
+                    "limit": count.clone(),
+                    "used": count.clone(),
+                    "remaining": count.clone(),
+                    "current_period": {"type": "string", "description": "the Beijing day or month counted"},
+                    "resets_at": {"type": "string", "description": "Beijing time, `2026-02-01 00:00 +08:00`"},
+                    "resets_at_unix": {"type": "integer", "description": "Unix seconds"},
+                },
+            }},
+        },
+    })
+}
+
 /// The document.
 pub(crate) fn document() -> Value {
     let bearer = json!([{"bearer": []}]);
@@ -103,7 +132,7 @@ pub(crate) fn document() -> Value {
         "content": {"text/plain": {"schema": {"type": "string"}}}});
     let push_errors = json!({
         "200": ack,
-        "400": error_response("the push cannot be read (`malformed_push`)"),
+        "400": error_response("the push cannot be read (`malformed_push`), or the token or provider is not UTF-8 (`invalid_parameter`)"),
         "403": error_response("the source address is not allowed"),
         "404": error_response("unknown token or provider"),
         "503": error_response("the store is unavailable; the vendor should push again"),
@@ -269,6 +298,14 @@ pub(crate) fn document() -> Value {
                         "properties": {"balances": {"type": "array", "items": any_object()}}}))),
                 },
             },
+            "/v1/usage": {
+                "get": {
+                    "summary": "Spending against every cap of the spend policy, in its current Beijing day or month (scope read)",
+                    "security": bearer,
+                    "responses": with(errors(&[("503", "the spend ledger cannot be read (`store_unavailable`)")]),
+                        "200", ok("spending per cap", usage_schema())),
+                },
+            },
             "/v1/providers": {
                 "get": {
                     "summary": "Each provider's place in the chain, breaker and recent health (scope read)",
@@ -347,6 +384,7 @@ mod tests {
         ("/v1", include_str!("v1/balances.rs")),
         ("/v1", include_str!("v1/providers.rs")),
         ("/v1", include_str!("v1/inbound.rs")),
+        ("/v1", include_str!("v1/usage.rs")),
         ("/v1", include_str!("openapi.rs")),
         ("/webhooks", include_str!("webhooks.rs")),
         ("", include_str!("health.rs")),

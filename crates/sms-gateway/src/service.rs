@@ -1,5 +1,6 @@
-//! Sending through the gateway: validate, reserve the `Idempotency-Key`, send through the recording
-//! chain within the sync timeout, answer from the store. Handlers only parse and call this.
+//! Sending through the gateway: validate, reserve the `Idempotency-Key` (or, without one, the client
+//! reference the request names), send through the recording chain within the sync timeout, answer
+//! from the store. Handlers only parse and call this.
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -7,9 +8,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sms_core::{ErrorKind, Message, MessageSender};
 use sms_store::Reservation;
+use tracing::Instrument;
 
 use crate::app::AppState;
-use crate::compose::KEY_PREFIX;
+use crate::compose::{KEY_PREFIX, REFERENCE_KEY_PREFIX};
 use crate::error::{ApiError, ErrorCode};
 use crate::view;
 
@@ -40,9 +42,18 @@ pub(crate) fn fingerprint(body: &Value) -> String {
 }
 
 /// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any.
+///
+/// Without a key, a request that names its client reference is keyed by it: the same reference
+/// with the same body answers what the first did and sends nothing, with another body it is
+/// refused (422), and while the first is in flight 409; as with a key.
 pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Result<SendOutcome, ApiError> {
-    // Only a request with a key is compared with an earlier one.
-    let print = key.map(|_| fingerprint(&body)).unwrap_or_default();
+    let names_reference = body.get("reference").is_some_and(|r| !r.is_null());
+    // Only a request with a key (or a reference of its own) is compared with an earlier one.
+    let print = if key.is_some() || names_reference {
+        fingerprint(&body)
+    } else {
+        String::new()
+    };
     let request: crate::compose::SendRequest = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
@@ -58,7 +69,11 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
         ));
     }
     let retention = state.config().state().idempotency_retention;
-    let store_key = key.map(|k| format!("{KEY_PREFIX}{k}"));
+    let store_key = match key {
+        Some(key) => Some(format!("{KEY_PREFIX}{key}")),
+        None if names_reference => Some(format!("{REFERENCE_KEY_PREFIX}{}", message.reference().as_str())),
+        None => None,
+    };
     if let Some(store_key) = &store_key
         && let Some(answer) = reserve(state, store_key, &print).await?
     {
@@ -76,14 +91,18 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
     let reference = message.reference().as_str().to_owned();
     let task_state = state.clone();
     let guard = state.inner.in_flight.clone();
-    let task = tokio::spawn(async move {
-        let _guard = guard;
-        let answer = send_now(&task_state, &message).await;
-        if let Some(store_key) = &store_key {
-            record(&task_state, store_key, &answer, retention).await;
+    // In the request's span, so that what the chain and the store log carries its request id.
+    let task = tokio::spawn(
+        async move {
+            let _guard = guard;
+            let answer = send_now(&task_state, &message).await;
+            if let Some(store_key) = &store_key {
+                record(&task_state, store_key, &answer, retention).await;
+            }
+            answer
         }
-        answer
-    });
+        .instrument(tracing::Span::current()),
+    );
     match tokio::time::timeout(state.sync_timeout(), task).await {
         Ok(Ok(answer)) => answer.map(SendOutcome::Fresh),
         Ok(Err(join)) => {
@@ -121,7 +140,7 @@ pub(crate) async fn reserve(
         Ok(Reservation::Reserved) => Ok(None),
         Ok(Reservation::Pending { fingerprint }) if fingerprint == print => Err(ApiError::new(
             ErrorCode::IdempotencyInFlight,
-            "a request with this Idempotency-Key is still in flight",
+            "a request with this Idempotency-Key (or client reference) is still in flight",
         )),
         Ok(Reservation::Completed { fingerprint, outcome }) if fingerprint == print => {
             let answer: Answer = serde_json::from_str(&outcome).map_err(|_| {
@@ -134,7 +153,7 @@ pub(crate) async fn reserve(
         }
         Ok(_) => Err(ApiError::new(
             ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was used with a different request",
+            "this Idempotency-Key (or client reference) was used with a different request",
         )),
         Err(e) => Err(ApiError::store(&e)),
     }

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -89,6 +89,13 @@ fn target(state: &AppState, token: &str, provider: &str, kind: PushKind) -> Resu
     Ok(vendor)
 }
 
+/// `(token, provider)` of the path. A segment that is not UTF-8 once percent-decoded is the
+/// gateway's JSON 400 (as for a bad path segment of `/v1`), naming neither segment: one is the token.
+fn path_of(path: Result<Path<(String, String)>, PathRejection>) -> Result<(String, String), ApiError> {
+    path.map(|Path(segments)| segments)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "invalid webhook path"))
+}
+
 fn peer_of(request_peer: Option<&ConnectInfo<SocketAddr>>) -> Option<SocketAddr> {
     request_peer.map(|c| c.0)
 }
@@ -113,10 +120,11 @@ fn malformed(error: &sms_core::Error) -> ApiError {
 
 async fn receipt(
     State(state): State<AppState>,
-    Path((token, provider)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_source(&state, peer_of(request.extensions().get()))?;
+    let (token, provider) = path_of(path)?;
     let vendor = target(&state, &token, &provider, PushKind::Receipt)?;
     let body = read_body(&state, request).await?;
     let report: DeliveryReport = match vendor {
@@ -150,10 +158,11 @@ async fn receipt(
 
 async fn reply(
     State(state): State<AppState>,
-    Path((token, provider)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_source(&state, peer_of(request.extensions().get()))?;
+    let (token, provider) = path_of(path)?;
     let vendor = target(&state, &token, &provider, PushKind::Reply)?;
     let method = request.method().clone();
     let query = request.uri().query().map(|q| q.as_bytes().to_vec());

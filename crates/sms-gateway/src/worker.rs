@@ -43,6 +43,41 @@ pub(crate) fn spawn(state: &AppState, count: usize, stop: &watch::Receiver<bool>
     tasks
 }
 
+/// Counts each recipient of a sent outbox message in `sms_messages_total` by provider, kind and
+/// outcome, as synchronous sends are counted.
+fn count_messages(
+    state: &AppState,
+    message: &sms_core::Message,
+    kind: &str,
+    result: &Result<sms_core::Receipt, sms_core::Error>,
+) {
+    use sms_core::RecipientStatus;
+    for recipient in message.recipients() {
+        let (provider, outcome) = match result {
+            Ok(receipt) => match receipt.outcome_for(recipient) {
+                Some(o) => (
+                    o.provider.as_str(),
+                    match o.status {
+                        RecipientStatus::Accepted => "accepted",
+                        RecipientStatus::Failed(_) => "failed",
+                        _ => "unknown",
+                    },
+                ),
+                None => ("none", "unknown"),
+            },
+            // The provider that failed last, when the error names one of the chain's.
+            Err(error) => (
+                error.provider().unwrap_or("none"),
+                if error.is_ambiguous() { "unknown" } else { "failed" },
+            ),
+        };
+        state.inner.metrics.count(
+            "sms_messages_total",
+            &[("provider", provider), ("kind", kind), ("outcome", outcome)],
+        );
+    }
+}
+
 /// Adaptive routing's decider: judges the evidence every interval until the gateway stops.
 async fn adapt(router: std::sync::Arc<sms_failover::AdaptiveRouter>, mut stop: watch::Receiver<bool>) {
     tokio::select! {
@@ -81,6 +116,9 @@ async fn work(state: AppState, worker: String, mut stop: watch::Receiver<bool>) 
                                 .inner
                                 .metrics
                                 .count("sms_outbox_sends_total", &[("kind", &kind), ("outcome", outcome)]);
+                            if let Some(result) = result {
+                                count_messages(&state, &claim.message, &kind, result);
+                            }
                         }
                     }
                     Err(error) => tracing::warn!(%error, "outbox delivery could not be recorded"),

@@ -262,6 +262,59 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
     assert_eq!(h.sandbox.messages().len(), 1);
 }
 
+/// Without an `Idempotency-Key`, the client reference a request names is its key: the same rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_reference_without_a_key_follows_the_idempotency_rules() {
+    let h = Harness::start().await;
+    let body = json!({"to": "13800138000", "text": "order shipped", "reference": "order-77"});
+    let post = |body: serde_json::Value| {
+        h.http
+            .post(h.url("/v1/messages"))
+            .bearer_auth(SEND_KEY)
+            .json(&body)
+            .send()
+    };
+    let answers = futures_util::future::join_all((0..20).map(|_| post(body.clone()))).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for answer in answers {
+        let answer = answer.unwrap();
+        let status = answer.status().as_u16();
+        let json: serde_json::Value = answer.json().await.unwrap();
+        match status {
+            200 => {
+                ids.insert(json["id"].as_str().unwrap().to_owned());
+            }
+            409 => assert_eq!(json["error"]["code"], "idempotency_in_flight", "{json}"),
+            other => panic!("unexpected {other}: {json}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "every 200 is the one message: {ids:?}");
+    assert_eq!(h.sandbox.messages().len(), 1, "one send for one reference");
+
+    // Settled: the same body gets the first answer back and nothing is sent.
+    let again = post(body.clone()).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let replay: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(replay["id"].as_str(), ids.iter().next().map(String::as_str));
+    assert_eq!(replay["reference"], "order-77");
+    // Another body under the same reference is refused, and nothing is sent.
+    let other = post(json!({"to": "13800138000", "text": "a different text", "reference": "order-77"}))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 422);
+    assert_eq!(
+        other.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "idempotency_key_reused"
+    );
+    // The prefix the gateway keeps these records under is no reference of a client's.
+    let reserved = post(json!({"to": "13800138000", "text": "x", "reference": "gw-ref:order-77"}))
+        .await
+        .unwrap();
+    assert_eq!(reserved.status(), 422);
+    assert_eq!(h.sandbox.messages().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_juxiang_0000_reply_suppresses_the_number_at_once() {
     let h = Harness::start().await;
@@ -497,16 +550,42 @@ async fn a_queued_send_answers_202_and_the_outbox_sends_it_once() {
         .flat_map(|m| m.recipients)
         .collect();
     assert_eq!(sent.len(), 2, "{sent:?}");
-    // The same reference again is refused, queued or not.
+    // Counted by provider, kind and outcome as a synchronous send is.
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"sms_messages_total{provider="ihuyi",kind="text",outcome="accepted"} 2"#),
+        "{metrics}"
+    );
+    // The same request again gets the first answer and queues nothing; the same reference with
+    // another body is refused, queued or not.
     let (status, again) = h
         .send(
             SEND_KEY,
-            json!({"to": "13800138000", "text": "queued", "reference": "q-1", "queue": true}),
+            json!({"to": ["13800138000", "13800138001"], "text": "queued", "reference": "q-1", "queue": true}),
         )
         .await;
     assert_eq!(
-        (status, again["error"]["code"].as_str()),
-        (409, Some("duplicate_reference"))
+        (status, again["id"].as_str()),
+        (202, Some(id.as_str())),
+        "{again}"
     );
+    for other in [
+        json!({"to": "13800138000", "text": "queued", "reference": "q-1", "queue": true}),
+        json!({"to": "13800138000", "text": "queued", "reference": "q-1"}),
+    ] {
+        let (status, refused) = h.send(SEND_KEY, other).await;
+        assert_eq!(
+            (status, refused["error"]["code"].as_str()),
+            (422, Some("idempotency_key_reused"))
+        );
+    }
     assert_eq!(h.sandbox.messages().len(), 2);
 }

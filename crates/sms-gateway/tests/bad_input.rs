@@ -47,6 +47,12 @@ fn random_json(rng: &mut fastrand::Rng, depth: u32) -> Value {
 
 /// Answers `status` with a JSON error whose code is a non-empty string.
 async fn assert_json_error(response: reqwest::Response, what: &str) -> (u16, String) {
+    let (status, code, _) = assert_json_error_text(response, what).await;
+    (status, code)
+}
+
+/// [`assert_json_error`], with the body's text.
+async fn assert_json_error_text(response: reqwest::Response, what: &str) -> (u16, String, String) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -62,7 +68,7 @@ async fn assert_json_error(response: reqwest::Response, what: &str) -> (u16, Str
         .as_str()
         .unwrap_or_else(|| panic!("{what}: {text}"));
     assert!(!code.is_empty());
-    (status, code.to_owned())
+    (status, code.to_owned(), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -247,6 +253,39 @@ async fn malformed_requests_get_json_4xx_and_change_nothing() {
     ] {
         let r = h.http.post(h.url(&path)).body(body.clone()).send().await.unwrap();
         assert_json_error(r, &format!("{path} {body:.40}")).await;
+    }
+    // Webhook paths whose token or provider is not UTF-8 once percent-decoded: the gateway's JSON
+    // 400, like a bad path segment of /v1, and the token is never echoed.
+    for (method, path) in [
+        (reqwest::Method::POST, "/webhooks/%FF/ihuyi/receipt".to_owned()),
+        (reqwest::Method::POST, "/webhooks/%FF/ihuyi/reply".to_owned()),
+        (reqwest::Method::GET, "/webhooks/%C3%28/juxiang/reply".to_owned()),
+        (
+            reqwest::Method::POST,
+            format!("/webhooks/{TOKEN}%FF/ihuyi/receipt"),
+        ),
+        (reqwest::Method::POST, format!("/webhooks/{TOKEN}/%FF/receipt")),
+        (reqwest::Method::POST, format!("/webhooks/{TOKEN}/ihuyi%FE/reply")),
+        (
+            reqwest::Method::GET,
+            format!("/webhooks/{TOKEN}/%80juxiang/reply"),
+        ),
+    ] {
+        let r = h
+            .http
+            .request(method.clone(), h.url(&path))
+            .body(good_receipt)
+            .send()
+            .await
+            .unwrap();
+        let what = format!("{method} {path}");
+        let (status, code, text) = assert_json_error_text(r, &what).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_parameter"),
+            "{what}: {text}"
+        );
+        assert!(!text.contains(TOKEN), "{what}: the token is echoed: {text}");
     }
     for _ in 0..300 {
         let bytes: Vec<u8> = (0..rng.usize(0..100)).map(|_| rng.u8(..)).collect();
