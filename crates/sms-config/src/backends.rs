@@ -53,8 +53,12 @@ pub struct StoreConfig {
     pub backend: StoreBackend,
     /// What is kept of each message's content.
     pub content: ContentRetention,
-    /// Records older than this are purged (`None`: kept).
+    /// Records older than this are purged (`None`: kept). `sms serve` applies it (one instance at
+    /// a time, hourly); an application on the store alone calls `MessageStore::purge`.
     pub retention: Option<Duration>,
+    /// Message content and reply text older than this are blanked, digests kept (`None`: kept).
+    /// Applied as `retention` is (`MessageStore::redact`).
+    pub redact_after: Option<Duration>,
     /// An accepted message with no receipt after this long becomes expired.
     pub receipt_expiry: Duration,
 }
@@ -279,7 +283,13 @@ pub(crate) fn read_store(
         inferred_kind,
         inferred,
     )?;
-    let common = ["backend", "content", "retention", "receipt_expiry"];
+    let common = [
+        "backend",
+        "content",
+        "retention",
+        "redact_after",
+        "receipt_expiry",
+    ];
     let backend = match kind {
         Kind::None => {
             r.allow_only(&common)?;
@@ -330,6 +340,7 @@ pub(crate) fn read_store(
         "full",
     )?;
     let retention = r.optional_duration("retention", None, true)?;
+    let redact_after = r.optional_duration("redact_after", None, true)?;
     let receipt_expiry = r.duration_or("receipt_expiry", Duration::from_secs(72 * 3600), true)?;
     if let StoreBackend::Sqlite { path, .. } = &backend {
         r.put("path", path.display().to_string());
@@ -338,6 +349,7 @@ pub(crate) fn read_store(
         backend,
         content,
         retention,
+        redact_after,
         receipt_expiry,
     };
     Ok((config, r.finish()))

@@ -310,6 +310,7 @@ fn store_state_and_gateway_sections_are_typed() {
         path = "data/sms.db"
         content = "digest"
         retention = "90d"
+        redact_after = "30d"
         [state]
         backend = "redis"
         url = "redis://127.0.0.1:6379"
@@ -340,6 +341,10 @@ fn store_state_and_gateway_sections_are_typed() {
         }
     );
     assert_eq!(config.store().retention, Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(
+        config.store().redact_after,
+        Some(Duration::from_secs(30 * 86_400))
+    );
     let StateBackend::Redis {
         key_prefix,
         command_timeout,

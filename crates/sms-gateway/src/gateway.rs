@@ -49,6 +49,7 @@ pub struct GatewayBuilder {
     shared: SharedState,
     reply_poll_interval: std::time::Duration,
     balance_interval: Option<Option<std::time::Duration>>,
+    retention_interval: std::time::Duration,
 }
 
 impl GatewayBuilder {
@@ -63,6 +64,13 @@ impl GatewayBuilder {
     /// never). Any interval is taken here (tests read every few milliseconds).
     pub fn balance_interval(mut self, interval: Option<std::time::Duration>) -> Self {
         self.balance_interval = Some(interval);
+        self
+    }
+
+    /// How often `[store] retention` and `redact_after` are applied (default hourly). Any interval
+    /// is taken here (tests apply it every few milliseconds).
+    pub fn retention_interval(mut self, interval: std::time::Duration) -> Self {
+        self.retention_interval = interval;
         self
     }
 
@@ -236,6 +244,16 @@ impl GatewayBuilder {
             );
             workers.push(crate::balance_watch::spawn(&state, interval, &holder, &stop_rx));
         }
+        let holder = format!(
+            "retention-{}",
+            crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+        );
+        workers.extend(crate::retention::spawn(
+            &state,
+            self.retention_interval,
+            &holder,
+            &stop_rx,
+        ));
         if let Some(dispatcher) = dispatcher {
             workers.push(tokio::spawn(crate::callbacks::run(
                 dispatcher,
@@ -338,6 +356,7 @@ impl Gateway {
             shared: SharedState::default(),
             reply_poll_interval: sms_juxiang::POLL_INTERVAL,
             balance_interval: None,
+            retention_interval: crate::retention::DEFAULT_INTERVAL,
         }
     }
 

@@ -19,6 +19,7 @@ mod poller;
 mod ratelimit;
 mod receipts;
 mod request_id;
+mod retention;
 mod secrets;
 mod service;
 pub mod signing;

@@ -74,10 +74,31 @@ async fn a_stopped_redis_stops_sends_with_the_reason_and_they_resume_when_it_ret
 async fn a_slow_redis_is_given_up_after_the_command_timeout() {
     let redis = OwnRedis::start().await;
     let bed = Bed::start().await;
+    let timeout = Duration::from_millis(200);
     let config = RedisConfig::new(redis.url())
         .key_prefix(unique_prefix("slow"))
-        .command_timeout(Duration::from_millis(200));
-    let chain = chain_on(&bed, connect_with(config).await).await;
+        .command_timeout(timeout);
+    // One message per number per hour: a slot taken by the stalled start is still taken afterwards.
+    let chain = bed
+        .chain(&TestTime::default())
+        .recipient_limits(RecipientLimits::disabled().with_limit(1, Duration::from_secs(3600)))
+        .shared_state(Arc::new(connect_with(config).await))
+        .build()
+        .expect("a valid chain");
+    // Failing open is an explicit choice: here every part of the state (opt-outs, limits,
+    // idempotency, breaker sharing) fails open. Connected before the stall (connecting asks Redis).
+    let open_state = connect_with(
+        RedisConfig::new(redis.url())
+            .key_prefix(unique_prefix("slow-open"))
+            .command_timeout(timeout),
+    )
+    .await;
+    let open_chain = bed
+        .chain(&TestTime::default())
+        .recipient_limits(RecipientLimits::disabled().with_limit(1, Duration::from_secs(3600)))
+        .shared_state(Arc::new(FailOpen::new(open_state)))
+        .build()
+        .expect("chain");
     chain
         .send(&text("13800138201"))
         .await
@@ -94,11 +115,10 @@ async fn a_slow_redis_is_given_up_after_the_command_timeout() {
             .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let stalled: PhoneNumber = "13800138202".parse().expect("number");
+    let first = text("13800138202").with_reference("slow-order-1");
     let started = Instant::now();
-    let e = chain
-        .send(&text("13800138202"))
-        .await
-        .expect_err("no answer in time");
+    let e = chain.send(&first).await.expect_err("no answer in time");
     let waited = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.message().contains("may have been applied"), "{e}");
@@ -107,25 +127,58 @@ async fn a_slow_redis_is_given_up_after_the_command_timeout() {
         "gave up after {waited:?}, not after the 3 s stall"
     );
     assert_eq!(requests(&bed), before, "nothing reached a provider");
+
+    // Still within the stall: the chain failing open sends without its state. Its start and its
+    // outcome each wait out the command timeout, and the message goes out.
+    let started = Instant::now();
+    open_chain
+        .send(&text("13800138203"))
+        .await
+        .expect("sent without the state, failing open");
+    let waited = started.elapsed();
+    assert!(
+        !stall.is_finished(),
+        "the fail-open send ended after the stall ({waited:?}): it did not run while Redis was stalled"
+    );
+    assert!(
+        waited >= timeout,
+        "answered in {waited:?}: Redis answered, so nothing failed open"
+    );
+    assert_eq!(requests(&bed), before + 1, "the fail-open send went out");
+    let before = requests(&bed);
+
     stall.await.expect("joined").expect("DEBUG SLEEP");
 
-    // Failing open is an explicit choice per trait: opt-outs and limits still on Redis (quick
-    // again), idempotency failing open.
-    let state = connect_with(
-        RedisConfig::new(redis.url())
-            .key_prefix(unique_prefix("slow-open"))
-            .command_timeout(Duration::from_millis(200)),
-    )
-    .await;
-    let state = Arc::new(state);
-    let open_chain = bed
-        .chain(&TestTime::default())
-        .suppression_list(state.clone())
-        .recipient_limiter(state.clone())
-        .idempotency_store(Arc::new(FailOpen::new(RedisState::clone(&state))))
-        .build()
-        .expect("chain");
-    open_chain.send(&text("13800138203")).await.expect("sent");
+    // The timed-out start did run: it was written before the timeout, waited in the server's input
+    // buffer behind DEBUG SLEEP, and ran as soon as the sleep ended (a response timeout keeps the
+    // connection, so nothing cut it off). The next commands go down the same connection behind it,
+    // so they see what it took: the reference reserved with no outcome, and the number's one slot of
+    // the hour used. The chain gave back neither.
+    let e = chain
+        .send(&first)
+        .await
+        .expect_err("the same reference is not sent again");
+    assert_eq!(e.kind(), ErrorKind::Ambiguous, "{e}");
+    assert!(e.message().contains("has no outcome"), "{e}");
+    assert_eq!(requests(&bed), before, "no request for the same reference");
+
+    let e = chain
+        .send(&text("13800138202").with_reference("slow-order-2"))
+        .await
+        .expect_err("the hour's slot is taken");
+    assert_eq!(e.kind(), ErrorKind::RecipientThrottled, "{e}");
+    assert_eq!(requests(&bed), before, "no request over the limit");
+    assert!(
+        bed.delivered_to(&stalled).is_empty(),
+        "nothing ever reached the stalled number"
+    );
+
+    // Redis answers again: another number is sent as usual.
+    chain
+        .send(&text("13800138204"))
+        .await
+        .expect("sent once Redis is quick again");
+    assert_eq!(requests(&bed), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
