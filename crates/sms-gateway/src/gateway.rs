@@ -153,6 +153,26 @@ impl GatewayBuilder {
                 .map(|p| p.with_file_name("gateway-secrets.json"))
         });
         let gateway = self.config.gateway();
+        if secrets_file.is_none() && store.backend() == sms_store::Backend::Postgres {
+            // Instances on one database must share their keys and push URLs: a key or token made
+            // here would be this process's alone, and another at every start.
+            let missing: Vec<&str> = [
+                (gateway.api_keys.is_empty(), "[[gateway.api_keys]]"),
+                (gateway.webhook_token.is_none(), "gateway.webhook_token"),
+            ]
+            .into_iter()
+            .filter_map(|(missing, what)| missing.then_some(what))
+            .collect();
+            if !missing.is_empty() {
+                return Err(GatewayError::Setup(format!(
+                    "on PostgreSQL every instance must share its API keys and webhook token: set {} \
+                     in the config (a key's `hash` is \"sha256:\" and the hex SHA-256 of the key, e.g. \
+                     `printf %s \"$KEY\" | sha256sum`; a token is any random string of 16 or more \
+                     characters)",
+                    missing.join(" and ")
+                )));
+            }
+        }
         let mut keys = ApiKeys::from_config(&gateway.api_keys).map_err(GatewayError::Setup)?;
         let boot = secrets::bootstrap(
             secrets_file.as_deref(),

@@ -241,3 +241,38 @@ async fn a_send_starts_in_one_redis_round_trip_and_the_stores_opt_outs_still_hol
     gateway.shutdown().await;
     pg.drop_now().await;
 }
+
+/// Instances on one PostgreSQL must share keys and the push token: none made up per process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_gateway_without_keys_or_token_refuses_to_start() {
+    let pg = TestDatabase::create("sms_gateway_test_shared").await;
+    let sandbox = Sandbox::builder().spawn().await.unwrap();
+    let dir = harness::temp_dir();
+    let no_keys = harness::config_text(&sandbox.base_url(), &dir.join("unused.db"), false, "");
+    let no_token = harness::config_text(&sandbox.base_url(), &dir.join("unused.db"), true, "").replacen(
+        &format!("webhook_token = {TOKEN:?}\n"),
+        "",
+        1,
+    );
+    for (text, missing) in [
+        (no_keys, "[[gateway.api_keys]]"),
+        (no_token, "gateway.webhook_token"),
+    ] {
+        let config =
+            Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
+        let store = sms_store::open(&pg.url(), sms_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let refused = Gateway::builder(config)
+            .listen("127.0.0.1:0".parse().unwrap())
+            .store(store)
+            .spawn()
+            .await
+            .err()
+            .expect("refused");
+        let text = refused.to_string();
+        assert!(text.contains(missing) && text.contains("PostgreSQL"), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    pg.drop_now().await;
+}
