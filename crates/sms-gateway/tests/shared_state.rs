@@ -263,13 +263,14 @@ async fn on_postgres_a_gateway_without_keys_or_token_refuses_to_start() {
         let store = sms_store::open(&pg.url(), sms_store::StoreOptions::default())
             .await
             .unwrap();
-        let refused = Gateway::builder(config)
+        let Err(refused) = Gateway::builder(config)
             .listen("127.0.0.1:0".parse().unwrap())
             .store(store)
             .spawn()
             .await
-            .err()
-            .expect("refused");
+        else {
+            panic!("started without {missing}");
+        };
         let text = refused.to_string();
         assert!(text.contains(missing) && text.contains("PostgreSQL"), "{text}");
     }
