@@ -231,6 +231,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The provider webhooks alone (`/webhooks/{token}/{provider}/receipt` and `/reply`), for an
+/// application that serves them from its own axum server beside its own routes:
+///
+/// ```no_run
+/// # async fn run(state: sms_gateway::AppState) -> std::io::Result<()> {
+/// let app = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "my app" }))
+///     .merge(sms_gateway::webhook_router(state));
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+/// // With the peer's address, for `gateway.allowed_sources` (without it, an allowlist refuses all).
+/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+/// # }
+/// ```
+///
+/// Pushes are stored before they are acknowledged, exactly as under [`router`]; a Juxiang `0000`
+/// reply becomes a suppression in the store (and in the state given to the [`AppState`]). Nothing
+/// else of the gateway runs: no API, no outbox workers, no callbacks (a [`crate::Gateway`] runs
+/// those).
+pub fn webhook_router(state: AppState) -> Router {
+    let body_limit = state.inner.config.gateway().body_limit;
+    Router::new()
+        .nest("/webhooks", webhooks::router())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::trace,
+        ))
+        .with_state(state)
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint")
 }

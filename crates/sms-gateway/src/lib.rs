@@ -32,7 +32,7 @@ mod view;
 mod webhooks;
 mod worker;
 
-pub use app::{AppState, router};
+pub use app::{AppState, router, webhook_router};
 pub use auth::{ApiKeys, hash_key};
 pub use bulk::{MAX_BATCH_RECIPIENTS, MAX_BATCH_ROWS};
 pub use compose::MAX_RECIPIENTS;
