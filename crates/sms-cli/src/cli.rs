@@ -161,10 +161,11 @@ pub struct InboundArgs {
 /// `sms status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The message: the store's id (printed by `sms send`) or a provider's message id.
+    /// The message: the store's id (printed by `sms send`), else its client reference (`sms send
+    /// --reference`), else a provider's message id.
     #[arg(required_unless_present = "reference", conflicts_with = "reference")]
     pub id: Option<String>,
-    /// The message by its client reference instead.
+    /// The message by its client reference only (never read as a store or provider id).
     #[arg(long, value_name = "REF")]
     pub reference: Option<String>,
 }

@@ -193,3 +193,58 @@ async fn status_without_a_store_or_for_an_unknown_message_says_so() {
     )
     .expect_code(2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reads_a_client_reference_given_without_the_flag() {
+    let env = Env::new().await;
+    let config = with_store(&env);
+    let reference = "invoice-2026-0042";
+    let sent = json(
+        &run(
+            &env,
+            &config,
+            &[
+                "--json",
+                "send",
+                "--to",
+                "13800138000",
+                "--text",
+                "【示例】您好",
+                "--reference",
+                reference,
+            ],
+        )
+        .expect_code(0),
+    );
+    let store_id = sent["store_id"].as_str().expect("the store's id printed");
+    assert_ne!(store_id, reference, "the reference is not also the store's id");
+
+    // `sms status REF`, no `--reference`: the message recorded under that client reference.
+    let doc = json(&run(&env, &config, &["--json", "status", reference]).expect_code(0));
+    assert_eq!(doc["id"], store_id, "{doc}");
+    assert_eq!(doc["reference"], reference, "{doc}");
+    assert_eq!(doc["recipients"][0]["status"], "accepted", "{doc}");
+    let human = run(&env, &config, &["status", reference]).expect_code(0);
+    assert!(
+        human
+            .stdout()
+            .contains(&format!("message {store_id} (reference {reference})")),
+        "{}",
+        human.stdout()
+    );
+    assert!(
+        human.stdout().contains("accepted +8613800138000"),
+        "{}",
+        human.stdout()
+    );
+
+    // An unknown reference is still not found, as an unknown id always was: exit 1.
+    let missing = run(&env, &config, &["status", "invoice-unknown"]).expect_code(1);
+    assert!(
+        missing
+            .stderr()
+            .contains("no message with id \"invoice-unknown\" is recorded in the store"),
+        "{}",
+        missing.stderr()
+    );
+}

@@ -89,6 +89,26 @@ impl ProviderEntry {
         self
     }
 
+    /// Puts `wrap` around the sender (timing, metrics, tracing), keeping the name, priority, weight
+    /// and balance query. The wrapper must send through the sender it is given; the name is fixed
+    /// first, so the chain calls the provider what it called it before.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sms_core::MessageSender;
+    /// use sms_core::testkit::StubSender;
+    /// use sms_failover::ProviderEntry;
+    /// let entry = ProviderEntry::new(Arc::new(StubSender::new("ihuyi")))
+    ///     .map_sender(|inner| inner); // a real wrapper times or counts, then calls `inner`
+    /// assert_eq!(entry.provider_name(), "ihuyi");
+    /// ```
+    #[must_use]
+    pub fn map_sender(mut self, wrap: impl FnOnce(Arc<dyn MessageSender>) -> Arc<dyn MessageSender>) -> Self {
+        self.name = Some(self.provider_name().to_owned());
+        self.sender = wrap(self.sender);
+        self
+    }
+
     /// The name the chain will use.
     pub fn provider_name(&self) -> &str {
         self.name.as_deref().unwrap_or_else(|| self.sender.name())

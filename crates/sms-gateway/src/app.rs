@@ -33,7 +33,7 @@ pub(crate) struct Inner {
     pub(crate) webhook_token: Secret,
     /// Held by every background send; shutdown waits until every clone is gone.
     pub(crate) in_flight: tokio::sync::mpsc::Sender<()>,
-    pub(crate) metrics: crate::metrics::Metrics,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// The given opt-out list, when there is one: opt-outs learnt here go to it too.
     pub(crate) shared_suppression: Option<Arc<dyn sms_failover::state::SuppressionList>>,
     /// Woken when a message is queued: a hint only, workers also poll (the store is the truth).
@@ -131,8 +131,12 @@ impl AppState {
                 builder = builder.breaker_sharing(breaker.clone());
             }
         }
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         for provider in config.providers().iter().filter(|p| p.in_chain) {
-            builder = builder.provider(provider.entry());
+            let entry = provider
+                .entry()
+                .map_sender(|inner| crate::timing::TimedSender::wrap(inner, &provider.name, &metrics));
+            builder = builder.provider(entry);
         }
         // Spend caps on the given ledger (Redis, shared by every instance), else on the store: they
         // hold across restarts (and across instances on PostgreSQL). Warnings go to `/metrics`.
@@ -163,7 +167,7 @@ impl AppState {
             keys,
             webhook_token,
             in_flight,
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             shared_suppression: shared.suppression.clone(),
             outbox_hint: tokio::sync::Notify::new(),
             callback_hint: tokio::sync::Notify::new(),

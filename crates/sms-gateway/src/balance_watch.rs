@@ -62,7 +62,15 @@ async fn watch(state: AppState, interval: Duration, holder: String, mut stop: wa
 /// Reads and stores every provider's balance, concurrently.
 async fn check_all(state: &AppState) {
     let checks = state.config().providers().iter().map(|p| async move {
-        let outcome = match p.client.balance_query().balance().await {
+        let started = std::time::Instant::now();
+        let read = p.client.balance_query().balance().await;
+        state.inner.metrics.provider_request(
+            &p.name,
+            "balance",
+            crate::timing::outcome_of(&read),
+            started.elapsed(),
+        );
+        let outcome = match read {
             Ok(balance) => {
                 // A threshold beyond i64 is never reached by an i64 balance: every balance is low.
                 let threshold = p.low_balance.map(|t| i64::try_from(t).unwrap_or(i64::MAX));

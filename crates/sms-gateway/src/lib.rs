@@ -27,6 +27,7 @@ mod spend_metrics;
 mod state;
 #[cfg(feature = "otel")]
 pub mod telemetry;
+mod timing;
 mod v1;
 mod view;
 mod webhooks;

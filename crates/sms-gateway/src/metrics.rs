@@ -1,5 +1,5 @@
-//! `/metrics` in the Prometheus text format, written by hand (a few counters and one histogram do
-//! not need a metrics stack). Labels carry provider names, kinds, statuses and route patterns only:
+//! `/metrics` in the Prometheus text format, written by hand (a few counters and histograms do not
+//! need a metrics stack). Labels carry provider names, kinds, statuses and route patterns only:
 //! never a number, a text or a path (webhook paths hold the token).
 
 use std::collections::BTreeMap;
@@ -15,23 +15,27 @@ use axum::routing::get;
 
 use crate::app::AppState;
 
-/// Upper bounds of the request duration buckets, in seconds.
-const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+/// Upper bounds of the buckets of request durations (the gateway's and the providers'), in seconds.
+pub(crate) const REQUEST_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+/// Upper bounds of the buckets of delivery latency (receipt minus acceptance), in seconds.
+pub(crate) const DELIVERY_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21_600.0, 86_400.0];
 
 type Labels = Vec<(&'static str, String)>;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
+    bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative, as the text format shows them).
+    counts: Vec<u64>,
     count: u64,
     sum: f64,
 }
 
-/// The gateway's counters.
+/// The gateway's counters and histograms.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
-    durations: Mutex<BTreeMap<Labels, Histogram>>,
+    histograms: Mutex<BTreeMap<(&'static str, Labels), Histogram>>,
 }
 
 impl Metrics {
@@ -42,6 +46,32 @@ impl Metrics {
         *counters.entry((name, labels)).or_default() += 1;
     }
 
+    /// Records one observation of histogram `name` (buckets `bounds`, the same for every
+    /// observation of a name) with `labels`.
+    pub(crate) fn observe(
+        &self,
+        name: &'static str,
+        bounds: &'static [f64],
+        labels: &[(&'static str, &str)],
+        seconds: f64,
+    ) {
+        let labels: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut histograms = self.histograms.lock().unwrap_or_else(|e| e.into_inner());
+        let h = histograms.entry((name, labels)).or_insert_with(|| Histogram {
+            bounds,
+            counts: vec![0; bounds.len()],
+            count: 0,
+            sum: 0.0,
+        });
+        for (count, bound) in h.counts.iter_mut().zip(h.bounds) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
     /// Records one HTTP request.
     pub(crate) fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let status = status.to_string();
@@ -49,20 +79,30 @@ impl Metrics {
             "sms_gateway_http_requests_total",
             &[("route", route), ("method", method), ("status", &status)],
         );
-        let labels: Labels = vec![("route", route.to_owned()), ("method", method.to_owned())];
-        let seconds = elapsed.as_secs_f64();
-        let mut durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        let h = durations.entry(labels).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        self.observe(
+            "sms_gateway_http_request_duration_seconds",
+            REQUEST_BUCKETS,
+            &[("route", route), ("method", method)],
+            elapsed.as_secs_f64(),
+        );
     }
 
-    fn render_into(&self, out: &mut String) {
+    /// Records one request to a provider: `operation` (`send`, `balance`) and `outcome` (`ok` or
+    /// the error's kind).
+    pub(crate) fn provider_request(&self, provider: &str, operation: &str, outcome: &str, elapsed: Duration) {
+        self.observe(
+            "sms_provider_request_duration_seconds",
+            REQUEST_BUCKETS,
+            &[
+                ("provider", provider),
+                ("operation", operation),
+                ("outcome", outcome),
+            ],
+            elapsed.as_secs_f64(),
+        );
+    }
+
+    pub(crate) fn render_into(&self, out: &mut String) {
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         let mut last = "";
         for ((name, labels), value) in counters.iter() {
@@ -73,24 +113,25 @@ impl Metrics {
             let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None));
         }
         drop(counters);
-        let durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        if !durations.is_empty() {
-            let name = "sms_gateway_http_request_duration_seconds";
-            let _ = writeln!(out, "# TYPE {name} histogram");
-            for (labels, h) in durations.iter() {
-                for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                    let le = bound.to_string();
-                    let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, Some(&le)));
-                }
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{} {}",
-                    render_labels(labels, Some("+Inf")),
-                    h.count
-                );
-                let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None), h.sum);
-                let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None), h.count);
+        let histograms = self.histograms.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = "";
+        for ((name, labels), h) in histograms.iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} histogram");
+                last = name;
             }
+            for (bound, count) in h.bounds.iter().zip(&h.counts) {
+                let le = bound.to_string();
+                let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, Some(&le)));
+            }
+            let _ = writeln!(
+                out,
+                "{name}_bucket{} {}",
+                render_labels(labels, Some("+Inf")),
+                h.count
+            );
+            let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None), h.sum);
+            let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None), h.count);
         }
     }
 }

@@ -136,8 +136,19 @@ async fn receipt(
     }
     .map_err(|e| malformed(&e))?;
     let delivered = report.is_delivered();
+    let correlated = (delivered && !report.message_id.is_empty())
+        .then(|| (report.message_id.clone(), report.recipient.clone()));
     let filed = state.inner.receipts.file(state.store(), report).await?;
     state.inner.callback_hint.notify_waiters();
+    if let (sms_store::ReceiptDisposition::Applied, Some((id, number))) = (&filed, correlated) {
+        // Read after the acknowledgement is on its way: the vendor never waits for a metric.
+        tokio::spawn(observe_delivery_latency(
+            state.clone(),
+            provider.clone(),
+            id,
+            number,
+        ));
+    }
     tracing::info!(provider = %provider, disposition = ?filed, "receipt stored");
     let disposition = match filed {
         sms_store::ReceiptDisposition::Applied => "applied",
@@ -154,6 +165,37 @@ async fn receipt(
         ],
     );
     Ok(ack(sms_ihuyi::push::RECEIPT_ACK))
+}
+
+/// `sms_delivery_latency_seconds`: from the provider's acceptance to its delivery receipt, both
+/// on the store's clock, for a receipt just applied (receipts without a provider id, Juxiang's, are
+/// matched by number and left out).
+async fn observe_delivery_latency(state: AppState, provider: String, id: String, number: String) {
+    let recipients = match state.store().by_provider_id(&provider, &id).await {
+        Ok(recipients) => recipients,
+        Err(error) => {
+            tracing::debug!(%error, "delivery latency not read");
+            return;
+        }
+    };
+    let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+    let recipient = match recipients.as_slice() {
+        [only] => Some(only),
+        many => many
+            .iter()
+            .find(|r| digits(&r.number).ends_with(&digits(&number))),
+    };
+    if let Some(r) = recipient
+        && let (Some(accepted), Some(delivered)) = (r.outcome_at, r.final_at)
+        && delivered >= accepted
+    {
+        state.inner.metrics.observe(
+            "sms_delivery_latency_seconds",
+            crate::metrics::DELIVERY_BUCKETS,
+            &[("provider", provider.as_str())],
+            (delivered - accepted) as f64 / 1000.0,
+        );
+    }
 }
 
 async fn reply(

@@ -79,15 +79,24 @@ async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
     );
 
     // Metrics: by provider, kind and outcome; receipts by status; never a number or the token.
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics_text = || async {
+        h.http
+            .get(h.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let metrics = metrics_text().await;
+    assert!(
+        metrics.contains(
+            r#"sms_provider_request_duration_seconds_count{provider="ihuyi",operation="send",outcome="ok"} "#
+        ),
+        "{metrics}"
+    );
+
     // Four receipts filed: two from the sandbox (applied, or unmatched when one beat the send's own
     // record, then matched), the duplicate and the unknown id.
     let receipts: u64 = metrics

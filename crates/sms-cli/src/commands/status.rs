@@ -81,13 +81,16 @@ pub async fn status(backend: &Backend, args: &StatusArgs, json: bool) -> Outcome
     Ok(Exit::Ok)
 }
 
-/// By the store's id, else by any configured provider's message id.
+/// By the store's id, else by the client reference, else by any configured provider's message id.
 async fn find_by_id(
     backend: &Backend,
     store: &Arc<dyn MessageStore>,
     id: &str,
 ) -> Outcome<Vec<StoredMessage>> {
     if let Some(message) = store.message(id).await.map_err(store_failure)? {
+        return Ok(vec![message]);
+    }
+    if let Some(message) = store.message_by_reference(id).await.map_err(store_failure)? {
         return Ok(vec![message]);
     }
     let mut ids: Vec<String> = Vec::new();
