@@ -90,8 +90,110 @@ pub struct StateConfig {
     pub backend: StateBackend,
     /// How long an idempotency record (a client reference and its outcome) is kept.
     pub idempotency_retention: Duration,
-    /// Send anyway when the state backend is unreachable (default false: refuse, and say why).
-    pub fail_open: bool,
+    /// The checks that send anyway when the state backend cannot answer (default none: refuse,
+    /// and say why).
+    pub fail_open: FailOpenChecks,
+}
+
+/// Which of the chain's state checks send anyway when their backend cannot answer (`[state]
+/// fail_open`: `true` for all, `false` for none, or a list of `opt_outs`, `limits`, `idempotency`,
+/// `breaker`, `spend`). A check not listed refuses the message and says why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailOpenChecks {
+    /// Opt-out lookups.
+    pub opt_outs: bool,
+    /// Per-number limits.
+    pub limits: bool,
+    /// Idempotency by client reference.
+    pub idempotency: bool,
+    /// Shared breaker trips.
+    pub breaker: bool,
+    /// Spend caps.
+    pub spend: bool,
+}
+
+impl FailOpenChecks {
+    /// The names a list may hold, in this order.
+    pub const NAMES: [&'static str; 5] = ["opt_outs", "limits", "idempotency", "breaker", "spend"];
+
+    /// Every check fails open.
+    pub fn all() -> Self {
+        Self {
+            opt_outs: true,
+            limits: true,
+            idempotency: true,
+            breaker: true,
+            spend: true,
+        }
+    }
+
+    /// Whether every check fails open.
+    pub fn is_all(&self) -> bool {
+        *self == Self::all()
+    }
+
+    /// Whether any check fails open.
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+
+    /// The names of the checks that fail open, in [`Self::NAMES`] order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [
+            self.opt_outs,
+            self.limits,
+            self.idempotency,
+            self.breaker,
+            self.spend,
+        ];
+        Self::NAMES
+            .iter()
+            .zip(on)
+            .filter_map(|(name, on)| on.then_some(*name))
+            .collect()
+    }
+
+    fn set(&mut self, name: &str) -> bool {
+        let flag = match name {
+            "opt_outs" => &mut self.opt_outs,
+            "limits" => &mut self.limits,
+            "idempotency" => &mut self.idempotency,
+            "breaker" => &mut self.breaker,
+            "spend" => &mut self.spend,
+            _ => return false,
+        };
+        *flag = true;
+        true
+    }
+}
+
+/// Reads `fail_open`: a boolean, or a list of check names.
+fn read_fail_open(r: &mut Reader<'_>) -> Result<FailOpenChecks, ConfigError> {
+    if !r.is_array("fail_open") {
+        return Ok(if r.bool_or("fail_open", false)? {
+            FailOpenChecks::all()
+        } else {
+            FailOpenChecks::default()
+        });
+    }
+    let mut checks = FailOpenChecks::default();
+    for (name, _) in r.strings("fail_open")?.unwrap_or_default() {
+        if !checks.set(&name) {
+            return Err(r.invalid(
+                "fail_open",
+                format!(
+                    "unknown check `{name}`: fail_open is true, false or a list of {}",
+                    FailOpenChecks::NAMES.join(", ")
+                ),
+            ));
+        }
+    }
+    r.put(
+        "fail_open",
+        toml::Value::Array(checks.names().into_iter().map(toml::Value::from).collect()),
+    );
+    Ok(checks)
 }
 
 /// What an API key may do.
@@ -405,7 +507,7 @@ pub(crate) fn read_state(mut r: Reader<'_>) -> Result<(StateConfig, toml::Table)
     let config = StateConfig {
         backend,
         idempotency_retention: r.duration_or("idempotency_retention", Duration::from_secs(86_400), true)?,
-        fail_open: r.bool_or("fail_open", false)?,
+        fail_open: read_fail_open(&mut r)?,
     };
     Ok((config, r.finish()))
 }

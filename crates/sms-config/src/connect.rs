@@ -19,7 +19,8 @@
 //! already recorded is answered from the record, never sent again (write-ahead, so a crash leaves
 //! `unknown`, not a second send). That recording is the durable idempotency; the chain's own
 //! reference check then stays in memory (or on Redis), saving a write per send. With `[state]
-//! fail_open = true` every state backend is wrapped in `sms_failover::state::FailOpen`.
+//! fail_open = true` every state backend is wrapped in `sms_failover::state::FailOpen` (with a list
+//! of checks, only those).
 
 use std::fmt;
 #[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
@@ -350,17 +351,17 @@ impl Config {
                 description: "opt-outs and spend caps in the store, limits and references in memory".into(),
                 ..ChainState::default()
             };
-            if self.state().fail_open {
-                let durable = Arc::new(sms_failover::state::FailOpen::new(sms_store::StoreState::new(
-                    store,
-                )));
-                state.suppression = Some(durable.clone());
-                state.spend_ledger = Some(durable);
+            let checks = self.state().fail_open;
+            let durable = Arc::new(sms_store::StoreState::new(store.clone()));
+            let open = Arc::new(sms_failover::state::FailOpen::new(sms_store::StoreState::new(
+                store,
+            )));
+            state.suppression = Some(if checks.opt_outs {
+                open.clone()
             } else {
-                let durable = Arc::new(sms_store::StoreState::new(store));
-                state.suppression = Some(durable.clone());
-                state.spend_ledger = Some(durable);
-            }
+                durable.clone()
+            });
+            state.spend_ledger = Some(if checks.spend { open } else { durable });
             return Ok(state);
         }
         self.connect_shared_state().await
@@ -421,11 +422,29 @@ impl Config {
 
 /// Every state trait on one backend.
 #[cfg(feature = "redis")]
-fn all_on<S>(backend: S, fail_open: bool, name: &str) -> ChainState
+fn all_on<S>(backend: S, fail_open: crate::FailOpenChecks, name: &str) -> ChainState
 where
-    S: sms_failover::state::ChainState + SpendLedger + 'static,
+    S: sms_failover::state::ChainState + SpendLedger + Clone + 'static,
 {
-    if fail_open {
+    if fail_open.any() && !fail_open.is_all() {
+        // Some checks fail open, others not: each trait on its own (a message's start is then one
+        // round trip per check, not one for all).
+        let open = Arc::new(sms_failover::state::FailOpen::new(backend.clone()));
+        let closed = Arc::new(backend);
+        fn pick<T: ?Sized>(open: bool, a: Arc<T>, b: Arc<T>) -> Option<Arc<T>> {
+            Some(if open { a } else { b })
+        }
+        return ChainState {
+            suppression: pick(fail_open.opt_outs, open.clone() as _, closed.clone() as _),
+            limiter: pick(fail_open.limits, open.clone() as _, closed.clone() as _),
+            idempotency: pick(fail_open.idempotency, open.clone() as _, closed.clone() as _),
+            spend_ledger: pick(fail_open.spend, open.clone() as _, closed.clone() as _),
+            breaker_sharing: pick(fail_open.breaker, open as _, closed as _),
+            shared: None,
+            description: format!("{name} (failing open: {})", fail_open.names().join(", ")),
+        };
+    }
+    if fail_open.is_all() {
         let wrapped = Arc::new(sms_failover::state::FailOpen::new(backend));
         return ChainState {
             suppression: Some(wrapped.clone()),

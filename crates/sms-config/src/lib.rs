@@ -20,8 +20,8 @@ mod tree;
 
 pub use backends::{
     ApiKeyConfig, ApiScope, CallbackConfig, ContentRetention, DEFAULT_BALANCE_INTERVAL, DEFAULT_KEY_RATE,
-    DEFAULT_LISTEN, DEFAULT_OUTBOX_LEASE, GatewayConfig, MIN_BALANCE_INTERVAL, SourceNet, StateBackend,
-    StateConfig, StoreBackend, StoreConfig,
+    DEFAULT_LISTEN, DEFAULT_OUTBOX_LEASE, FailOpenChecks, GatewayConfig, MIN_BALANCE_INTERVAL, SourceNet,
+    StateBackend, StateConfig, StoreBackend, StoreConfig,
 };
 pub use chain::{ChainConfig, DEFAULT_HEALTH_WINDOW, LimitScope};
 pub use config::{Config, ConfigOrigin, SANDBOX_NOTICE};

@@ -242,6 +242,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether `key` is present and an array.
+    pub(crate) fn is_array(&self, key: &str) -> bool {
+        matches!(
+            self.node(key),
+            Some(Node {
+                value: Value::Array(_),
+                ..
+            })
+        )
+    }
+
     /// A boolean with a default.
     pub(crate) fn bool_or(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
         let value = match self.node(key) {

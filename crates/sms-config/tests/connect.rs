@@ -243,3 +243,53 @@ async fn a_default_sqlite_file_is_opened_only_when_asked() {
     assert_eq!(store.location.to_string(), format!("SQLite {}", db.0.display()));
     assert!(db.0.exists());
 }
+
+/// `[state] fail_open` per check: with Redis gone, a message whose every check fails open is sent;
+/// one check left to fail closed refuses it, saying the state backend is unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_is_chosen_per_check() {
+    let sandbox = sandbox().await;
+    let mut redis = sms_test_support::OwnRedis::start().await;
+    let state = |fail_open: &str| {
+        format!(
+            "[state]\nurl = {:?}\nkey_prefix = {:?}\ncommand_timeout = \"200ms\"\nfail_open = {fail_open}\n",
+            redis.url(),
+            unique("fail-open")
+        )
+    };
+    let every = connect(&config(&sandbox, &state("true"))).await;
+    let all_listed = connect(&config(
+        &sandbox,
+        &state(r#"["opt_outs", "limits", "idempotency", "breaker", "spend"]"#),
+    ))
+    .await;
+    let limits_closed = connect(&config(
+        &sandbox,
+        &state(r#"["opt_outs", "idempotency", "breaker", "spend"]"#),
+    ))
+    .await;
+    assert_eq!(every.state.description, "redis (failing open)");
+    assert_eq!(
+        limits_closed.state.description,
+        "redis (failing open: opt_outs, idempotency, breaker, spend)"
+    );
+    redis.stop();
+    for (chain, to) in [(&every, "13800138011"), (&all_listed, "13800138012")] {
+        let number: PhoneNumber = to.parse().unwrap();
+        chain
+            .sender()
+            .send(&Message::text(number.clone(), "hello"))
+            .await
+            .expect("every check fails open");
+        assert_eq!(sent_to(&sandbox, &number), 1);
+    }
+    let number: PhoneNumber = "13800138013".parse().unwrap();
+    let refused = limits_closed
+        .sender()
+        .send(&Message::text(number.clone(), "hello"))
+        .await
+        .expect_err("the limits fail closed");
+    assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
+    assert_eq!(refused.provider(), Some("redis"), "{refused}");
+    assert_eq!(sent_to(&sandbox, &number), 0);
+}

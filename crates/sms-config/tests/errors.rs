@@ -172,6 +172,12 @@ fn invalid_values_are_refused_with_their_place() {
             "postgres or postgresql",
         ),
         ("[state]\nurl = \"http://h\"\n", "state.url", "redis or rediss"),
+        (
+            "[state]\nfail_open = [\"opt_outs\", \"retries\"]\n",
+            "state.fail_open",
+            "unknown check `retries`",
+        ),
+        ("[state]\nfail_open = 1\n", "state.fail_open", "true or false"),
         ("[gateway]\nlisten = \"localhost\"\n", "gateway.listen", "IP:PORT"),
         (
             "[gateway]\noutbox_lease = \"500ms\"\n",

@@ -316,6 +316,7 @@ fn store_state_and_gateway_sections_are_typed() {
         url = "redis://127.0.0.1:6379"
         key_prefix = "test:"
         command_timeout = "250ms"
+        fail_open = ["opt_outs", "spend"]
         [gateway]
         listen = "0.0.0.0:9000"
         outbox_lease = "20s"
@@ -345,6 +346,9 @@ fn store_state_and_gateway_sections_are_typed() {
         config.store().redact_after,
         Some(Duration::from_secs(30 * 86_400))
     );
+    let fail_open = config.state().fail_open;
+    assert_eq!(fail_open.names(), ["opt_outs", "spend"]);
+    assert!(fail_open.any() && !fail_open.is_all() && !fail_open.limits);
     let StateBackend::Redis {
         key_prefix,
         command_timeout,

@@ -27,10 +27,6 @@
 //! trips), one send at a time (the figure is the latency the round trips add to a send), and 64 in
 //! flight with the sandbox answering after 20 ms, closer to a real provider.
 
-#[path = "../tests/support/server.rs"]
-#[allow(dead_code)]
-mod server;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -185,10 +181,10 @@ fn main() {
         );
         let own = match std::env::var("SMS_REDIS_URL") {
             Ok(_) => None,
-            Err(_) => Some(server::OwnRedis::start().await),
+            Err(_) => Some(sms_test_support::OwnRedis::start().await),
         };
         let url = std::env::var("SMS_REDIS_URL")
-            .unwrap_or_else(|_| own.as_ref().map(server::OwnRedis::url).unwrap_or_default());
+            .unwrap_or_else(|_| own.as_ref().map(sms_test_support::OwnRedis::url).unwrap_or_default());
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let state = RedisState::connect(RedisConfig::new(url.as_str()).key_prefix(format!("bench-{nanos}")))
             .await

@@ -11,7 +11,7 @@ use sms_failover::state::FailOpen;
 use sms_failover::{FailoverSender, RecipientLimits};
 use sms_redis::{RedisConfig, RedisState};
 use sms_sandbox::Product;
-use support::server::OwnRedis;
+use sms_test_support::OwnRedis;
 use support::{Bed, TestTime, connect_with, unique_prefix};
 
 fn text(to: &str) -> Message {

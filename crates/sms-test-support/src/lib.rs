@@ -4,6 +4,8 @@
 
 mod cpu;
 mod postgres;
+mod redis_server;
 
 pub use cpu::{process_cpu, threads_cpu};
 pub use postgres::{HOW_TO_START_POSTGRES, PG_ADMIN_URL, TestDatabase};
+pub use redis_server::OwnRedis;

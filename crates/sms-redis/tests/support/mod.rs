@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod server;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

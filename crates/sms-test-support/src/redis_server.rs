@@ -1,11 +1,15 @@
-//! A redis-server of the test's own, on a free port, that the test may stop, restart or slow down.
+//! A redis-server of a test's own, on a free port, that the test may stop, restart or slow down.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A running `redis-server --port <free> --save '' --appendonly no`, killed when dropped.
+/// A running `redis-server --port <free> --save '' --appendonly no`, killed when dropped: for
+/// tests of what happens when Redis stops, restarts or stalls, and for benchmarks that count the
+/// server's own commands and CPU.
+#[derive(Debug)]
 pub struct OwnRedis {
+    /// The port it listens on (127.0.0.1).
     pub port: u16,
     child: Option<Child>,
 }
@@ -22,6 +26,7 @@ impl OwnRedis {
         server
     }
 
+    /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
