@@ -60,6 +60,7 @@ where
     final_states_are_final(&env).await;
     receipt_out_of_order_is_kept_and_ignored(&env).await;
     receipt_duplicated_is_kept_and_ignored(&env).await;
+    receipt_ids_match_whatever_their_case(&env).await;
     receipt_before_send_is_matched_later(&env).await;
     receipt_for_unknown_id_is_stored_unmatched(&env).await;
     receipt_for_shared_batch_id_uses_the_number(&env).await;
@@ -329,6 +330,35 @@ pub async fn receipt_out_of_order_is_kept_and_ignored(env: &Env) {
     let kept = env.store.receipts_for(&record.id).await.unwrap();
     assert_eq!(kept.len(), 2, "the ignored receipt is kept");
     assert_eq!(kept[1].code, "EXPIRED");
+}
+
+/// An id with letters, recorded in one case and reported in another, still matches its send.
+pub async fn receipt_ids_match_whatever_their_case(env: &Env) {
+    let to = number();
+    let record = sent(env, Message::text(to.clone(), "x")).await;
+    let id = format!("MmS-Ab{}", fastrand::u32(..));
+    env.store
+        .record_outcomes(&[accepted(&record, &to, "mms-10658", &format!(" {id} "))])
+        .await
+        .unwrap();
+    let r = report(
+        "mms-10658",
+        &id.to_lowercase(),
+        &to,
+        DeliveryStatus::Delivered,
+        "DELIVRD",
+    );
+    assert_eq!(
+        env.store.record_receipts(&[r]).await.unwrap(),
+        [ReceiptDisposition::Applied]
+    );
+    assert_eq!(status_of(env, &record, &to).await, Status::Delivered);
+    let found = env
+        .store
+        .by_provider_id("mms-10658", &id.to_uppercase())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "looked up in a third case");
 }
 
 /// The same receipt twice: applied once, both kept.
