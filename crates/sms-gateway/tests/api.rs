@@ -598,3 +598,57 @@ async fn a_queued_send_answers_202_and_the_outbox_sends_it_once() {
     }
     assert_eq!(h.sandbox.messages().len(), 2);
 }
+
+/// The ihuyi voice receipt is acknowledged with what ihuyi expects and filed; a push larger than
+/// `gateway.body_limit` is a JSON 413 and files nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_receipt_is_filed_and_an_oversized_push_is_refused() {
+    let h = Harness::start().await;
+    let url = h.url(&format!("/webhooks/{TOKEN}/ihuyi-voice/receipt"));
+    let r = h
+        .http
+        .post(&url)
+        .body("code=2&msg=DELIVRD&mobilephone=13800138000&smsid=5555")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "ok".to_owned())
+    );
+    let filed = r#"sms_receipts_total{provider="ihuyi-voice",status="delivered",disposition="unmatched"} 1"#;
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains(filed), "{metrics}");
+
+    // The harness's body_limit is 4096 bytes.
+    let huge = format!(
+        "code=2&msg=DELIVRD&mobilephone=13800138000&smsid=6666&pad={}",
+        "x".repeat(8192)
+    );
+    let r = h.http.post(&url).body(huge).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    let error: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "payload_too_large", "{error}");
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(filed),
+        "still one voice receipt filed: {metrics}"
+    );
+    assert!(!metrics.contains("6666"), "{metrics}");
+}
