@@ -181,3 +181,65 @@ async fn a_refusal_is_not_retried_and_the_next_event_goes_on() {
         "{metrics}"
     );
 }
+
+/// A receiver that is really down (nothing listens: the connection is refused), then up: the event
+/// is retried on its schedule and arrives, signed, once it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried_until_the_receiver_listens() {
+    let clock = Arc::new(ManualWallClock::new(now_ms()));
+    let addr = Receiver::reserve_port();
+    let url = format!("http://{addr}/events");
+    let extra = format!("[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n");
+    let (h, store) = Harness::start_full(&extra, Some(clock.clone())).await;
+    let store = store.unwrap();
+    let (status, body) = h
+        .send(
+            SEND_KEY,
+            serde_json::json!({"to": "13800138000", "text": "hello", "reference": "cb-down"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let metric = |outcome: &'static str| {
+        let h = &h;
+        async move {
+            let text = h
+                .http
+                .get(h.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.lines()
+                .find(|l| l.starts_with(&format!("sms_callbacks_total{{outcome=\"{outcome}\"}}")))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        }
+    };
+    // Refused: tried, and waiting for its retry.
+    h.eventually(|| async { metric("retry").await >= 1 }).await;
+    assert_eq!(metric("delivered").await, 0);
+    assert!(store.pending_events().await.unwrap() >= 1);
+    // Up, and the retry falls due: every event arrives, signed, the accepted one first.
+    let (receiver, _) = Receiver::spawn_at(addr, Some(clock.clone() as Arc<dyn WallClock>), 200).await;
+    clock.advance(Duration::from_secs(5));
+    h.eventually(|| async { store.pending_events().await.unwrap() == 0 })
+        .await;
+    let got = receiver.got();
+    assert!(
+        !got.is_empty() && got.iter().all(|r| r.signed && r.answered == 200),
+        "{got:?}"
+    );
+    let statuses: Vec<String> = got
+        .iter()
+        .filter(|r| r.body["type"] == "message.status")
+        .map(what)
+        .collect();
+    assert_eq!(
+        statuses.first().map(String::as_str),
+        Some("status:accepted"),
+        "{statuses:?}"
+    );
+}

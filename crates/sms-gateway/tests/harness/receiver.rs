@@ -36,6 +36,33 @@ impl Receiver {
     /// signature's timestamp must be within the tolerance of that clock's now; without, only the
     /// signature itself is checked.
     pub async fn spawn(clock: Option<Arc<dyn WallClock>>, answer: u16) -> (Self, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::spawn_on(listener, clock, answer)
+    }
+
+    /// A port nothing listens on (yet): a receiver that is down. [`Self::spawn_at`] brings it up.
+    pub fn reserve_port() -> std::net::SocketAddr {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    /// As [`Self::spawn`], listening at `addr` (one from [`Self::reserve_port`]).
+    pub async fn spawn_at(
+        addr: std::net::SocketAddr,
+        clock: Option<Arc<dyn WallClock>>,
+        answer: u16,
+    ) -> (Self, String) {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        Self::spawn_on(listener, clock, answer)
+    }
+
+    fn spawn_on(
+        listener: tokio::net::TcpListener,
+        clock: Option<Arc<dyn WallClock>>,
+        answer: u16,
+    ) -> (Self, String) {
         let receiver = Receiver {
             answer: Arc::new(AtomicU16::new(answer)),
             script: Arc::default(),
@@ -78,7 +105,6 @@ impl Receiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/events", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (receiver, url)
