@@ -61,6 +61,7 @@ where
     receipt_out_of_order_is_kept_and_ignored(&env).await;
     receipt_duplicated_is_kept_and_ignored(&env).await;
     receipt_ids_match_whatever_their_case(&env).await;
+    schedule_policy_and_transition_times_are_kept(&env).await;
     receipt_before_send_is_matched_later(&env).await;
     receipt_for_unknown_id_is_stored_unmatched(&env).await;
     receipt_for_shared_batch_id_uses_the_number(&env).await;
@@ -330,6 +331,52 @@ pub async fn receipt_out_of_order_is_kept_and_ignored(env: &Env) {
     let kept = env.store.receipts_for(&record.id).await.unwrap();
     assert_eq!(kept.len(), 2, "the ignored receipt is kept");
     assert_eq!(kept[1].code, "EXPIRED");
+}
+
+/// What a message asked for (its schedule and ambiguity policy) is kept, and each transition's time:
+/// queued; and sending, accepted, then final on the receipt.
+pub async fn schedule_policy_and_transition_times_are_kept(env: &Env) {
+    let to = number();
+    let at = sms_core::BeijingTime::from_unix_seconds(1_900_000_000);
+    let message = Message::text(to.clone(), "x")
+        .scheduled_at(at)
+        .with_ambiguity_policy(sms_core::AmbiguityPolicy::AtMostOnce);
+    let queued = NewMessage::new(message.clone().with_reference(reference("queued-times")));
+    let queued_at = env.clock.now_ms();
+    env.store
+        .enqueue(std::slice::from_ref(&queued), None)
+        .await
+        .unwrap();
+    let stored = env.store.message(&queued.id).await.unwrap().expect("queued");
+    assert_eq!(stored.schedule, Some(1_900_000_000_000));
+    assert_eq!(stored.policy.as_deref(), Some("at_most_once"));
+    assert_eq!(
+        (stored.recipients[0].status, stored.recipients[0].queued_at),
+        (Status::Queued, Some(queued_at))
+    );
+
+    let record = sent(env, message.with_reference(reference("sent-times"))).await;
+    let sending_at = env.clock.now_ms();
+    env.clock.advance(Duration::from_secs(3));
+    let id = pid();
+    env.store
+        .record_outcomes(&[accepted(&record, &to, "ihuyi", &id)])
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(7));
+    let r = report("ihuyi", &id, &to, DeliveryStatus::Delivered, "DELIVRD");
+    assert_eq!(
+        env.store.record_receipts(&[r]).await.unwrap(),
+        [ReceiptDisposition::Applied]
+    );
+    let stored = env.store.message(&record.id).await.unwrap().expect("kept");
+    assert_eq!(stored.policy.as_deref(), Some("at_most_once"));
+    let recipient = &stored.recipients[0];
+    assert_eq!(recipient.status, Status::Delivered);
+    assert_eq!(recipient.queued_at, None);
+    assert_eq!(recipient.sending_at, Some(sending_at));
+    assert_eq!(recipient.outcome_at, Some(sending_at + 3_000));
+    assert_eq!(recipient.final_at, Some(sending_at + 10_000));
 }
 
 /// An id with letters, recorded in one case and reported in another, still matches its send.
