@@ -482,12 +482,24 @@ mod tests {
 
     #[test]
     fn generated_references_lead_with_the_clock_so_they_sort_as_made() {
+        let now = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        };
+        let before = now();
         let made: Vec<String> = (0..1_000)
             .map(|_| ClientReference::generate().as_str().to_owned())
             .collect();
-        let clocks: Vec<&str> = made.iter().map(|r| &r[..16]).collect();
-        // Two made within one clock tick share the prefix; the clock part never goes down.
-        assert!(clocks.windows(2).all(|w| w[0] <= w[1]), "{clocks:?}");
+        let after = now();
+        // The first 16 digits are the clock when each was made: between the readings around them.
+        for r in &made {
+            let clock = u64::from_str_radix(&r[..16], 16).unwrap();
+            assert!(
+                (before..=after).contains(&clock),
+                "{r} not made between {before} and {after}"
+            );
+        }
         let unique: std::collections::HashSet<&String> = made.iter().collect();
         assert_eq!(unique.len(), made.len());
         assert!(

@@ -70,7 +70,8 @@ impl GatewayBuilder {
     /// How often `[store] retention` and `redact_after` are applied (default hourly). Any interval
     /// is taken here (tests apply it every few milliseconds).
     pub fn retention_interval(mut self, interval: std::time::Duration) -> Self {
-        self.retention_interval = interval;
+        // Never a busy loop.
+        self.retention_interval = interval.max(std::time::Duration::from_millis(1));
         self
     }
 

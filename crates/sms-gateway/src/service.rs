@@ -82,9 +82,9 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
     if queue {
         let answer = enqueue(state, &message).await;
         if let Some(store_key) = &store_key {
-            record(state, store_key, &answer, retention).await;
+            record_send(state, store_key, &answer, retention, message.reference().as_str()).await;
         }
-        return answer.map(SendOutcome::Fresh);
+        return answer.map(SendOutcome::Fresh).map_err(|refused| refused.error);
     }
     // The send runs in its own task: a client that disconnects or a sync timeout never cuts a send
     // in half, and shutdown waits for it.
@@ -97,9 +97,16 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
             let _guard = guard;
             let answer = send_now(&task_state, &message).await;
             if let Some(store_key) = &store_key {
-                record(&task_state, store_key, &answer, retention).await;
+                record_send(
+                    &task_state,
+                    store_key,
+                    &answer,
+                    retention,
+                    message.reference().as_str(),
+                )
+                .await;
             }
-            answer
+            answer.map_err(|refused| refused.error)
         }
         .instrument(tracing::Span::current()),
     );
@@ -159,33 +166,87 @@ pub(crate) async fn reserve(
     }
 }
 
+/// A send without an answer to give: the error for the client, and whether nothing can have been
+/// sent or queued (its key may then be used again; otherwise the key keeps an answer that says to
+/// read the message by its reference, so a retry never sends it again).
+pub(crate) struct Refused {
+    pub(crate) error: ApiError,
+    pub(crate) nothing_sent: bool,
+}
+
+impl Refused {
+    fn nothing_sent(error: ApiError) -> Self {
+        Self {
+            error,
+            nothing_sent: true,
+        }
+    }
+
+    fn maybe_sent(error: ApiError) -> Self {
+        Self {
+            error,
+            nothing_sent: false,
+        }
+    }
+}
+
 /// Puts the message in the outbox; a worker sends it. Answers 202 with the queued record.
-async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
+async fn enqueue(state: &AppState, message: &Message) -> Result<Answer, Refused> {
     let record = sms_store::NewMessage::new(message.clone());
     let id = record.id.clone();
     match state.store().enqueue(&[record], None).await {
         Ok(()) => {}
         Err(e) if e.kind() == sms_store::StoreErrorKind::DuplicateReference => {
-            return Err(ApiError::new(
+            return Err(Refused::nothing_sent(ApiError::new(
                 ErrorCode::DuplicateReference,
                 "a message with this reference is already recorded",
-            ));
+            )));
         }
-        Err(e) => return Err(ApiError::store(&e)),
+        // All or nothing: a failed enqueue queued nothing.
+        Err(e) => return Err(Refused::nothing_sent(ApiError::store(&e))),
     }
     // Read the record before waking the workers: the answer shows it as queued, not as whatever a
-    // worker that claimed it at once has made of it since.
+    // worker that claimed it at once has made of it since. It is queued from here on.
     let stored = state
         .store()
         .message(&id)
         .await
-        .map_err(|e| ApiError::store(&e))?
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the queued message's record is gone"))?;
+        .map_err(|e| Refused::maybe_sent(ApiError::store(&e)))?
+        .ok_or_else(|| {
+            Refused::maybe_sent(ApiError::new(
+                ErrorCode::Internal,
+                "the queued message's record is gone",
+            ))
+        })?;
     state.inner.outbox_hint.notify_waiters();
     Ok(Answer {
         status: StatusCode::ACCEPTED.as_u16(),
         body: view::message(&stored, &[]),
     })
+}
+
+/// Stores the answer of a send for its key: the answer; or, when it failed, frees the key if nothing
+/// can have gone out, else keeps an answer that says to read the message by `reference`.
+async fn record_send(
+    state: &AppState,
+    store_key: &str,
+    answer: &Result<Answer, Refused>,
+    retention: std::time::Duration,
+    reference: &str,
+) {
+    let kept = match answer {
+        Ok(answer) => Ok(answer.clone()),
+        Err(refused) if refused.nothing_sent => Err(refused.error.clone()),
+        Err(_) => Ok(Answer {
+            status: StatusCode::ACCEPTED.as_u16(),
+            body: serde_json::json!({
+                "reference": reference,
+                "status": "unknown",
+                "message": "the first request's outcome could not be read back; read the message by reference",
+            }),
+        }),
+    };
+    record(state, store_key, &kept, retention).await;
 }
 
 /// Stores the answer for the key, or frees the key when nothing was sent.
@@ -215,17 +276,31 @@ pub(crate) async fn record(
 /// Sends through the recording chain and answers from the store's record: the one the recording
 /// wrote, read back only when it cannot be known otherwise (a replayed reference, a receipt that came
 /// before the send).
-async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiError> {
+async fn send_now(state: &AppState, message: &Message) -> Result<Answer, Refused> {
     let sent = state.inner.sender.send_recorded(message).await;
     state.inner.callback_hint.notify_waiters();
     let result = sent.result;
     let stored = match sent.record {
         Some(record) => Some(record),
-        None => state
-            .store()
-            .message_by_reference(message.reference().as_str())
-            .await
-            .map_err(|e| ApiError::store(&e))?,
+        None => {
+            let found = state
+                .store()
+                .message_by_reference(message.reference().as_str())
+                .await
+                .map_err(|e| Refused::maybe_sent(ApiError::store(&e)))?;
+            // A reference recorded before (by this gateway, a batch or the CLI) is answered from its
+            // record and not sent again, but only for the same message: another one under it is
+            // refused, not passed off as the first.
+            if let Some(first) = &found
+                && !is_same_message(first, message)
+            {
+                return Err(Refused::nothing_sent(ApiError::new(
+                    ErrorCode::IdempotencyKeyReused,
+                    "this client reference was used with a different message",
+                )));
+            }
+            found
+        }
     };
     match (stored, result) {
         (Some(stored), _) => {
@@ -246,7 +321,7 @@ async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiErro
                 body: view::message(&stored, &[]),
             })
         }
-        (None, Err(error)) => Err(match error.kind() {
+        (None, Err(error)) => Err(Refused::nothing_sent(match error.kind() {
             ErrorKind::InvalidRequest | ErrorKind::Unsupported => {
                 ApiError::new(ErrorCode::InvalidRequest, error.message().to_owned())
             }
@@ -257,11 +332,21 @@ async fn send_now(state: &AppState, message: &Message) -> Result<Answer, ApiErro
                     "the message store is unavailable; nothing was sent",
                 )
             }
+            // The recording writes before any request, so without a record nothing was sent.
             _ => ApiError::new(ErrorCode::ProviderUnavailable, error.message().to_owned()),
-        }),
-        (None, Ok(_)) => Err(ApiError::new(
+        })),
+        (None, Ok(_)) => Err(Refused::maybe_sent(ApiError::new(
             ErrorCode::Internal,
             "the message was sent but its record is gone",
-        )),
+        ))),
     }
+}
+
+/// Whether `stored` records `message`: the same content (by digest) to the same numbers.
+fn is_same_message(stored: &sms_store::StoredMessage, message: &Message) -> bool {
+    let mut numbers: Vec<String> = message.recipients().iter().map(|n| n.e164()).collect();
+    let mut recorded: Vec<String> = stored.recipients.iter().map(|r| r.number.clone()).collect();
+    numbers.sort();
+    recorded.sort();
+    stored.content_digest == sms_store::content_digest(message) && numbers == recorded
 }

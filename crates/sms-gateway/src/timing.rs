@@ -51,11 +51,34 @@ impl MessageSender for TimedSender {
     }
 
     async fn send(&self, message: &Message) -> Result<Receipt, Error> {
-        let started = Instant::now();
+        let mut timer = Timer {
+            sender: self,
+            started: Instant::now(),
+            outcome: "cancelled",
+        };
         let result = self.inner.send(message).await;
-        self.metrics
-            .provider_request(&self.provider, "send", outcome_of(&result), started.elapsed());
+        timer.outcome = outcome_of(&result);
         result
+    }
+}
+
+/// Records one send when dropped: with its outcome once it has one, as `cancelled` when the chain
+/// dropped the send before it answered (its attempt timeout or deadline), so the slowest calls are
+/// counted too.
+struct Timer<'a> {
+    sender: &'a TimedSender,
+    started: Instant,
+    outcome: &'static str,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.sender.metrics.provider_request(
+            &self.sender.provider,
+            "send",
+            self.outcome,
+            self.started.elapsed(),
+        );
     }
 }
 
@@ -76,9 +99,20 @@ mod tests {
             sms_core::ErrorKind::Unavailable,
         ));
         timed.send(&Message::text(to, "hi")).await.unwrap_err();
+        // A send the caller gives up on is counted as cancelled.
+        stub.push(sms_core::testkit::StubOutcome::Hang);
+        let hung = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            timed.send(&Message::text(
+                "13800138000".parse::<sms_core::PhoneNumber>().unwrap(),
+                "hi",
+            )),
+        )
+        .await;
+        assert!(hung.is_err());
         let mut out = String::new();
         metrics.render_into(&mut out);
-        for outcome in ["ok", "unavailable"] {
+        for outcome in ["ok", "unavailable", "cancelled"] {
             let line = format!(
                 "sms_provider_request_duration_seconds_count{{provider=\"ihuyi-backup\",operation=\"send\",outcome=\"{outcome}\"}} 1"
             );

@@ -187,7 +187,7 @@ async fn a_refusal_is_not_retried_and_the_next_event_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_retried_until_the_receiver_listens() {
     let clock = Arc::new(ManualWallClock::new(now_ms()));
-    let addr = Receiver::reserve_port();
+    let (socket, addr) = Receiver::down();
     let url = format!("http://{addr}/events");
     let extra = format!("[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n");
     let (h, store) = Harness::start_full(&extra, Some(clock.clone())).await;
@@ -223,7 +223,7 @@ async fn a_refused_connection_is_retried_until_the_receiver_listens() {
     assert_eq!(metric("delivered").await, 0);
     assert!(store.pending_events().await.unwrap() >= 1);
     // Up, and the retry falls due: every event arrives, signed, the accepted one first.
-    let (receiver, _) = Receiver::spawn_at(addr, Some(clock.clone() as Arc<dyn WallClock>), 200).await;
+    let (receiver, _) = Receiver::spawn_at(socket, Some(clock.clone() as Arc<dyn WallClock>), 200);
     clock.advance(Duration::from_secs(5));
     h.eventually(|| async { store.pending_events().await.unwrap() == 0 })
         .await;

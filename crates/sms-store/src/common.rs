@@ -98,6 +98,13 @@ pub(crate) fn content_columns(message: &Message, mode: ContentMode) -> (Option<S
     ((mode == ContentMode::Full).then_some(content), digest)
 }
 
+/// The digest the store keeps of `message`'s content ([`crate::StoredMessage::content_digest`]),
+/// for telling whether a message is the one a record holds without reading its content (which
+/// may be redacted or never kept).
+pub fn content_digest(message: &Message) -> String {
+    content_columns(message, ContentMode::DigestOnly).1
+}
+
 /// The requested send time as stored: milliseconds.
 pub(crate) fn schedule_column(message: &Message) -> Option<Millis> {
     message.schedule().map(|t| t.unix_seconds() * 1000)

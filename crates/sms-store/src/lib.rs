@@ -34,6 +34,7 @@ mod weights;
 #[cfg(feature = "sqlite")]
 mod writer_thread;
 
+pub use common::content_digest;
 pub use error::{Result, StoreError, StoreErrorKind};
 pub use events::{BalanceChange, BalanceReading, Event, EventBody, EventOutcome, SpendNotice, StoredBalance};
 pub use json::{message_json, recipient_json};

@@ -11,8 +11,11 @@ pub const HOW_TO_START_POSTGRES: &str = "PostgreSQL is not answering on 127.0.0.
     `apt-get install -y postgresql && pg_ctlcluster 15 main start` with `host all all 127.0.0.1/32 \
     trust` in pg_hba.conf";
 
-/// Between a database's prefix and the process id: marks the databases made here, the only ones
+/// What every prefix starts with: with [`MARK`], what tells the databases made here, the only ones
 /// ever dropped as left behind.
+const OURS: &str = "sms_";
+
+/// Between a database's prefix and the process id.
 const MARK: &str = "__t";
 
 /// A fresh, empty database for one test or benchmark run. Drop it with [`TestDatabase::drop_now`]
@@ -24,18 +27,18 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// Makes `{prefix}__t{process id}_{counter}`. `prefix` is a lower-case SQL identifier such as
-    /// `sms_store_test_outbox`.
+    /// Makes `{prefix}__t{process id}_{counter}`. `prefix` is a lower-case SQL identifier starting
+    /// with `sms_`, such as `sms_store_test_outbox`.
     ///
     /// # Panics
     /// When the server does not answer (with [`HOW_TO_START_POSTGRES`]) or refuses to make it.
     pub async fn create(prefix: &str) -> Self {
         assert!(
-            !prefix.is_empty()
+            prefix.starts_with(OURS)
                 && prefix
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-            "a database prefix is lower-case letters, digits and `_`: {prefix:?}"
+            "a database prefix starts with {OURS:?} and is lower-case letters, digits and `_`: {prefix:?}"
         );
         let mut admin = admin().await;
         drop_leftovers(&mut admin).await;
@@ -89,24 +92,31 @@ async fn admin() -> sqlx::PgConnection {
 
 /// The process that made database `name`, when `name` is one of ours.
 fn maker_of(name: &str) -> Option<u32> {
+    if !name.starts_with(OURS) {
+        return None;
+    }
     let (_, tail) = name.rsplit_once(MARK)?;
     let (pid, counter) = tail.split_once('_')?;
     counter.parse::<u32>().ok()?;
     pid.parse().ok()
 }
 
-/// Drops the databases made here by processes that have ended. Only where `/proc` tells which
-/// processes are alive.
+/// Drops the databases made here by processes that have ended: where `/proc` tells which processes
+/// are alive, and only those no session is connected to (a test in another process namespace, a
+/// container sharing this server, still holds its connections).
 async fn drop_leftovers(admin: &mut sqlx::PgConnection) {
     if !std::path::Path::new("/proc/self").exists() {
         return;
     }
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE strpos(datname, $1) > 0")
-            .bind(MARK)
-            .fetch_all(&mut *admin)
-            .await
-            .unwrap_or_default();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database d WHERE starts_with(datname, $1) AND strpos(datname, $2) > 0 \
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)",
+    )
+    .bind(OURS)
+    .bind(MARK)
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap_or_default();
     for name in names {
         let Some(pid) = maker_of(&name) else { continue };
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -130,9 +140,10 @@ mod tests {
             "postgres",
             "test",
             "sms_store_test_outbox_4242",
-            "x__t42",
-            "x__tabc_1",
-            "x__t42_z",
+            "sms_x__t42",
+            "sms_x__tabc_1",
+            "sms_x__t42_z",
+            "production__t42_1",
         ] {
             assert_eq!(maker_of(other), None, "{other}");
         }

@@ -40,22 +40,22 @@ impl Receiver {
         Self::spawn_on(listener, clock, answer)
     }
 
-    /// A port nothing listens on (yet): a receiver that is down. [`Self::spawn_at`] brings it up.
-    pub fn reserve_port() -> std::net::SocketAddr {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
+    /// A socket bound to a port but not listening: a receiver that is down (connections to it are
+    /// refused), whose port no other test can take. [`Self::spawn_at`] brings it up.
+    pub fn down() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        (socket, addr)
     }
 
-    /// As [`Self::spawn`], listening at `addr` (one from [`Self::reserve_port`]).
-    pub async fn spawn_at(
-        addr: std::net::SocketAddr,
+    /// As [`Self::spawn`], listening on a socket from [`Self::down`].
+    pub fn spawn_at(
+        socket: tokio::net::TcpSocket,
         clock: Option<Arc<dyn WallClock>>,
         answer: u16,
     ) -> (Self, String) {
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        Self::spawn_on(listener, clock, answer)
+        Self::spawn_on(socket.listen(128).unwrap(), clock, answer)
     }
 
     fn spawn_on(
