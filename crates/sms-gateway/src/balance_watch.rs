@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::leased::Lease;
 
 /// The store lease that makes one instance the watcher.
 const LEASE: &str = "balances";
@@ -29,34 +30,20 @@ pub(crate) fn spawn(
 }
 
 async fn watch(state: AppState, interval: Duration, holder: String, mut stop: watch::Receiver<bool>) {
-    // Renewed before each round: it must outlive the pause and a slow round (every provider is
-    // asked at once, each within its HTTP timeout). Another instance takes over within this of a
-    // crash, at once after a clean stop (the lease is released).
+    // It must outlive the pause and a slow round (every provider is asked at once, each within its
+    // HTTP timeout).
     let ttl = interval * 3 + Duration::from_secs(30);
-    let mut held = false;
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        match state.store().acquire_lease(LEASE, &holder, ttl).await {
-            Ok(true) => {
-                if !held {
-                    tracing::info!("watching provider balances (this instance holds the lease)");
-                }
-                held = true;
-                check_all(&state).await;
+    let mut lease = Lease::new(LEASE.to_owned(), holder, ttl, interval, "balance watcher");
+    while !*stop.borrow() {
+        if let Some(taken) = lease.hold(&state).await {
+            if taken {
+                tracing::info!("watching provider balances (this instance holds the lease)");
             }
-            Ok(false) => held = false,
-            Err(error) => tracing::warn!(%error, "cannot take the balance watcher's lease"),
+            check_all(&state).await;
         }
-        tokio::select! {
-            _ = stop.changed() => {}
-            _ = tokio::time::sleep(interval) => {}
-        }
+        lease.pause(&mut stop).await;
     }
-    if held {
-        let _ = state.store().release_lease(LEASE, &holder).await;
-    }
+    lease.release(&state).await;
 }
 
 /// Reads and stores every provider's balance, concurrently.

@@ -13,6 +13,7 @@ mod error;
 mod gateway;
 mod health;
 mod keyspend;
+mod leased;
 mod metrics;
 mod openapi;
 mod poller;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::leased::Lease;
 
 /// Starts one poller per provider that can be pulled. `holder` names this instance in the leases.
 pub(crate) fn spawn(
@@ -48,44 +49,36 @@ async fn poll(
     holder: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    let lease = format!("readsms:{provider}");
     // Long enough to survive a slow poll; short enough for another instance to take over soon.
     let ttl = (interval * 3).max(Duration::from_secs(1));
+    let mut lease = Lease::new(
+        format!("readsms:{provider}"),
+        holder,
+        ttl,
+        interval,
+        "reply poller",
+    );
     let mut unsaved: Option<InboundMessage> = None;
-    let mut held = false;
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        match state.store().acquire_lease(&lease, &holder, ttl).await {
-            Ok(true) => {
-                if !held {
-                    tracing::info!(provider = %provider, "polling replies (this instance holds the lease)");
-                }
-                held = true;
-                if unsaved.is_none() {
-                    match source.next_inbound().await {
-                        Ok(Some(mut reply)) => {
-                            reply.provider = provider.clone();
-                            unsaved = Some(reply);
-                        }
-                        Ok(None) => {}
-                        Err(error) => tracing::warn!(provider = %provider, %error, "cannot poll replies"),
+    while !*stop.borrow() {
+        if let Some(taken) = lease.hold(&state).await {
+            if taken {
+                tracing::info!(provider = %provider, "polling replies (this instance holds the lease)");
+            }
+            if unsaved.is_none() {
+                match source.next_inbound().await {
+                    Ok(Some(mut reply)) => {
+                        reply.provider = provider.clone();
+                        unsaved = Some(reply);
                     }
-                }
-                if let Some(reply) = unsaved.take() {
-                    unsaved = store(&state, &provider, reply).await;
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(provider = %provider, %error, "cannot poll replies"),
                 }
             }
-            Ok(false) => held = false,
-            Err(error) => {
-                tracing::warn!(provider = %provider, %error, "cannot take the reply poller's lease")
+            if let Some(reply) = unsaved.take() {
+                unsaved = store(&state, &provider, reply).await;
             }
         }
-        tokio::select! {
-            _ = stop.changed() => {}
-            _ = tokio::time::sleep(interval) => {}
-        }
+        lease.pause(&mut stop).await;
     }
     if let Some(reply) = unsaved {
         // A last try: the provider will not hand this reply out again.
@@ -93,9 +86,7 @@ async fn poll(
             tracing::error!(provider = %provider, "a polled reply could not be stored before shutdown");
         }
     }
-    if held {
-        let _ = state.store().release_lease(&lease, &holder).await;
-    }
+    lease.release(&state).await;
 }
 
 /// Stores a polled reply; gives it back when the store failed.

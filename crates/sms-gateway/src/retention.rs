@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::leased::Lease;
 
 /// The store lease that makes one instance the one that purges.
 const LEASE: &str = "retention";
@@ -38,27 +39,14 @@ pub(crate) fn spawn(
 async fn run(state: AppState, interval: Duration, holder: String, mut stop: watch::Receiver<bool>) {
     // Outlives a round and the pause; another instance takes over within this of a crash.
     let ttl = interval * 2 + Duration::from_secs(60);
-    let mut held = false;
-    loop {
-        if *stop.borrow() {
-            break;
+    let mut lease = Lease::new(LEASE.to_owned(), holder, ttl, interval, "retention");
+    while !*stop.borrow() {
+        if lease.hold(&state).await.is_some() {
+            apply(&state).await;
         }
-        match state.store().acquire_lease(LEASE, &holder, ttl).await {
-            Ok(true) => {
-                held = true;
-                apply(&state).await;
-            }
-            Ok(false) => held = false,
-            Err(error) => tracing::warn!(%error, "cannot take the retention lease"),
-        }
-        tokio::select! {
-            _ = stop.changed() => {}
-            _ = tokio::time::sleep(interval) => {}
-        }
+        lease.pause(&mut stop).await;
     }
-    if held {
-        let _ = state.store().release_lease(LEASE, &holder).await;
-    }
+    lease.release(&state).await;
 }
 
 /// One round: purge, then redact, each logged when it changed something.

@@ -24,15 +24,7 @@ async fn adaptive_weights_are_shown_in_providers_and_metrics() {
     assert_eq!(ihuyi["adaptive"]["learned_weight"], 25, "{body}");
     assert_eq!(body["weight_changes"], json!([]), "nothing has moved yet: {body}");
 
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(metrics.contains("# TYPE sms_provider_weight gauge"), "{metrics}");
     assert!(
         metrics.contains("sms_provider_weight{provider=\"ihuyi\"} 25"),

@@ -79,16 +79,7 @@ async fn a_send_is_recorded_and_the_pushed_receipt_makes_it_delivered() {
     );
 
     // Metrics: by provider, kind and outcome; receipts by status; never a number or the token.
-    let metrics_text = || async {
-        h.http
-            .get(h.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics_text = || async { h.metrics().await };
     let metrics = metrics_text().await;
     assert!(
         metrics.contains(
@@ -593,15 +584,7 @@ async fn a_queued_send_answers_202_and_the_outbox_sends_it_once() {
     // Counted by provider, kind and outcome as a synchronous send is (once the worker is done
     // with the claim, just after the store shows it accepted).
     h.eventually(|| async {
-        let metrics = h
-            .http
-            .get(h.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = h.metrics().await;
         metrics.contains(r#"sms_messages_total{provider="ihuyi",kind="text",outcome="accepted"} 2"#)
     })
     .await;
@@ -649,15 +632,7 @@ async fn a_voice_receipt_is_filed_and_an_oversized_push_is_refused() {
         (200, "ok".to_owned())
     );
     let filed = r#"sms_receipts_total{provider="ihuyi-voice",status="delivered",disposition="unmatched"} 1"#;
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(metrics.contains(filed), "{metrics}");
 
     // The harness's body_limit is 4096 bytes.
@@ -669,15 +644,7 @@ async fn a_voice_receipt_is_filed_and_an_oversized_push_is_refused() {
     assert_eq!(r.status(), 413);
     let error: serde_json::Value = r.json().await.unwrap();
     assert_eq!(error["error"]["code"], "payload_too_large", "{error}");
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains(filed),
         "still one voice receipt filed: {metrics}"

@@ -119,15 +119,7 @@ async fn a_receiver_down_then_up_gets_every_event_signed_and_in_order() {
     );
     // Nothing more is due, however late it gets.
     clock.advance(Duration::from_secs(86_400));
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     for line in [
         "sms_callbacks_total{outcome=\"delivered\"} 3",
         "sms_callbacks_total{outcome=\"retry\"} 4",
@@ -163,15 +155,7 @@ async fn a_refusal_is_not_retried_and_the_next_event_goes_on() {
     h.eventually(|| async { store.pending_events().await.unwrap() == 0 })
         .await;
     clock.advance(Duration::from_secs(11 * 3600));
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("sms_callbacks_total{outcome=\"gave_up\"} 1"),
         "{metrics}"
@@ -202,15 +186,7 @@ async fn a_refused_connection_is_retried_until_the_receiver_listens() {
     let metric = |outcome: &'static str| {
         let h = &h;
         async move {
-            let text = h
-                .http
-                .get(h.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = h.metrics().await;
             text.lines()
                 .find(|l| l.starts_with(&format!("sms_callbacks_total{{outcome=\"{outcome}\"}}")))
                 .and_then(|l| l.rsplit(' ').next())

@@ -54,15 +54,8 @@ async fn an_applied_receipt_is_observed_from_acceptance_to_delivery() {
             .unwrap();
         assert_eq!(r.text().await.unwrap(), "ok");
     };
-    let metrics = || async {
-        http.get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics_url = format!("{base}/metrics");
+    let metrics = || harness::text_of(&http, &metrics_url);
     push().await;
     let count = r#"sms_delivery_latency_seconds_count{provider="ihuyi"} 1"#;
     eventually("the latency observed", || async {

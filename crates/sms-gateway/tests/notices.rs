@@ -52,17 +52,8 @@ fn set_balance(sandbox: &Sandbox, amount: i64) {
 }
 
 async fn metrics(gateway: &Gateway) -> String {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(format!("{}/metrics", gateway.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    harness::text_of(&http, &format!("{}/metrics", gateway.base_url())).await
 }
 
 /// The value of the first sample whose line starts with `prefix` (0 when there is none).

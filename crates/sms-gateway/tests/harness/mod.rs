@@ -146,6 +146,11 @@ impl Harness {
         (status, r.json().await.unwrap())
     }
 
+    /// What `/metrics` shows now.
+    pub async fn metrics(&self) -> String {
+        text_of(&self.http, &self.url("/metrics")).await
+    }
+
     /// Polls (real time: the sandbox pushes over real HTTP) until `check` holds, for at most 10 s.
     pub async fn eventually<F, Fut>(&self, check: F)
     where
@@ -154,6 +159,11 @@ impl Harness {
     {
         eventually("condition", check).await;
     }
+}
+
+/// The body of a GET of `url`, as text.
+pub async fn text_of(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 /// Polls (real time: pushes, pollers and balance checks run over real HTTP) until `check` holds,
