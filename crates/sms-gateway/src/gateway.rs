@@ -247,10 +247,7 @@ impl GatewayBuilder {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = crate::worker::spawn(&state, gateway_workers, &stop_rx);
         if poll_replies {
-            let holder = format!(
-                "poller-{}",
-                crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
-            );
+            let holder = lease_holder("poller");
             workers.extend(crate::poller::spawn(
                 &state,
                 self.reply_poll_interval,
@@ -259,16 +256,10 @@ impl GatewayBuilder {
             ));
         }
         if let Some(interval) = balance_interval {
-            let holder = format!(
-                "balances-{}",
-                crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
-            );
+            let holder = lease_holder("balances");
             workers.push(crate::balance_watch::spawn(&state, interval, &holder, &stop_rx));
         }
-        let holder = format!(
-            "retention-{}",
-            crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
-        );
+        let holder = lease_holder("retention");
         workers.extend(crate::retention::spawn(
             &state,
             self.retention_interval,
@@ -314,6 +305,14 @@ impl GatewayBuilder {
             task: Some(task),
         })
     }
+}
+
+/// This instance's name in the store lease of `work`: random, so two instances never share one.
+fn lease_holder(work: &str) -> String {
+    format!(
+        "{work}-{}",
+        crate::auth::random_secret("").unwrap_or_else(|_| sms_store::new_id())
+    )
 }
 
 fn store_kind(store: &Arc<dyn MessageStore>) -> sms_store::Backend {

@@ -207,19 +207,7 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
             .send()
     }))
     .await;
-    let mut ids = std::collections::BTreeSet::new();
-    for answer in answers {
-        let answer = answer.unwrap();
-        let status = answer.status().as_u16();
-        let json: serde_json::Value = answer.json().await.unwrap();
-        match status {
-            200 => {
-                ids.insert(json["id"].as_str().unwrap().to_owned());
-            }
-            409 => assert_eq!(json["error"]["code"], "idempotency_in_flight"),
-            other => panic!("unexpected {other}: {json}"),
-        }
-    }
+    let ids = message_ids_of(answers).await;
     assert!(ids.len() <= 1, "{ids:?}");
     assert_eq!(h.sandbox.messages().len(), 1, "one send for one key");
 
@@ -262,19 +250,11 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
     assert_eq!(h.sandbox.messages().len(), 1);
 }
 
-/// Without an `Idempotency-Key`, the client reference a request names is its key: the same rules.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_client_reference_without_a_key_follows_the_idempotency_rules() {
-    let h = Harness::start().await;
-    let body = json!({"to": "13800138000", "text": "order shipped", "reference": "order-77"});
-    let post = |body: serde_json::Value| {
-        h.http
-            .post(h.url("/v1/messages"))
-            .bearer_auth(SEND_KEY)
-            .json(&body)
-            .send()
-    };
-    let answers = futures_util::future::join_all((0..20).map(|_| post(body.clone()))).await;
+/// The message ids of concurrent answers to one keyed send: each is 200 (the message) or 409 (the
+/// first still in flight).
+async fn message_ids_of(
+    answers: Vec<reqwest::Result<reqwest::Response>>,
+) -> std::collections::BTreeSet<String> {
     let mut ids = std::collections::BTreeSet::new();
     for answer in answers {
         let answer = answer.unwrap();
@@ -288,6 +268,23 @@ async fn a_client_reference_without_a_key_follows_the_idempotency_rules() {
             other => panic!("unexpected {other}: {json}"),
         }
     }
+    ids
+}
+
+/// Without an `Idempotency-Key`, the client reference a request names is its key: the same rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_reference_without_a_key_follows_the_idempotency_rules() {
+    let h = Harness::start().await;
+    let body = json!({"to": "13800138000", "text": "order shipped", "reference": "order-77"});
+    let post = |body: serde_json::Value| {
+        h.http
+            .post(h.url("/v1/messages"))
+            .bearer_auth(SEND_KEY)
+            .json(&body)
+            .send()
+    };
+    let answers = futures_util::future::join_all((0..20).map(|_| post(body.clone()))).await;
+    let ids = message_ids_of(answers).await;
     assert_eq!(ids.len(), 1, "every 200 is the one message: {ids:?}");
     assert_eq!(h.sandbox.messages().len(), 1, "one send for one reference");
 
