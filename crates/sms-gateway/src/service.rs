@@ -36,17 +36,31 @@ pub(crate) enum SendOutcome {
     Replayed(Answer),
 }
 
+/// Where an `Idempotency-Key` of the API key named `caller` is kept, for `what` (`send`, `batch`):
+/// each API key has keys of its own, so two applications never meet in each other's keys (nor
+/// see each other's answers). The caller's name is length-prefixed: no name and key can make
+/// another's.
+pub(crate) fn idempotency_store_key(what: &str, caller: &str, key: &str) -> String {
+    format!("{KEY_PREFIX}{what}:{}:{caller}:{key}", caller.len())
+}
+
 /// The fingerprint of a request: SHA-256 of its canonical JSON (keys sorted), hex.
 pub(crate) fn fingerprint(body: &Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
-/// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any.
+/// Validates and sends. `body` is the parsed JSON; `key` the `Idempotency-Key`, if any, of the
+/// API key named `caller`.
 ///
 /// Without a key, a request that names its client reference is keyed by it: the same reference
 /// with the same body answers what the first did and sends nothing, with another body it is
 /// refused (422), and while the first is in flight 409; as with a key.
-pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Result<SendOutcome, ApiError> {
+pub(crate) async fn send(
+    state: &AppState,
+    caller: &str,
+    body: Value,
+    key: Option<&str>,
+) -> Result<SendOutcome, ApiError> {
     let names_reference = body.get("reference").is_some_and(|r| !r.is_null());
     // Only a request with a key (or a reference of its own) is compared with an earlier one.
     let print = if key.is_some() || names_reference {
@@ -70,7 +84,7 @@ pub(crate) async fn send(state: &AppState, body: Value, key: Option<&str>) -> Re
     }
     let retention = state.config().state().idempotency_retention;
     let store_key = match key {
-        Some(key) => Some(format!("{KEY_PREFIX}{key}")),
+        Some(key) => Some(idempotency_store_key("send", caller, key)),
         None if names_reference => Some(format!("{REFERENCE_KEY_PREFIX}{}", message.reference().as_str())),
         None => None,
     };

@@ -648,3 +648,33 @@ async fn a_voice_receipt_is_filed_and_an_oversized_push_is_refused() {
     );
     assert!(!metrics.contains("6666"), "{metrics}");
 }
+
+/// Each API key has Idempotency-Keys of its own: another application using the same key (and the
+/// same body) sends its own message and never sees the first one's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_belong_to_their_api_key() {
+    let h = Harness::start().await;
+    let body = json!({"to": "13800138031", "text": "per application"});
+    let post = |api_key: &'static str| {
+        h.http
+            .post(h.url("/v1/messages"))
+            .bearer_auth(api_key)
+            .header("idempotency-key", "shared-1")
+            .json(&body)
+            .send()
+    };
+    let first = post(SEND_KEY).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: serde_json::Value = first.json().await.unwrap();
+    let other = post(ADMIN_KEY).await.unwrap();
+    assert_eq!(other.status(), 200);
+    assert!(other.headers().get("idempotent-replayed").is_none());
+    let other: serde_json::Value = other.json().await.unwrap();
+    assert_ne!(other["id"], first["id"], "its own message");
+    // Each key still replays its own first answer.
+    for (api_key, id) in [(SEND_KEY, &first["id"]), (ADMIN_KEY, &other["id"])] {
+        let again = post(api_key).await.unwrap();
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(&again.json::<serde_json::Value>().await.unwrap()["id"], id);
+    }
+}

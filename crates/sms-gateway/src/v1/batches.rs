@@ -14,7 +14,6 @@ use sms_store::{NewMessage, Status};
 
 use crate::app::AppState;
 use crate::auth::Need;
-use crate::compose::KEY_PREFIX;
 use crate::error::{ApiError, ErrorCode, body_rejection, json_body};
 use crate::service::{self, Answer};
 
@@ -29,7 +28,7 @@ async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    state.inner.keys.check(&headers, Need::Send)?;
+    let caller = state.inner.keys.check(&headers, Need::Send)?.to_owned();
     let body = body.map_err(body_rejection)?;
     let key = super::idempotency_key(&headers)?;
     let json = super::json_body(&headers, &body)?;
@@ -42,7 +41,7 @@ async fn create(
             format!("no provider of the chain sends {} messages", m.kind()),
         ));
     }
-    let store_key = key.map(|k| format!("{KEY_PREFIX}batch:{k}"));
+    let store_key = key.map(|k| service::idempotency_store_key("batch", &caller, k));
     if let Some(store_key) = &store_key
         && let Some(answer) = service::reserve(&state, store_key, &print).await?
     {

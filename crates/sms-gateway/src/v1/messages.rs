@@ -33,7 +33,7 @@ async fn send(
         Ok(held) => held,
         Err(refused) => return Ok(refused),
     };
-    let result = service::send(&state, json, key).await;
+    let result = service::send(&state, &caller, json, key).await;
     // A replayed answer or a refusal sent nothing new: the key's parts go back.
     crate::keyspend::settle(&state, held, matches!(result, Ok(SendOutcome::Fresh(_)))).await;
     let (answer, replayed) = match result? {
