@@ -420,51 +420,38 @@ impl Config {
     }
 }
 
-/// Every state trait on one backend.
+/// Every state trait on one backend, each wrapped in `FailOpen` when `fail_open` lists it. When
+/// all fail the same way, the one backend also answers a message's start in one step (`shared`);
+/// a mix asks each trait on its own, one round trip per check.
 #[cfg(feature = "redis")]
 fn all_on<S>(backend: S, fail_open: crate::FailOpenChecks, name: &str) -> ChainState
 where
     S: sms_failover::state::ChainState + SpendLedger + Clone + 'static,
 {
-    if fail_open.any() && !fail_open.is_all() {
-        // Some checks fail open, others not: each trait on its own (a message's start is then one
-        // round trip per check, not one for all).
-        let open = Arc::new(sms_failover::state::FailOpen::new(backend.clone()));
-        let closed = Arc::new(backend);
-        fn pick<T: ?Sized>(open: bool, a: Arc<T>, b: Arc<T>) -> Option<Arc<T>> {
-            Some(if open { a } else { b })
-        }
-        return ChainState {
-            suppression: pick(fail_open.opt_outs, open.clone() as _, closed.clone() as _),
-            limiter: pick(fail_open.limits, open.clone() as _, closed.clone() as _),
-            idempotency: pick(fail_open.idempotency, open.clone() as _, closed.clone() as _),
-            spend_ledger: pick(fail_open.spend, open.clone() as _, closed.clone() as _),
-            breaker_sharing: pick(fail_open.breaker, open as _, closed as _),
-            shared: None,
-            description: format!("{name} (failing open: {})", fail_open.names().join(", ")),
-        };
+    let open = Arc::new(sms_failover::state::FailOpen::new(backend.clone()));
+    let closed = Arc::new(backend);
+    fn pick<T: ?Sized>(open: bool, a: Arc<T>, b: Arc<T>) -> Option<Arc<T>> {
+        Some(if open { a } else { b })
     }
-    if fail_open.is_all() {
-        let wrapped = Arc::new(sms_failover::state::FailOpen::new(backend));
-        return ChainState {
-            suppression: Some(wrapped.clone()),
-            limiter: Some(wrapped.clone()),
-            idempotency: Some(wrapped.clone()),
-            spend_ledger: Some(wrapped.clone()),
-            breaker_sharing: Some(wrapped.clone()),
-            shared: Some(wrapped),
-            description: format!("{name} (failing open)"),
+    let (shared, description): (Option<Arc<dyn sms_failover::state::SharedBackend>>, String) =
+        if fail_open.is_all() {
+            (Some(open.clone()), format!("{name} (failing open)"))
+        } else if fail_open.any() {
+            (
+                None,
+                format!("{name} (failing open: {})", fail_open.names().join(", ")),
+            )
+        } else {
+            (Some(closed.clone()), name.to_owned())
         };
-    }
-    let shared = Arc::new(backend);
     ChainState {
-        suppression: Some(shared.clone()),
-        limiter: Some(shared.clone()),
-        idempotency: Some(shared.clone()),
-        spend_ledger: Some(shared.clone()),
-        breaker_sharing: Some(shared.clone()),
-        shared: Some(shared),
-        description: name.to_owned(),
+        suppression: pick(fail_open.opt_outs, open.clone() as _, closed.clone() as _),
+        limiter: pick(fail_open.limits, open.clone() as _, closed.clone() as _),
+        idempotency: pick(fail_open.idempotency, open.clone() as _, closed.clone() as _),
+        spend_ledger: pick(fail_open.spend, open.clone() as _, closed.clone() as _),
+        breaker_sharing: pick(fail_open.breaker, open as _, closed as _),
+        shared,
+        description,
     }
 }
 

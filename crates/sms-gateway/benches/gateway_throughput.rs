@@ -182,22 +182,6 @@ fn reset(sandbox: &Sandbox, latency: Option<Duration>) {
     }
 }
 
-/// `--latency MS`, when given.
-fn latency_arg() -> Option<Duration> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == "--latency")?;
-    let ms = args.get(at + 1)?.parse().expect("--latency takes milliseconds");
-    Some(Duration::from_millis(ms))
-}
-
-/// `--rounds N`, when given.
-fn rounds_arg() -> Option<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == "--rounds")?;
-    let rounds = args.get(at + 1)?.parse().expect("--rounds takes a number");
-    Some(std::cmp::max(rounds, 1))
-}
-
 fn summary(name: &str, values: &mut [f64], unit: &str) {
     values.sort_by(f64::total_cmp);
     println!(
@@ -214,9 +198,9 @@ fn main() {
     } else {
         (3, 3_000, 20_000)
     };
-    let rounds = rounds_arg().unwrap_or(rounds);
+    let rounds = sms_test_support::arg::<usize>("--rounds").map_or(rounds, |r| r.max(1));
     let sends_only = std::env::args().any(|a| a == "--sends");
-    let latency = latency_arg();
+    let latency = sms_test_support::arg::<u64>("--latency").map(Duration::from_millis);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -133,14 +133,11 @@ pub(crate) async fn send(
                 "the send failed inside the gateway",
             ))
         }
-        Err(_) => Ok(SendOutcome::Fresh(Answer {
-            status: StatusCode::ACCEPTED.as_u16(),
-            body: serde_json::json!({
-                "reference": reference,
-                "status": "sending",
-                "message": "the providers have not answered within the sync timeout; read the message by reference",
-            }),
-        })),
+        Err(_) => Ok(SendOutcome::Fresh(read_by_reference(
+            &reference,
+            "sending",
+            "the providers have not answered within the sync timeout; read the message by reference",
+        ))),
     }
 }
 
@@ -251,16 +248,21 @@ async fn record_send(
     let kept = match answer {
         Ok(answer) => Ok(answer.clone()),
         Err(refused) if refused.nothing_sent => Err(refused.error.clone()),
-        Err(_) => Ok(Answer {
-            status: StatusCode::ACCEPTED.as_u16(),
-            body: serde_json::json!({
-                "reference": reference,
-                "status": "unknown",
-                "message": "the first request's outcome could not be read back; read the message by reference",
-            }),
-        }),
+        Err(_) => Ok(read_by_reference(
+            reference,
+            "unknown",
+            "the first request's outcome could not be read back; read the message by reference",
+        )),
     };
     record(state, store_key, &kept, retention).await;
+}
+
+/// A 202 for a send whose outcome is not known yet: its reference, to read it by later.
+fn read_by_reference(reference: &str, status: &str, message: &str) -> Answer {
+    Answer {
+        status: StatusCode::ACCEPTED.as_u16(),
+        body: serde_json::json!({"reference": reference, "status": status, "message": message}),
+    }
 }
 
 /// Stores the answer for the key, or frees the key when nothing was sent.

@@ -178,12 +178,14 @@ async fn observe_delivery_latency(state: AppState, provider: String, id: String,
             return;
         }
     };
-    let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+    // As the store correlates: one recipient under the id is it; of several, the one whose number
+    // the report names, in the store's form.
     let recipient = match recipients.as_slice() {
         [only] => Some(only),
-        many => many
-            .iter()
-            .find(|r| digits(&r.number).ends_with(&digits(&number))),
+        many => {
+            let number = sms_store::normalise::number(&number);
+            many.iter().find(|r| r.number == number)
+        }
     };
     if let Some(r) = recipient
         && let (Some(accepted), Some(delivered)) = (r.outcome_at, r.final_at)

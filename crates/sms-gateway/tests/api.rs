@@ -212,15 +212,7 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
     assert_eq!(h.sandbox.messages().len(), 1, "one send for one key");
 
     // Once settled, the same key and body get the first answer back, and nothing is sent.
-    let again = h
-        .http
-        .post(h.url("/v1/messages"))
-        .bearer_auth(SEND_KEY)
-        .header("idempotency-key", "k-1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let again = post_keyed(&h, SEND_KEY, "k-1", &body).await;
     assert_eq!(again.status(), 200);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let replay: serde_json::Value = again.json().await.unwrap();
@@ -233,21 +225,31 @@ async fn one_idempotency_key_from_20_concurrent_clients_sends_once() {
     );
     assert_eq!(h.sandbox.messages().len(), 1);
     // The same key with another body is refused.
-    let other = h
-        .http
-        .post(h.url("/v1/messages"))
-        .bearer_auth(SEND_KEY)
-        .header("idempotency-key", "k-1")
-        .json(&json!({"to": "13800138000", "text": "something else"}))
-        .send()
-        .await
-        .unwrap();
+    let other = post_keyed(
+        &h,
+        SEND_KEY,
+        "k-1",
+        &json!({"to": "13800138000", "text": "something else"}),
+    )
+    .await;
     assert_eq!(other.status(), 422);
     assert_eq!(
         other.json::<serde_json::Value>().await.unwrap()["error"]["code"],
         "idempotency_key_reused"
     );
     assert_eq!(h.sandbox.messages().len(), 1);
+}
+
+/// `POST /v1/messages` of `body` with `api_key` and the `Idempotency-Key` `key`.
+async fn post_keyed(h: &Harness, api_key: &str, key: &str, body: &serde_json::Value) -> reqwest::Response {
+    h.http
+        .post(h.url("/v1/messages"))
+        .bearer_auth(api_key)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The message ids of concurrent answers to one keyed send: each is 200 (the message) or 409 (the
@@ -307,15 +309,7 @@ async fn a_client_reference_without_a_key_follows_the_idempotency_rules() {
     // A reference first used another way (here under an Idempotency-Key, as a batch or the CLI
     // would record it): the same message is answered from its record, another one is refused.
     let keyed = json!({"to": "13800138078", "text": "first text", "reference": "order-78"});
-    let first = h
-        .http
-        .post(h.url("/v1/messages"))
-        .bearer_auth(SEND_KEY)
-        .header("idempotency-key", "k-78")
-        .json(&keyed)
-        .send()
-        .await
-        .unwrap();
+    let first = post_keyed(&h, SEND_KEY, "k-78", &keyed).await;
     assert_eq!(first.status(), 200);
     let first: serde_json::Value = first.json().await.unwrap();
     assert_eq!(h.sandbox.messages().len(), 2);
@@ -655,25 +649,18 @@ async fn a_voice_receipt_is_filed_and_an_oversized_push_is_refused() {
 async fn idempotency_keys_belong_to_their_api_key() {
     let h = Harness::start().await;
     let body = json!({"to": "13800138031", "text": "per application"});
-    let post = |api_key: &'static str| {
-        h.http
-            .post(h.url("/v1/messages"))
-            .bearer_auth(api_key)
-            .header("idempotency-key", "shared-1")
-            .json(&body)
-            .send()
-    };
-    let first = post(SEND_KEY).await.unwrap();
+    let post = |api_key: &'static str| post_keyed(&h, api_key, "shared-1", &body);
+    let first = post(SEND_KEY).await;
     assert_eq!(first.status(), 200);
     let first: serde_json::Value = first.json().await.unwrap();
-    let other = post(ADMIN_KEY).await.unwrap();
+    let other = post(ADMIN_KEY).await;
     assert_eq!(other.status(), 200);
     assert!(other.headers().get("idempotent-replayed").is_none());
     let other: serde_json::Value = other.json().await.unwrap();
     assert_ne!(other["id"], first["id"], "its own message");
     // Each key still replays its own first answer.
     for (api_key, id) in [(SEND_KEY, &first["id"]), (ADMIN_KEY, &other["id"])] {
-        let again = post(api_key).await.unwrap();
+        let again = post(api_key).await;
         assert_eq!(again.headers()["idempotent-replayed"], "true");
         assert_eq!(&again.json::<serde_json::Value>().await.unwrap()["id"], id);
     }

@@ -12,15 +12,8 @@ use harness::receiver::{Received, Receiver, SECRET};
 use harness::{Harness, READ_KEY, SEND_KEY, TOKEN};
 use sms_store::{ManualWallClock, MessageStore, WallClock};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 async fn start(answer: u16) -> (Harness, Arc<dyn MessageStore>, Receiver, Arc<ManualWallClock>) {
-    let clock = Arc::new(ManualWallClock::new(now_ms()));
+    let clock = Arc::new(ManualWallClock::new(harness::now_ms()));
     let (receiver, url) = Receiver::spawn(Some(clock.clone() as Arc<dyn WallClock>), answer).await;
     let extra = format!("[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n");
     let (h, store) = Harness::start_full(&extra, Some(clock.clone())).await;
@@ -170,7 +163,7 @@ async fn a_refusal_is_not_retried_and_the_next_event_goes_on() {
 /// is retried on its schedule and arrives, signed, once it answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_retried_until_the_receiver_listens() {
-    let clock = Arc::new(ManualWallClock::new(now_ms()));
+    let clock = Arc::new(ManualWallClock::new(harness::now_ms()));
     let (socket, addr) = Receiver::down();
     let url = format!("http://{addr}/events");
     let extra = format!("[gateway.callbacks]\nurl = {url:?}\nsecret = {SECRET:?}\n");

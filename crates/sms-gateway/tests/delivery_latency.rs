@@ -3,31 +3,19 @@
 
 mod harness;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use harness::{TOKEN, eventually};
-use sms_config::{Config, LoadOptions};
-use sms_core::{Message, PhoneNumber, Secret};
-use sms_gateway::{ApiKeys, AppState, router};
-use sms_store::{
-    ManualWallClock, MessageStore, NewMessage, OutcomeUpdate, SqliteStore, Status, StoreOptions,
-};
+use sms_core::{Message, PhoneNumber};
+use sms_gateway::router;
+use sms_store::{ManualWallClock, NewMessage, OutcomeUpdate, Status};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_applied_receipt_is_observed_from_acceptance_to_delivery() {
     let dir = harness::temp_dir();
-    let db = dir.join("sms.db");
-    let text = harness::config_text("http://127.0.0.1:9", &db, true, "");
-    let config = Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
     let clock = Arc::new(ManualWallClock::new(1_780_000_000_000));
-    let options = StoreOptions {
-        clock: clock.clone(),
-        ..StoreOptions::default()
-    };
-    let store: Arc<dyn MessageStore> =
-        Arc::new(SqliteStore::open(db.to_str().unwrap(), options).await.unwrap());
+    let store = harness::sqlite_store(&dir.join("sms.db"), Some(clock.clone())).await;
     // A send ihuyi accepted as 777, recorded as the gateway records one.
     let to: PhoneNumber = "13800138000".parse().unwrap();
     let record = NewMessage::new(Message::text(to.clone(), "【测试】hi"));
@@ -38,12 +26,7 @@ async fn an_applied_receipt_is_observed_from_acceptance_to_delivery() {
     assert_eq!(store.record_outcomes(&[accepted]).await.unwrap(), 1);
     clock.advance(Duration::from_secs(42));
 
-    let keys = ApiKeys::from_config(&config.gateway().api_keys).unwrap();
-    let (state, _sends) = AppState::new(config, store.clone(), keys, Secret::new(TOKEN)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = harness::serve(router(harness::app_state(store.clone()))).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let push = || async {
         let r = http

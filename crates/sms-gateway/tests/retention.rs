@@ -8,17 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::{SEND_KEY, eventually};
-use sms_config::{Config, LoadOptions};
 use sms_gateway::Gateway;
 use sms_sandbox::Sandbox;
-use sms_store::{ManualWallClock, MessageStore, SqliteStore, StoreOptions, WallClock};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use sms_store::{ManualWallClock, WallClock};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_content_is_blanked_and_old_messages_are_purged() {
@@ -30,15 +22,9 @@ async fn old_content_is_blanked_and_old_messages_are_purged() {
         "[store]\nretention = \"2d\"\nredact_after = \"1d\"\n",
         1,
     );
-    let config = Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
-    let clock = Arc::new(ManualWallClock::new(now_ms()));
-    let options = StoreOptions {
-        clock: clock.clone(),
-        ..StoreOptions::default()
-    };
-    let store: Arc<dyn MessageStore> =
-        Arc::new(SqliteStore::open(db.to_str().unwrap(), options).await.unwrap());
-    let gateway = Gateway::builder(config)
+    let clock = Arc::new(ManualWallClock::new(harness::now_ms()));
+    let store = harness::sqlite_store(&db, Some(clock.clone())).await;
+    let gateway = Gateway::builder(harness::config(&text))
         .listen("127.0.0.1:0".parse().unwrap())
         .store(store.clone())
         .clock(clock.clone() as Arc<dyn WallClock>)

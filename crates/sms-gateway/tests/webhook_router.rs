@@ -5,39 +5,18 @@
 
 mod harness;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use harness::TOKEN;
-use sms_config::{Config, LoadOptions};
-use sms_core::{PhoneNumber, Secret};
-use sms_gateway::{ApiKeys, AppState, webhook_router};
-use sms_store::{MessageStore, SqliteStore, StoreOptions};
+use sms_core::PhoneNumber;
+use sms_gateway::webhook_router;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_serves_the_webhooks_beside_its_own_routes() {
     let dir = harness::temp_dir();
-    let db = dir.join("sms.db");
-    // The providers' addresses are never called: only pushes come in.
-    let text = harness::config_text("http://127.0.0.1:9", &db, true, "");
-    let config = Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
-    let store: Arc<dyn MessageStore> = Arc::new(
-        SqliteStore::open(db.to_str().unwrap(), StoreOptions::default())
-            .await
-            .unwrap(),
-    );
-    let keys = ApiKeys::from_config(&config.gateway().api_keys).unwrap();
-    let (state, _sends) = AppState::new(config, store.clone(), keys, Secret::new(TOKEN)).unwrap();
+    let store = harness::sqlite_store(&dir.join("sms.db"), None).await;
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "my app" }))
-        .merge(webhook_router(state));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+        .merge(webhook_router(harness::app_state(store.clone())));
+    let base = harness::serve(app).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
 
     assert_eq!(

@@ -137,22 +137,6 @@ async fn run_sends(sender: &dyn MessageSender, from: u32, plan: &Plan) -> (f64, 
     (rate, cpu)
 }
 
-/// `--latency MS`, when given: every ihuyi request to the sandbox waits that long.
-fn latency_arg() -> Option<std::time::Duration> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == "--latency")?;
-    let ms = args.get(at + 1)?.parse().expect("--latency takes milliseconds");
-    Some(std::time::Duration::from_millis(ms))
-}
-
-/// `--rounds N`, when given.
-fn rounds_arg() -> Option<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == "--rounds")?;
-    let rounds = args.get(at + 1)?.parse().expect("--rounds takes a number");
-    Some(std::cmp::max(rounds, 1))
-}
-
 fn min_median(values: &mut [f64]) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
     (values[0], values[values.len() / 2])
@@ -180,7 +164,7 @@ async fn main() {
     };
 
     let plan = Plan {
-        rounds: rounds_arg().unwrap_or(plan.rounds),
+        rounds: sms_test_support::arg::<usize>("--rounds").map_or(plan.rounds, |r| r.max(1)),
         ..plan
     };
     if !std::env::args().any(|a| a == "--chain") {
@@ -259,7 +243,7 @@ async fn chain_scenario(plan: &Plan) {
             .expect("sqlite"),
     );
     let recorded = RecordingSender::new(chain(), store);
-    let latency = latency_arg();
+    let latency = sms_test_support::arg::<u64>("--latency").map(std::time::Duration::from_millis);
     if let Some(latency) = latency {
         sandbox.inject_fault(
             sms_sandbox::Fault::latency(latency)

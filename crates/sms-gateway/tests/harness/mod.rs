@@ -31,6 +31,63 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
+/// `text` as a config file, with no environment variables.
+pub fn config(text: &str) -> Config {
+    Config::from_toml_str(text, &LoadOptions::new().env_vars::<String, String>([])).unwrap()
+}
+
+/// The wall clock now, in milliseconds: where a test's manual clock starts.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The SQLite store at `db`, on `clock` (the system's when `None`).
+pub async fn sqlite_store(
+    db: &std::path::Path,
+    clock: Option<std::sync::Arc<sms_store::ManualWallClock>>,
+) -> std::sync::Arc<dyn sms_store::MessageStore> {
+    let mut options = sms_store::StoreOptions::default();
+    if let Some(clock) = clock {
+        options.clock = clock;
+    }
+    std::sync::Arc::new(
+        sms_store::SqliteStore::open(db.to_str().unwrap(), options)
+            .await
+            .unwrap(),
+    )
+}
+
+/// A gateway's state (`sms_gateway::AppState`) on `store`, with the sandbox config's providers at
+/// an address never called and the harness's keys and token: for tests that serve a router of
+/// their own.
+pub fn app_state(store: std::sync::Arc<dyn sms_store::MessageStore>) -> sms_gateway::AppState {
+    let config = config(&config_text(
+        "http://127.0.0.1:9",
+        std::path::Path::new("unused.db"),
+        true,
+        "",
+    ));
+    let keys = sms_gateway::ApiKeys::from_config(&config.gateway().api_keys).unwrap();
+    let (state, _sends) =
+        sms_gateway::AppState::new(config, store, keys, sms_core::Secret::new(TOKEN)).unwrap();
+    state
+}
+
+/// Serves `app` on 127.0.0.1:0 with each peer's address (for `gateway.allowed_sources`); returns
+/// its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).await.unwrap();
+    });
+    base
+}
+
 pub fn config_text(sandbox_base: &str, db: &std::path::Path, keys: bool, extra_gateway: &str) -> String {
     let mut text = Config::sandbox_toml(sandbox_base);
     // `extra_gateway` may set its own sync timeout.
@@ -89,20 +146,10 @@ impl Harness {
             .unwrap();
         let dir = temp_dir();
         let text = config_text(&sandbox.base_url(), &dir.join("sms.db"), true, extra_gateway);
-        let config =
-            Config::from_toml_str(&text, &LoadOptions::new().env_vars::<String, String>([])).unwrap();
-        let mut builder = Gateway::builder(config).listener(listener);
+        let mut builder = Gateway::builder(config(&text)).listener(listener);
         let mut store = None;
         if let Some(clock) = clock {
-            let options = sms_store::StoreOptions {
-                clock: clock.clone(),
-                ..sms_store::StoreOptions::default()
-            };
-            let opened: std::sync::Arc<dyn sms_store::MessageStore> = std::sync::Arc::new(
-                sms_store::SqliteStore::open(dir.join("sms.db").to_str().unwrap(), options)
-                    .await
-                    .unwrap(),
-            );
+            let opened = sqlite_store(&dir.join("sms.db"), Some(clock.clone())).await;
             builder = builder.store(opened.clone()).clock(clock);
             store = Some(opened);
         }
